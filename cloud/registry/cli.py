@@ -1,0 +1,12 @@
+"""`ossmedia devices`: not available in this version yet."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str]) -> int:
+    """Explain that the subcommand is not implemented yet and fail."""
+    del argv
+    print("ossmedia devices: not implemented in this version yet (planned: device registry).", file=sys.stderr)
+    return 2

@@ -1,0 +1,1 @@
+"""ossmedia device package."""

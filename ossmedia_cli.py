@@ -1,0 +1,99 @@
+"""The ``ossmedia`` command: a thin dispatcher that loads a subcommand only when it runs.
+
+A camera with the base install can run ``ossmedia camera`` without the cloud or simulator
+stacks being importable; a cloud subcommand on such a camera prints which extra to install.
+Each subcommand module exposes ``main(argv: list[str]) -> int`` and builds its own parser,
+so ``--help`` works on every level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    module: str
+    extra: str | None
+    summary: str
+
+
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("demo", "simulator.demo.cli", "sim", "run the whole system locally and report"),
+    Subcommand("schemas", "schemas.cli", None, "export the protocol's JSON Schemas"),
+    Subcommand("emulator", "simulator.emulator.cli", "sim", "run the local OSS + STS emulator"),
+    Subcommand("responder", "cloud.responder.cli", "cloud", "run the credential responder"),
+    Subcommand("devices", "cloud.registry.cli", "cloud", "provision, list, revoke, rotate devices"),
+    Subcommand("camera", "device.agent.cli", None, "run the camera agent"),
+    Subcommand("fleet", "simulator.fleet.cli", "sim", "simulate a camera fleet with chaos"),
+    Subcommand("console", "cloud.console.cli", "cloud", "run the web console and REST API"),
+    Subcommand("bench", "simulator.bench.cli", "sim", "run benchmarks against baselines"),
+)
+
+# Top-level modules that belong to ossmedia itself: a missing one is a bug, not a missing extra.
+_OWN_PACKAGES = {"device", "cloud", "schemas", "simulator", "ossmedia_cli"}
+
+
+def _version() -> str:
+    try:
+        return version("ossmedia")
+    except PackageNotFoundError:  # running from a source tree without install
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ossmedia",
+        description=(
+            "Short-lived, per-camera Alibaba Cloud OSS credentials over MQTT, exactly-once "
+            "video appends, a local OSS + STS emulator and a fleet simulator."
+        ),
+        epilog="Run 'ossmedia COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"ossmedia {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in SUBCOMMANDS:
+        # add_help=False: the subcommand's own parser answers --help.
+        sub.add_parser(cmd.name, help=cmd.summary, add_help=False)
+    return parser
+
+
+def _load(cmd: Subcommand) -> object:
+    try:
+        return importlib.import_module(cmd.module)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing in _OWN_PACKAGES or cmd.extra is None:
+            raise
+        print(
+            f"ossmedia {cmd.name} needs the '{cmd.extra}' extra (missing module {exc.name!r}).\n"
+            f"Install it with: pip install 'ossmedia[{cmd.extra}]'",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args or args[0].startswith("-"):
+        parser.parse_args(args)  # handles --help / --version / errors
+        parser.print_help()
+        return 0 if not args else 2
+    by_name = {cmd.name: cmd for cmd in SUBCOMMANDS}
+    cmd = by_name.get(args[0])
+    if cmd is None:
+        parser.parse_args(args[:1])  # argparse prints "invalid choice" and exits 2
+        return 2
+    module = _load(cmd)
+    run = getattr(module, "main")  # noqa: B009 - the module is chosen at run time
+    return int(run(args[1:]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""ossmedia schemas package."""
