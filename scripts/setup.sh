@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up a development machine (Debian/Ubuntu): system packages, a virtual environment in
+# .venv, and ossmedia with every extra at the pinned versions in constraints.txt.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+need_apt=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v mosquitto_passwd >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+"$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+"$PYTHON" - <<'PY'
+import sys
+if sys.version_info < (3, 11):
+    sys.exit(f"setup: ossmedia needs Python >= 3.11, found {sys.version.split()[0]}")
+PY
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+echo "setup: installing ossmedia[dev] with constraints.txt"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+echo "setup: done"
