@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -35,8 +36,11 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("bench", "simulator.bench.cli", "sim", "run benchmarks against baselines"),
 )
 
-# Top-level modules that belong to ossmedia itself: a missing one is a bug, not a missing extra.
-_OWN_PACKAGES = {"device", "cloud", "schemas", "simulator", "ossmedia_cli"}
+# A few modules each extra brings; when one is missing, the extra is not installed.
+EXTRA_PROBES: dict[str, tuple[str, ...]] = {
+    "cloud": ("aliyunsdkcore", "aliyunsdksts", "starlette", "uvicorn", "redis"),
+    "sim": ("aliyunsdkcore", "starlette", "uvicorn"),
+}
 
 
 def _version() -> str:
@@ -63,19 +67,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_modules(extra: str | None) -> list[str]:
+    missing = []
+    for name in EXTRA_PROBES.get(extra or "", ()):
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def _load(cmd: Subcommand) -> object:
-    try:
-        return importlib.import_module(cmd.module)
-    except ModuleNotFoundError as exc:
-        missing = (exc.name or "").split(".")[0]
-        if missing in _OWN_PACKAGES or cmd.extra is None:
-            raise
+    missing = _missing_modules(cmd.extra)
+    if missing:
         print(
-            f"ossmedia {cmd.name} needs the '{cmd.extra}' extra (missing module {exc.name!r}).\n"
+            f"ossmedia {cmd.name} needs the '{cmd.extra}' extra "
+            f"(missing: {', '.join(missing)}).\n"
             f"Install it with: pip install 'ossmedia[{cmd.extra}]'",
             file=sys.stderr,
         )
-        raise SystemExit(2) from None
+        raise SystemExit(2)
+    return importlib.import_module(cmd.module)
+
+
+def not_available(name: str, description: str, argv: list[str]) -> int:
+    """Answer for a subcommand this version does not provide yet: help works, running fails.
+
+    Args:
+        name: the subcommand, as typed after ``ossmedia``.
+        description: what the subcommand will do.
+        argv: the remaining command-line arguments.
+
+    Returns:
+        0 for ``--help``, 2 otherwise (after saying so on stderr).
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"ossmedia {name}",
+        description=f"{description} (not available in this version yet).",
+    )
+    parser.parse_known_args(argv)  # exits 0 on --help
+    print(f"ossmedia {name}: not available in this version yet.", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

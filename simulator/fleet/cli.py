@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+from ossmedia_cli import not_available
 
 
 def main(argv: list[str]) -> int:
-    """Explain that the subcommand is not implemented yet and fail."""
-    del argv
-    print("ossmedia fleet: not implemented in this version yet (planned: fleet simulator).", file=sys.stderr)
-    return 2
+    """Say that the subcommand is not available yet; `--help` still answers."""
+    return not_available(
+        "fleet",
+        "Simulate a fleet of cameras with chaos scenarios and verify every stored byte",
+        argv,
+    )
