@@ -1,0 +1,1 @@
+"""Emulated STS: the AssumeRole RPC API (signature checks, throttling, JSON replies)."""
