@@ -1,0 +1,250 @@
+"""Settings of the camera agent, grouped by concern.
+
+All models are frozen pydantic models that reject unknown keys. They are built once at the
+entry point (``ossmedia camera --config camera.toml`` reads the file through
+:func:`device.agent.config.load_settings`) and passed explicitly to each component;
+nothing below the entry point reads files or environment variables.
+
+A minimal ``camera.toml``::
+
+    device_id = "cam-0001"
+    secret = "<32-byte secret, base64url>"
+
+    [broker]
+    url = "mqtts://broker.example.com:8883"
+    ca_file = "/etc/ossmedia/ca.pem"
+
+    [spool]
+    dir = "/var/lib/ossmedia/spool"
+    max_bytes = 2_000_000_000
+
+    [source]
+    kind = "directory"
+    path = "/var/lib/ossmedia/segments"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = [
+    "AgentSettings",
+    "AppendRetrySettings",
+    "BrokerSettings",
+    "CredentialSettings",
+    "SourceSettings",
+    "SpoolSettings",
+    "UploadSettings",
+]
+
+GIB = 1024**3
+# OSS appendable objects stop at 5 GB; roll over well before so the last append of an
+# object never fails on the limit.
+DEFAULT_MAX_OBJECT_BYTES = 4 * GIB
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BrokerSettings(_Frozen):
+    """How to reach the MQTT broker.
+
+    Attributes:
+        url: ``mqtt://host:port`` (plain) or ``mqtts://host:port`` (TLS).
+        ca_file: CA bundle that signs the broker's certificate (TLS); system CAs if unset.
+        cert_file: client certificate for mutual TLS.
+        key_file: client private key for mutual TLS.
+        username: MQTT username, if the broker wants one.
+        password: MQTT password (never logged).
+        tls_insecure: skip the broker host name check (testing only).
+        keepalive_s: MQTT keepalive.
+        protocol: MQTT protocol version.
+        client_id: MQTT client id; the device id when unset.
+        reconnect_initial_s: first reconnect backoff window.
+        reconnect_max_s: largest reconnect backoff window.
+        connect_timeout_s: TCP + TLS connect timeout.
+    """
+
+    url: str = "mqtt://127.0.0.1:1883"
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    tls_insecure: bool = False
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    client_id: str | None = None
+    reconnect_initial_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parts.hostname:
+            raise ValueError("broker url must look like mqtt://host:port or mqtts://host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _check_mtls(self) -> BrokerSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (mutual TLS)")
+        return self
+
+    @property
+    def host(self) -> str:
+        """The broker host name or address."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the link uses TLS."""
+        return urlsplit(self.url).scheme in {"mqtts", "ssl"} or self.ca_file is not None
+
+    @property
+    def port(self) -> int:
+        """The broker port (1883, or 8883 with TLS, when the url has none)."""
+        port = urlsplit(self.url).port
+        if port is not None:
+            return port
+        return 8883 if self.tls else 1883
+
+
+class CredentialSettings(_Frozen):
+    """How the camera asks for and refreshes credentials.
+
+    Attributes:
+        access: the access asked for (``append`` for recording).
+        duration_s: lifetime asked for; the responder clamps it.
+        refresh_at: refresh when this fraction of the lifetime has passed.
+        refresh_jitter: spread of ``refresh_at`` (plus or minus), so a fleet does not refresh
+            in lockstep.
+        request_timeout_s: how long to wait for a reply before asking again.
+        retry_initial_s: first backoff window between unanswered or failed requests.
+        retry_max_s: largest backoff window.
+    """
+
+    access: Literal["append", "write", "read"] = "append"
+    duration_s: int = Field(default=900, ge=900, le=43200)
+    refresh_at: float = Field(default=0.8, gt=0.1, lt=0.95)
+    refresh_jitter: float = Field(default=0.05, ge=0, lt=0.1)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    retry_initial_s: float = Field(default=1.0, gt=0)
+    retry_max_s: float = Field(default=60.0, gt=0)
+
+
+class AppendRetrySettings(_Frozen):
+    """Bounded retry of one append (tenacity ``wait_random_exponential``).
+
+    Attributes:
+        attempts: attempts per append before giving up to the uploader's outage backoff.
+        initial_s: first backoff window.
+        max_s: largest backoff window.
+        request_timeout_s: HTTP connect and read timeout of one OSS request.
+    """
+
+    attempts: int = Field(default=6, ge=1, le=100)
+    initial_s: float = Field(default=0.2, gt=0)
+    max_s: float = Field(default=5.0, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+
+class SpoolSettings(_Frozen):
+    """The on-disk queue between recorder and uploader.
+
+    Attributes:
+        dir: spool directory (created if missing); keep it on persistent storage.
+        max_bytes: bound on the bytes of queued chunks.
+        policy: what happens when full: drop the oldest queued chunks, or reject new data.
+        chunk_bytes: size of one spool chunk (and of one append).
+        chunk_max_age_s: a partly filled chunk is written out after this long.
+    """
+
+    dir: Path = Path("/var/lib/ossmedia/spool")
+    max_bytes: int = Field(default=1 * GIB, ge=64 * 1024)
+    policy: Literal["drop_oldest", "reject_new"] = "drop_oldest"
+    chunk_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    chunk_max_age_s: float = Field(default=2.0, gt=0)
+
+
+class UploadSettings(_Frozen):
+    """How spooled chunks become objects.
+
+    Attributes:
+        rollover_s: start a new object when the recording time covered reaches this.
+        max_object_bytes: start a new object before an append would pass this size.
+        key_suffix: object key suffix (file extension).
+        retry: bounded retry of each append.
+        outage_initial_s: first backoff window after an append gave up.
+        outage_max_s: largest backoff window while the store is unreachable.
+        status_interval_s: how often the retained status is refreshed.
+    """
+
+    rollover_s: float = Field(default=600.0, gt=0)
+    max_object_bytes: int = Field(default=DEFAULT_MAX_OBJECT_BYTES, ge=1024, lt=5 * GIB)
+    key_suffix: str = Field(default=".mp4", pattern=r"^(\.[A-Za-z0-9]{1,8})?$")
+    retry: AppendRetrySettings = AppendRetrySettings()
+    outage_initial_s: float = Field(default=0.5, gt=0)
+    outage_max_s: float = Field(default=5.0, gt=0)
+    status_interval_s: float = Field(default=30.0, gt=0)
+
+
+class SourceSettings(_Frozen):
+    """Where the recording comes from.
+
+    Attributes:
+        kind: ``file`` (one file), ``stdin``, ``directory`` (segment files, oldest name
+            first, each removed once spooled) or ``pattern`` (generated bytes).
+        path: the file or directory, for ``file`` and ``directory``.
+        bitrate_bps: rate of the generated pattern; for ``file`` and ``stdin``, pace the
+            reading at this rate (0 reads as fast as possible).
+        duration_s: stop the pattern after this long (``None`` runs until stopped).
+        settle_s: a segment file is complete once unchanged for this long.
+        seed: seed of the generated pattern (same seed, same bytes).
+    """
+
+    kind: Literal["file", "stdin", "directory", "pattern"] = "pattern"
+    path: Path | None = None
+    bitrate_bps: int = Field(default=4_000_000, ge=0)
+    duration_s: float | None = Field(default=None, gt=0)
+    settle_s: float = Field(default=2.0, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_path(self) -> SourceSettings:
+        if self.kind in {"file", "directory"} and self.path is None:
+            raise ValueError(f"source kind {self.kind!r} needs a path")
+        if self.kind == "pattern" and self.bitrate_bps == 0:
+            raise ValueError("the pattern source needs bitrate_bps > 0")
+        return self
+
+
+class AgentSettings(_Frozen):
+    """Everything the camera agent needs.
+
+    Attributes:
+        device_id: this camera's id (as provisioned).
+        secret: this camera's 32-byte secret, base64url (never logged).
+        topic_prefix: MQTT topic prefix shared with the responder.
+        broker: MQTT broker connection.
+        credentials: credential requests and refresh.
+        spool: the on-disk queue.
+        upload: objects, rollover, retries.
+        source: the recording source.
+    """
+
+    device_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$")
+    secret: SecretStr
+    topic_prefix: str = Field(default="ossmedia", min_length=1)
+    broker: BrokerSettings = BrokerSettings()
+    credentials: CredentialSettings = CredentialSettings()
+    spool: SpoolSettings = SpoolSettings()
+    upload: UploadSettings = UploadSettings()
+    source: SourceSettings = SourceSettings()
