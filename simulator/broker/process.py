@@ -9,6 +9,7 @@ brings it back on the same port, which is what the fleet's broker-restart scenar
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
 import subprocess
@@ -224,6 +225,12 @@ class MosquittoProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def _accepts_connections(self) -> bool:
+        proc = self._proc
+        # A connection alone could reach another program squatting on the port (the broker
+        # then exits with "Address already in use" a moment later), so where Linux lets us
+        # look, the listening socket must belong to the broker's own process.
+        if proc is None or _listening_pid_check(proc.pid, self._port) is False:
+            return False
         try:
             sock = socket.create_connection((self.host, self._port), timeout=_PROBE_TIMEOUT_S)
         except OSError:
@@ -291,6 +298,40 @@ class MosquittoProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_TCP_LISTEN = "0A"
+
+
+def _listening_pid_check(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds a socket listening on TCP ``port``.
+
+    Returns ``None`` where ``/proc`` cannot tell (not Linux, or no permission).
+    """
+    inodes: set[str] = set()
+    try:
+        for table in ("tcp", "tcp6"):
+            path = Path(f"/proc/{pid}/net/{table}")
+            if not path.exists():
+                continue
+            for row in path.read_text(encoding="ascii").splitlines()[1:]:
+                fields = row.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == _TCP_LISTEN:
+                    inodes.add(fields[9])
+        fd_dir = Path(f"/proc/{pid}/fd")
+        if not fd_dir.exists():
+            return None
+        wanted = {f"socket:[{inode}]" for inode in inodes}
+        for fd in fd_dir.iterdir():
+            with contextlib.suppress(OSError):  # an fd may close while we look
+                if os.readlink(fd) in wanted:
+                    return True
+    except PermissionError:
+        return None
+    except (OSError, ValueError, IndexError):
+        return None
+    return False
 
 
 def _tls_answers(sock: socket.socket, host: str) -> bool:
