@@ -1,0 +1,146 @@
+"""Chaos scenarios as data: what happens to a fleet run, and when.
+
+A scenario is a TOML file (the built-in ones live in ``simulator/fleet/scenarios/``): a name, a
+description, settings for the cameras, and a list of timed steps. Times are seconds from the
+start of the run, or fractions of its duration (``at = "50%"``) so one file fits a 60 s CI
+run and a 10-minute benchmark alike. Every random choice in a run is drawn from the run's seed.
+
+Steps (``action``):
+
+- ``oss_faults``: per-operation error rates, latency and lost responses on the OSS emulator
+  (``error_rate``, ``status`` 500|503, ``latency_ms``, ``jitter_ms``, ``lost_response_rate``,
+  ``reset_rate``, ``operations``), until ``duration`` or the end of the run;
+- ``oss_outage``: every OSS request fails for ``duration``;
+- ``sts_throttle``: the STS emulator throttles above ``rate`` calls/s for ``duration``;
+- ``broker_restart`` / ``responder_restart``: kill the process, restart it after ``downtime``;
+- ``clock_skew``: a ``share`` of the cameras have their clock off by ``offset_s``;
+- ``link``: cameras reach the services through the TCP fault proxy with the given profile
+  (``bandwidth_bytes_per_s``, ``latency_ms``, ``jitter_ms``, ``reset_probability``,
+  ``data_limit_bytes``);
+- ``spool_pressure``: spools are shrunk to ``max_bytes`` so the overflow policy must act.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Action = Literal[
+    "oss_faults",
+    "oss_outage",
+    "sts_throttle",
+    "broker_restart",
+    "responder_restart",
+    "clock_skew",
+    "link",
+    "spool_pressure",
+]
+
+
+class ScenarioError(ValueError):
+    """A scenario file is missing, unreadable or invalid; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Moment(_Strict):
+    """A point in a run: absolute seconds, or a fraction of the run's duration."""
+
+    seconds: float | None = None
+    fraction: float | None = None
+
+    def resolve(self, run_duration_s: float) -> float:
+        if self.fraction is not None:
+            return self.fraction * run_duration_s
+        return float(self.seconds or 0.0)
+
+
+def _parse_moment(value: object) -> Moment:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError("a time must not be negative")
+        return Moment(seconds=float(value))
+    if isinstance(value, str) and value.endswith("%"):
+        pct = float(value[:-1])
+        if not 0 <= pct <= 100:
+            raise ValueError("a percentage must be within 0%..100%")
+        return Moment(fraction=pct / 100)
+    raise ValueError("a time is seconds (a number) or a share of the run ('50%')")
+
+
+class Step(_Strict):
+    """One timed event in a scenario."""
+
+    at: Moment
+    action: Action
+    duration: Moment | None = None
+    params: dict[str, float | int | str | bool | list[str]] = Field(default_factory=dict)
+
+    @field_validator("at", "duration", mode="before")
+    @classmethod
+    def _moment(cls, value: object) -> Moment | None:
+        if value is None or isinstance(value, Moment):
+            return value
+        return _parse_moment(value)
+
+
+class Scenario(_Strict):
+    """A named, seeded sequence of faults for a fleet run."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")]
+    description: str
+    credential_duration_s: int = Field(default=3600, ge=900, le=43200)
+    boot_spread_s: float = Field(default=5.0, ge=0)
+    steps: tuple[Step, ...] = ()
+
+    def actions(self) -> set[str]:
+        """Which kinds of fault the scenario injects (the report checks counters against it)."""
+        return {step.action for step in self.steps}
+
+
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped with ossmedia."""
+    folder = resources.files("simulator.fleet") / "scenarios"
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """Load a built-in scenario by name, or a scenario file by path.
+
+    Raises:
+        ScenarioError: unknown name, unreadable file, bad TOML or invalid content.
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScenarioError(f"cannot read scenario file {path}: {exc.strerror}") from None
+        origin = str(path)
+    else:
+        if name_or_path not in builtin_names():
+            raise ScenarioError(
+                f"unknown scenario {name_or_path!r}; built-in: {', '.join(builtin_names())}"
+            )
+        res = resources.files("simulator.fleet") / "scenarios" / f"{name_or_path}.toml"
+        text = res.read_text(encoding="utf-8")
+        origin = name_or_path
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ScenarioError(f"{origin}: {problems}") from None
