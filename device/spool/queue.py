@@ -1,0 +1,336 @@
+"""``Spool``: the bounded, durable, on-disk queue between the recorder and the uploader.
+
+Layout of the spool directory::
+
+    chunks/00000000000000000042.chunk   queued chunks, named by sequence number
+    tmp/                                chunks being written (discarded on open)
+    corrupt/                            chunks that failed their checks (kept, never sent)
+    counters.json                       drop and reject counters (statistics only)
+
+A chunk is *acknowledged* when :meth:`Spool.put` returns: by then its bytes are fsync'd
+and its name is renamed into ``chunks/`` and fsync'd too, so neither SIGKILL nor a power
+cut can lose it. A crash earlier leaves at most a file in ``tmp/``, which the next open
+removes, so a torn chunk is never queued. The uploader removes a chunk with :meth:`ack`
+only after the journal records its append; a chunk that reappears after a crash (its
+removal not yet on disk) has a sequence number the journal already covers and is skipped.
+
+When full, the policy applies: ``drop_oldest`` deletes the oldest queued chunks not being
+uploaded right now, ``reject_new`` refuses the new chunk; both are counted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from device.errors import SpoolCorrupt, SpoolError, SpoolFull
+from device.spool.chunkfile import HEADER_SIZE, Chunk, ChunkFormatError, decode_chunk, encode_chunk
+from device.spool.crash import NO_CRASH, CrashPoints
+from device.spool.fsutil import atomic_write, fsync_dir
+
+__all__ = ["Spool", "SpoolCounters", "SpoolStats"]
+
+log = logging.getLogger(__name__)
+
+Policy = Literal["drop_oldest", "reject_new"]
+
+
+@dataclass
+class SpoolCounters:
+    """What the full-spool policy and the integrity checks have thrown away."""
+
+    dropped_chunks: int = 0
+    dropped_bytes: int = 0
+    rejected_chunks: int = 0
+    rejected_bytes: int = 0
+    corrupt_chunks: int = 0
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    """A snapshot of the spool for status reports.
+
+    Attributes:
+        chunks: queued chunks.
+        bytes: queued data bytes.
+        oldest_wall_ms: capture time of the oldest queued chunk, if any.
+        max_bytes: the bound.
+        policy: the full-spool policy.
+        counters: drop, reject and corruption counters.
+    """
+
+    chunks: int
+    bytes: int
+    oldest_wall_ms: int | None
+    max_bytes: int
+    policy: str
+    counters: SpoolCounters
+
+
+@dataclass(frozen=True)
+class _Entry:
+    seq: int
+    size: int
+    wall_ms: int
+
+
+class Spool:
+    """Open (or create) the spool in ``directory``.
+
+    Args:
+        directory: the spool directory.
+        max_bytes: bound on queued data bytes.
+        policy: ``drop_oldest`` or ``reject_new``.
+        crash: crash point hook (tests).
+        done_through: sequence numbers up to this one are already uploaded (from the
+            journal); their files, if any survived a crash, are removed.
+
+    Raises:
+        SpoolError: the directory cannot be created or read.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        policy: Policy = "drop_oldest",
+        crash: CrashPoints = NO_CRASH,
+        done_through: int = 0,
+    ) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.policy: Policy = policy
+        self._crash = crash
+        self._chunks_dir = directory / "chunks"
+        self._tmp_dir = directory / "tmp"
+        self._corrupt_dir = directory / "corrupt"
+        self._counters_path = directory / "counters.json"
+        self._cond = threading.Condition()
+        self._entries: deque[_Entry] = deque()
+        self._bytes = 0
+        self._in_flight: int | None = None
+        self._closed = False
+        try:
+            for sub in (self._chunks_dir, self._tmp_dir, self._corrupt_dir):
+                sub.mkdir(parents=True, exist_ok=True)
+            self._counters = self._load_counters()
+            self._next_seq = self._recover(done_through) + 1
+        except OSError as exc:
+            raise SpoolError(f"cannot open spool {directory}: {exc.strerror}") from None
+
+    # -- recovery -------------------------------------------------------------------
+
+    def _recover(self, done_through: int) -> int:
+        for leftover in self._tmp_dir.iterdir():
+            # Never renamed into the queue, so never acknowledged: safe to discard.
+            leftover.unlink()
+        last = done_through
+        for path in sorted(self._chunks_dir.glob("*.chunk")):
+            if not path.stem.isdigit():
+                continue
+            seq = int(path.stem)
+            last = max(last, seq)
+            if seq <= done_through:
+                path.unlink()
+                continue
+            size = path.stat().st_size - HEADER_SIZE
+            wall_ms = self._peek_wall_ms(path)
+            self._entries.append(_Entry(seq, max(size, 0), wall_ms))
+            self._bytes += max(size, 0)
+        return last
+
+    @staticmethod
+    def _peek_wall_ms(path: Path) -> int:
+        with path.open("rb") as fh:
+            raw = fh.read(HEADER_SIZE)
+        if len(raw) < HEADER_SIZE:
+            return 0
+        return int.from_bytes(raw[16:24], "big")
+
+    def _load_counters(self) -> SpoolCounters:
+        try:
+            raw = json.loads(self._counters_path.read_text())
+            return SpoolCounters(**{k: int(v) for k, v in raw.items()})
+        except (OSError, ValueError, TypeError):
+            return SpoolCounters()
+
+    def _save_counters(self) -> None:
+        # Statistics only: a crash may lose the latest increments, never queued data.
+        try:
+            data = json.dumps(asdict(self._counters)).encode()
+            atomic_write(self._counters_path, data, durable=False, point="counters")
+        except OSError as exc:
+            log.warning("cannot save spool counters: %s", exc.strerror)
+
+    # -- producer -------------------------------------------------------------------
+
+    def put(self, data: bytes, wall_ms: int, *, flags: int = 0) -> int:
+        """Queue ``data`` durably and return its sequence number.
+
+        Args:
+            data: the chunk's bytes (non-empty).
+            wall_ms: capture time of its first byte.
+            flags: chunk flags.
+
+        Returns:
+            The chunk's sequence number; the chunk is on disk when this returns.
+
+        Raises:
+            SpoolFull: the spool is full and the policy is ``reject_new`` (or the chunk
+                alone is larger than the spool).
+            SpoolError: the chunk could not be written.
+        """
+        if not data:
+            raise SpoolError("empty chunk")
+        with self._cond:
+            if self._closed:
+                raise SpoolError("spool is closed")
+            self._make_room(len(data))
+            seq = self._next_seq
+            self._next_seq += 1
+        raw, _ = encode_chunk(seq, wall_ms, data, flags)
+        path = self._chunks_dir / f"{seq:020d}.chunk"
+        try:
+            atomic_write(path, raw, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
+        except OSError as exc:
+            raise SpoolError(f"cannot write chunk {seq}: {exc.strerror}") from None
+        self._crash.reached("chunk.acknowledged")
+        with self._cond:
+            self._entries.append(_Entry(seq, len(data), wall_ms))
+            self._bytes += len(data)
+            self._cond.notify_all()
+        return seq
+
+    def _make_room(self, size: int) -> None:
+        # Called with the lock held.
+        if self._bytes + size <= self.max_bytes:
+            return
+        if self.policy == "reject_new" or size > self.max_bytes:
+            self._counters.rejected_chunks += 1
+            self._counters.rejected_bytes += size
+            self._save_counters()
+            raise SpoolFull(
+                f"spool full ({self._bytes} of {self.max_bytes} bytes); chunk rejected",
+                position=size,
+            )
+        victims = [e for e in self._entries if e.seq != self._in_flight]
+        while self._bytes + size > self.max_bytes and victims:
+            victim = victims.pop(0)
+            self._entries.remove(victim)
+            self._bytes -= victim.size
+            self._counters.dropped_chunks += 1
+            self._counters.dropped_bytes += victim.size
+            self._unlink(victim.seq)
+        self._save_counters()
+        if self._bytes + size > self.max_bytes:
+            self._counters.rejected_chunks += 1
+            self._counters.rejected_bytes += size
+            self._save_counters()
+            raise SpoolFull("spool full with a chunk in flight; chunk rejected", position=size)
+
+    # -- consumer -------------------------------------------------------------------
+
+    def peek(self, timeout: float | None = None) -> Chunk | None:
+        """Return the oldest queued chunk without removing it, waiting up to ``timeout``.
+
+        A chunk that fails its checks is moved to ``corrupt/``, counted and skipped.
+
+        Returns:
+            The chunk, or ``None`` when nothing arrived in time or the spool was closed.
+        """
+        while True:
+            with self._cond:
+                if not self._entries and not self._closed:
+                    self._cond.wait(timeout)
+                if not self._entries:
+                    return None
+                entry = self._entries[0]
+                self._in_flight = entry.seq
+            chunk = self._read(entry)
+            if chunk is not None:
+                return chunk
+
+    def _read(self, entry: _Entry) -> Chunk | None:
+        path = self._chunks_dir / f"{entry.seq:020d}.chunk"
+        try:
+            chunk = decode_chunk(path.read_bytes())
+            if chunk.seq != entry.seq:
+                raise ChunkFormatError(f"file holds chunk {chunk.seq}")
+            return chunk
+        except (OSError, ChunkFormatError) as exc:
+            log.error("spool chunk %d is unusable (%s); quarantined", entry.seq, exc)
+            with self._cond:
+                if self._entries and self._entries[0] == entry:
+                    self._entries.popleft()
+                    self._bytes -= entry.size
+                self._in_flight = None
+                self._counters.corrupt_chunks += 1
+                self._save_counters()
+            with contextlib.suppress(OSError):
+                os.replace(path, self._corrupt_dir / path.name)
+            return None
+
+    def ack(self, seq: int) -> None:
+        """Remove chunk ``seq`` (and any older leftovers) after its upload is journaled.
+
+        Raises:
+            SpoolCorrupt: ``seq`` is not the chunk handed out by :meth:`peek`.
+        """
+        with self._cond:
+            if not self._entries or self._entries[0].seq != seq:
+                raise SpoolCorrupt(f"ack of chunk {seq}, which is not at the head of the spool")
+            entry = self._entries.popleft()
+            self._bytes -= entry.size
+            self._in_flight = None
+            self._cond.notify_all()
+        # No directory fsync: if the removal is lost in a crash, the journal already
+        # covers this sequence number and the next open discards the file.
+        self._unlink(seq)
+
+    def _unlink(self, seq: int) -> None:
+        try:
+            (self._chunks_dir / f"{seq:020d}.chunk").unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot remove spool chunk %d: %s", seq, exc.strerror)
+
+    # -- state ----------------------------------------------------------------------
+
+    def stats(self) -> SpoolStats:
+        """Return a snapshot of queue size and counters."""
+        with self._cond:
+            return SpoolStats(
+                chunks=len(self._entries),
+                bytes=self._bytes,
+                oldest_wall_ms=self._entries[0].wall_ms if self._entries else None,
+                max_bytes=self.max_bytes,
+                policy=self.policy,
+                counters=SpoolCounters(**asdict(self._counters)),
+            )
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until the queue is empty; return whether it is."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._entries, timeout)
+
+    def close(self) -> None:
+        """Wake any waiting consumer; later ``put`` calls fail."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def sync(self) -> None:
+        """Flush the queue directory (used before shutdown)."""
+        try:
+            fsync_dir(self._chunks_dir)
+        except OSError as exc:
+            raise SpoolError(f"cannot sync spool: {exc.strerror}") from None
