@@ -1,0 +1,168 @@
+"""Load :class:`~cloud.settings.ResponderSettings` from TOML, environment and secret files.
+
+Only entry points call this module, passing ``os.environ`` explicitly; everything below them
+receives frozen settings.
+
+Environment overrides are ``OSSMEDIA_<SECTION>_<FIELD>`` in upper case, for example
+``OSSMEDIA_BROKER_URL``, ``OSSMEDIA_STS_ROLE_ARN``, ``OSSMEDIA_LIMITS_SKEW_WINDOW_S`` or
+``OSSMEDIA_STATE_URL``; they win over the file. ``OSSMEDIA_MASTER_KEY`` is a short alias of
+``OSSMEDIA_REGISTRY_MASTER_KEY``. Secrets may not be written into the TOML file: they come
+from the environment or from the file named by the matching ``*_file`` setting.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from cloud.errors import ConfigError
+from cloud.settings import ResponderSettings
+
+ENV_PREFIX = "OSSMEDIA_"
+MASTER_KEY_ENV = "OSSMEDIA_MASTER_KEY"
+
+# (section, field holding the secret, field naming a file that holds it)
+SECRET_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("sts", "access_key_secret", "access_key_secret_file"),
+    ("broker", "password", "password_file"),
+    ("registry", "master_key", "master_key_file"),
+)
+
+# Environment variables that start with the prefix but are not settings overrides.
+_NOT_SETTINGS = frozenset({"OSSMEDIA_CONFIG"})
+
+
+def _sections() -> dict[str, type[BaseModel]]:
+    sections: dict[str, type[BaseModel]] = {}
+    for name, field in ResponderSettings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sections[name] = annotation
+    return sections
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML settings file.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The parsed document.
+
+    Raises:
+        ConfigError: the file is missing or is not valid TOML.
+    """
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file: {exc.strerror}", source=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Collect ``OSSMEDIA_<SECTION>_<FIELD>`` overrides.
+
+    Args:
+        environ: the process environment (or any mapping, in tests).
+
+    Returns:
+        ``{section: {field: raw string}}``.
+
+    Raises:
+        ConfigError: a variable names a section but no field of it (a typo).
+    """
+    sections = _sections()
+    found: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in _NOT_SETTINGS:
+            continue
+        if name == MASTER_KEY_ENV:
+            found.setdefault("registry", {})["master_key"] = value
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        section, _, field = rest.partition("_")
+        model = sections.get(section)
+        if model is None:
+            continue  # another component's variable
+        if field not in model.model_fields:
+            raise ConfigError(f"no setting {section}.{field}", source=name)
+        found.setdefault(section, {})[field] = value
+    return found
+
+
+def _read_secret_file(path: Path, setting: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file: {exc.strerror}", source=setting) from None
+
+
+def build_settings(
+    document: Mapping[str, Any], environ: Mapping[str, str], *, source: str = "settings"
+) -> ResponderSettings:
+    """Merge a settings document with environment overrides and secret files, then validate.
+
+    Args:
+        document: the parsed TOML document (``{}`` for defaults only).
+        environ: the process environment.
+        source: where the document came from, for error messages.
+
+    Returns:
+        Validated, frozen settings.
+
+    Raises:
+        ConfigError: an unknown key, an invalid value, a secret written inline, or an
+            unreadable secret file.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for section, values in document.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table", source=source)
+        merged[section] = dict(values)
+    for section, field, _ in SECRET_FIELDS:
+        if field in merged.get(section, {}):
+            raise ConfigError(
+                f"{section}.{field} must not be written in the file; use the environment "
+                f"variable {ENV_PREFIX}{section.upper()}_{field.upper()} or {section}.{field}_file",
+                source=source,
+            )
+    for section, values in env_overrides(environ).items():
+        merged.setdefault(section, {}).update(values)
+    for section, field, file_field in SECRET_FIELDS:
+        values = merged.setdefault(section, {})
+        file_value = values.get(file_field)
+        if field not in values and file_value:
+            values[field] = _read_secret_file(Path(file_value), f"{section}.{file_field}")
+    try:
+        return ResponderSettings.model_validate(merged)
+    except ValidationError as exc:
+        # include_input=False: a mistyped secret must not be echoed back.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        raise ConfigError(problems, source=source) from None
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> ResponderSettings:
+    """Load settings from an optional TOML file plus the environment.
+
+    Args:
+        path: the TOML file, or ``None`` for defaults plus environment.
+        environ: the process environment.
+
+    Returns:
+        Validated, frozen settings.
+
+    Raises:
+        ConfigError: see :func:`build_settings`.
+    """
+    document = read_toml(path) if path is not None else {}
+    return build_settings(document, environ, source=str(path) if path else "environment")

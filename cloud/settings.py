@@ -1,0 +1,243 @@
+"""Responder and registry settings: frozen pydantic models grouped by concern.
+
+The models hold values only; reading files and the environment happens in :mod:`cloud.config`,
+which entry points call once. Secrets (the STS AccessKey secret, the broker password, the
+registry master key) are :class:`~pydantic.SecretStr`, so they never show in a repr or a log.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from schemas.errors import InvalidIdentifier
+from schemas.topics import Topics
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_PREFIX_CHARS = re.compile(r"^[A-Za-z0-9_./{}-]+$")
+
+
+class BrokerSettings(BaseModel):
+    """How the responder reaches the MQTT broker and which topics it uses.
+
+    ``url`` is ``mqtt://host:port`` or ``mqtts://host:port`` (TLS; ``ca_file`` verifies the
+    broker, ``client_cert_file``/``client_key_file`` add mutual TLS). ``shared_group`` set to an
+    empty string turns shared subscriptions off, for brokers without ``$share``.
+    """
+
+    model_config = _FROZEN
+
+    url: str = "mqtt://127.0.0.1:1883"
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    protocol: Literal["3.1.1", "5"] = "5"
+    client_id: str = ""
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    topic_prefix: str = "ossmedia"
+    shared_group: str = "ossmedia-responders"
+    persistent_session: bool = False
+    session_expiry_s: int = Field(default=300, ge=0)
+    receive_maximum: int = Field(default=1000, ge=1, le=65535)
+    reply_expiry_s: int = Field(default=60, ge=1)
+    reconnect_min_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+            raise ValueError("broker url must look like mqtt://host:port or mqtts://host:port")
+        if parts.path not in {"", "/"} or parts.query or parts.username:
+            raise ValueError("broker url takes no path, query or credentials")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        try:
+            Topics(value)
+        except InvalidIdentifier as exc:
+            raise ValueError(exc.reason) from None
+        return value
+
+    @field_validator("shared_group")
+    @classmethod
+    def _check_group(cls, value: str) -> str:
+        if value:
+            try:
+                Topics().creds_req_subscription(value)
+            except InvalidIdentifier as exc:
+                raise ValueError(exc.reason) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> BrokerSettings:
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("client_cert_file and client_key_file go together")
+        if self.persistent_session and not self.client_id:
+            raise ValueError("persistent_session needs a fixed client_id")
+        return self
+
+    @property
+    def host(self) -> str:
+        """The broker's host name or address."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883 for ``mqtt://``, 8883 for ``mqtts://`` when omitted)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if self.tls else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS."""
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+class StsSettings(BaseModel):
+    """Where and as whom the responder calls AssumeRole.
+
+    ``access_key_secret`` comes from ``OSSMEDIA_STS_ACCESS_KEY_SECRET`` or from the file named
+    by ``access_key_secret_file``; it is never written into the TOML file itself.
+    """
+
+    model_config = _FROZEN
+
+    endpoint: str = "https://sts.aliyuncs.com"
+    region: str = "cn-hangzhou"
+    access_key_id: str = ""
+    access_key_secret: SecretStr = SecretStr("")
+    access_key_secret_file: Path | None = None
+    role_arn: str = ""
+    max_duration_s: int = Field(default=3600, ge=900, le=43200)
+    timeout_s: float = Field(default=5.0, gt=0)
+    attempts: int = Field(default=4, ge=1, le=10)
+    retry_max_wait_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("STS endpoint must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class GrantSettings(BaseModel):
+    """What a camera is told to use: bucket, OSS endpoint and region, and its key prefix."""
+
+    model_config = _FROZEN
+
+    bucket: str = "ossmedia-videos"
+    oss_endpoint: str = "https://oss-cn-hangzhou.aliyuncs.com"
+    region: str = "cn-hangzhou"
+    prefix_template: str = "videos/{device_id}/"
+
+    @field_validator("prefix_template")
+    @classmethod
+    def _check_template(cls, value: str) -> str:
+        # The prefix lands in a policy Resource: a wildcard or a second placeholder there
+        # would widen every camera's grant.
+        if value.count("{device_id}") != 1 or value.replace("{device_id}", "").count("{"):
+            raise ValueError("prefix_template must contain {device_id} exactly once")
+        if not value.endswith("/") or value.startswith("/") or "//" in value:
+            raise ValueError("prefix_template must end with '/' and not start with '/'")
+        if not _PREFIX_CHARS.match(value) or ".." in value:
+            raise ValueError("prefix_template may hold letters, digits, '_', '-', '.', '/'")
+        return value
+
+    def prefix_for(self, device_id: str) -> str:
+        """The key prefix granted to ``device_id`` (a validated device id)."""
+        return self.prefix_template.replace("{device_id}", device_id)
+
+
+class Limits(BaseModel):
+    """Request admission rules.
+
+    ``cache_reuse_threshold`` is the share of a credential's lifetime that must remain for the
+    cache to hand it out again (0.5: reuse while at least half is left).
+    """
+
+    model_config = _FROZEN
+
+    skew_window_s: int = Field(default=300, ge=1, le=3600)
+    device_requests_per_minute: float = Field(default=10.0, gt=0)
+    device_burst: int = Field(default=5, ge=1)
+    sts_calls_per_second: float = Field(default=90.0, gt=0)
+    sts_max_queue_ms: int = Field(default=250, ge=0)
+    cache_reuse_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    inflight_lease_s: float = Field(default=30.0, gt=0)
+
+
+class StateSettings(BaseModel):
+    """Where nonces, replies, rate limits and cached credentials live: ``memory`` or ``redis://``."""
+
+    model_config = _FROZEN
+
+    url: str = "memory"
+    key_prefix: str = "ossmedia"
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if value != "memory" and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("state url is 'memory' or a redis://, rediss:// or unix:// URL")
+        return value
+
+
+class RegistrySettings(BaseModel):
+    """The device registry: a SQLite file (default) or Redis, and the master key for secrets.
+
+    The master key (32 bytes, unpadded base64url) comes from ``OSSMEDIA_MASTER_KEY`` or from
+    ``master_key_file``; the registry alone never reveals a device secret.
+    """
+
+    model_config = _FROZEN
+
+    url: str = "sqlite:///var/lib/ossmedia/registry.db"
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+    key_prefix: str = "ossmedia"
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"sqlite", "redis", "rediss", "unix"}:
+            raise ValueError("registry url is sqlite:///path/to/file.db or redis://...")
+        return value
+
+
+class ServiceSettings(BaseModel):
+    """Process-level knobs: worker threads, metrics/health port, logging, shutdown."""
+
+    model_config = _FROZEN
+
+    workers: int = Field(default=32, ge=1, le=1024)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class ResponderSettings(BaseModel):
+    """Everything ``ossmedia responder`` needs, one group per concern."""
+
+    model_config = _FROZEN
+
+    broker: BrokerSettings = BrokerSettings()
+    sts: StsSettings = StsSettings()
+    grant: GrantSettings = GrantSettings()
+    limits: Limits = Limits()
+    state: StateSettings = StateSettings()
+    registry: RegistrySettings = RegistrySettings()
+    service: ServiceSettings = ServiceSettings()
