@@ -1,0 +1,73 @@
+"""AES-256-GCM sealing of reply payloads: ``b64url(nonce12 || ciphertext || tag16)``."""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from schemas.encoding import b64url_decode, b64url_encode
+from schemas.errors import InvalidKey, InvalidMessage, SealError
+
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+
+def _cipher(seal_key: bytes) -> AESGCM:
+    if not isinstance(seal_key, bytes) or len(seal_key) != 32:
+        raise InvalidKey("seal key must be 32 bytes")
+    return AESGCM(seal_key)
+
+
+def seal(seal_key: bytes, plaintext: bytes, aad: bytes, nonce: bytes | None = None) -> str:
+    """Encrypt and authenticate ``plaintext``, binding ``aad``.
+
+    Args:
+        seal_key: the device's 32-byte seal key.
+        plaintext: the bytes to protect.
+        aad: associated data: authenticated, not encrypted, not included in the output.
+        nonce: 12 bytes; leave None for a fresh random nonce. Pass one only for fixed test
+            vectors: reusing a nonce under one key breaks GCM.
+
+    Returns:
+        ``b64url(nonce || ciphertext || tag)``.
+
+    Raises:
+        InvalidKey: ``seal_key`` is not 32 bytes.
+        InvalidMessage: ``nonce`` is given and not 12 bytes.
+    """
+    cipher = _cipher(seal_key)
+    if nonce is None:
+        nonce = os.urandom(NONCE_BYTES)
+    elif not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES:
+        raise InvalidMessage(f"seal nonce must be {NONCE_BYTES} bytes")
+    return b64url_encode(nonce + cipher.encrypt(nonce, plaintext, aad))
+
+
+def unseal(seal_key: bytes, sealed: str, aad: bytes) -> bytes:
+    """Check and decrypt a sealed blob.
+
+    Args:
+        seal_key: the device's 32-byte seal key.
+        sealed: ``b64url(nonce || ciphertext || tag)``.
+        aad: the associated data the sender bound; any difference fails.
+
+    Returns:
+        The plaintext.
+
+    Raises:
+        InvalidKey: ``seal_key`` is not 32 bytes.
+        SealError: malformed blob, wrong key, or any change to nonce, ciphertext, tag or aad.
+    """
+    cipher = _cipher(seal_key)
+    try:
+        blob = b64url_decode(sealed)
+    except InvalidMessage:
+        raise SealError("sealed value is not unpadded base64url") from None
+    if len(blob) < NONCE_BYTES + TAG_BYTES:
+        raise SealError("sealed value is too short")
+    try:
+        return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    except InvalidTag:
+        raise SealError("sealed value failed authentication (tampered or wrong key)") from None
