@@ -1,0 +1,1 @@
+"""Integration tests across packages, against real services (Mosquitto)."""
