@@ -173,6 +173,10 @@ class Iam:
             self._persist()
             return role.arn
 
+    def has_access_key(self, access_key_id: str) -> bool:
+        """Whether a long-term key with this id exists."""
+        return access_key_id in self._keys
+
     def role(self, role_arn: str) -> Role | None:
         """The role an ARN names, or None (the ARN's name part is case-insensitive)."""
         match = ROLE_ARN_RE.match(role_arn)
@@ -348,6 +352,11 @@ class Iam:
             for s in [*snapshot.get("sessions", ()), *journal]:
                 self._add_session(Session.from_record(s))
             self._prune()
+
+    def flush(self) -> None:
+        """Compact the session journal into a fresh snapshot (durable mode; else a no-op)."""
+        with self._lock:
+            self._persist()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -1,0 +1,28 @@
+"""The emulator starts, answers health and AssumeRole, in-process and as a process."""
+
+from __future__ import annotations
+
+import json
+
+from aliyunsdkcore.client import AcsClient
+from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
+
+from simulator.emulator.handle import EmulatorHandle
+
+
+def test_assume_role_with_default_role(any_emulator: EmulatorHandle) -> None:
+    client = AcsClient(
+        any_emulator.access_key_id,
+        any_emulator.access_key_secret,
+        any_emulator.region,
+        proxy={"http": None, "https": None},
+    )
+    request = AssumeRoleRequest()
+    request.set_RoleArn(any_emulator.role_arn)
+    request.set_RoleSessionName("cam-0001")
+    request.set_DurationSeconds(900)
+    request.set_endpoint(any_emulator.sts_endpoint)
+    reply = json.loads(client.do_action_with_exception(request))
+    assert reply["Credentials"]["AccessKeyId"].startswith("STS.")
+    assert reply["AssumedRoleUser"]["Arn"] == f"{any_emulator.role_arn}/cam-0001"
+    assert any_emulator.stats()["requests"]["AssumeRole"] == {"200": 1}
