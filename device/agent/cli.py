@@ -1,12 +1,115 @@
-"""`ossmedia camera`: not available in this version yet."""
+"""``ossmedia camera``: run the camera agent from a TOML configuration file."""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import signal
 import sys
+from pathlib import Path
+from types import FrameType
+
+from device.agent.agent import EXIT_FAILED, Agent, Progress
+from device.agent.config import load_settings
+from device.errors import DeviceError
+
+__all__ = ["build_parser", "main"]
+
+EPILOG = """\
+exit status: 0 stopped or drained, 1 failed, 2 bad configuration, 3 device revoked.
+
+minimal camera.toml:
+  device_id = "cam-0001"
+  secret = "<base64url device secret>"
+  [broker]
+  url = "mqtts://broker.example.com:8883"
+  [spool]
+  dir = "/var/lib/ossmedia/spool"
+  [source]
+  kind = "directory"
+  path = "/var/lib/ossmedia/segments"
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``ossmedia camera``."""
+    parser = argparse.ArgumentParser(
+        prog="ossmedia camera",
+        description=(
+            "Run the camera agent: record from the configured source into a durable on-disk "
+            "spool, get short-lived credentials over MQTT, and append the recording to OSS "
+            "exactly once, rolling objects by time and size."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", type=Path, required=True, metavar="FILE", help="camera.toml to load"
+    )
+    parser.add_argument(
+        "--until-drained",
+        action="store_true",
+        help="exit once the source has ended and everything is uploaded (file/stdin sources)",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds between progress lines on stderr (default: 10)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default: INFO)",
+    )
+    return parser
 
 
 def main(argv: list[str]) -> int:
-    """Explain that the subcommand is not implemented yet and fail."""
-    del argv
-    print("ossmedia camera: not implemented in this version yet (planned: camera agent).", file=sys.stderr)
-    return 2
+    """Run ``ossmedia camera``.
+
+    Args:
+        argv: arguments after ``camera``.
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    log = logging.getLogger("ossmedia.camera")
+    try:
+        settings = load_settings(args.config)
+        agent = Agent(settings)
+    except DeviceError as exc:
+        print(f"ossmedia camera: {exc.message}", file=sys.stderr)
+        return 2 if exc.code == "config" else EXIT_FAILED
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        del frame
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    def report(progress: Progress) -> None:
+        log.info("%s", progress.line())
+
+    log.info(
+        "camera %s: broker %s, spool %s, source %s",
+        settings.device_id,
+        settings.broker.url,
+        settings.spool.dir,
+        settings.source.kind,
+    )
+    return agent.run(
+        until_drained=args.until_drained,
+        progress=report,
+        progress_interval_s=args.progress_interval,
+    )

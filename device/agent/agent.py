@@ -1,0 +1,353 @@
+"""``Agent``: the camera agent wired together.
+
+Threads: the MQTT loop (one link), the recorder (source to spool), the uploader (spool to
+OSS) and the caller's thread, which publishes the retained ``status`` and progress lines
+and decides when to stop. Everything is built from one :class:`~device.settings.AgentSettings`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from device.clock import AdjustedClock, Clock, SystemClock
+from device.credentials import CredentialClient
+from device.errors import ConfigError, DeviceError, DeviceRejected
+from device.mqtt import MqttLink, Publication, SelectorLoop
+from device.recorder import (
+    DirectorySource,
+    FileSource,
+    PatternSource,
+    Recorder,
+    Source,
+    StreamSource,
+)
+from device.settings import AgentSettings, SourceSettings
+from device.spool import NO_CRASH, CrashPoints, Journal, Spool
+from device.target import GrantTarget
+from device.uploader import Uploader
+from schemas.errors import SchemaError
+from schemas.events import StatusState
+from schemas.keys import DeviceKeys
+from schemas.topics import Topics
+
+from .status import StatusReporter
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REJECTED", "Agent", "Progress", "make_source"]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REJECTED = 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report."""
+
+    recorded_bytes: int
+    spool_bytes: int
+    spool_chunks: int
+    uploaded_bytes: int
+    dropped_bytes: int
+    current_key: str | None
+    position: int
+    connected: bool
+    cred_expires_in_s: float | None
+
+    def line(self) -> str:
+        """A one-line human summary."""
+        expiry = "-" if self.cred_expires_in_s is None else f"{self.cred_expires_in_s:.0f}s"
+        return (
+            f"recorded {self.recorded_bytes / 1e6:.1f} MB | spool {self.spool_bytes / 1e6:.1f} MB "
+            f"({self.spool_chunks} chunks) | uploaded {self.uploaded_bytes / 1e6:.1f} MB | "
+            f"dropped {self.dropped_bytes / 1e6:.1f} MB | "
+            f"{self.current_key or '-'}@{self.position} | "
+            f"mqtt {'up' if self.connected else 'down'} | creds {expiry}"
+        )
+
+
+def make_source(settings: SourceSettings, clock: Clock, stdin: BinaryIO | None = None) -> Source:
+    """Build the configured recording source.
+
+    Raises:
+        ConfigError: the source's file or directory does not exist.
+    """
+    if settings.kind == "pattern":
+        return PatternSource(
+            clock,
+            bitrate_bps=settings.bitrate_bps,
+            duration_s=settings.duration_s,
+            seed=settings.seed,
+        )
+    if settings.kind == "stdin":
+        return StreamSource(stdin or sys.stdin.buffer, clock, settings.bitrate_bps)
+    path = settings.path
+    if path is None:  # pragma: no cover - the settings validator requires it
+        raise ConfigError(f"source {settings.kind} needs a path")
+    if settings.kind == "file":
+        if not path.is_file():
+            raise ConfigError(f"source file {path} does not exist")
+        return FileSource(path, clock, settings.bitrate_bps)
+    if not path.is_dir():
+        raise ConfigError(f"source directory {path} does not exist")
+    return DirectorySource(path, clock, settle_s=settings.settle_s)
+
+
+class Agent:
+    """The camera agent.
+
+    Args:
+        settings: the whole configuration.
+        clock: base clock (the agent adds the adopted offset on top).
+        crash: crash point hook for the spool, journal and uploader (tests).
+        loop: run the MQTT link on this loop instead of a thread of its own.
+        source: the recording source (default: built from ``settings.source``).
+        stdin: stream for the ``stdin`` source.
+
+    Raises:
+        ConfigError: the secret or the source is invalid.
+        SpoolError: the spool directory cannot be used.
+    """
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        clock: Clock | None = None,
+        crash: CrashPoints = NO_CRASH,
+        loop: SelectorLoop | None = None,
+        source: Source | None = None,
+        stdin: BinaryIO | None = None,
+    ) -> None:
+        self.settings = settings
+        self.device_id = settings.device_id
+        self.clock = AdjustedClock(clock or SystemClock())
+        try:
+            self.keys = DeviceKeys.from_secret(settings.secret.get_secret_value())
+        except SchemaError:
+            raise ConfigError("device secret is not a 32-byte base64url value") from None
+        self.topics = Topics(settings.topic_prefix)
+        self.journal = Journal(settings.spool.dir, crash=crash)
+        self.spool = Spool(
+            settings.spool.dir,
+            max_bytes=settings.spool.max_bytes,
+            policy=settings.spool.policy,
+            crash=crash,
+            done_through=self.journal.state.last_chunk_seq,
+        )
+        self._stop = threading.Event()
+        self.link = MqttLink(
+            settings.broker,
+            client_id=settings.broker.client_id or self.device_id,
+            subscriptions=[self.topics.creds_res(self.device_id)],
+            on_message=self._on_message,
+            on_connect=self._on_connect,
+            will=self._will,
+            loop=loop,
+        )
+        self.credentials = CredentialClient(
+            device_id=self.device_id,
+            keys=self.keys,
+            topics=self.topics,
+            bus=self.link,
+            clock=self.clock,
+            settings=settings.credentials,
+        )
+        self.target = GrantTarget(
+            self.credentials, timeout_s=settings.upload.retry.request_timeout_s
+        )
+        self.reporter = StatusReporter(
+            device_id=self.device_id,
+            keys=self.keys,
+            clock=self.clock,
+            spool=self.spool,
+            journal=self.journal,
+            target=self.target,
+        )
+        self.uploader = Uploader(
+            device_id=self.device_id,
+            keys=self.keys,
+            spool=self.spool,
+            journal=self.journal,
+            target=self.target,
+            settings=settings.upload,
+            clock=self.clock,
+            events=self,
+            crash=crash,
+        )
+        self.recorder = Recorder(
+            source or make_source(settings.source, self.clock, stdin),
+            self.spool,
+            self.clock,
+            chunk_bytes=settings.spool.chunk_bytes,
+            chunk_max_age_s=settings.spool.chunk_max_age_s,
+        )
+        self._threads: list[threading.Thread] = []
+        self._failure: DeviceError | None = None
+        self._uploader_stop = threading.Event()
+
+    # -- MQTT glue (loop thread) ------------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.creds_res(self.device_id):
+            self.credentials.handle_message(topic, payload)
+
+    def _on_connect(self) -> None:
+        self.publish_status()
+
+    def _will(self) -> tuple[str, bytes]:
+        return self.topics.status(self.device_id), self.reporter.will()
+
+    def publish_event(self, payload: bytes) -> Publication | None:
+        """Publish a ``segment.closed`` payload; ``None`` while the link is down."""
+        if not self.link.is_connected():
+            return None
+        return self.link.publish(self.topics.events(self.device_id), payload, qos=1)
+
+    def publish_status(self, state: StatusState = StatusState.ONLINE) -> Publication | None:
+        """Publish the retained status now; ``None`` while the link is down."""
+        if not self.link.is_connected():
+            return None
+        return self.link.publish(
+            self.topics.status(self.device_id), self.reporter.signed(state), qos=1, retain=True
+        )
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the link, the recorder and the uploader (returns at once)."""
+        self.link.start()
+        self._spawn("recorder", self._run_recorder)
+        self._spawn("uploader", self._run_uploader)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"{name}-{self.device_id}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _run_recorder(self) -> None:
+        try:
+            self.recorder.run(self._stop)
+        except DeviceError as exc:
+            log.error("recorder failed: %s", exc)
+            self._failure = exc
+            self._stop.set()
+
+    def _run_uploader(self) -> None:
+        try:
+            self.uploader.run(self._uploader_stop)
+        except DeviceRejected as exc:
+            log.error("%s", exc)
+            self._failure = exc
+            self._stop.set()
+        except DeviceError as exc:  # pragma: no cover - run() handles the others
+            log.error("uploader failed: %s", exc)
+            self._failure = exc
+            self._stop.set()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to shut down (from any thread or a signal handler)."""
+        self._stop.set()
+
+    def progress(self) -> Progress:
+        """Return a progress snapshot."""
+        stats = self.spool.stats()
+        state = self.journal.state
+        figures = self.reporter.figures()
+        lease = self.credentials.current
+        expires = None
+        if lease is not None:
+            expires = lease.expires_mono - self.clock.monotonic()
+        return Progress(
+            recorded_bytes=self.recorder.stats.read_bytes,
+            spool_bytes=stats.bytes,
+            spool_chunks=stats.chunks,
+            uploaded_bytes=figures.uploaded_bytes,
+            dropped_bytes=figures.dropped_bytes,
+            current_key=state.current.key if state.current else None,
+            position=state.current.position if state.current else 0,
+            connected=self.link.is_connected(),
+            cred_expires_in_s=expires,
+        )
+
+    def drained(self) -> bool:
+        """Whether the source ended and every recorded byte is in the store."""
+        return (
+            self.recorder.finished.is_set()
+            and self.spool.stats().chunks == 0
+            and self.uploader.idle.is_set()
+        )
+
+    def run(
+        self,
+        *,
+        until_drained: bool = False,
+        progress: Callable[[Progress], None] | None = None,
+        progress_interval_s: float = 10.0,
+        event_timeout_s: float = 10.0,
+    ) -> int:
+        """Start (if needed) and run until stopped, or until drained when asked.
+
+        Args:
+            until_drained: return once the source has ended and everything is uploaded;
+                the last object is then closed and its event published.
+            progress: called with a progress snapshot every ``progress_interval_s``.
+            progress_interval_s: progress period.
+            event_timeout_s: how long to wait for the last events' acknowledgement.
+
+        Returns:
+            An exit code: 0 done, 3 the device was revoked, 1 another failure.
+        """
+        if not self._threads:
+            self.start()
+        status_every = self.settings.upload.status_interval_s
+        next_status = self.clock.monotonic() + status_every
+        next_progress = self.clock.monotonic() + progress_interval_s
+        drained = False
+        try:
+            while not self._stop.is_set():
+                if until_drained and self.drained():
+                    drained = True
+                    break
+                self._stop.wait(0.1)
+                now = self.clock.monotonic()
+                if now >= next_status:
+                    next_status = now + status_every
+                    self.publish_status()
+                if progress is not None and now >= next_progress:
+                    next_progress = now + progress_interval_s
+                    progress(self.progress())
+        finally:
+            self._shutdown(drained=drained, event_timeout_s=event_timeout_s)
+        if progress is not None:
+            progress(self.progress())
+        if isinstance(self._failure, DeviceRejected):
+            return EXIT_REJECTED
+        return EXIT_FAILED if self._failure is not None else EXIT_OK
+
+    def _shutdown(self, *, drained: bool, event_timeout_s: float) -> None:
+        self._stop.set()
+        recorder, uploader = self._threads[0], self._threads[1]
+        recorder.join(30)  # the recorder spools what it has buffered before it returns
+        self._uploader_stop.set()
+        if not drained:
+            self.credentials.close()  # cut short a credential wait the uploader may be in
+        uploader.join(60)
+        if drained and self._failure is None:
+            try:
+                self.uploader.close_current()
+                self.uploader.wait_events(event_timeout_s, self.clock.monotonic)
+            except DeviceError as exc:
+                log.warning("could not close the last object: %s", exc)
+        offline = self.publish_status(StatusState.OFFLINE)
+        if offline is not None:
+            offline.wait(2.0)
+        self.credentials.close()
+        self.link.stop()
+        self.spool.close()

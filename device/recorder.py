@@ -1,0 +1,354 @@
+"""``Recorder``: reads a source and queues its bytes in the spool as chunks.
+
+Sources yield :class:`Piece` objects. The recorder cuts the stream into chunks of
+``chunk_bytes`` and also writes out a partly filled chunk when it has waited
+``chunk_max_age_s`` (so a slow stream still reaches the store promptly), at the end of each
+segment file and at the end of the source. Each chunk carries the wall time of its first
+byte. A full spool is handled by the spool's policy; a chunk it rejects is counted there
+and the recording goes on.
+
+Sources:
+
+* :class:`FileSource` - one file, read as fast as possible or paced at a bitrate;
+* :class:`StreamSource` - a binary stream such as stdin, read until end of file;
+* :class:`DirectorySource` - segment files, oldest name first, each removed once spooled;
+* :class:`PatternSource` - generated, reproducible bytes at a bitrate
+  (:func:`pattern_bytes` recomputes any stretch of them, to check what was stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from device.clock import Clock
+from device.errors import SpoolFull
+from device.spool import Spool
+
+__all__ = [
+    "DirectorySource",
+    "FileSource",
+    "PatternSource",
+    "Piece",
+    "Recorder",
+    "Source",
+    "StreamSource",
+    "pattern_bytes",
+]
+
+log = logging.getLogger(__name__)
+
+_READ_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Bytes from a source.
+
+    Attributes:
+        data: the bytes (may be empty for a pure marker).
+        end_of_segment: the bytes end a segment (a file); flush the chunk.
+        on_spooled: called once every byte up to here is in the spool.
+    """
+
+    data: bytes
+    end_of_segment: bool = False
+    on_spooled: Callable[[], None] | None = None
+
+
+class Source(Protocol):
+    """Something that produces the recording."""
+
+    def pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        """Yield the recording until it ends or ``stop`` is set."""
+        ...
+
+
+class _Pacer:
+    """Sleeps so that bytes are released no faster than ``bitrate_bps``."""
+
+    def __init__(self, bitrate_bps: int, clock: Clock, stop: threading.Event) -> None:
+        self._rate = bitrate_bps / 8.0
+        self._clock = clock
+        self._stop = stop
+        self._start = clock.monotonic()
+        self._sent = 0
+
+    def account(self, size: int) -> None:
+        if self._rate <= 0:
+            return
+        self._sent += size
+        due = self._start + self._sent / self._rate
+        delay = due - self._clock.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+
+
+class FileSource:
+    """One file.
+
+    Args:
+        path: the file.
+        clock: for pacing.
+        bitrate_bps: pace reading at this rate (0: as fast as possible).
+    """
+
+    def __init__(self, path: Path, clock: Clock, bitrate_bps: int = 0) -> None:
+        self.path = path
+        self._clock = clock
+        self._bitrate = bitrate_bps
+
+    def pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        """Yield the file's bytes; the last piece ends the segment."""
+        with self.path.open("rb") as fh:
+            yield from StreamSource(fh, self._clock, self._bitrate).pieces(stop)
+
+
+class StreamSource:
+    """A binary stream (stdin, a pipe from an encoder).
+
+    Args:
+        stream: the stream.
+        clock: for pacing.
+        bitrate_bps: pace reading at this rate (0: as fast as the stream gives).
+    """
+
+    def __init__(self, stream: BinaryIO, clock: Clock, bitrate_bps: int = 0) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._bitrate = bitrate_bps
+
+    def pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        """Yield what the stream gives until end of file."""
+        pacer = _Pacer(self._bitrate, self._clock, stop)
+        read = getattr(self._stream, "read1", self._stream.read)
+        while not stop.is_set():
+            data = read(_READ_BYTES)
+            if not data:
+                break
+            yield Piece(bytes(data))
+            pacer.account(len(data))
+        yield Piece(b"", end_of_segment=True)
+
+
+class DirectorySource:
+    """Segment files in a directory, oldest name first; each is removed once spooled.
+
+    A file counts as complete when it has not changed for ``settle_s`` seconds. The source
+    runs until stopped, picking up new files as they appear.
+
+    Args:
+        directory: where segment files appear.
+        clock: for the settle time.
+        settle_s: a file unchanged this long is complete.
+        poll_s: how often to look for new files.
+    """
+
+    def __init__(
+        self, directory: Path, clock: Clock, *, settle_s: float = 2.0, poll_s: float = 0.5
+    ) -> None:
+        self.directory = directory
+        self._clock = clock
+        self._settle_s = settle_s
+        self._poll_s = poll_s
+        self._seen: dict[Path, tuple[int, int, float]] = {}
+
+    def _complete_files(self) -> list[Path]:
+        now = self._clock.monotonic()
+        ready = []
+        for path in sorted(p for p in self.directory.iterdir() if p.is_file()):
+            if path.name.startswith("."):
+                continue
+            stat = path.stat()
+            signature = (stat.st_size, stat.st_mtime_ns)
+            previous = self._seen.get(path)
+            if previous is None or previous[:2] != signature:
+                self._seen[path] = (*signature, now)
+                if self._settle_s > 0:
+                    continue
+            if now - self._seen[path][2] >= self._settle_s:
+                ready.append(path)
+        return ready
+
+    def pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        """Yield each complete file as one segment, removing it after it is spooled."""
+        while not stop.is_set():
+            files = self._complete_files()
+            for path in files:
+                data = path.read_bytes()
+                self._seen.pop(path, None)
+                yield Piece(data, end_of_segment=True, on_spooled=_remover(path))
+            if not files:
+                stop.wait(self._poll_s)
+
+
+def _remover(path: Path) -> Callable[[], None]:
+    def remove() -> None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("cannot remove spooled segment %s: %s", path, exc.strerror)
+
+    return remove
+
+
+_BLOCK = 64
+
+
+def pattern_bytes(seed: int, offset: int, length: int) -> bytes:
+    """Return bytes ``[offset, offset + length)`` of the test pattern for ``seed``.
+
+    The pattern is BLAKE2b in counter mode: block ``i`` is ``blake2b(seed || i)``, so any
+    stretch can be recomputed without generating what precedes it.
+    """
+    if length <= 0:
+        return b""
+    first, last = offset // _BLOCK, (offset + length - 1) // _BLOCK
+    key = seed.to_bytes(8, "big", signed=False)
+    blocks = b"".join(
+        hashlib.blake2b(i.to_bytes(8, "big"), key=key, digest_size=_BLOCK).digest()
+        for i in range(first, last + 1)
+    )
+    start = offset - first * _BLOCK
+    return blocks[start : start + length]
+
+
+class PatternSource:
+    """Generated bytes at a constant bitrate (a stand-in camera).
+
+    Args:
+        clock: paces generation.
+        bitrate_bps: the recording bitrate.
+        duration_s: stop after this long (``None``: until stopped).
+        seed: pattern seed (see :func:`pattern_bytes`).
+        tick_s: how often a piece is produced.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        bitrate_bps: int = 4_000_000,
+        duration_s: float | None = None,
+        seed: int = 0,
+        tick_s: float = 0.1,
+    ) -> None:
+        self._clock = clock
+        self._bitrate = bitrate_bps
+        self._duration = duration_s
+        self.seed = seed
+        self._tick = tick_s
+        self.produced = 0
+
+    def pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        """Yield the pattern in real time until the duration passes or ``stop`` is set."""
+        start = self._clock.monotonic()
+        total = None if self._duration is None else int(self._bitrate * self._duration / 8)
+        while not stop.is_set():
+            elapsed = self._clock.monotonic() - start
+            due = int(self._bitrate * elapsed / 8)
+            if total is not None:
+                due = min(due, total)
+            if due > self.produced:
+                data = pattern_bytes(self.seed, self.produced, due - self.produced)
+                self.produced = due
+                yield Piece(data)
+            if total is not None and self.produced >= total:
+                break
+            stop.wait(self._tick)
+        yield Piece(b"", end_of_segment=True)
+
+
+@dataclass
+class RecorderStats:
+    """What the recorder did."""
+
+    read_bytes: int = 0
+    chunks: int = 0
+    rejected_chunks: int = 0
+    finished: bool = False
+
+
+class Recorder:
+    """Cut a source into spool chunks.
+
+    Args:
+        source: the recording source.
+        spool: where chunks go.
+        clock: capture time of each chunk (device wall clock) and chunk ages.
+        chunk_bytes: chunk size.
+        chunk_max_age_s: write a partial chunk after this long.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        spool: Spool,
+        clock: Clock,
+        *,
+        chunk_bytes: int,
+        chunk_max_age_s: float,
+    ) -> None:
+        self._source = source
+        self._spool = spool
+        self._clock = clock
+        self._chunk_bytes = chunk_bytes
+        self._max_age = chunk_max_age_s
+        self._buffer = bytearray()
+        self._buffer_wall_ms = 0
+        self._buffer_mono = 0.0
+        self.stats = RecorderStats()
+        self.finished = threading.Event()
+
+    def run(self, stop: threading.Event) -> None:
+        """Record until the source ends or ``stop`` is set, then flush what is buffered.
+
+        Raises:
+            device.errors.SpoolError: the spool cannot be written (disk failure).
+        """
+        try:
+            for piece in self._source.pieces(stop):
+                self._take(piece)
+            self._flush()
+        finally:
+            self.stats.finished = True
+            self.finished.set()
+
+    def _take(self, piece: Piece) -> None:
+        data = memoryview(piece.data)
+        while data:
+            if not self._buffer:
+                self._buffer_wall_ms = self._clock.wall_ms()
+                self._buffer_mono = self._clock.monotonic()
+            room = self._chunk_bytes - len(self._buffer)
+            self._buffer += data[:room]
+            self.stats.read_bytes += min(room, len(data))
+            data = data[room:]
+            if len(self._buffer) >= self._chunk_bytes:
+                self._flush()
+        if piece.end_of_segment or (
+            self._buffer and self._clock.monotonic() - self._buffer_mono >= self._max_age
+        ):
+            self._flush()
+        if piece.on_spooled is not None:
+            piece.on_spooled()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        try:
+            self._spool.put(data, self._buffer_wall_ms)
+            self.stats.chunks += 1
+        except SpoolFull:
+            self.stats.rejected_chunks += 1
+            if self.stats.rejected_chunks in (1, 10, 100) or self.stats.rejected_chunks % 1000 == 0:
+                log.warning("spool full: %d chunks rejected so far", self.stats.rejected_chunks)
