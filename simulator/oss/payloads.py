@@ -1,0 +1,139 @@
+"""XML request bodies: batch delete, lifecycle configuration, bucket creation.
+
+Documents with a DOCTYPE are refused outright (no entity tricks reach the parser); anything
+that is not the expected document is MalformedXML, as OSS answers.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+from simulator.oss.errors import InvalidArgument, MalformedXML, NotImplementedByEmulator
+from simulator.oss.names import check_object_key
+from simulator.oss.records import LifecycleRule
+
+MAX_DELETE_KEYS = 1000
+MAX_LIFECYCLE_RULES = 1000
+_RULE_ELEMENTS = {"ID", "Prefix", "Status", "Expiration"}
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T00:00:00(?:\.000)?Z$")
+
+
+def _parse(body: bytes, root_tag: str) -> ET.Element:
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise MalformedXML("document type declarations are not allowed")
+    try:
+        # DTDs are refused above; what remains is plain elements and text.
+        root = ET.fromstring(body)  # noqa: S314
+    except ET.ParseError as exc:
+        raise MalformedXML(str(exc)) from None
+    if root.tag != root_tag:
+        raise MalformedXML(f"expected <{root_tag}>")
+    return root
+
+
+def parse_delete(body: bytes) -> tuple[bool, list[str]]:
+    """Parse a DeleteMultipleObjects body.
+
+    Returns:
+        (quiet, keys in request order).
+
+    Raises:
+        MalformedXML: not a ``<Delete>`` document with 1-1000 ``<Object><Key>`` entries.
+        InvalidObjectName: a key breaks the OSS key rules.
+    """
+    root = _parse(body, "Delete")
+    quiet_text = (root.findtext("Quiet") or "false").strip().lower()
+    if quiet_text not in ("true", "false"):
+        raise MalformedXML("Quiet must be true or false")
+    keys: list[str] = []
+    for node in root.findall("Object"):
+        key_node = node.find("Key")
+        if key_node is None:
+            raise MalformedXML("every Object needs a Key")
+        keys.append(check_object_key(key_node.text or ""))
+    if not keys or len(keys) > MAX_DELETE_KEYS:
+        raise MalformedXML(f"between 1 and {MAX_DELETE_KEYS} objects may be deleted at once")
+    return quiet_text == "true", keys
+
+
+def parse_lifecycle(body: bytes) -> tuple[LifecycleRule, ...]:
+    """Parse a PutBucketLifecycle body (expiration rules by prefix).
+
+    Raises:
+        MalformedXML: not a well-formed ``<LifecycleConfiguration>`` of rules.
+        InvalidArgument: a rule value is out of range (Days, Status, duplicate ID ...).
+        NotImplemented: a rule uses an action other than Expiration (Transition, Tag ...).
+    """
+    root = _parse(body, "LifecycleConfiguration")
+    nodes = root.findall("Rule")
+    if not nodes or len(nodes) > MAX_LIFECYCLE_RULES or len(nodes) != len(root):
+        raise MalformedXML(
+            f"a lifecycle configuration holds 1 to {MAX_LIFECYCLE_RULES} Rule elements"
+        )
+    rules: list[LifecycleRule] = []
+    seen: set[str] = set()
+    for index, node in enumerate(nodes):
+        unknown = {child.tag for child in node} - _RULE_ELEMENTS
+        if unknown:
+            raise NotImplementedByEmulator(f"Lifecycle rule element {sorted(unknown)[0]}")
+        rule_id = node.findtext("ID") or f"rule-{index}"
+        if rule_id in seen:
+            raise InvalidArgument("Rule ID must be unique.", name="ID", value=rule_id)
+        seen.add(rule_id)
+        status = node.findtext("Status")
+        if status not in ("Enabled", "Disabled"):
+            raise MalformedXML("Status must be Enabled or Disabled")
+        expiration = node.find("Expiration")
+        if expiration is None:
+            raise InvalidArgument("A rule needs an Expiration.", name="Rule", value=rule_id)
+        days_text = expiration.findtext("Days")
+        before_text = expiration.findtext("CreatedBeforeDate") or expiration.findtext("Date")
+        days: int | None = None
+        before: int | None = None
+        if days_text is not None:
+            if not days_text.strip().isdigit() or int(days_text) < 1:
+                raise InvalidArgument(
+                    "Days must be a positive integer.", name="Days", value=days_text
+                )
+            days = int(days_text)
+        elif before_text is not None:
+            before = _parse_midnight(before_text)
+        else:
+            raise MalformedXML("Expiration needs Days or CreatedBeforeDate")
+        rules.append(
+            LifecycleRule(rule_id, node.findtext("Prefix") or "", status == "Enabled", days, before)
+        )
+    return tuple(rules)
+
+
+def parse_create_bucket(body: bytes) -> str:
+    """Parse an optional CreateBucketConfiguration body; return the storage class.
+
+    Raises:
+        MalformedXML: the body is not a ``<CreateBucketConfiguration>``.
+        InvalidArgument: unknown storage class.
+    """
+    if not body.strip():
+        return "Standard"
+    root = _parse(body, "CreateBucketConfiguration")
+    storage_class = root.findtext("StorageClass") or "Standard"
+    if storage_class not in ("Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"):
+        raise InvalidArgument(
+            "Unsupported storage class.", name="StorageClass", value=storage_class
+        )
+    return storage_class
+
+
+def _parse_midnight(text: str) -> int:
+    match = _DATE_RE.match(text.strip())
+    if match is None:
+        raise InvalidArgument(
+            "The date must be a UTC midnight in ISO 8601.", name="CreatedBeforeDate", value=text
+        )
+    year, month, day = (int(g) for g in match.groups())
+    try:
+        return int(datetime(year, month, day, tzinfo=UTC).timestamp())
+    except ValueError:
+        raise InvalidArgument("Invalid date.", name="CreatedBeforeDate", value=text) from None

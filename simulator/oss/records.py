@@ -1,0 +1,145 @@
+"""Plain records of the OSS emulator's state, shared by the model and the stores."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ObjectType(StrEnum):
+    """``x-oss-object-type`` values the emulator creates."""
+
+    NORMAL = "Normal"
+    APPENDABLE = "Appendable"
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectRecord:
+    """One object's metadata (the bytes live in the store).
+
+    Attributes:
+        key: the object key.
+        size: length in bytes.
+        etag: ETag without quotes (upper-case MD5 hex for Normal objects).
+        crc64: CRC-64/ECMA (as oss2 computes it) of the whole object.
+        mtime: last modification, Unix seconds (whole seconds, as OSS reports them).
+        object_type: Normal or Appendable.
+        content_type: the stored Content-Type.
+        user_meta: ``x-oss-meta-*`` headers, names lower-case without the prefix.
+        http_headers: stored standard headers (Cache-Control, Content-Disposition ...), lower-case names.
+        generation: bumped on every overwrite; lets a durable store name data files uniquely.
+    """
+
+    key: str
+    size: int
+    etag: str
+    crc64: int
+    mtime: int
+    object_type: ObjectType
+    content_type: str
+    user_meta: dict[str, str] = field(default_factory=dict)
+    http_headers: dict[str, str] = field(default_factory=dict)
+    generation: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the durable store's metadata file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ObjectRecord:
+        """Rebuild a record written by :meth:`to_json`."""
+        return cls(
+            key=str(data["key"]),
+            size=int(data["size"]),
+            etag=str(data["etag"]),
+            crc64=int(data["crc64"]),
+            mtime=int(data["mtime"]),
+            object_type=ObjectType(data["object_type"]),
+            content_type=str(data["content_type"]),
+            user_meta={str(k): str(v) for k, v in data.get("user_meta", {}).items()},
+            http_headers={str(k): str(v) for k, v in data.get("http_headers", {}).items()},
+            generation=int(data.get("generation", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleRule:
+    """An expiration rule of a bucket lifecycle configuration.
+
+    Exactly one of ``days`` and ``created_before`` is set.
+
+    Attributes:
+        rule_id: the rule ``ID``.
+        prefix: keys the rule applies to ("" = all).
+        enabled: ``Status`` is Enabled.
+        days: objects expire this many days after their last modification.
+        created_before: objects last modified before this Unix time (a UTC midnight) expire.
+    """
+
+    rule_id: str
+    prefix: str
+    enabled: bool
+    days: int | None = None
+    created_before: int | None = None
+
+    def expired(self, mtime: int, now: float) -> bool:
+        """Whether an object last modified at ``mtime`` has expired under this rule at ``now``."""
+        if not self.enabled:
+            return False
+        if self.days is not None:
+            return mtime + self.days * 86400 <= now
+        if self.created_before is not None:
+            return mtime < self.created_before
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRecord:
+    """A bucket's configuration.
+
+    Attributes:
+        name: the bucket name.
+        owner: the account id owning the bucket.
+        region: where it lives.
+        created: creation time, Unix seconds.
+        storage_class: Standard, IA ...
+        lifecycle: the lifecycle rules, or ``None`` when none are configured.
+    """
+
+    name: str
+    owner: str
+    region: str
+    created: int
+    storage_class: str = "Standard"
+    lifecycle: tuple[LifecycleRule, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the durable store's bucket file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BucketRecord:
+        """Rebuild a record written by :meth:`to_json`."""
+        rules = data.get("lifecycle")
+        return cls(
+            name=str(data["name"]),
+            owner=str(data["owner"]),
+            region=str(data["region"]),
+            created=int(data["created"]),
+            storage_class=str(data.get("storage_class", "Standard")),
+            lifecycle=None
+            if rules is None
+            else tuple(
+                LifecycleRule(
+                    rule_id=str(r["rule_id"]),
+                    prefix=str(r["prefix"]),
+                    enabled=bool(r["enabled"]),
+                    days=None if r.get("days") is None else int(r["days"]),
+                    created_before=None
+                    if r.get("created_before") is None
+                    else int(r["created_before"]),
+                )
+                for r in rules
+            ),
+        )

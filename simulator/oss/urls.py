@@ -1,0 +1,122 @@
+"""Addressing: which bucket and key a request names (path-style or virtual-host style).
+
+``oss2`` never puts the bucket in the Host header when the endpoint is an IP literal or
+``localhost``: it sends ``/<bucket>/<quote(key, safe='')>``. With a host name endpoint it uses
+``<bucket>.<host>`` and ``/<quote(key)>``. The key is taken from the *raw* request target and
+split off once after the bucket, so ``%2F`` inside a key and keys that contain ``//`` survive;
+it is decoded with :func:`urllib.parse.unquote` (``+`` stays a plus, as OSS treats it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from simulator.oss.errors import InvalidArgument, InvalidObjectName
+from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.settings import OssSettings
+
+_HOST_CACHE_LIMIT = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request addresses.
+
+    Attributes:
+        bucket: the bucket name, or ``None`` for service-level requests (ListBuckets).
+        key: the decoded object key, or ``None`` for bucket-level requests.
+        virtual_host: whether the bucket came from the Host header.
+    """
+
+    bucket: str | None
+    key: str | None
+    virtual_host: bool = False
+
+
+SERVICE = Target(None, None)
+
+
+class Router:
+    """Maps (Host, raw path) to a :class:`Target`.
+
+    Args:
+        settings: provides the base host and extra path-style host names.
+    """
+
+    def __init__(self, settings: OssSettings) -> None:
+        base = settings.base_host.lower()
+        self._suffix = "." + base
+        self._path_style = {base, "localhost", *(h.lower() for h in settings.path_style_hosts)}
+        # Host name -> bucket (or None for path-style); hosts repeat on every request.
+        self._hosts: dict[str, str | None] = {}
+
+    def route(self, host: str, raw_path: str) -> Target:
+        """Resolve a request target.
+
+        Args:
+            host: the Host header (may carry a port, may be an IPv6 literal in brackets).
+            raw_path: the request path exactly as received (still percent-encoded).
+
+        Returns:
+            The addressed target.
+
+        Raises:
+            InvalidBucketName: the bucket segment is not a valid bucket name.
+            InvalidObjectName: the key is not valid UTF-8 or breaks the OSS key rules.
+            InvalidArgument: the request target is not a path.
+        """
+        if not raw_path.startswith("/"):
+            raise InvalidArgument(
+                "The request target must be an absolute path.", name="path", value=raw_path
+            )
+        try:
+            vhost_bucket = self._hosts[host]
+        except KeyError:
+            vhost_bucket = self._classify(host)
+        if vhost_bucket is not None:
+            rest = raw_path[1:]
+            return Target(vhost_bucket, _decode_key(rest) if rest else None, virtual_host=True)
+        rest = raw_path[1:]
+        if not rest:
+            return SERVICE
+        bucket_raw, _, key_raw = rest.partition("/")
+        bucket = check_bucket_name(unquote(bucket_raw))
+        return Target(bucket, _decode_key(key_raw) if key_raw else None)
+
+    def _classify(self, host: str) -> str | None:
+        name = _strip_port(host).lower()
+        bucket: str | None = None
+        if name not in self._path_style and not _is_ip(name) and name.endswith(self._suffix):
+            bucket = check_bucket_name(name[: -len(self._suffix)])
+        if len(self._hosts) >= _HOST_CACHE_LIMIT:
+            self._hosts.clear()
+        self._hosts[host] = bucket
+        return bucket
+
+
+def _strip_port(host: str) -> str:
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else host
+    name, sep, port = host.rpartition(":")
+    return name if sep and port.isdigit() else host
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _decode_key(raw: str) -> str:
+    # The ASGI raw path arrives as bytes decoded latin-1 by the caller: re-encode to get the
+    # original octets, then percent-decode as strict UTF-8.
+    try:
+        key = unquote(raw.encode("latin-1").decode("utf-8"), errors="strict")
+    except UnicodeError:
+        raise InvalidObjectName("the name is not valid UTF-8") from None
+    return check_object_key(key)
