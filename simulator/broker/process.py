@@ -58,6 +58,9 @@ class MosquittoProcess:
         stop_timeout: seconds to wait after SIGTERM before sending SIGKILL.
         clock: monotonic clock in seconds (injected so waiting is testable).
         sleep: pause between readiness probes (injected for the same reason).
+        config_file: run this hand-written ``mosquitto.conf`` instead of rendering one; the
+            settings then only say where its (first) listener is (``port`` must be set) and
+            whether it speaks TLS. Used to prove a deployment configuration works.
 
     The broker is not started by the constructor; use :meth:`start` or a ``with`` block.
     """
@@ -71,7 +74,11 @@ class MosquittoProcess:
         stop_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        config_file: Path | None = None,
     ) -> None:
+        if config_file is not None and settings.port == 0:
+            raise BrokerError("a hand-written config_file needs settings.port set to its listener")
+        self._config_file = config_file
         self._settings = settings
         self._workdir = Path(workdir)
         self._startup_timeout = startup_timeout
@@ -161,10 +168,13 @@ class MosquittoProcess:
         for attempt in range(_PORT_ATTEMPTS):
             if self._port == 0:
                 self._port = pick_free_port(self.host)
-            if self._rendered is None or attempt > 0:
-                self._rendered = render_config(self._settings, self._workdir, port=self._port)
+            config_file = self._config_file
+            if config_file is None:
+                if self._rendered is None or attempt > 0:
+                    self._rendered = render_config(self._settings, self._workdir, port=self._port)
+                config_file = self._rendered.config_file
             try:
-                self._spawn_and_wait(binary, self._rendered.config_file)
+                self._spawn_and_wait(binary, config_file)
                 return
             except BrokerStartError as exc:
                 if not (may_repick and _ADDRESS_IN_USE in exc.log_tail):

@@ -9,7 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from simulator.broker import AclFile, AclRule, AclSection, BrokerConfigError, project_acl
-from simulator.broker.acl import check_prefix, check_username, main
+from simulator.broker.__main__ import main
+from simulator.broker.acl import check_prefix, check_username
 
 
 def _rule_lines(text: str) -> list[str]:
@@ -99,7 +100,7 @@ def test_render_layout() -> None:
 def test_cli_prints_the_acl() -> None:
     out = io.StringIO()
     with redirect_stdout(out):
-        status = main(["--prefix", "p", "--responder", "svc.a", "--console", "svc.b"])
+        status = main(["acl", "--prefix", "p", "--responder", "svc.a", "--console", "svc.b"])
     assert status == 0
     assert (
         out.getvalue()
@@ -108,4 +109,4 @@ def test_cli_prints_the_acl() -> None:
 
 
 def test_cli_rejects_a_bad_prefix() -> None:
-    assert main(["--prefix", "a/+"]) == 2
+    assert main(["acl", "--prefix", "a/+"]) == 2
