@@ -7,7 +7,8 @@ Every endpoint but ``GET /__admin/health`` needs ``Authorization: Bearer <admin 
 |---|---|---|
 | GET | /__admin/health | ``{"status": "ok"}`` (no token needed) |
 | GET / PUT / DELETE | /__admin/faults | read config + injected counters / replace / clear |
-| GET / POST | /__admin/clock | read; ``{"advance_s": s}`` or ``{"offset_s": s}`` |
+| GET / POST | /__admin/clock | read; ``{"advance_s": s}`` or ``{"offset_s": s}`` (then sweeps lifecycle) |
+| POST | /__admin/lifecycle/sweep | apply lifecycle rules now; ``{"expired": n}`` |
 | GET / DELETE | /__admin/stats | requests per operation and outcome, injected faults / reset |
 | GET | /__admin/info | endpoints, keys, role, bucket (what ``--json`` prints) |
 | PUT | /__admin/buckets/<name> | create a bucket (``{"account": id}`` optional) |
@@ -43,6 +44,8 @@ class AdminTarget(Protocol):
     stats: RequestStats
 
     def info(self) -> dict[str, Any]: ...
+
+    def sweep_lifecycle(self) -> int: ...
 
     def create_bucket(self, name: str, account_id: str | None = None) -> None: ...
 
@@ -158,9 +161,13 @@ class AdminApp:
                     t.clock.set_offset(float(args["offset_s"]))
                 else:
                     t.clock.advance(float(args.get("advance_s", 0.0)))
-            elif method != "GET":
+                expired = t.sweep_lifecycle()
+                return 200, {"now": t.clock(), "offset_s": t.clock.offset_s, "expired": expired}
+            if method != "GET":
                 raise _HttpError(405, "use GET or POST")
             return 200, {"now": t.clock(), "offset_s": t.clock.offset_s}
+        if path == "/lifecycle/sweep" and method == "POST":
+            return 200, {"expired": t.sweep_lifecycle()}
         if path == "/stats":
             if method == "DELETE":
                 t.stats.reset()

@@ -17,12 +17,14 @@ class OssBackend:
         create_bucket: ``(name, owner_account_id)``; must not fail if the bucket exists.
         model: the OSS state object, for white-box assertions in tests.
         close: flushes and releases the store at shutdown.
+        sweep: applies lifecycle rules at the emulator clock; returns how many objects expired.
     """
 
     app: ASGIApp
     create_bucket: Callable[[str, str], None]
     model: object = None
     close: Callable[[], None] = lambda: None
+    sweep: Callable[[], int] = lambda: 0
 
 
 async def not_implemented(scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:

@@ -193,6 +193,10 @@ class Emulator:
         self.iam.add_account(account)
         self.iam.add_access_key(account, access_key_id, secret, user=user, policies=policies or [])
 
+    def sweep_lifecycle(self) -> int:
+        """Apply OSS lifecycle rules at the emulator clock; returns how many objects expired."""
+        return self.oss.sweep()
+
     # -- what clients need -----------------------------------------------------------------
 
     def endpoint(self) -> str:
