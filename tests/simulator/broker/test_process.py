@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import pwd
 import socket
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from simulator.broker import (
     BrokerStartError,
     MosquittoProcess,
     MosquittoSettings,
+    pick_free_port,
     running_mosquitto,
 )
 from tests.fixtures.broker import MosquittoFactory, MqttProbeFactory
@@ -130,3 +134,38 @@ def test_broken_configuration_reports_the_log(tmp_path: Path) -> None:
         broker.start()
     assert info.value.log_tail, "the error must carry what mosquitto said"
     assert not broker.running
+
+
+def test_startup_timeout_kills_a_broker_that_never_answers_tls(tmp_path: Path) -> None:
+    # The settings promise TLS but the hand-written config serves plain MQTT on that port: the
+    # TLS probe never succeeds, and the injected clock runs the timeout out without waiting.
+    port = pick_free_port()
+    config = tmp_path / "plain.conf"
+    config.write_text(
+        f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+        f"log_dest stderr\nallow_anonymous true\nlistener {port} 127.0.0.1\n"
+    )
+    settings = MosquittoSettings.model_validate(
+        {"port": port, "tls": {"certfile": tmp_path / "c", "keyfile": tmp_path / "k"}}
+    )
+    ticks = itertools.count()
+    naps: list[float] = []
+    broker = MosquittoProcess(
+        settings,
+        tmp_path / "run",
+        config_file=config,
+        startup_timeout=3,
+        clock=lambda: float(next(ticks)),
+        sleep=naps.append,
+    )
+    with pytest.raises(BrokerStartError, match="did not accept connections within 3 s") as info:
+        broker.start()
+    assert info.value.returncode is None
+    assert naps, "the readiness loop must pause through the injected sleep"
+    assert not broker.running
+    assert "running" in info.value.log_tail
+
+
+def test_hand_written_config_needs_a_port(tmp_path: Path) -> None:
+    with pytest.raises(BrokerError, match=r"needs settings\.port"):
+        MosquittoProcess(MosquittoSettings(), tmp_path, config_file=tmp_path / "x.conf")
