@@ -145,9 +145,7 @@ _AUTH_CODES = frozenset(
 # exceptions, which are OSErrors.
 _STORE_ERRORS = (oss2.exceptions.OssError, OSError)
 _THROTTLE_CODES = frozenset({"SlowDown", "Throttling", "TooManyRequests", "RequestTimeout"})
-_TOO_LARGE_CODES = frozenset(
-    {"ObjectTooLarge", "EntityTooLarge", "InvalidObjectSize", "FileTooLarge", "AppendTooLarge"}
-)
+_TOO_LARGE_CODES = frozenset({"ObjectSizeTooLarge", "ObjectTooLarge", "InvalidObjectSize"})
 
 
 def convert_oss_error(

@@ -98,6 +98,8 @@ class MqttLink:
             maximum=max(settings.reconnect_max_s, settings.reconnect_initial_s),
         )
         self._connected = threading.Event()
+        self._disconnected = threading.Event()
+        self._disconnected.set()
         self._stopped = threading.Event()
         self._stopping = False
         self._started = False
@@ -174,6 +176,25 @@ class MqttLink:
         """Wait until connected; return whether it is."""
         return self._connected.wait(timeout)
 
+    def wait_disconnected(self, timeout: float | None = None) -> bool:
+        """Wait until the link is down; return whether it is."""
+        return self._disconnected.wait(timeout)
+
+    def fileno(self) -> int | None:
+        """The socket's file descriptor, if connected (diagnostics)."""
+        sock = self._client.socket()
+        return None if sock is None else int(sock.fileno())
+
+    def tcp_nodelay(self) -> bool | None:
+        """Whether ``TCP_NODELAY`` is on for the current socket (``None`` without one)."""
+        sock: Any = self._client.socket()
+        if sock is None:
+            return None
+        try:
+            return bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        except OSError:
+            return None
+
     def publish(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
     ) -> Publication:
@@ -239,6 +260,7 @@ class MqttLink:
                 sock.close()
         self.loop.remove(self)
         self._connected.clear()
+        self._disconnected.set()
         for publication in self._pending.values():
             publication._resolve("link stopped")
         self._pending.clear()
@@ -303,6 +325,7 @@ class MqttLink:
         self.last_error = None
         for topic in self._subscriptions:
             client.subscribe(topic, qos=1)
+        self._disconnected.clear()
         self._connected.set()
         log.info("MQTT connected to %s as %s", self.settings.url, self.client_id)
         if self._on_connect_cb is not None:
@@ -313,6 +336,7 @@ class MqttLink:
     ) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._disconnected.set()
         if was_connected:
             self.disconnects += 1
             log.info("MQTT disconnected from %s: %s", self.settings.url, rc)
