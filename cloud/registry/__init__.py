@@ -31,6 +31,7 @@ __all__ = [
     "MasterKey",
     "Registry",
     "StoredDevice",
+    "master_key_from",
     "new_master_key",
     "open_registry",
     "open_store",
@@ -38,24 +39,30 @@ __all__ = [
 ]
 
 
-def open_registry(settings: RegistrySettings) -> Registry:
-    """Open the registry described by resolved settings.
+def master_key_from(settings: RegistrySettings) -> MasterKey:
+    """The master key from resolved settings.
 
     Args:
         settings: registry settings with ``master_key`` already filled in by the entry point
             (from ``OSSMEDIA_MASTER_KEY`` or ``master_key_file``).
 
-    Returns:
-        The registry.
-
     Raises:
         ConfigError: no master key, or a malformed one.
-        RegistryError: the store cannot be opened.
     """
     if settings.master_key is None or not settings.master_key.get_secret_value():
         raise ConfigError(
             "no master key: set OSSMEDIA_MASTER_KEY or registry.master_key_file "
             "(generate one with 'ossmedia devices new-master-key')"
         )
-    key = MasterKey.from_text(settings.master_key.get_secret_value())
+    return MasterKey.from_text(settings.master_key.get_secret_value())
+
+
+def open_registry(settings: RegistrySettings) -> Registry:
+    """Open the registry described by resolved settings.
+
+    Raises:
+        ConfigError: no master key, or a malformed one.
+        RegistryError: the store cannot be opened.
+    """
+    key = master_key_from(settings)
     return Registry(open_store(settings.url, key_prefix=settings.key_prefix), key)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -41,12 +43,13 @@ class MasterKey:
         ConfigError: the key is not 32 bytes.
     """
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_aead", "_key")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != _KEY_BYTES:
             raise ConfigError("the master key must be 32 bytes (unpadded base64url)")
         self._aead = AESGCM(key)
+        self._key = key
 
     def __repr__(self) -> str:
         return "MasterKey(<hidden>)"
@@ -66,6 +69,10 @@ class MasterKey:
         if len(key) != _KEY_BYTES:
             raise ConfigError("the master key must decode to 32 bytes", source=source)
         return cls(key)
+
+    def derive(self, label: bytes) -> bytes:
+        """A 32-byte key for another purpose (HMAC-SHA256 of ``label`` under the master key)."""
+        return hmac.new(self._key, b"ossmedia/derive/" + label, hashlib.sha256).digest()
 
     def seal(self, device_id: str, version: int, secret: str) -> bytes:
         """Encrypt a device secret for storage.

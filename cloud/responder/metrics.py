@@ -1,0 +1,95 @@
+"""Prometheus metrics of one responder process (own registry, so several can coexist)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class Metrics:
+    """Counters and histograms the responder updates.
+
+    Args:
+        registry: where to register; a fresh one by default.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "ossmedia_responder_requests_total",
+            "Credential requests answered, by outcome (ok, an error code, duplicate).",
+            ["outcome"],
+            registry=r,
+        )
+        self.dropped = Counter(
+            "ossmedia_responder_dropped_total",
+            "Messages that named no device and were not answered.",
+            registry=r,
+        )
+        self.sts_calls = Counter(
+            "ossmedia_responder_sts_calls_total",
+            "AssumeRole attempts, by outcome (ok or the STS error code).",
+            ["outcome"],
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "ossmedia_responder_cache_hits_total",
+            "Requests served with cached credentials.",
+            registry=r,
+        )
+        self.cache_misses = Counter(
+            "ossmedia_responder_cache_misses_total",
+            "Requests that needed an STS call.",
+            registry=r,
+        )
+        self.coalesced = Counter(
+            "ossmedia_responder_coalesced_total",
+            "Requests that shared another request's STS call.",
+            registry=r,
+        )
+        self.latency = Histogram(
+            "ossmedia_responder_request_seconds",
+            "Time from receiving a request to publishing its reply.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "ossmedia_responder_in_flight",
+            "Requests received and not yet answered.",
+            registry=r,
+        )
+        self.connected = Gauge(
+            "ossmedia_responder_broker_connected",
+            "1 while connected to the broker.",
+            registry=r,
+        )
+
+    def sts_call(self, outcome: str) -> None:
+        """Count one AssumeRole attempt."""
+        self.sts_calls.labels(outcome=outcome).inc()
+
+    def credential_source(self, source: str) -> None:
+        """Count how one credential lookup was served."""
+        if source == "hit":
+            self.cache_hits.inc()
+        elif source == "coalesced":
+            self.coalesced.inc()
+        else:
+            self.cache_misses.inc()

@@ -1,0 +1,114 @@
+"""Replay rules: a nonce is used once, but a duplicate delivery gets the same answer.
+
+QoS 1 delivers a message at least once, so the very same request (same device, request id,
+nonce and signature) may arrive twice, possibly at two responder processes. It must receive
+the same reply again, not ``replay``. A *different* request reusing a nonce is a replay. The
+nonce record lives until the request could no longer pass the skew check
+(``issued_at + skew window``), so a nonce cannot be replayed inside the window.
+
+While the first copy is still being processed, a duplicate waits for its reply. A claim that
+stays unanswered longer than the lease (its process died) may be taken over, so a request the
+broker redelivers after a crash is still answered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cloud.state.protocols import Claim, ClaimState, ReplyState
+
+_MIN_POLL_S = 0.005
+_MAX_POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class RequestIdentity:
+    """The parts of a request the replay rules look at.
+
+    Attributes:
+        device_id: the device.
+        request_id: the request id.
+        nonce: the request nonce.
+        sig: the request signature.
+        issued_at_ms: when the device says it issued the request.
+    """
+
+    device_id: str
+    request_id: str
+    nonce: str
+    sig: str
+    issued_at_ms: int
+
+    @property
+    def key(self) -> str:
+        """The nonce record key."""
+        return f"{self.device_id}:{self.nonce}"
+
+    @property
+    def fingerprint(self) -> str:
+        """What makes two deliveries the same request (the nonce is in the key)."""
+        return f"{self.request_id}:{self.sig}"
+
+
+class ReplayGuard:
+    """Apply the replay rules on top of a :class:`~cloud.state.ReplyState`.
+
+    Args:
+        replies: the nonce records (memory or Redis).
+        skew_window_ms: the accepted clock skew; nonces are kept until it has passed.
+        lease_ms: how long a claim may stay unanswered before a duplicate takes it over.
+        clock_ms: wall clock in milliseconds.
+        sleep: used while a duplicate waits for the first copy's reply.
+    """
+
+    def __init__(
+        self,
+        replies: ReplyState,
+        *,
+        skew_window_ms: int,
+        lease_ms: int,
+        clock_ms: Callable[[], int],
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._replies = replies
+        self._skew_ms = skew_window_ms
+        self._lease_ms = lease_ms
+        self._clock_ms = clock_ms
+        self._sleep = sleep
+
+    def _claim_once(self, ident: RequestIdentity) -> Claim:
+        now = self._clock_ms()
+        # Remember the nonce until the request itself would be refused as skewed.
+        ttl = ident.issued_at_ms + self._skew_ms - now + 1000
+        return self._replies.claim(
+            ident.key,
+            ident.fingerprint,
+            now_ms=now,
+            ttl_ms=max(ttl, 1000),
+            lease_ms=self._lease_ms,
+        )
+
+    def claim(self, ident: RequestIdentity) -> Claim:
+        """Claim a request's nonce.
+
+        Returns:
+            ``NEW`` (process it, then call :meth:`complete`), ``DONE`` with the stored reply
+            (send it again), or ``REPLAY``. ``PENDING`` is never returned: a duplicate waits
+            until the first copy is answered or its lease runs out.
+
+        Raises:
+            StateError: the shared state failed.
+        """
+        delay = _MIN_POLL_S
+        while True:
+            claim = self._claim_once(ident)
+            if claim.state is not ClaimState.PENDING:
+                return claim
+            self._sleep(delay)
+            delay = min(delay * 2, _MAX_POLL_S)
+
+    def complete(self, ident: RequestIdentity, reply: bytes) -> None:
+        """Store the reply sent for a claimed request, for its duplicates."""
+        self._replies.complete(ident.key, ident.fingerprint, reply, now_ms=self._clock_ms())
