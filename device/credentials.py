@@ -165,6 +165,7 @@ class CredentialClient:
         self._sleep = sleep or self._interruptible_sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._lock = threading.Lock()
+        self._lease_changed = threading.Condition(self._lock)
         self._lease: Lease | None = None
         self._flight: Future[Lease] | None = None
         self._waiters: dict[str, Future[CredsResponseOk | CredsResponseError]] = {}
@@ -224,6 +225,15 @@ class CredentialClient:
             return current
         self.stats.forced_refreshes += 1
         return self._refresh(timeout, force_after=stale.generation if stale else 0)
+
+    def wait_generation(self, generation: int, timeout: float | None = None) -> Lease | None:
+        """Wait until a lease of at least ``generation`` exists; return it (``None`` on timeout)."""
+        with self._lease_changed:
+            self._lease_changed.wait_for(
+                lambda: self._lease is not None and self._lease.generation >= generation, timeout
+            )
+            lease = self._lease
+        return lease if lease is not None and lease.generation >= generation else None
 
     def handle_message(self, topic: str, payload: bytes) -> None:
         """Deliver a message from the reply topic (called on the MQTT loop thread).
@@ -396,6 +406,7 @@ class CredentialClient:
                 expires_mono=sent_mono + lifetime_s,
             )
             self._lease = lease
+            self._lease_changed.notify_all()
         self.stats.leases += 1
         log.info(
             "credentials #%d for %s: %s, prefix %s, valid %.0f s",
