@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from simulator.emulator.config import load_config, parse_document
 from simulator.emulator.errors import EmulatorError
@@ -125,6 +127,15 @@ def _announce(info: dict[str, object], as_json: bool) -> None:
     print("ossmedia emulator is running\n" + "\n".join(lines), flush=True)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown re-raised it)."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    del signum, frame
+    raise _Terminated
+
+
 def main(argv: list[str]) -> int:
     """Run the emulator until interrupted.
 
@@ -147,11 +158,16 @@ def main(argv: list[str]) -> int:
     except (EmulatorError, ValueError) as exc:
         print(f"ossmedia emulator: {exc}", file=sys.stderr)
         return 2
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the
+    # previous handlers back in place: these turn it into a normal exit with status 0.
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         serve(emulator, lambda: _announce(emulator.info(), args.json))
     except EmulatorError as exc:
         print(f"ossmedia emulator: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated):
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0

@@ -25,7 +25,7 @@ from typing import IO, Any
 from simulator.emulator.errors import EmulatorError
 from simulator.emulator.faults import FaultConfig
 from simulator.emulator.runner import ServerThread
-from simulator.emulator.server import Emulator
+from simulator.emulator.server import Emulator, OssFactory
 from simulator.emulator.settings import EmulatorSettings
 from simulator.iam.models import Iam
 
@@ -218,12 +218,16 @@ class EmulatorHandle:
 
 @contextlib.contextmanager
 def running_emulator(
-    settings: EmulatorSettings | None = None, **overrides: Any
+    settings: EmulatorSettings | None = None,
+    *,
+    oss_factory: OssFactory | None = None,
+    **overrides: Any,
 ) -> Iterator[EmulatorHandle]:
     """Run an emulator in a background thread of this process.
 
     Args:
         settings: defaults to in-memory on a free loopback port, without access log.
+        oss_factory: replaces the OSS backend (a stand-in app for tests of the server itself).
         **overrides: fields of :class:`EmulatorSettings` to change (``sts_rate=5`` ...).
 
     Yields:
@@ -231,9 +235,8 @@ def running_emulator(
     """
     base = settings or EmulatorSettings(port=0, access_log=False)
     if overrides:
-        base = base.model_copy(update=overrides)
-        base = EmulatorSettings.model_validate(base.model_dump())
-    emulator = Emulator(base)
+        base = EmulatorSettings.model_validate({**base.model_dump(), **overrides})
+    emulator = Emulator(base, oss_factory=oss_factory)
     server = ServerThread(emulator)
     server.start()
     try:
