@@ -1,12 +1,114 @@
-"""`ossmedia console`: not available in this version yet."""
+"""``ossmedia console``: run the web console and REST API."""
 
 from __future__ import annotations
 
+import argparse
+import getpass
+import logging
+import os
 import sys
+
+from pydantic import ValidationError
+
+from cloud.console.errors import ConsoleError
+from cloud.console.passwords import hash_password
+from cloud.console.settings import EXAMPLE_CONFIG, HttpSettings, load_settings
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser of ``ossmedia console``."""
+    parser = argparse.ArgumentParser(
+        prog="ossmedia console",
+        description=(
+            "Run the web console and REST API: a recording ledger fed by the cameras' "
+            "segment.closed and status messages, fleet overview, day timelines, playback "
+            "through short-lived presigned URLs, deletion, retention as bucket lifecycle "
+            "rules, and device provisioning."
+        ),
+        epilog=(
+            "Start with: ossmedia console --example-config > console.toml; "
+            "ossmedia console --hash-password; then edit console.toml. The registry master "
+            "key comes from OSSMEDIA_MASTER_KEY or registry.master_key_file."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", help="console configuration (TOML)")
+    parser.add_argument(
+        "--example-config", action="store_true", help="print an example configuration and exit"
+    )
+    parser.add_argument(
+        "--hash-password",
+        action="store_true",
+        help="read a password (prompt, or one line on stdin) and print its hash for the config",
+    )
+    parser.add_argument("--host", help="override http.host")
+    parser.add_argument("--port", type=int, help="override http.port")
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    return parser
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ConsoleError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
 
 
 def main(argv: list[str]) -> int:
-    """Explain that the subcommand is not implemented yet and fail."""
-    del argv
-    print("ossmedia console: not implemented in this version yet (planned: web console).", file=sys.stderr)
-    return 2
+    """Run ``ossmedia console``.
+
+    Args:
+        argv: arguments after ``console``.
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    if args.example_config:
+        sys.stdout.write(EXAMPLE_CONFIG)
+        return 0
+    if args.hash_password:
+        try:
+            print(hash_password(_read_password()))
+        except (ValueError, ConsoleError) as exc:
+            print(f"ossmedia console: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if not args.config:
+        print("ossmedia console: --config FILE is required (see --example-config)", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Imported here so --help, --example-config and --hash-password stay quick.
+    from cloud.console.runtime import Console
+
+    try:
+        settings = load_settings(args.config, os.environ)
+        http = settings.http.model_dump()
+        if args.host is not None:
+            http["host"] = args.host
+        if args.port is not None:
+            http["port"] = args.port
+        settings = settings.model_copy(update={"http": HttpSettings.model_validate(http)})
+        console = Console(settings)
+    except (ConsoleError, ValidationError) as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"ossmedia console: serving on http://{settings.http.host}:{settings.http.port}",
+        file=sys.stderr,
+    )
+    try:
+        console.serve_forever()
+    except ConsoleError as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        console.parts.close()
+    return 0

@@ -1,0 +1,131 @@
+"""The console's MQTT subscriber: every camera's ``events`` and ``status`` into the ingest.
+
+One paho client with its own network thread (the console is a single client, far below
+paho's ``select()`` limit). It keeps a persistent session under a fixed client id, so
+QoS 1 events published while the console is down are delivered when it comes back; the
+ledger makes those redeliveries harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from cloud.console.errors import ConsoleError, RejectedMessageError
+from cloud.console.ingest import Ingestor
+from cloud.console.settings import MqttSettings
+from schemas.topics import Topics
+
+__all__ = ["MqttIngest"]
+
+log = logging.getLogger(__name__)
+
+
+class MqttIngest:
+    """Subscribes to camera topics and hands every message to an :class:`Ingestor`.
+
+    Args:
+        settings: broker address and account.
+        ingestor: where messages go.
+    """
+
+    def __init__(self, settings: MqttSettings, ingestor: Ingestor) -> None:
+        self._settings = settings
+        self._ingestor = ingestor
+        self._topics = Topics(settings.topic_prefix)
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        if settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else None
+            self._client.username_pw_set(settings.username, password)
+        if settings.tls_ca_file is not None:
+            self._client.tls_set(ca_certs=settings.tls_ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps reconnecting until :meth:`stop`."""
+        self._client.connect_async(self._settings.host, self._settings.port, keepalive=30)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop the network thread."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """Block until both subscriptions are acknowledged by the broker.
+
+        Returns:
+            True when subscribed, False on timeout.
+        """
+        return self._subscribed.wait(timeout_s)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("console MQTT connection refused: %s", reason)
+            return
+        self._subscribed.clear()
+        client.subscribe(
+            [(self._topics.events_subscription(), 1), (self._topics.status_subscription(), 1)]
+        )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        if any(r.is_failure for r in reasons):
+            log.error("console MQTT subscription refused: %s", [str(r) for r in reasons])
+            return
+        self._subscribed.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._subscribed.clear()
+        if reason.is_failure:
+            log.warning("console MQTT connection lost: %s (reconnecting)", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            self._ingestor.handle(message.topic, bytes(message.payload))
+        except RejectedMessageError as exc:
+            # The payload is never logged: it may be hostile or carry a signature.
+            log.warning("console ignored a message: %s", exc)
+        except ConsoleError as exc:
+            log.error("console could not store a message: %s", exc)
+        except Exception:
+            # paho's network thread must survive anything one message does (including a
+            # topic that is not UTF-8, which paho only notices when the topic is read).
+            log.exception("console failed on a message")

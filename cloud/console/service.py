@@ -1,0 +1,236 @@
+"""The console's operations, shared by the web pages and the REST API.
+
+Handlers validate input and render output; everything they do goes through
+:class:`ConsoleService`, so a page and its API twin cannot drift apart. All methods block
+(SQLite, OSS, the registry): the web layer calls them from worker threads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
+from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError
+from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
+from cloud.console.reconcile import Reconciler
+from cloud.console.retention import Retention, RetentionPlan
+from cloud.console.settings import ConsoleSettings
+from cloud.console.storage import ObjectStore
+from cloud.console.timeline import Timeline, build_timeline, day_bounds
+
+__all__ = ["ConsoleService", "SignedLink"]
+
+TIMELINE_MAX_RECORDINGS = 5000
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """A presigned OSS URL for one recording.
+
+    Attributes:
+        url: the URL (carries a signature; valid until ``expires_at_ms``).
+        expires_at_ms: when OSS stops accepting it.
+    """
+
+    url: str
+    expires_at_ms: int
+
+
+def download_name(recording: Recording) -> str:
+    """A file name for a downloaded recording: ``cam-0001-20250101T120000Z.mp4``."""
+    start = dt.datetime.fromtimestamp(recording.facts.start_ms / 1000, tz=dt.UTC)
+    return f"{recording.facts.device_id}-{start:%Y%m%dT%H%M%SZ}.mp4"
+
+
+class ConsoleService:
+    """Everything an operator can do.
+
+    Args:
+        settings: console settings.
+        ledger: the recording ledger.
+        store: the bucket, with the console's own credentials.
+        devices: the device registry seam.
+        reconciler: object verification.
+        clock: wall clock in seconds.
+    """
+
+    def __init__(
+        self,
+        settings: ConsoleSettings,
+        *,
+        ledger: Ledger,
+        store: ObjectStore,
+        devices: DeviceAdmin,
+        reconciler: Reconciler,
+        clock: Callable[[], float],
+    ) -> None:
+        self.settings = settings
+        self._ledger = ledger
+        self._store = store
+        self._devices = devices
+        self._reconciler = reconciler
+        self._retention = Retention(ledger, store, settings.oss)
+        self._clock = clock
+
+    def now_ms(self) -> int:
+        """Current wall-clock time in milliseconds."""
+        return int(self._clock() * 1000)
+
+    # -- cameras and recordings -------------------------------------------------------
+
+    def sync_cameras(self) -> None:
+        """Copy the registry's device list into the ledger, so never-heard-from cameras show."""
+        self._ledger.sync_registry((d.device_id, d.status) for d in self._devices.list_devices())
+
+    def cameras(self, *, after: str | None, limit: int) -> Page[CameraState]:
+        """A page of the fleet, ordered by device id."""
+        return self._ledger.list_cameras(after=after, limit=limit)
+
+    def camera(self, device_id: str) -> CameraState:
+        """One camera.
+
+        Raises:
+            DeviceNotFoundError: neither provisioned nor ever heard from.
+        """
+        state = self._ledger.camera(device_id)
+        if state is None:
+            raise DeviceNotFoundError(device_id)
+        return state
+
+    def recordings(
+        self,
+        device_id: str,
+        *,
+        from_ms: int,
+        to_ms: int,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> Page[Recording]:
+        """A page of one camera's recordings overlapping ``[from_ms, to_ms)``, oldest first.
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+        """
+        self.camera(device_id)
+        return self._ledger.list_recordings(
+            device_id, from_ms=from_ms, to_ms=to_ms, after=after, limit=limit
+        )
+
+    def timeline(self, device_id: str, day: dt.date) -> Timeline:
+        """One camera's recordings and gaps on a UTC day.
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+        """
+        start_ms, end_ms = day_bounds(day)
+        page = self.recordings(
+            device_id, from_ms=start_ms, to_ms=end_ms, after=None, limit=TIMELINE_MAX_RECORDINGS
+        )
+        return build_timeline(
+            day, page.items, now_ms=self.now_ms(), truncated=page.next_after is not None
+        )
+
+    def recording(self, recording_id: str) -> Recording:
+        """A recording that has not been deleted.
+
+        Raises:
+            RecordingNotFoundError: unknown or deleted.
+        """
+        found = self._ledger.recording(recording_id)
+        if found is None or found.verification is Verification.DELETED:
+            raise RecordingNotFoundError(recording_id)
+        return found
+
+    def _link(self, recording: Recording, *, download: bool) -> SignedLink:
+        ttl = self.settings.oss.presign_ttl_s
+        expires = self.now_ms() + ttl * 1000
+        url = self._store.presign_get(
+            recording.facts.object_key,
+            ttl,
+            download_name=download_name(recording) if download else None,
+        )
+        return SignedLink(url, expires)
+
+    def playback_link(self, recording_id: str) -> tuple[Recording, SignedLink]:
+        """A short-lived URL that plays one recording in the browser.
+
+        Raises:
+            RecordingNotFoundError: unknown or deleted.
+        """
+        recording = self.recording(recording_id)
+        return recording, self._link(recording, download=False)
+
+    def download_link(self, recording_id: str) -> SignedLink:
+        """A short-lived URL that downloads one recording as a file.
+
+        Raises:
+            RecordingNotFoundError: unknown or deleted.
+        """
+        return self._link(self.recording(recording_id), download=True)
+
+    def delete_recording(self, recording_id: str) -> Recording:
+        """Delete a recording's object from OSS, then mark it deleted in the ledger.
+
+        Returns:
+            The recording as it was before deletion.
+
+        Raises:
+            RecordingNotFoundError: unknown or already deleted.
+            StorageError: OSS refused; the ledger is unchanged.
+        """
+        recording = self.recording(recording_id)
+        self._store.delete(recording.facts.object_key)
+        self._ledger.mark_deleted(recording_id, now_ms=self.now_ms())
+        return recording
+
+    def verify_recording(self, recording_id: str) -> Recording:
+        """Check a recording against OSS now.
+
+        Raises:
+            RecordingNotFoundError: unknown or deleted.
+            StorageError: OSS could not be asked.
+        """
+        return self._reconciler.check_id(recording_id)
+
+    # -- retention ----------------------------------------------------------------------
+
+    def retention(self) -> RetentionPlan:
+        """Saved retention settings and their lifecycle rules."""
+        return self._retention.current()
+
+    def set_fleet_retention(self, days: int | None) -> RetentionPlan:
+        """Set the fleet retention; see :meth:`Retention.set_fleet`."""
+        return self._retention.set_fleet(days)
+
+    def set_camera_retention(self, device_id: str, days: int | None) -> RetentionPlan:
+        """Set one camera's retention; see :meth:`Retention.set_camera`.
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+        """
+        self.camera(device_id)
+        return self._retention.set_camera(device_id, days)
+
+    # -- devices ------------------------------------------------------------------------
+
+    def devices(self) -> list[DeviceInfo]:
+        """Every provisioned device."""
+        return self._devices.list_devices()
+
+    def provision(self, device_id: str) -> NewSecret:
+        """Provision a device; the secret in the result is shown once and never again."""
+        made = self._devices.provision(device_id)
+        self._ledger.sync_registry([(made.device.device_id, made.device.status)])
+        return made
+
+    def revoke(self, device_id: str) -> DeviceInfo:
+        """Revoke a device."""
+        info = self._devices.revoke(device_id)
+        self._ledger.sync_registry([(info.device_id, info.status)])
+        return info
+
+    def rotate(self, device_id: str) -> NewSecret:
+        """Give a device a new secret, shown once."""
+        return self._devices.rotate(device_id)

@@ -1,0 +1,361 @@
+"""Console settings: frozen pydantic models grouped by concern, loaded from a TOML file.
+
+Only :func:`load_settings` touches the file system; everything else receives a
+:class:`ConsoleSettings` explicitly. Secrets are :class:`pydantic.SecretStr`, so they never
+appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from cloud.console.errors import ConsoleConfigError
+from cloud.console.passwords import is_valid_hash
+from cloud.settings import RegistrySettings
+
+__all__ = [
+    "EXAMPLE_CONFIG",
+    "MASTER_KEY_ENV",
+    "ConsoleSettings",
+    "HttpSettings",
+    "LedgerSettings",
+    "MqttSettings",
+    "OperatorAccount",
+    "OssSettings",
+    "ReconcileSettings",
+    "SessionSettings",
+    "load_settings",
+    "parse_settings",
+]
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HttpSettings(_Frozen):
+    """Where the console listens.
+
+    Attributes:
+        host: interface to bind.
+        port: TCP port (0 picks a free one).
+        secure_cookies: mark cookies ``Secure``; turn on whenever the console is behind HTTPS.
+        max_body_bytes: larger request bodies are refused with 413.
+    """
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    secure_cookies: bool = False
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 16 * 1024
+
+
+class SessionSettings(_Frozen):
+    """Operator sessions.
+
+    Attributes:
+        secret: key that signs session cookies (at least 32 characters). When absent a
+            random key is made at start, so sessions end when the console restarts.
+        max_age_s: a session ends this long after login.
+        max_login_failures: failed logins per user name before it is locked out for
+            ``lockout_s`` seconds.
+        lockout_s: how long a locked-out user name stays locked.
+    """
+
+    secret: SecretStr | None = None
+    max_age_s: Annotated[int, Field(ge=60, le=7 * 86400)] = 12 * 3600
+    max_login_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    lockout_s: Annotated[int, Field(ge=1, le=86400)] = 300
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("session secret must be at least 32 characters")
+        return value
+
+
+class OperatorAccount(_Frozen):
+    """One operator who may log in.
+
+    Attributes:
+        username: login name.
+        password_hash: made by ``ossmedia console --hash-password``.
+    """
+
+    username: str
+    password_hash: SecretStr
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not _USERNAME.match(value):
+            raise ValueError("username: letters, digits and _.@- only, at most 64")
+        return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: SecretStr) -> SecretStr:
+        if not is_valid_hash(value.get_secret_value()):
+            raise ValueError("password_hash is not a hash made by --hash-password")
+        return value
+
+
+class MqttSettings(_Frozen):
+    """The broker the cameras publish to.
+
+    Attributes:
+        host: broker host name.
+        port: broker port.
+        username: MQTT user name, if the broker requires one.
+        password: MQTT password.
+        client_id: the console's MQTT client id.
+        topic_prefix: protocol topic prefix ``P`` (see the design).
+        tls_ca_file: CA bundle; setting it turns TLS on.
+        enabled: when false the console does not subscribe (ledger read-only).
+    """
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = "ossmedia-console"
+    topic_prefix: str = "ossmedia"
+    tls_ca_file: str | None = None
+    enabled: bool = True
+
+
+class OssSettings(_Frozen):
+    """The console's own OSS access (never a camera's credentials).
+
+    Attributes:
+        endpoint: OSS endpoint URL.
+        bucket: the bucket cameras write to.
+        region: region id, needed for V4 signatures.
+        access_key_id: the console's access key id.
+        access_key_secret: the console's access key secret.
+        key_prefix_template: where a device's objects live; ``{device_id}`` is replaced.
+        presign_ttl_s: lifetime of a playback or download link.
+        connect_timeout_s: OSS connect timeout.
+    """
+
+    endpoint: str
+    bucket: str
+    region: str
+    access_key_id: str
+    access_key_secret: SecretStr
+    key_prefix_template: str = "videos/{device_id}/"
+    presign_ttl_s: Annotated[int, Field(ge=10, le=3600)] = 300
+    connect_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @field_validator("key_prefix_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if not value.endswith("{device_id}/") or value.count("{device_id}") != 1:
+            raise ValueError("key_prefix_template must end with '{device_id}/'")
+        if value.startswith("/") or ".." in value:
+            raise ValueError("key_prefix_template must be a relative key prefix")
+        return value
+
+    def device_prefix(self, device_id: str) -> str:
+        """The object-key prefix that belongs to ``device_id``."""
+        return self.key_prefix_template.replace("{device_id}", device_id)
+
+    @property
+    def fleet_prefix(self) -> str:
+        """The prefix under which every device's prefix lives (``videos/`` by default)."""
+        return self.key_prefix_template.split("{device_id}", 1)[0]
+
+
+class LedgerSettings(_Frozen):
+    """Where the recording ledger lives.
+
+    Attributes:
+        path: SQLite database file; ``:memory:`` keeps it in memory (tests, demos).
+    """
+
+    path: str = "console.sqlite3"
+
+
+class ReconcileSettings(_Frozen):
+    """How the reconciler checks recordings against OSS.
+
+    Attributes:
+        interval_s: pause between passes.
+        recheck_after_s: verified recordings are checked again after this long.
+        batch: recordings checked per pass.
+        enabled: when false only explicit checks run.
+    """
+
+    interval_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
+    recheck_after_s: Annotated[int, Field(ge=1)] = 24 * 3600
+    batch: Annotated[int, Field(ge=1, le=10000)] = 200
+    enabled: bool = True
+
+
+class ConsoleSettings(_Frozen):
+    """Everything the console needs.
+
+    Attributes:
+        http: listener.
+        session: operator sessions.
+        operators: who may log in (at least one).
+        mqtt: broker for events and status.
+        oss: the console's own OSS access.
+        ledger: recording ledger storage.
+        reconcile: object verification.
+        registry: the device registry (the same one the responder and ``ossmedia devices``
+            use); its master key comes from ``OSSMEDIA_MASTER_KEY`` or ``master_key_file``.
+    """
+
+    http: HttpSettings = HttpSettings()
+    session: SessionSettings = SessionSettings()
+    operators: Annotated[tuple[OperatorAccount, ...], Field(min_length=1)]
+    mqtt: MqttSettings = MqttSettings()
+    oss: OssSettings
+    ledger: LedgerSettings = LedgerSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
+    registry: RegistrySettings = RegistrySettings()
+
+
+def parse_settings(data: dict[str, Any], *, path: str | None = None) -> ConsoleSettings:
+    """Validate a settings mapping (as read from TOML).
+
+    Args:
+        data: the parsed document.
+        path: the file it came from, for error messages.
+
+    Returns:
+        The settings.
+
+    Raises:
+        ConsoleConfigError: if a value is missing or invalid; the message names the field
+            but never echoes secret values.
+    """
+    try:
+        return ConsoleSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConsoleConfigError(f"invalid console configuration: {problems}", path=path) from None
+
+
+MASTER_KEY_ENV = "OSSMEDIA_MASTER_KEY"
+
+
+def _read_secret_file(path: str, setting: str, where: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    except OSError as exc:
+        raise ConsoleConfigError(
+            f"{setting}: cannot read {path}: {exc.strerror}", path=where
+        ) from None
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
+    """Read and validate a ``console.toml`` file.
+
+    Secrets may also come from files: ``oss.access_key_secret_file``,
+    ``mqtt.password_file`` and ``registry.master_key_file``; the registry master key may
+    come from the ``OSSMEDIA_MASTER_KEY`` environment variable.
+
+    Args:
+        path: the configuration file.
+        environ: the process environment (entry points pass ``os.environ``).
+
+    Returns:
+        The settings.
+
+    Raises:
+        ConsoleConfigError: if a file cannot be read, is not TOML or is invalid.
+    """
+    where = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConsoleConfigError(f"cannot read {where}: {exc.strerror}", path=where) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConsoleConfigError(f"{where} is not valid TOML: {exc}", path=where) from None
+    for section, secret, file_key in (
+        ("oss", "access_key_secret", "access_key_secret_file"),
+        ("mqtt", "password", "password_file"),
+    ):
+        table = data.get(section)
+        if isinstance(table, dict) and file_key in table:
+            file_path = str(table.pop(file_key))
+            table.setdefault(secret, _read_secret_file(file_path, f"{section}.{file_key}", where))
+    registry = data.setdefault("registry", {})
+    if isinstance(registry, dict) and "master_key" not in registry:
+        env_key = (environ or {}).get(MASTER_KEY_ENV)
+        if env_key:
+            registry["master_key"] = env_key
+        elif registry.get("master_key_file"):
+            registry["master_key"] = _read_secret_file(
+                str(registry["master_key_file"]), "registry.master_key_file", where
+            )
+    return parse_settings(data, path=where)
+
+
+EXAMPLE_CONFIG = """\
+# ossmedia console configuration. Run: ossmedia console --config console.toml
+
+[http]
+host = "127.0.0.1"
+port = 8080
+secure_cookies = false      # set to true when the console is served over HTTPS
+
+[session]
+# Signs session cookies; at least 32 characters. Generate one with:
+#   python3 -c 'import secrets; print(secrets.token_urlsafe(32))'
+secret = "change-me-to-a-long-random-string-of-32+-chars"
+max_age_s = 43200
+
+# One block per operator. Make a hash with: ossmedia console --hash-password
+[[operators]]
+username = "admin"
+password_hash = "scrypt$15$8$...$..."
+
+[mqtt]
+host = "127.0.0.1"
+port = 1883
+# username = "console"
+# password = "..."
+client_id = "ossmedia-console"
+topic_prefix = "ossmedia"
+# tls_ca_file = "/etc/ssl/certs/ca-certificates.crt"
+
+[oss]
+endpoint = "https://oss-cn-hangzhou.aliyuncs.com"
+bucket = "my-camera-bucket"
+region = "cn-hangzhou"
+# The console's own RAM user: needs oss:GetObject, oss:DeleteObject,
+# oss:PutBucketLifecycle and oss:GetBucketLifecycle. Never a camera's credentials.
+access_key_id = "LTAI..."
+access_key_secret = "..."
+key_prefix_template = "videos/{device_id}/"
+presign_ttl_s = 300
+
+[ledger]
+path = "console.sqlite3"
+
+[reconcile]
+interval_s = 30
+recheck_after_s = 86400
+batch = 200
+
+# The device registry shared with the responder and `ossmedia devices`. Its master key
+# comes from the OSSMEDIA_MASTER_KEY environment variable or from master_key_file.
+[registry]
+url = "sqlite:///var/lib/ossmedia/registry.db"
+# master_key_file = "/etc/ossmedia/master.key"
+"""

@@ -1,0 +1,352 @@
+"""The REST API: the same operations as the pages, as JSON, described in ``/api/openapi.json``.
+
+Listings paginate with opaque cursors: a page's ``next_cursor`` goes back as ``?cursor=``
+and is refused by any other listing. State changes need the session's CSRF token in the
+``X-CSRF-Token`` header and a JSON body where they take one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cloud.console.errors import InvalidInputError
+from cloud.console.web import validation as v
+from cloud.console.web.api_models import (
+    CameraOut,
+    CameraPage,
+    DeviceCreate,
+    DeviceList,
+    DeviceOut,
+    DeviceSecretOut,
+    LinkOut,
+    LoginIn,
+    RecordingOut,
+    RecordingPage,
+    RetentionDaysIn,
+    RetentionOut,
+    SessionOut,
+    TimelineOut,
+)
+from cloud.console.web.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
+from cloud.console.web.context import api, ctx_of, error_response
+from cloud.console.web.pages import _today
+
+__all__ = ["api_routes"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_MS = 2**53 - 1
+_LOGIN_COOKIE_AGE = 3600
+
+
+def _json(model: BaseModel, status: int = 200) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise InvalidInputError("content-type", "must be application/json")
+    raw = await request.body()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError("body", "not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)[:5]
+        )
+        raise InvalidInputError("body", problems) from None
+
+
+def _ms(value: str | None, field: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isascii() or not value.isdigit() or len(value) > 16 or int(value) > _MAX_MS:
+        raise InvalidInputError(field, "must be milliseconds since the epoch")
+    return int(value)
+
+
+# -- session -----------------------------------------------------------------------------
+
+
+async def session_get(request: Request) -> Response:
+    """The caller's session; before login, a token for ``POST /api/session``."""
+    ctx = ctx_of(request)
+    session = ctx.session_of(request)
+    if session is not None:
+        return _json(
+            SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
+        )
+    token = secrets.token_urlsafe(24)
+    response = _json(SessionOut(authenticated=False, csrf_token=token))
+    ctx.set_cookie(
+        response, LOGIN_COOKIE, ctx.signer.sign("login", token), max_age=_LOGIN_COOKIE_AGE
+    )
+    return response
+
+
+async def session_create(request: Request) -> Response:
+    """Log in; needs the token from ``GET /api/session`` in ``X-CSRF-Token``."""
+    ctx = ctx_of(request)
+    expected = ctx.signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+    if expected is None or not tokens_match(expected, request.headers.get(CSRF_HEADER)):
+        return error_response(request, 403, "csrf", "get a token from GET /api/session first")
+    body = await _body(request, LoginIn)
+    if ctx.authenticator.locked_out(body.username):
+        return error_response(request, 429, "locked_out", "too many failed logins; wait")
+    if not await run_in_threadpool(ctx.authenticator.check, body.username, body.password):
+        return error_response(request, 401, "bad_credentials", "wrong user name or password")
+    session = ctx.sessions.create(body.username)
+    response = _json(
+        SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
+    )
+    ctx.set_cookie(
+        response,
+        SESSION_COOKIE,
+        ctx.signer.sign("session", session.session_id),
+        max_age=ctx.session_max_age_s,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@api
+async def session_delete(request: Request) -> Response:
+    """Log out."""
+    ctx = ctx_of(request)
+    ctx.sessions.end(request.state.session.session_id)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@api
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document of this API."""
+    from cloud.console.web.openapi import openapi_document
+
+    return JSONResponse(openapi_document())
+
+
+# -- cameras -----------------------------------------------------------------------------
+
+
+@api
+async def cameras(request: Request) -> Response:
+    """A page of cameras, ordered by id."""
+    ctx = ctx_of(request)
+    q = request.query_params
+    v.check_query(q, frozenset({"cursor", "limit"}))
+    after = v.cameras_cursor(ctx.cursors, q.get("cursor"))
+    limit = v.page_limit(q.get("limit"))
+    result = await run_in_threadpool(ctx.service.cameras, after=after, limit=limit)
+    cursor = ctx.cursors.encode("cameras", result.next_after) if result.next_after else None
+    return _json(CameraPage(items=[CameraOut.of(c) for c in result.items], next_cursor=cursor))
+
+
+@api
+async def camera(request: Request) -> Response:
+    """One camera."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    state = await run_in_threadpool(ctx.service.camera, device_id)
+    return _json(CameraOut.of(state))
+
+
+@api
+async def recordings(request: Request) -> Response:
+    """A page of one camera's recordings overlapping ``[from_ms, to_ms)``, oldest first."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    q = request.query_params
+    v.check_query(q, frozenset({"cursor", "limit", "from_ms", "to_ms"}))
+    from_ms = _ms(q.get("from_ms"), "from_ms", 0)
+    to_ms = _ms(q.get("to_ms"), "to_ms", _MAX_MS)
+    if to_ms <= from_ms:
+        raise InvalidInputError("to_ms", "must be after from_ms")
+    scope = f"recordings:{device_id}:{from_ms}:{to_ms}"
+    after = v.recordings_cursor(ctx.cursors, scope, q.get("cursor"))
+    limit = v.page_limit(q.get("limit"))
+    result = await run_in_threadpool(
+        lambda: ctx.service.recordings(
+            device_id, from_ms=from_ms, to_ms=to_ms, after=after, limit=limit
+        )
+    )
+    cursor = ctx.cursors.encode(scope, result.next_after) if result.next_after else None
+    return _json(
+        RecordingPage(items=[RecordingOut.of(r) for r in result.items], next_cursor=cursor)
+    )
+
+
+@api
+async def timeline(request: Request) -> Response:
+    """One camera's recordings and gaps on a UTC day."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    v.check_query(request.query_params, frozenset({"day"}))
+    day = v.utc_day(request.query_params.get("day"), today=_today(ctx.service.now_ms()))
+    result = await run_in_threadpool(ctx.service.timeline, device_id, day)
+    return _json(TimelineOut.of(device_id, result))
+
+
+@api
+async def camera_retention(request: Request) -> Response:
+    """Set (``days``) or clear (``null``) one camera's retention."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    body = await _body(request, RetentionDaysIn)
+    plan = await run_in_threadpool(ctx.service.set_camera_retention, device_id, body.days)
+    return _json(RetentionOut.of(plan))
+
+
+# -- recordings --------------------------------------------------------------------------
+
+
+@api
+async def recording(request: Request) -> Response:
+    """One recording."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    found = await run_in_threadpool(ctx.service.recording, recording_id)
+    return _json(RecordingOut.of(found))
+
+
+@api
+async def recording_delete(request: Request) -> Response:
+    """Delete a recording's object and mark it deleted."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    return Response(status_code=204)
+
+
+@api
+async def playback(request: Request) -> Response:
+    """A short-lived URL that plays the recording."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    _, link = await run_in_threadpool(ctx.service.playback_link, recording_id)
+    return _json(LinkOut.of(link))
+
+
+@api
+async def download(request: Request) -> Response:
+    """A short-lived URL that downloads the recording as a file."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    link = await run_in_threadpool(ctx.service.download_link, recording_id)
+    return _json(LinkOut.of(link))
+
+
+@api
+async def verify(request: Request) -> Response:
+    """Check the recording against OSS now."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    found = await run_in_threadpool(ctx.service.verify_recording, recording_id)
+    return _json(RecordingOut.of(found))
+
+
+# -- retention and devices ---------------------------------------------------------------
+
+
+@api
+async def retention_get(request: Request) -> Response:
+    """Retention settings and the bucket lifecycle rules they make."""
+    ctx = ctx_of(request)
+    return _json(RetentionOut.of(await run_in_threadpool(ctx.service.retention)))
+
+
+@api
+async def retention_put(request: Request) -> Response:
+    """Set (``days``) or clear (``null``) the fleet retention."""
+    ctx = ctx_of(request)
+    body = await _body(request, RetentionDaysIn)
+    plan = await run_in_threadpool(ctx.service.set_fleet_retention, body.days)
+    return _json(RetentionOut.of(plan))
+
+
+@api
+async def devices(request: Request) -> Response:
+    """A page of provisioned devices (never their secrets)."""
+    ctx = ctx_of(request)
+    q = request.query_params
+    v.check_query(q, frozenset({"cursor", "limit"}))
+    cursor = q.get("cursor")
+    after = None
+    if cursor:
+        position = ctx.cursors.decode("devices", cursor)
+        if len(position) != 1 or not isinstance(position[0], str):
+            raise InvalidInputError("cursor", "not a cursor from this listing")
+        after = position[0]
+    limit = v.page_limit(q.get("limit"))
+    listing = await run_in_threadpool(ctx.service.devices)
+    rest = [d for d in listing if after is None or d.device_id > after]
+    items = rest[:limit]
+    more = len(rest) > limit
+    next_cursor = ctx.cursors.encode("devices", [items[-1].device_id]) if more and items else None
+    return _json(DeviceList(items=[DeviceOut.of(d) for d in items], next_cursor=next_cursor))
+
+
+@api
+async def device_create(request: Request) -> Response:
+    """Provision a device; the answer holds its secret, returned this once only."""
+    ctx = ctx_of(request)
+    body = await _body(request, DeviceCreate)
+    device_id = v.device_id(body.device_id)
+    made = await run_in_threadpool(ctx.service.provision, device_id)
+    return _json(DeviceSecretOut.of(made), status=201)
+
+
+@api
+async def device_revoke(request: Request) -> Response:
+    """Revoke a device."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    return _json(DeviceOut.of(await run_in_threadpool(ctx.service.revoke, device_id)))
+
+
+@api
+async def device_rotate(request: Request) -> Response:
+    """Give a device a new secret; the answer holds it, returned this once only."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    return _json(DeviceSecretOut.of(await run_in_threadpool(ctx.service.rotate, device_id)))
+
+
+def api_routes() -> list[Route]:
+    """Routes of the REST API."""
+    return [
+        Route("/api/session", session_get, methods=["GET"]),
+        Route("/api/session", session_create, methods=["POST"]),
+        Route("/api/session", session_delete, methods=["DELETE"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route("/api/cameras", cameras, methods=["GET"]),
+        Route("/api/cameras/{device_id}", camera, methods=["GET"]),
+        Route("/api/cameras/{device_id}/recordings", recordings, methods=["GET"]),
+        Route("/api/cameras/{device_id}/timeline", timeline, methods=["GET"]),
+        Route("/api/cameras/{device_id}/retention", camera_retention, methods=["PUT"]),
+        Route("/api/recordings/{recording_id}", recording, methods=["GET"]),
+        Route("/api/recordings/{recording_id}", recording_delete, methods=["DELETE"]),
+        Route("/api/recordings/{recording_id}/playback", playback, methods=["GET"]),
+        Route("/api/recordings/{recording_id}/download", download, methods=["GET"]),
+        Route("/api/recordings/{recording_id}/verify", verify, methods=["POST"]),
+        Route("/api/retention", retention_get, methods=["GET"]),
+        Route("/api/retention", retention_put, methods=["PUT"]),
+        Route("/api/devices", devices, methods=["GET"]),
+        Route("/api/devices", device_create, methods=["POST"]),
+        Route("/api/devices/{device_id}/revoke", device_revoke, methods=["POST"]),
+        Route("/api/devices/{device_id}/rotate", device_rotate, methods=["POST"]),
+    ]

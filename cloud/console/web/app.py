@@ -1,0 +1,178 @@
+"""Builds the console's ASGI application from settings.
+
+:func:`create_app` wires the ledger, the bucket, the registry, the reconciler and the
+ingest into one Starlette application. Parts not passed in are made from the settings and
+closed when the application shuts down; parts passed in belong to the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from cloud.console.cursors import CursorCodec
+from cloud.console.devices import DeviceAdmin, RegistryDevices
+from cloud.console.errors import ConsoleConfigError, ConsoleError
+from cloud.console.ingest import Ingestor
+from cloud.console.ledger import Ledger
+from cloud.console.reconcile import Reconciler
+from cloud.console.service import ConsoleService
+from cloud.console.settings import ConsoleSettings
+from cloud.console.storage import ObjectStore, OssObjectStore
+from cloud.console.web.api import api_routes
+from cloud.console.web.auth import Authenticator, SessionStore, Signer
+from cloud.console.web.context import WebContext, console_error_handler, http_error_handler
+from cloud.console.web.middleware import RequestLimits, SecurityHeaders
+from cloud.console.web.pages import page_routes
+from cloud.console.web.templating import make_environment
+from cloud.errors import CloudError
+from cloud.registry import open_registry
+from schemas.topics import Topics
+
+__all__ = ["ConsoleParts", "create_app"]
+
+
+@dataclass
+class ConsoleParts:
+    """The working parts behind a console application.
+
+    Attributes:
+        ledger: the recording ledger.
+        store: the bucket, with the console's own credentials.
+        devices: the registry seam.
+        reconciler: object verification.
+        ingestor: MQTT message checks (run by :class:`~cloud.console.runtime.Console`).
+        service: the operations pages and API share.
+        closers: cleanup for parts the application made itself.
+    """
+
+    ledger: Ledger
+    store: ObjectStore
+    devices: DeviceAdmin
+    reconciler: Reconciler
+    ingestor: Ingestor
+    service: ConsoleService
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Close what the application opened itself (idempotent)."""
+        while self.closers:
+            self.closers.pop()()
+
+
+def build_parts(
+    settings: ConsoleSettings,
+    *,
+    devices: DeviceAdmin | None = None,
+    store: ObjectStore | None = None,
+    ledger: Ledger | None = None,
+    clock: Callable[[], float] = time.time,
+) -> ConsoleParts:
+    """Make the console's parts, using the ones given.
+
+    Raises:
+        ConsoleConfigError: the registry cannot be opened from the settings.
+    """
+    closers: list[Callable[[], None]] = []
+    if devices is None:
+        try:
+            registry = open_registry(settings.registry)
+        except CloudError as exc:
+            raise ConsoleConfigError(f"device registry: {exc}") from None
+        closers.append(registry.close)
+        devices = RegistryDevices(registry)
+    if ledger is None:
+        ledger = Ledger(settings.ledger.path)
+        closers.append(ledger.close)
+    if store is None:
+        store = OssObjectStore(settings.oss)
+    reconciler = Reconciler(
+        ledger,
+        store,
+        clock=clock,
+        recheck_after_s=settings.reconcile.recheck_after_s,
+        batch=settings.reconcile.batch,
+    )
+    ingestor = Ingestor(
+        ledger, devices, settings.oss, Topics(settings.mqtt.topic_prefix), clock=clock
+    )
+    service = ConsoleService(
+        settings, ledger=ledger, store=store, devices=devices, reconciler=reconciler, clock=clock
+    )
+    return ConsoleParts(ledger, store, devices, reconciler, ingestor, service, closers)
+
+
+def create_app(
+    settings: ConsoleSettings,
+    *,
+    devices: DeviceAdmin | None = None,
+    store: ObjectStore | None = None,
+    ledger: Ledger | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """Build the console's web application (pages and REST API).
+
+    Args:
+        settings: console settings.
+        devices: the device registry seam; by default the registry in ``settings.registry``.
+        store: the bucket; by default OSS with the console's credentials from ``settings.oss``.
+        ledger: the recording ledger; by default SQLite at ``settings.ledger.path``.
+        clock: wall clock in seconds (sessions, lockouts, links, ledger times).
+
+    Returns:
+        The application; ``app.state.parts`` holds its :class:`ConsoleParts`.
+
+    Raises:
+        ConsoleConfigError: a part cannot be made from the settings.
+    """
+    parts = build_parts(settings, devices=devices, store=store, ledger=ledger, clock=clock)
+    session_secret = settings.session.secret
+    key = (
+        session_secret.get_secret_value().encode("utf-8")
+        if session_secret is not None
+        else secrets.token_bytes(32)
+    )
+    ctx = WebContext(
+        service=parts.service,
+        authenticator=Authenticator(settings.operators, settings.session, clock=clock),
+        sessions=SessionStore(max_age_s=settings.session.max_age_s, clock=clock),
+        signer=Signer(key),
+        # Cursors get their own random key: they never need to outlive the process.
+        cursors=CursorCodec(secrets.token_bytes(32)),
+        templates=make_environment(),
+        secure_cookies=settings.http.secure_cookies,
+        session_max_age_s=settings.session.max_age_s,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            parts.close()
+
+    static = StaticFiles(packages=[("cloud.console.web", "static")])
+    app = Starlette(
+        routes=[*page_routes(), *api_routes(), Mount("/static", app=static, name="static")],
+        middleware=[
+            Middleware(SecurityHeaders, secure=settings.http.secure_cookies),
+            Middleware(RequestLimits, max_body_bytes=settings.http.max_body_bytes),
+        ],
+        exception_handlers={
+            ConsoleError: console_error_handler,
+            HTTPException: http_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.parts = parts
+    return app

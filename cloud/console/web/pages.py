@@ -1,0 +1,331 @@
+"""The HTML pages: login, fleet, camera day, player, delete confirmation, retention, devices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import urllib.parse
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cloud.console.errors import ConflictError, InvalidInputError
+from cloud.console.timeline import DAY_MS, day_bounds
+from cloud.console.web import validation as v
+from cloud.console.web.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
+from cloud.console.web.context import ctx_of, page, safe_next
+from cloud.console.web.middleware import DEFAULT_CSP
+
+__all__ = ["page_routes"]
+
+_LOGIN_COOKIE_AGE = 3600
+_NO_STORE = {"cache-control": "no-store"}
+
+
+def _form_text(form: FormData, name: str, max_len: int = 1024) -> str:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    if len(value) > max_len:
+        raise InvalidInputError(name, "too long")
+    return value
+
+
+def _today(now_ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC).date()
+
+
+# -- login ------------------------------------------------------------------------------
+
+
+async def login_form(request: Request) -> Response:
+    """Show the login form, with a fresh double-submit token."""
+    ctx = ctx_of(request)
+    if ctx.session_of(request) is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    token = secrets.token_urlsafe(24)
+    response = ctx.render(
+        request,
+        "login.html",
+        {"login_token": token, "next": safe_next(request.query_params.get("next")), "error": ""},
+    )
+    ctx.set_cookie(
+        response, LOGIN_COOKIE, ctx.signer.sign("login", token), max_age=_LOGIN_COOKIE_AGE
+    )
+    return response
+
+
+async def login_submit(request: Request) -> Response:
+    """Check the login form; on success start a session and go where the operator was going."""
+    ctx = ctx_of(request)
+    form = await request.form()
+    expected = ctx.signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+    token = _form_text(form, CSRF_FIELD, 64)
+    target = safe_next(_form_text(form, "next", 512))
+    if expected is None or not tokens_match(expected, token):
+        return ctx.render(
+            request,
+            "login.html",
+            {"login_token": "", "next": target, "error": "The login form expired; try again."},
+            status=403,
+        )
+    username = _form_text(form, "username", 64)
+    password = _form_text(form, "password", 1024)
+    if ctx.authenticator.locked_out(username):
+        return ctx.render(
+            request,
+            "login.html",
+            {"login_token": expected, "next": target, "error": "Too many attempts; wait a while."},
+            status=429,
+        )
+    ok = await run_in_threadpool(ctx.authenticator.check, username, password)
+    if not ok:
+        return ctx.render(
+            request,
+            "login.html",
+            {"login_token": expected, "next": target, "error": "Wrong user name or password."},
+            status=401,
+        )
+    session = ctx.sessions.create(username)
+    response = RedirectResponse(target, status_code=303)
+    ctx.set_cookie(
+        response,
+        SESSION_COOKIE,
+        ctx.signer.sign("session", session.session_id),
+        max_age=ctx.session_max_age_s,
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@page
+async def logout(request: Request) -> Response:
+    """End the session."""
+    ctx = ctx_of(request)
+    ctx.sessions.end(request.state.session.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- fleet and cameras -------------------------------------------------------------------
+
+
+@page
+async def fleet(request: Request) -> Response:
+    """Every camera: online state, uploads, spool, credentials, clock, drops."""
+    ctx = ctx_of(request)
+    after = v.cameras_cursor(ctx.cursors, request.query_params.get("cursor"))
+    limit = v.page_limit(request.query_params.get("limit"))
+    result = await run_in_threadpool(ctx.service.cameras, after=after, limit=limit)
+    next_cursor = ctx.cursors.encode("cameras", result.next_after) if result.next_after else None
+    return ctx.render(
+        request,
+        "fleet.html",
+        {"cameras": result.items, "next_cursor": next_cursor, "now_ms": ctx.service.now_ms()},
+    )
+
+
+@page
+async def camera(request: Request) -> Response:
+    """One camera's day: timeline with gaps, recordings, retention override."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    now_ms = ctx.service.now_ms()
+    day = v.utc_day(request.query_params.get("day"), today=_today(now_ms))
+    scope = f"camera-day:{device_id}:{day.isoformat()}"
+    after = v.recordings_cursor(ctx.cursors, scope, request.query_params.get("cursor"))
+    state = await run_in_threadpool(ctx.service.camera, device_id)
+    timeline = await run_in_threadpool(ctx.service.timeline, device_id, day)
+    start_ms, end_ms = day_bounds(day)
+    listing = await run_in_threadpool(
+        lambda: ctx.service.recordings(
+            device_id, from_ms=start_ms, to_ms=end_ms, after=after, limit=v.DEFAULT_LIMIT
+        )
+    )
+    retention = await run_in_threadpool(ctx.service.retention)
+    return ctx.render(
+        request,
+        "camera.html",
+        {
+            "camera": state,
+            "timeline": timeline,
+            "recordings": listing.items,
+            "next_cursor": (
+                ctx.cursors.encode(scope, listing.next_after) if listing.next_after else None
+            ),
+            "day": day,
+            "prev_day": (day - dt.timedelta(days=1)).isoformat(),
+            "next_day": (day + dt.timedelta(days=1)).isoformat(),
+            "day_ms": DAY_MS,
+            "camera_days": retention.camera_days.get(device_id),
+            "fleet_days": retention.fleet_days,
+            "now_ms": now_ms,
+        },
+    )
+
+
+@page
+async def camera_retention(request: Request) -> Response:
+    """Set or clear one camera's retention override."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    form = await request.form()
+    days = v.optional_days(_form_text(form, "days", 16))
+    await run_in_threadpool(ctx.service.set_camera_retention, device_id, days)
+    return RedirectResponse(f"/cameras/{device_id}", status_code=303)
+
+
+# -- recordings --------------------------------------------------------------------------
+
+
+def _media_csp(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return DEFAULT_CSP.replace("media-src 'none'", f"media-src {origin}")
+
+
+@page
+async def recording(request: Request) -> Response:
+    """Play one recording through a short-lived presigned URL made for this view only."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    found, link = await run_in_threadpool(ctx.service.playback_link, recording_id)
+    day = _today(found.facts.start_ms).isoformat()
+    return ctx.render(
+        request,
+        "recording.html",
+        {"recording": found, "link": link, "day": day},
+        headers={"content-security-policy": _media_csp(link.url), **_NO_STORE},
+    )
+
+
+@page
+async def download(request: Request) -> Response:
+    """Send the browser to a short-lived presigned URL that downloads the recording."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    link = await run_in_threadpool(ctx.service.download_link, recording_id)
+    return RedirectResponse(link.url, status_code=303, headers=_NO_STORE)
+
+
+@page
+async def verify(request: Request) -> Response:
+    """Check a recording against OSS now."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    await run_in_threadpool(ctx.service.verify_recording, recording_id)
+    return RedirectResponse(f"/recordings/{recording_id}", status_code=303)
+
+
+@page
+async def delete_confirm(request: Request) -> Response:
+    """Ask before deleting."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    found = await run_in_threadpool(ctx.service.recording, recording_id)
+    return ctx.render(request, "delete.html", {"recording": found})
+
+
+@page
+async def delete(request: Request) -> Response:
+    """Delete the recording's object and mark it deleted; back to the camera's day."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    gone = await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    day = _today(gone.facts.start_ms).isoformat()
+    return RedirectResponse(f"/cameras/{gone.facts.device_id}?day={day}", status_code=303)
+
+
+# -- retention ---------------------------------------------------------------------------
+
+
+@page
+async def retention(request: Request) -> Response:
+    """Fleet retention and camera overrides, with the lifecycle rules they make."""
+    ctx = ctx_of(request)
+    plan = await run_in_threadpool(ctx.service.retention)
+    return ctx.render(request, "retention.html", {"plan": plan, "error": ""})
+
+
+@page
+async def retention_submit(request: Request) -> Response:
+    """Set or clear the fleet retention."""
+    ctx = ctx_of(request)
+    form = await request.form()
+    days = v.optional_days(_form_text(form, "days", 16), "fleet_days")
+    try:
+        await run_in_threadpool(ctx.service.set_fleet_retention, days)
+    except ConflictError as exc:
+        plan = await run_in_threadpool(ctx.service.retention)
+        return ctx.render(request, "retention.html", {"plan": plan, "error": str(exc)}, status=409)
+    return RedirectResponse("/retention", status_code=303)
+
+
+# -- devices -----------------------------------------------------------------------------
+
+
+@page
+async def devices(request: Request) -> Response:
+    """Provisioned devices, with provisioning, revocation and rotation."""
+    ctx = ctx_of(request)
+    listing = await run_in_threadpool(ctx.service.devices)
+    return ctx.render(request, "devices.html", {"devices": listing})
+
+
+@page
+async def provision(request: Request) -> Response:
+    """Provision a device and show its secret, once."""
+    ctx = ctx_of(request)
+    form = await request.form()
+    device_id = v.device_id(_form_text(form, "device_id", 64))
+    made = await run_in_threadpool(ctx.service.provision, device_id)
+    return ctx.render(
+        request, "secret.html", {"made": made, "action": "provisioned"}, headers=_NO_STORE
+    )
+
+
+@page
+async def revoke(request: Request) -> Response:
+    """Revoke a device."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    await run_in_threadpool(ctx.service.revoke, device_id)
+    return RedirectResponse("/devices", status_code=303)
+
+
+@page
+async def rotate(request: Request) -> Response:
+    """Give a device a new secret and show it, once."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    made = await run_in_threadpool(ctx.service.rotate, device_id)
+    return ctx.render(
+        request, "secret.html", {"made": made, "action": "rotated"}, headers=_NO_STORE
+    )
+
+
+def page_routes() -> list[Route]:
+    """Routes of the HTML pages."""
+    return [
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/", fleet, methods=["GET"]),
+        Route("/cameras/{device_id}", camera, methods=["GET"]),
+        Route("/cameras/{device_id}/retention", camera_retention, methods=["POST"]),
+        Route("/recordings/{recording_id}", recording, methods=["GET"]),
+        Route("/recordings/{recording_id}/download", download, methods=["GET"]),
+        Route("/recordings/{recording_id}/verify", verify, methods=["POST"]),
+        Route("/recordings/{recording_id}/delete", delete_confirm, methods=["GET"]),
+        Route("/recordings/{recording_id}/delete", delete, methods=["POST"]),
+        Route("/retention", retention, methods=["GET"]),
+        Route("/retention", retention_submit, methods=["POST"]),
+        Route("/devices", devices, methods=["GET"]),
+        Route("/devices", provision, methods=["POST"]),
+        Route("/devices/{device_id}/revoke", revoke, methods=["POST"]),
+        Route("/devices/{device_id}/rotate", rotate, methods=["POST"]),
+    ]
