@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.fields import (
@@ -20,7 +20,7 @@ from schemas.fields import (
     enum_from_str,
 )
 from schemas.ids import DeviceId
-from schemas.model import WireModel
+from schemas.model import WireModel, all_required
 
 
 class SegmentClosed(WireModel):
@@ -60,8 +60,17 @@ class StatusState(StrEnum):
 StatusStateField = Annotated[StatusState, enum_from_str(StatusState)]
 
 
+def _status_schema(schema: dict[str, Any]) -> None:
+    all_required(schema)
+    # JSON Schema form of the model validator below: unsigned implies offline.
+    schema["if"] = {"properties": {"sig": {"type": "null"}}}
+    schema["then"] = {"properties": {"state": {"const": StatusState.OFFLINE.value}}}
+
+
 class Status(WireModel):
     """A camera's health, retained on the broker; its unsigned last will says ``offline``."""
+
+    model_config = ConfigDict(json_schema_extra=_status_schema)  # merged with the base config
 
     v: Version = 1
     """Protocol version."""

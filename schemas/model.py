@@ -14,7 +14,8 @@ _MAX_ERRORS = 5
 _MAX_LOC_PART = 40
 
 
-def _all_required(schema: dict[str, Any]) -> None:
+def all_required(schema: dict[str, Any]) -> None:
+    """Mark every property required and drop Python-side defaults from a model's JSON Schema."""
     # On the wire every field is present, nullable ones as null; the schema says so, and
     # Python-side defaults are not wire defaults.
     properties = schema.get("properties")
@@ -63,7 +64,7 @@ class WireModel(BaseModel):
         frozen=True,
         hide_input_in_errors=True,
         use_attribute_docstrings=True,
-        json_schema_extra=_all_required,
+        json_schema_extra=all_required,
     )
 
     def __init__(self, /, **data: Any) -> None:

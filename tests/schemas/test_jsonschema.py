@@ -147,3 +147,9 @@ def test_wire_payloads_conform_to_their_schema(case: tuple[str, BaseModel]) -> N
     name, model = case
     doc = json.loads(render()[name])
     _check(doc, json.loads(encode(model)), doc)
+
+
+def test_status_schema_says_unsigned_means_offline() -> None:
+    doc = json.loads(render()["status.json"])
+    assert doc["if"] == {"properties": {"sig": {"type": "null"}}}
+    assert doc["then"] == {"properties": {"state": {"const": "offline"}}}
