@@ -49,8 +49,12 @@ class HealthServer:
         self._server = make_server(
             host, port, self._app, server_class=_Server, handler_class=_QuietHandler
         )
+        # A short poll interval keeps stop() quick; the loop is idle otherwise.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="responder-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="responder-http",
+            daemon=True,
         )
 
     @property

@@ -139,6 +139,7 @@ class ResponderService:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
         return client
 
     # -- paho callbacks (network thread) ------------------------------------------------
@@ -161,9 +162,21 @@ class ResponderService:
             self._lock.notify_all()
         if not self._draining:
             client.subscribe(self._subscription, qos=1)
+        _log.info("connected", extra={"fields": {"subscription": self._subscription}})
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            _log.error(
+                "the broker refused the subscription",
+                extra={"fields": {"filter": self._subscription}},
+            )
+            return
+        # Ready only once the broker confirms the subscription: requests sent earlier would
+        # find nobody subscribed.
         self._connected.set()
         self._metrics.connected.set(1)
-        _log.info("connected", extra={"fields": {"subscription": self._subscription}})
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any

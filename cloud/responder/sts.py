@@ -183,15 +183,12 @@ class StsClient:
             sleep=self._sleep,
             reraise=True,
         )
-        for attempt in retrying:
-            with attempt:
-                result = self._attempt(
-                    session_name=session_name, policy=policy, duration_s=duration_s
-                )
-            number = attempt.retry_state.attempt_number
-            if number > 1:
-                _log.info(
-                    "AssumeRole succeeded after retries", extra={"fields": {"attempts": number}}
-                )
-            return result
-        raise StsUnavailable("AssumeRole gave no result")  # unreachable: reraise=True
+        result: StsCredentials = retrying(
+            self._attempt, session_name=session_name, policy=policy, duration_s=duration_s
+        )
+        attempts = retrying.statistics.get("attempt_number", 1)
+        if attempts > 1:
+            _log.info(
+                "AssumeRole succeeded after retries", extra={"fields": {"attempts": attempts}}
+            )
+        return result
