@@ -57,7 +57,8 @@ def test_success_reply_follows_the_document(live: Live, client: ProtocolClient) 
     reply = client.ask("cam-0001", request)
     doc = reply.doc
     assert list(doc) == ["v", "kind", "device_id", "request_id", "ok", "server_time_ms", "sealed"]
-    assert doc["v"] == 1 and doc["ok"] is True
+    assert doc["v"] == 1
+    assert doc["ok"] is True
     assert doc["device_id"] == "cam-0001"
     assert doc["request_id"] == request["request_id"]
     assert reply.retain is False
