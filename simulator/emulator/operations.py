@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from simulator.emulator.asgi import Scope
 
@@ -41,6 +42,7 @@ def _first(names: set[str], table: Iterable[tuple[str, str]], default: str) -> s
     return default
 
 
+@lru_cache(maxsize=1024)
 def _path_style(host: str, base_host: str) -> bool:
     if host in ("localhost", base_host) or host.startswith("["):
         return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simulator.emulator.asgi import ASGIApp, ASGIReceive, ASGISend, Scope
 
@@ -22,7 +23,7 @@ class OssBackend:
 
     app: ASGIApp
     create_bucket: Callable[[str, str], None]
-    model: object = None
+    model: Any = None
     close: Callable[[], None] = lambda: None
     sweep: Callable[[], int] = lambda: 0
 

@@ -26,3 +26,34 @@ def test_assume_role_with_default_role(any_emulator: EmulatorHandle) -> None:
     assert reply["Credentials"]["AccessKeyId"].startswith("STS.")
     assert reply["AssumedRoleUser"]["Arn"] == f"{any_emulator.role_arn}/cam-0001"
     assert any_emulator.stats()["requests"]["AssumeRole"] == {"200": 1}
+
+
+def test_public_surface() -> None:
+    import simulator.emulator as package
+
+    assert package.__all__ == [
+        "AdminClient",
+        "Emulator",
+        "EmulatorConfigError",
+        "EmulatorError",
+        "EmulatorHandle",
+        "EmulatorSettings",
+        "FaultConfig",
+        "FaultRule",
+        "Outage",
+        "running_emulator",
+        "spawned_emulator",
+    ]
+    for name in package.__all__:
+        assert getattr(package, name).__name__ == name
+
+
+def test_importing_the_error_root_does_not_load_the_server() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, simulator.iam, simulator.emulator.errors; print('uvicorn' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
