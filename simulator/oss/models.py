@@ -232,6 +232,8 @@ class OssModel:
         crc = crc64(data)
         with self._stripe(bucket, key):
             previous = state.objects.get(key)
+            if forbid_overwrite and previous is not None:
+                raise FileAlreadyExists(key)
             record = self._new_record(
                 key, data, digest, crc, ObjectType.NORMAL, fields, now, previous
             )

@@ -2,7 +2,8 @@
 
 The server (uvicorn) de-chunks ``Transfer-Encoding: chunked`` bodies; this module only counts
 bytes. Query strings are split by hand so blank values survive (``?append=&position=0`` and
-bare ``?append`` mean the same) and ``+`` stays a plus, the way OSS reads them.
+bare ``?append`` mean the same). In the query ``+`` means a space (clients form-encode
+parameters; a literal plus travels as ``%2B``); in the path it stays a plus (see ``urls``).
 """
 
 from __future__ import annotations
@@ -208,6 +209,7 @@ def parse_query(raw: bytes) -> list[tuple[str, str]]:
 
 
 def _unquote(text: str) -> str:
+    text = text.encode("latin-1").decode("utf-8").replace("+", " ")
     if "%" not in text:
-        return text.encode("latin-1").decode("utf-8")
-    return unquote(text.encode("latin-1").decode("utf-8"), errors="strict")
+        return text
+    return unquote(text, errors="strict")

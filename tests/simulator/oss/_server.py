@@ -194,6 +194,7 @@ def running_oss(
     data_dir: Path | None = None,
     fsync: bool = False,
     oss_settings: Mapping[str, Any] | None = None,
+    store: ObjectStore | None = None,
     **emulator_settings: Any,
 ) -> Iterator[OssEnv]:
     """Run an emulator with the OSS app in a background thread.
@@ -202,6 +203,7 @@ def running_oss(
         data_dir: durable mode (objects under ``data_dir/oss``).
         fsync: flush every acknowledged write.
         oss_settings: fields of :class:`OssSettings` to override.
+        store: the object store to use (default: memory, or durable with ``data_dir``).
         **emulator_settings: fields of :class:`EmulatorSettings` to override.
 
     Yields:
@@ -210,7 +212,7 @@ def running_oss(
     settings = EmulatorSettings(
         port=0, access_log=False, data_dir=data_dir, fsync=fsync, **emulator_settings
     )
-    emulator = Emulator(settings, oss_factory=oss_factory(settings=oss_settings))
+    emulator = Emulator(settings, oss_factory=oss_factory(store=store, settings=oss_settings))
     server = ServerThread(emulator)
     server.start()
     try:
