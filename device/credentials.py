@@ -40,7 +40,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import oss2
 from oss2.credentials import Credentials as OssCredentials
 from oss2.credentials import CredentialsProvider
 
@@ -52,6 +51,7 @@ from device.errors import (
     DeviceError,
     DeviceRejected,
 )
+from device.oss_auth import ClockedAuth
 from device.settings import CredentialSettings
 from schemas.errors import SchemaError
 from schemas.keys import DeviceKeys
@@ -270,9 +270,13 @@ class CredentialClient:
         """
         return _OssProvider(self, timeout)
 
-    def oss_auth(self, timeout: float | None = None) -> oss2.ProviderAuth:
-        """Return ``oss2.ProviderAuth`` over :meth:`oss_provider`."""
-        return oss2.ProviderAuth(self.oss_provider(timeout))
+    def oss_auth(self, timeout: float | None = None) -> ClockedAuth:
+        """Return an oss2 auth (V1 signatures) over :meth:`oss_provider`.
+
+        Requests are dated with the device clock, including any offset adopted from a
+        ``clock_skew`` reply, so OSS accepts them even when the system clock is wrong.
+        """
+        return ClockedAuth(self.oss_provider(timeout), self._clock)
 
     def close(self) -> None:
         """Cut short any wait in progress; later calls fail fast."""

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Literal
 
-from device.appender import Appender, AppendState, store_retrying
+from device.appender import Appender, AppendState, Outcome, store_retrying
 from device.errors import (
     FileClosedError,
     ModeError,
@@ -187,6 +187,13 @@ class MediaFile:
         if self._appender is None:
             raise ModeError("only append modes have an append state", object_key=self.key)
         return self._appender.state
+
+    @property
+    def reconciliations(self) -> dict[Outcome, int]:
+        """In ``a``/``aw``: how often a HEAD found an unanswered append landed or not."""
+        if self._appender is None:
+            raise ModeError("only append modes reconcile", object_key=self.key)
+        return dict(self._appender.reconciliations)
 
     # -- reading --------------------------------------------------------------------
 
