@@ -53,9 +53,14 @@ def test_w_puts_the_whole_object_on_close_and_replaces(emulator: EmulatorHandle)
 def test_w_does_not_publish_a_half_written_object_on_error(emulator: EmulatorHandle) -> None:
     store = camera_store(emulator, PREFIX)
     key = PREFIX + "half.jpg"
-    with pytest.raises(RuntimeError), MediaFile(store, key, "w") as f:
-        f.write(b"partial")
-        raise RuntimeError("encoder crashed")
+
+    def record() -> None:
+        with MediaFile(store, key, "w") as f:
+            f.write(b"partial")
+            raise RuntimeError("encoder crashed")
+
+    with pytest.raises(RuntimeError):
+        record()
     assert store.head(key) is None
 
 
