@@ -124,3 +124,15 @@ def test_port_in_use_exits_1(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
+
+
+def test_faults_file_in_toml(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.toml"
+    faults.write_text(
+        'seed = 5\n[[rules]]\noperations = ["PutObject"]\nerror_rate = 1.0\nerror_status = 500\n'
+    )
+    with spawned_emulator("--faults", str(faults), "--quiet") as handle:
+        reply = httpx.put(f"{handle.oss_endpoint}/ossmedia/k", content=b"x")
+        assert reply.status_code == 500
+        assert "<Code>InternalError</Code>" in reply.text
+        assert handle.faults()["injected"] == {"PutObject": {"error": 1}}

@@ -303,3 +303,27 @@ def test_missing_role_arn_after_a_valid_signature(emulator: EmulatorHandle) -> N
     req.set_endpoint(emulator.sts_endpoint)
     error = server_error(client(emulator), req)
     assert error.get_error_code() == "MissingRoleArn"
+
+
+def test_every_parameter_in_the_form_body(emulator: EmulatorHandle) -> None:
+    url = request(emulator).get_url(
+        emulator.region, emulator.access_key_id, emulator.access_key_secret
+    )
+    query = url.split("?", 1)[1]
+    reply = httpx.post(
+        f"{emulator.sts_endpoint}/",
+        content=query.encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["AssumedRoleUser"]["Arn"].endswith("/cam-0001")
+    assert emulator.stats()["requests"] == {"AssumeRole": {"200": 1}}
+
+
+def test_a_signature_made_for_post_fails_on_get(emulator: EmulatorHandle) -> None:
+    url = request(emulator).get_url(
+        emulator.region, emulator.access_key_id, emulator.access_key_secret
+    )
+    reply = httpx.get(f"{emulator.sts_endpoint}{url}")
+    assert reply.json()["Code"] == "SignatureDoesNotMatch"
+    assert reply.json()["Message"].split(":", 1)[1].startswith("GET&%2F&")
