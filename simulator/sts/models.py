@@ -161,7 +161,11 @@ class StsService:
             duration = int(params.get("DurationSeconds") or 3600)
         except ValueError:
             raise errors.invalid_parameter("DurationSeconds") from None
-        context = {"acs:SourceIp": source_ip, "acs:CurrentTime": format_time(now)}
+        context = {
+            "acs:SourceIp": source_ip,
+            "acs:CurrentTime": format_time(now),
+            "acs:SecureTransport": "false",
+        }
         creds = self.iam.assume_role(
             caller,
             role_arn=params["RoleArn"],
