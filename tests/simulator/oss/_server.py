@@ -1,11 +1,11 @@
-"""Run the OSS emulator for tests: the real emulator server with this package's OSS app plugged in.
+"""Run the OSS emulator for tests, in this process or as a separate ``ossmedia emulator`` process.
 
-:func:`running_oss` builds an :class:`~simulator.emulator.server.Emulator` (IAM, STS, admin API,
-uvicorn in a background thread) whose OSS backend is :class:`simulator.oss.OssApp`, and yields
-an :class:`OssEnv`: endpoint, region, credentials and bucket, plus helpers to build real oss2
-clients (V1, V4, STS) and to mint STS credentials through the real STS SDK. The same
-:class:`OssEnv` can be built from any running emulator handle (:meth:`OssEnv.from_handle`),
-so the tests also run against a separately spawned emulator process.
+:class:`OssEnv` wraps any running emulator handle: endpoint, region, credentials and a fresh
+bucket, plus helpers to build real oss2 clients (V1, V4, STS) and to mint STS credentials
+through the real STS SDK (admin API calls work on both kinds of emulator).
+:func:`start_emulator` starts either kind with the same settings; :func:`running_oss` starts an
+in-process emulator whose OSS app gets a custom store or custom :class:`OssSettings` (cases no
+command-line flag reaches: a failing store, tiny body limits).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import oss2
 from aliyunsdkcore.client import AcsClient
 from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
 
-from simulator.emulator.handle import EmulatorHandle
+from simulator.emulator.handle import EmulatorHandle, running_emulator, spawned_emulator
 from simulator.emulator.oss_backend import OssBackend
 from simulator.emulator.runner import ServerThread
 from simulator.emulator.server import BASE_HOST, Emulator
@@ -220,3 +220,33 @@ def running_oss(
         yield OssEnv.from_handle(handle)
     finally:
         server.stop()
+
+
+MODES = ["inprocess", "process"]
+
+
+@contextlib.contextmanager
+def start_emulator(
+    mode: str,
+    *,
+    data_dir: Path | None = None,
+    fsync: bool = False,
+    max_append_size: int | None = None,
+) -> Iterator[EmulatorHandle]:
+    """Start an emulator in this process (``inprocess``) or as a child process (``process``)."""
+    if mode == "inprocess":
+        overrides: dict[str, Any] = {
+            "data_dir": data_dir,
+            "fsync": fsync,
+            "max_append_size": max_append_size,
+        }
+        with running_emulator(**overrides) as handle:
+            yield handle
+        return
+    args = ["--quiet"]
+    if fsync:
+        args.append("--fsync")
+    if max_append_size is not None:
+        args += ["--max-append-size", str(max_append_size)]
+    with spawned_emulator(*args, data_dir=data_dir) as handle:
+        yield handle

@@ -1,8 +1,10 @@
 """Fixtures of the OSS emulator tests.
 
-``oss_server`` runs one emulator (with :class:`simulator.oss.OssApp` as its OSS backend) for the
-whole session; ``oss`` hands each test a fresh bucket on it. Every test talks to the server over
-real HTTP with the real oss2 client (or raw HTTP for requests oss2 cannot produce).
+Every test talks to a running emulator over real HTTP with the real oss2 client (or raw HTTP
+for requests oss2 cannot produce). ``oss_server`` is one emulator per session and per mode: the
+suite runs once against an emulator in this process and once against a separate
+``ossmedia emulator`` process. ``oss`` hands each test a fresh bucket on it; ``fresh_oss``
+starts a private emulator for tests that move its clock.
 """
 
 from __future__ import annotations
@@ -12,20 +14,28 @@ from collections.abc import Iterator
 import oss2
 import pytest
 
-from tests.simulator.oss._server import OssEnv, running_oss
+from simulator.emulator.handle import EmulatorHandle
+from tests.simulator.oss._server import MODES, OssEnv, start_emulator
 
 
-@pytest.fixture(scope="session")
-def oss_server() -> Iterator[OssEnv]:
-    """One in-memory emulator for the session."""
-    with running_oss() as env:
-        yield env
+@pytest.fixture(scope="session", params=MODES)
+def oss_server(request: pytest.FixtureRequest) -> Iterator[EmulatorHandle]:
+    """One in-memory emulator per mode for the session."""
+    with start_emulator(request.param) as handle:
+        yield handle
 
 
 @pytest.fixture
-def oss(oss_server: OssEnv) -> OssEnv:
+def oss(oss_server: EmulatorHandle) -> OssEnv:
     """The session emulator with a bucket of this test's own."""
-    return OssEnv.from_handle(oss_server.handle)
+    return OssEnv.from_handle(oss_server)
+
+
+@pytest.fixture(params=MODES)
+def fresh_oss(request: pytest.FixtureRequest) -> Iterator[OssEnv]:
+    """A private emulator (each mode) whose clock the test may move."""
+    with start_emulator(request.param) as handle:
+        yield OssEnv.from_handle(handle)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import oss2
 import pytest
 
 from simulator.oss.crc import crc64
-from tests.simulator.oss._server import OssEnv, running_oss
+from tests.simulator.oss._server import MODES, OssEnv, start_emulator
 
 
 def test_appends_build_one_object_with_whole_object_crc(any_bucket: oss2.Bucket) -> None:
@@ -142,9 +142,10 @@ def test_concurrent_appends_at_the_same_position_exactly_one_wins(bucket: oss2.B
     assert bucket.head_object("race").server_crc == crc64(content)
 
 
-def test_append_size_limit() -> None:
-    with running_oss(max_append_size=100) as env:
-        bucket = env.bucket_client()
+@pytest.mark.parametrize("mode", MODES)
+def test_append_size_limit(mode: str) -> None:
+    with start_emulator(mode, max_append_size=100) as handle:
+        bucket = OssEnv.from_handle(handle).bucket_client()
         bucket.append_object("cap", 0, b"x" * 60)
         with pytest.raises(oss2.exceptions.ServerError) as info:
             bucket.append_object("cap", 60, b"y" * 41)

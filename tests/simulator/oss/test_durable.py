@@ -7,11 +7,12 @@ import threading
 from pathlib import Path
 
 import oss2
+import pytest
 from oss2.models import BucketLifecycle, LifecycleExpiration, LifecycleRule
 
 from simulator.oss import DurableStore, ObjectFields, OssModel
 from simulator.oss.crc import crc64
-from tests.simulator.oss._server import running_oss
+from tests.simulator.oss._server import MODES, OssEnv, start_emulator
 
 GIB = 1024**3
 
@@ -20,8 +21,10 @@ def _model(root: Path, *, fsync: bool = False) -> OssModel:
     return OssModel(DurableStore(root, fsync=fsync), max_append_object_size=5 * GIB)
 
 
-def test_everything_survives_a_restart(tmp_path: Path) -> None:
-    with running_oss(data_dir=tmp_path, fsync=True) as env:
+@pytest.mark.parametrize("mode", MODES)
+def test_everything_survives_a_restart(tmp_path: Path, mode: str) -> None:
+    with start_emulator(mode, data_dir=tmp_path, fsync=True) as handle:
+        env = OssEnv.from_handle(handle)
         bucket = env.bucket_client()
         name = env.bucket
         bucket.put_object(
@@ -45,8 +48,9 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
         extra = env.bucket_client(bucket="extra-" + name)
         extra.create_bucket()
         extra.delete_bucket()
-    with running_oss(data_dir=tmp_path) as env:
-        bucket = env.bucket_client(bucket=name)
+    with start_emulator(mode, data_dir=tmp_path) as handle:
+        env = OssEnv.from_handle(handle, bucket=name)
+        bucket = env.bucket_client()
         assert [o.key for o in oss2.ObjectIterator(bucket)] == [
             "copy",
             "normal/ä b.txt",
@@ -69,9 +73,10 @@ def test_everything_survives_a_restart(tmp_path: Path) -> None:
         assert "extra-" + name not in [b.name for b in oss2.BucketIterator(env.service())]
 
 
-def test_concurrent_appends_with_fsync_exactly_one_wins(tmp_path: Path) -> None:
-    with running_oss(data_dir=tmp_path, fsync=True) as env:
-        bucket = env.bucket_client()
+@pytest.mark.parametrize("mode", MODES)
+def test_concurrent_appends_with_fsync_exactly_one_wins(tmp_path: Path, mode: str) -> None:
+    with start_emulator(mode, data_dir=tmp_path, fsync=True) as handle:
+        bucket = OssEnv.from_handle(handle).bucket_client()
         bucket.append_object("race", 0, b"0")
         barrier = threading.Barrier(6)
         results: list[bool] = []
