@@ -3,6 +3,7 @@ a real SQLite ledger and the real OSS emulator, and HTTP clients that log in lik
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -124,36 +125,64 @@ class Stack:
 StackFactory = Callable[..., Stack]
 
 
-@pytest.fixture
-def stack_factory(
-    console_emulator: EmulatorHandle, registry: Registry, root_bucket: oss2.Bucket
+@contextlib.contextmanager
+def _stacks(
+    emulator: EmulatorHandle, registry: Registry, bucket: oss2.Bucket
 ) -> Iterator[StackFactory]:
-    """Start consoles: ``stack_factory(session={...})`` overrides settings sections."""
     started: list[Console] = []
 
     def start(**sections: dict[str, Any]) -> Stack:
         clock = TestClock()
         ledger = Ledger(":memory:")
         console = Console(
-            console_settings(console_emulator, **sections),
+            console_settings(emulator, **sections),
             devices=RegistryDevices(registry),
             ledger=ledger,
             clock=clock,
         )
         started.append(console)
         console.start()
-        return Stack(console, registry, ledger, console_emulator, root_bucket, clock)
+        return Stack(console, registry, ledger, emulator, bucket, clock)
 
-    yield start
-    for console in started:
-        console.stop()
-        console.parts.ledger.close()
+    try:
+        yield start
+    finally:
+        for console in started:
+            console.stop()
+            console.parts.ledger.close()
+
+
+@pytest.fixture
+def stack_factory(
+    console_emulator: EmulatorHandle, registry: Registry, root_bucket: oss2.Bucket
+) -> Iterator[StackFactory]:
+    """Start consoles: ``stack_factory(session={...})`` overrides settings sections."""
+    with _stacks(console_emulator, registry, root_bucket) as start:
+        yield start
 
 
 @pytest.fixture
 def stack(stack_factory: StackFactory) -> Stack:
     """A running console with default test settings."""
     return stack_factory()
+
+
+@pytest.fixture(scope="module")
+def shared_stack(
+    console_emulator: EmulatorHandle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """One console for a whole module, for tests that change nothing (refused requests)."""
+    path = tmp_path_factory.mktemp("registry") / "registry.db"
+    reg = Registry(open_store(f"sqlite://{path}"), MasterKey.from_text(new_master_key()))
+    auth = oss2.AuthV4(console_emulator.access_key_id, console_emulator.access_key_secret)
+    bucket = oss2.Bucket(
+        auth, console_emulator.oss_endpoint, console_emulator.bucket, region=console_emulator.region
+    )
+    with _stacks(console_emulator, reg, bucket) as start:
+        shared = start()
+        shared.camera("cam-1")
+        yield shared
+    reg.close()
 
 
 def login(http: httpx.Client, username: str = OPERATOR, password: str = PASSWORD) -> str:
@@ -191,4 +220,18 @@ class Operator:
 def operator(stack: Stack) -> Iterator[Operator]:
     """An HTTP client logged in as the test operator."""
     with httpx.Client(base_url=stack.url, timeout=10, follow_redirects=False) as http:
+        yield Operator(http, login(http))
+
+
+@pytest.fixture(scope="module")
+def shared_anon(shared_stack: Stack) -> Iterator[httpx.Client]:
+    """A client of the shared console that has not logged in."""
+    with httpx.Client(base_url=shared_stack.url, timeout=10, follow_redirects=False) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def shared_operator(shared_stack: Stack) -> Iterator[Operator]:
+    """A logged-in client of the shared console."""
+    with httpx.Client(base_url=shared_stack.url, timeout=10, follow_redirects=False) as http:
         yield Operator(http, login(http))
