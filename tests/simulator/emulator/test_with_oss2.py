@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import oss2
 import pytest
@@ -16,7 +17,7 @@ from simulator.emulator.handle import EmulatorHandle, running_emulator
 PREFIX = "videos/cam-0001/"
 
 
-def sts_bucket(handle: EmulatorHandle, policy: dict[str, object] | None = None) -> oss2.Bucket:
+def sts_bucket(handle: EmulatorHandle, policy: dict[str, Any] | None = None) -> oss2.Bucket:
     client = AcsClient(handle.access_key_id, handle.access_key_secret, handle.region,
                        proxy={"http": None, "https": None})  # fmt: skip
     request = AssumeRoleRequest()
@@ -39,7 +40,7 @@ def root_bucket(handle: EmulatorHandle) -> oss2.Bucket:
     )
 
 
-CAMERA_POLICY = {
+CAMERA_POLICY: dict[str, Any] = {
     "Version": "1",
     "Statement": [
         {
@@ -55,11 +56,12 @@ def test_session_policy_restricts_what_oss_allows(any_emulator: EmulatorHandle) 
     bucket = sts_bucket(any_emulator, CAMERA_POLICY)
     assert bucket.append_object(f"{PREFIX}a.ts", 0, b"abc").next_position == 3
     assert bucket.get_object(f"{PREFIX}a.ts").read() == b"abc"
-    for attempt in (
+    attempts: list[Callable[[], object]] = [
         lambda: bucket.append_object("videos/cam-0002/a.ts", 0, b"abc"),
         lambda: bucket.delete_object(f"{PREFIX}a.ts"),
         lambda: bucket.list_objects(prefix=PREFIX),
-    ):
+    ]
+    for attempt in attempts:
         with pytest.raises(oss2.exceptions.AccessDenied):
             attempt()
     # Without a session policy the role's own permissions apply (anything under ossmedia/).
