@@ -34,9 +34,10 @@ BROAD_POLICY = {
 
 
 def responder_settings(
-    broker: MosquittoProcess,
-    emulator: EmulatorHandle,
+    mqtt_broker: MosquittoProcess,
+    sts_emulator: EmulatorHandle,
     tmp_path: Path,
+    /,
     *,
     master_key: str,
     role_arn: str | None = None,
@@ -45,18 +46,20 @@ def responder_settings(
     """Settings pointing at the test broker and emulator; ``sections`` override whole groups
     given as dicts of field overrides (``limits={"device_burst": 1}``)."""
     base: dict[str, Any] = {
-        "broker": BrokerSettings(url=broker.url, client_id="").model_dump(),
+        "broker": BrokerSettings(url=mqtt_broker.url, client_id="").model_dump(),
         "sts": StsSettings(
-            endpoint=emulator.sts_endpoint,
-            region=emulator.region,
-            access_key_id=emulator.access_key_id,
-            access_key_secret=SecretStr(emulator.access_key_secret),
-            role_arn=role_arn or emulator.role_arn,
+            endpoint=sts_emulator.sts_endpoint,
+            region=sts_emulator.region,
+            access_key_id=sts_emulator.access_key_id,
+            access_key_secret=SecretStr(sts_emulator.access_key_secret),
+            role_arn=role_arn or sts_emulator.role_arn,
             attempts=2,
             retry_max_wait_s=0.05,
         ).model_dump(),
         "grant": GrantSettings(
-            bucket=emulator.bucket, oss_endpoint=emulator.oss_endpoint, region=emulator.region
+            bucket=sts_emulator.bucket,
+            oss_endpoint=sts_emulator.oss_endpoint,
+            region=sts_emulator.region,
         ).model_dump(),
         "limits": Limits(device_requests_per_minute=600, device_burst=50).model_dump(),
         "state": StateSettings().model_dump(),
@@ -68,7 +71,7 @@ def responder_settings(
     for name, values in sections.items():
         base[name] = {**base[name], **values}
     # model_dump hides secrets; put them back.
-    base["sts"]["access_key_secret"] = emulator.access_key_secret
+    base["sts"]["access_key_secret"] = sts_emulator.access_key_secret
     base["registry"]["master_key"] = master_key
     return ResponderSettings.model_validate(base)
 

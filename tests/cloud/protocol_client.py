@@ -145,7 +145,16 @@ class ProtocolClient:
     device topic in arrival order.
     """
 
-    def __init__(self, host: str, port: int, *, prefix: str = "ossmedia", v5: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        prefix: str = "ossmedia",
+        v5: bool = True,
+        ca_file: str | None = None,
+        cert: tuple[str, str] | None = None,
+    ) -> None:
         self.prefix = prefix
         self._cond = threading.Condition()
         self.replies: dict[str, list[Delivery]] = {}
@@ -153,6 +162,9 @@ class ProtocolClient:
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"probe-{os.urandom(4).hex()}", protocol=protocol
         )
+        if ca_file is not None:
+            certfile, keyfile = cert if cert else (None, None)
+            self._client.tls_set(ca_certs=ca_file, certfile=certfile, keyfile=keyfile)
         self._client.on_message = self._on_message
         self._client.on_connect = self._on_connect
         self._subscribed = threading.Event()
