@@ -54,7 +54,7 @@ WEIRD_IDS = (
     "c",
     "",
     "cam-fz1/../cam-fz2",
-    "ｃａｍ-fz1",
+    "\uff43\uff41\uff4d-fz1",
     "cam-fz1$",
     "${device_id}",
     "a" * 40,
