@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
 
@@ -26,6 +28,22 @@ def test_assume_role_with_default_role(any_emulator: EmulatorHandle) -> None:
     assert reply["Credentials"]["AccessKeyId"].startswith("STS.")
     assert reply["AssumedRoleUser"]["Arn"] == f"{any_emulator.role_arn}/cam-0001"
     assert any_emulator.stats()["requests"]["AssumeRole"] == {"200": 1}
+
+
+def test_wrong_secret_is_refused(any_emulator: EmulatorHandle) -> None:
+    client = AcsClient(any_emulator.access_key_id, "wrong-secret", any_emulator.region,
+                       proxy={"http": None, "https": None})  # fmt: skip
+    request = AssumeRoleRequest()
+    request.set_RoleArn(any_emulator.role_arn)
+    request.set_RoleSessionName("cam-0001")
+    request.set_endpoint(any_emulator.sts_endpoint)
+    with pytest.raises(ServerException) as info:
+        client.do_action_with_exception(request)
+    assert (info.value.get_error_code(), info.value.get_http_status()) == (
+        "InvalidAccessKeySecret",
+        400,
+    )
+    assert any_emulator.stats()["requests"]["AssumeRole"] == {"400": 1}
 
 
 def test_public_surface() -> None:
