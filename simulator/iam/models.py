@@ -92,8 +92,9 @@ class Iam:
         if not account_id.isdigit():
             raise EmulatorConfigError(f"account id {account_id!r} must be digits")
         with self._lock:
-            self._accounts.add(account_id)
-            self._persist()
+            if account_id not in self._accounts:
+                self._accounts.add(account_id)
+                self._persist()
 
     def add_access_key(
         self,
