@@ -1,0 +1,184 @@
+"""The recording ledger on a real SQLite file: idempotent writes, tombstones, pagination."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud.console.ledger import Ledger, SegmentFacts, StatusFacts, Verification
+
+
+def facts(event_id: str, seq: int, start_ms: int, device_id: str = "cam-1") -> SegmentFacts:
+    return SegmentFacts(
+        event_id=event_id.ljust(32, "0"),
+        device_id=device_id,
+        seq=seq,
+        object_key=f"videos/{device_id}/{seq}.mp4",
+        size=100 + seq,
+        crc64=2**64 - 1 - seq,  # above SQLite's signed range: must survive as text
+        start_ms=start_ms,
+        end_ms=start_ms + 1000,
+    )
+
+
+def status(issued_at_ms: int, *, online: bool = True, spool: int = 0) -> StatusFacts:
+    return StatusFacts(
+        device_id="cam-1",
+        issued_at_ms=issued_at_ms,
+        online=online,
+        last_upload_ms=None,
+        spool_bytes=spool,
+        oldest_unsent_age_ms=None,
+        credential_expires_ms=None,
+        clock_offset_ms=0,
+        uploaded_bytes=0,
+        dropped_bytes=0,
+    )
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(str(tmp_path / "ledger.db"))
+
+
+def test_duplicates_change_nothing(ledger: Ledger) -> None:
+    first = facts("a", 1, 1000)
+    assert ledger.record_segment(first, now_ms=5) is True
+    assert ledger.record_segment(first, now_ms=6) is False
+    # Same camera and sequence number under another event id: a redelivery, not new.
+    assert ledger.record_segment(facts("b", 1, 9999), now_ms=7) is False
+    stored = ledger.recording(first.event_id)
+    assert stored is not None
+    assert stored.facts == first
+    assert stored.received_at_ms == 5
+    assert ledger.recording(facts("b", 1, 0).event_id) is None
+    assert ledger.camera("cam-1") is not None
+
+
+def test_large_crc_round_trips(ledger: Ledger) -> None:
+    ledger.record_segment(facts("a", 1, 0), now_ms=0)
+    stored = ledger.recording("a".ljust(32, "0"))
+    assert stored is not None
+    assert stored.facts.crc64 == 2**64 - 2
+
+
+def test_deleted_recordings_stay_deleted(ledger: Ledger) -> None:
+    rec = facts("a", 1, 1000)
+    ledger.record_segment(rec, now_ms=0)
+    assert ledger.mark_deleted(rec.event_id, now_ms=1) is True
+    assert ledger.mark_deleted(rec.event_id, now_ms=2) is False
+    assert ledger.record_segment(rec, now_ms=3) is False
+    assert not ledger.set_verification(
+        rec.event_id, Verification.VERIFIED, reason="", observed_size=1, now_ms=4
+    )
+    stored = ledger.recording(rec.event_id)
+    assert stored is not None
+    assert stored.verification is Verification.DELETED
+    page = ledger.list_recordings("cam-1", from_ms=0, to_ms=10**13, after=None, limit=10)
+    assert page.items == ()
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert camera.recordings == 0
+
+
+def test_only_newer_status_wins(ledger: Ledger) -> None:
+    assert ledger.record_status(status(100, spool=1), now_ms=1)
+    assert not ledger.record_status(status(100, spool=2), now_ms=2)
+    assert not ledger.record_status(status(50, spool=3), now_ms=3)
+    assert ledger.record_status(status(200, spool=4), now_ms=4)
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert camera.status is not None
+    assert camera.status.spool_bytes == 4
+    assert camera.online
+
+
+def test_last_will_marks_offline_and_keeps_the_rest(ledger: Ledger) -> None:
+    ledger.record_status(status(100, spool=7), now_ms=1)
+    assert ledger.mark_offline("cam-1", now_ms=2) is True
+    assert ledger.mark_offline("cam-1", now_ms=3) is False
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert not camera.online
+    assert camera.status is not None
+    assert camera.status.spool_bytes == 7
+    # The camera comes back with a newer signed status.
+    ledger.record_status(status(300), now_ms=4)
+    back = ledger.camera("cam-1")
+    assert back is not None
+    assert back.online
+
+
+def test_recording_pages_cover_ties_exactly_once(ledger: Ledger) -> None:
+    # Many recordings share a start time: keyset pagination must not skip or repeat any.
+    made = [facts(f"{i:02x}", i, 1000 * (i // 4)) for i in range(23)]
+    for rec in made:
+        ledger.record_segment(rec, now_ms=0)
+    seen: list[str] = []
+    after = None
+    while True:
+        page = ledger.list_recordings("cam-1", from_ms=0, to_ms=10**9, after=after, limit=5)
+        seen += [r.recording_id for r in page.items]
+        if page.next_after is None:
+            break
+        start, eid = page.next_after
+        assert isinstance(start, int)
+        assert isinstance(eid, str)
+        after = (start, eid)
+    assert sorted(seen) == sorted(r.event_id for r in made)
+    assert len(seen) == len(set(seen))
+
+
+def test_window_selects_overlapping_recordings(ledger: Ledger) -> None:
+    for i, start in enumerate((0, 5000, 10_000)):
+        ledger.record_segment(facts(f"{i}", i, start), now_ms=0)
+    page = ledger.list_recordings("cam-1", from_ms=500, to_ms=5001, after=None, limit=10)
+    assert [r.facts.start_ms for r in page.items] == [0, 5000]
+
+
+def test_camera_pages_and_registry_sync(ledger: Ledger) -> None:
+    ledger.sync_registry([(f"cam-{i}", "active") for i in range(5)])
+    ledger.sync_registry([("cam-3", "revoked")])
+    first = ledger.list_cameras(after=None, limit=3)
+    assert [c.device_id for c in first.items] == ["cam-0", "cam-1", "cam-2"]
+    assert first.next_after == ("cam-2",)
+    second = ledger.list_cameras(after="cam-2", limit=3)
+    assert [c.device_id for c in second.items] == ["cam-3", "cam-4"]
+    assert second.next_after is None
+    assert second.items[0].registry_state == "revoked"
+
+
+def test_due_for_check_puts_unchecked_first_and_rechecks_later(ledger: Ledger) -> None:
+    old, new = facts("a", 1, 0), facts("b", 2, 0)
+    ledger.record_segment(old, now_ms=1)
+    ledger.record_segment(new, now_ms=2)
+    ledger.set_verification(
+        old.event_id, Verification.VERIFIED, reason="", observed_size=101, now_ms=10
+    )
+    due = ledger.due_for_check(now_ms=20, recheck_after_ms=100, limit=10)
+    assert [r.recording_id for r in due] == [new.event_id]
+    due = ledger.due_for_check(now_ms=110, recheck_after_ms=100, limit=10)
+    assert [r.recording_id for r in due] == [new.event_id, old.event_id]
+
+
+def test_retention_settings(ledger: Ledger) -> None:
+    assert ledger.retention() == (None, {})
+    ledger.set_retention("*", 30)
+    ledger.set_retention("cam-1", 7)
+    ledger.set_retention("cam-1", 5)
+    assert ledger.retention() == (30, {"cam-1": 5})
+    assert ledger.clear_retention("cam-1") is True
+    assert ledger.clear_retention("cam-1") is False
+    assert ledger.retention() == (30, {})
+
+
+def test_survives_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "ledger.db")
+    first = Ledger(path)
+    first.record_segment(facts("a", 1, 0), now_ms=0)
+    first.close()
+    again = Ledger(path)
+    assert again.record_segment(facts("a", 1, 0), now_ms=1) is False
+    assert again.recording("a".ljust(32, "0")) is not None
+    again.close()
