@@ -100,12 +100,12 @@ def main(argv: list[str]) -> int:
     except (ConsoleError, ValidationError) as exc:
         print(f"ossmedia console: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"ossmedia console: serving on http://{settings.http.host}:{settings.http.port}",
-        file=sys.stderr,
-    )
+
+    def ready(url: str) -> None:
+        print(f"ossmedia console: serving on {url}", file=sys.stderr, flush=True)
+
     try:
-        console.serve_forever()
+        console.serve_forever(ready)
     except ConsoleError as exc:
         print(f"ossmedia console: {exc}", file=sys.stderr)
         return 1

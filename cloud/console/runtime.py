@@ -150,13 +150,18 @@ class Console:
         self._thread.start()
         return self.url
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
         """Serve in the calling thread until interrupted (Ctrl-C or SIGTERM), then stop.
+
+        Args:
+            on_ready: called with the URL once the port is bound.
 
         Raises:
             ConsoleError: the port cannot be bound.
         """
         sock = self._listen()
+        if on_ready is not None:
+            on_ready(self.url)
         self._start_background()
         self._server = self._make_server()
         try:

@@ -104,6 +104,17 @@ def _expiry_days(rule: Any) -> int | None:
     return days if isinstance(days, int) else None
 
 
+def _without_empty_filter(rule: Any) -> Any:
+    # oss2 reads an absent <Filter> as an empty LifecycleFilter and would write it back as
+    # an empty element; leave it out so a kept rule goes back exactly as it came.
+    found = getattr(rule, "filter", None)
+    if found is not None and not (
+        found.filter_not or found.object_size_greater_than or found.object_size_less_than
+    ):
+        rule.filter = None
+    return rule
+
+
 class OssObjectStore:
     """:class:`ObjectStore` on a real (or emulated) OSS bucket, through oss2 with V4 signing.
 
@@ -166,7 +177,11 @@ class OssObjectStore:
         return list(result.rules)
 
     def replace_expiry_rules(self, id_prefix: str, rules: list[ExpiryRule]) -> None:
-        kept = [rule for rule in self._lifecycle_rules() if not str(rule.id).startswith(id_prefix)]
+        kept = [
+            _without_empty_filter(rule)
+            for rule in self._lifecycle_rules()
+            if not str(rule.id).startswith(id_prefix)
+        ]
         ours = [
             oss2.models.LifecycleRule(
                 rule.rule_id,
