@@ -203,6 +203,7 @@ class Uploader:
             sleep=_interruptible(stop),
             refresh_credentials=self._target.refresh_after_auth_error,
         )
+        self._crash.reached("upload.appending")
         try:
             after = appender.append(chunk.data)
         except (AppendDiverged, ObjectNotAppendable) as exc:

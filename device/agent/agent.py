@@ -181,10 +181,12 @@ class Agent:
             events=self,
             crash=crash,
         )
+        # Chunks carry the unadjusted time; the uploader adds the offset in force when it
+        # names objects, so chunks spooled before a clock_skew correction are named right too.
         self.recorder = Recorder(
             source or make_source(settings.source, self.clock, stdin),
             self.spool,
-            self.clock,
+            self.clock.base,
             chunk_bytes=settings.spool.chunk_bytes,
             chunk_max_age_s=settings.spool.chunk_max_age_s,
         )

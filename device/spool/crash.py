@@ -10,6 +10,7 @@ points, in the order one chunk and one upload pass them:
 ``chunk.acknowledged``  directory fsync'd: ``Spool.put`` is about to return
 ``journal.tmp_written`` new journal written and fsync'd to a temporary file
 ``journal.renamed``     journal renamed over the old one, directory not yet fsync'd
+``upload.appending``    the append is about to be sent
 ``upload.appended``     the append is in the object; the journal does not know yet
 ``upload.journaled``    the journal records the append; the chunk is still queued
 """

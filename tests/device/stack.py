@@ -58,7 +58,12 @@ class Stack:
         registry_url = f"sqlite:///{workdir / 'registry.db'}"
         self.registry = Registry(open_store(registry_url), MasterKey.from_text(master))
         self.settings = ResponderSettings(
-            broker=ResponderBroker(url=f"mqtt://{broker.host}:{broker.port}", keepalive_s=10),
+            broker=ResponderBroker(
+                url=f"mqtt://{broker.host}:{broker.port}",
+                keepalive_s=10,
+                reconnect_min_s=0.1,
+                reconnect_max_s=1.0,
+            ),
             sts=StsSettings(
                 endpoint=emulator.sts_endpoint,
                 region=emulator.region,

@@ -1,0 +1,79 @@
+"""Helpers for agent tests: run an agent in a thread, watch its MQTT traffic, wait for states."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from device.agent.agent import Agent
+from schemas.events import SegmentClosed, Status
+from schemas.keys import DeviceKeys
+from schemas.messages import parse_event, parse_status
+from schemas.protocol import verify_segment_closed, verify_status
+from schemas.topics import Topics
+from tests.fixtures.broker import MqttProbe
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Poll a condition until it holds (fails the test after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        pause.wait(0.02)
+
+
+@dataclass
+class AgentRun:
+    """An agent running ``run(until_drained=True)`` in a thread."""
+
+    agent: Agent
+    thread: threading.Thread = field(init=False)
+    exit_code: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(
+            target=lambda: self.exit_code.append(self.agent.run(until_drained=True)),
+            daemon=True,
+        )
+        self.thread.start()
+
+    def join(self, timeout: float = 60.0) -> int:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.agent.stop()
+            self.thread.join(10)
+            raise AssertionError("agent did not finish in time")
+        return self.exit_code[0]
+
+
+class Watcher:
+    """Subscribes to a device's events and status and verifies their signatures."""
+
+    def __init__(self, probe: MqttProbe, device_id: str, secret: str) -> None:
+        self.probe = probe
+        self.keys = DeviceKeys.from_secret(secret)
+        self.topics = Topics("ossmedia")
+        self.device_id = device_id
+        probe.subscribe(self.topics.events(device_id))
+        probe.subscribe(self.topics.status(device_id))
+
+    def events(self) -> list[SegmentClosed]:
+        out = []
+        for message in self.probe.received(self.topics.events(self.device_id)):
+            event = parse_event(message.payload)
+            assert verify_segment_closed(self.keys, event), "event signature does not verify"
+            out.append(event)
+        return out
+
+    def statuses(self) -> list[Status]:
+        out = []
+        for message in self.probe.received(self.topics.status(self.device_id)):
+            status = parse_status(message.payload)
+            if status.sig is not None:
+                assert verify_status(self.keys, status), "status signature does not verify"
+            out.append(status)
+        return out
