@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from device.hls.adts import ADTS_SAMPLE_RATES
-from schemas import DeviceId
+from schemas import DEVICE_ID_PATTERN
 
 __all__ = ["EncryptionOptions", "HlsOptions", "segment_uri"]
 
@@ -49,7 +49,7 @@ class EncryptionOptions(_Frozen):
             Without it, players derive the same IV from the media sequence number.
     """
 
-    device_id: DeviceId
+    device_id: str = Field(pattern=DEVICE_ID_PATTERN)
     key_uri_template: str = "/api/keys/{device_id}/{key_id}"
     rotate_every_segments: int | None = Field(default=None, ge=1)
     explicit_iv: bool = True

@@ -123,7 +123,8 @@ class HlsStream:
         self._key_delivery = key_delivery
         self._clock = clock or SystemClock()
         self._random_bytes = random_bytes
-        self._backoff = backoff or Backoff(initial=0.5, maximum=30.0)
+        # Capped low: after an outage a live playlist lags by up to one delay.
+        self._backoff = backoff or Backoff(initial=0.5, maximum=10.0)
         self._session: _Session | None = None
 
     # -- lifecycle -------------------------------------------------------------------

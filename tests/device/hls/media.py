@@ -11,6 +11,7 @@ from fractions import Fraction
 import av
 
 from device.hls.adts import AdtsFrame, split_adts
+from device.hls.h264 import NAL_PPS, NAL_SPS, join_annexb, nal_type, split_annexb
 
 WIDTH, HEIGHT = 160, 120
 
@@ -47,10 +48,12 @@ def encode_video(frames: int, *, fps: int = 10, gop: int = 10, bframes: int = 0)
         frame.pts = i
         packets += cc.encode(frame)
     packets += cc.encode(None)
-    return [
-        VideoUnit(bytes(p), int(p.pts) * ticks, int(p.dts) * ticks, bool(p.is_keyframe))
-        for p in packets
-    ]
+    units = []
+    for p in packets:
+        assert p.pts is not None
+        assert p.dts is not None
+        units.append(VideoUnit(bytes(p), p.pts * ticks, p.dts * ticks, bool(p.is_keyframe)))
+    return units
 
 
 def encode_audio(seconds: float, *, rate: int = 16_000) -> list[AdtsFrame]:
@@ -70,3 +73,9 @@ def encode_audio(seconds: float, *, rate: int = 16_000) -> list[AdtsFrame]:
         out.mux(packet)
     out.close()
     return split_adts(buf.getvalue())
+
+
+def strip_parameter_sets(unit: VideoUnit) -> VideoUnit:
+    """The same picture without SPS/PPS (as encoders that send them once produce)."""
+    nals = [n for n in split_annexb(unit.data) if nal_type(n) not in (NAL_SPS, NAL_PPS)]
+    return VideoUnit(join_annexb(nals), unit.pts, unit.dts, unit.key)

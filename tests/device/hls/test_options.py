@@ -52,7 +52,7 @@ def test_invalid_options(kwargs: dict[str, object]) -> None:
 def test_options_are_frozen() -> None:
     options = HlsOptions(prefix="p/")
     with pytest.raises(ValidationError):
-        options.list_size = 3  # type: ignore[misc]
+        options.list_size = 3
 
 
 def test_encryption_options() -> None:

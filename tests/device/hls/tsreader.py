@@ -109,6 +109,13 @@ class Pes:
     pcr: int | None
     packets: list[Packet] = field(default_factory=list)
 
+    @property
+    def decoding_time(self) -> int:
+        """DTS, or PTS when the header carries no separate DTS."""
+        value = self.dts if self.dts is not None else self.pts
+        assert value is not None
+        return value
+
 
 def decode_ts(field5: bytes) -> int:
     assert all(field5[i] & 1 for i in (0, 2, 4)), "marker bits"
