@@ -14,11 +14,12 @@ connections as soon as :meth:`Console.start` returns (port 0 picks a free port).
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 
@@ -34,6 +35,14 @@ from cloud.console.web.app import ConsoleParts, create_app
 __all__ = ["Console"]
 
 log = logging.getLogger(__name__)
+
+
+class _Interrupted(Exception):
+    """SIGTERM arrived: stop serving."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise _Interrupted
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -164,9 +173,17 @@ class Console:
             on_ready(self.url)
         self._start_background()
         self._server = self._make_server()
+        # uvicorn handles SIGINT/SIGTERM while it serves, then raises the signal again once it
+        # has shut down; this handler turns that second delivery into a normal return.
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
         try:
             self._server.run(sockets=[sock])
+        except (_Interrupted, KeyboardInterrupt):
+            log.info("console: stopped by signal")
         finally:
+            if in_main and previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             self._stop_background()
             sock.close()
 

@@ -1,0 +1,124 @@
+"""``ossmedia console``: help, example configuration, password hashes, and a real run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloud.console import load_settings, verify_password
+from cloud.console.cli import main
+from cloud.console.errors import ConsoleConfigError
+from cloud.console.settings import EXAMPLE_CONFIG
+from cloud.registry import new_master_key
+from simulator.emulator.handle import EmulatorHandle
+from tests.cloud.console.conftest import PASSWORD_HASH
+
+CLI = [sys.executable, "-m", "ossmedia_cli", "console"]
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--config" in out
+    assert "--example-config" in out
+
+
+def test_example_config_is_valid_once_filled_in(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--example-config"]) == 0
+    text = capsys.readouterr().out
+    tomllib.loads(text)  # it is TOML
+    filled = text.replace('"scrypt$15$8$...$..."', f'"{PASSWORD_HASH}"')
+    path = tmp_path / "console.toml"
+    path.write_text(filled)
+    settings = load_settings(path, {"OSSMEDIA_MASTER_KEY": new_master_key()})
+    assert settings.operators[0].username == "admin"
+    assert settings.oss.key_prefix_template == "videos/{device_id}/"
+    assert settings.registry.master_key is not None
+    # As printed, the placeholder hash is refused, and the message says which field.
+    path.write_text(text)
+    with pytest.raises(ConsoleConfigError, match="password_hash"):
+        load_settings(path, {})
+
+
+def test_hash_password_from_stdin() -> None:
+    done = subprocess.run(
+        [*CLI, "--hash-password"], input="s3cret pass\n", capture_output=True, text=True, check=True
+    )
+    encoded = done.stdout.strip()
+    assert verify_password("s3cret pass", encoded)
+    assert not verify_password("other", encoded)
+
+
+def test_missing_or_bad_config(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main([]) == 2
+    assert "--config" in capsys.readouterr().err
+    assert main(["--config", str(tmp_path / "nope.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[[operators]]\nusername = "a"\npassword_hash = "x"\n'
+        '[oss]\nendpoint = "http://x"\nbucket = "b"\nregion = "r"\n'
+        'access_key_id = "k"\naccess_key_secret = "very-secret-value"\n'
+    )
+    assert main(["--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "password_hash" in err
+    assert "very-secret-value" not in err
+
+
+def test_runs_and_stops_on_sigterm(console_emulator: EmulatorHandle, tmp_path: Path) -> None:
+    config = tmp_path / "console.toml"
+    config.write_text(
+        f"""
+[http]
+port = 0
+[session]
+secret = "{"s" * 40}"
+[[operators]]
+username = "admin"
+password_hash = "{PASSWORD_HASH}"
+[mqtt]
+enabled = false
+[oss]
+endpoint = "{console_emulator.oss_endpoint}"
+bucket = "{console_emulator.bucket}"
+region = "{console_emulator.region}"
+access_key_id = "{console_emulator.access_key_id}"
+access_key_secret_file = "{tmp_path / "oss.secret"}"
+[ledger]
+path = "{tmp_path / "ledger.db"}"
+[registry]
+url = "sqlite://{tmp_path / "registry.db"}"
+"""
+    )
+    (tmp_path / "oss.secret").write_text(console_emulator.access_key_secret + "\n")
+    env = {**os.environ, "OSSMEDIA_MASTER_KEY": new_master_key()}
+    proc = subprocess.Popen(
+        [*CLI, "--config", str(config), "--log-level", "WARNING"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "serving on http://127.0.0.1:" in line, line
+        url = line.rsplit(" ", 1)[1].strip()
+        reply = httpx.get(url + "/login", timeout=10)
+        assert reply.status_code == 200
+        assert httpx.get(url + "/api/cameras", timeout=10).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert (tmp_path / "ledger.db").exists()
