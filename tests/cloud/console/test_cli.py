@@ -15,7 +15,6 @@ import pytest
 from cloud.console import load_settings, verify_password
 from cloud.console.cli import main
 from cloud.console.errors import ConsoleConfigError
-from cloud.console.settings import EXAMPLE_CONFIG
 from cloud.registry import new_master_key
 from simulator.emulator.handle import EmulatorHandle
 from tests.cloud.console.conftest import PASSWORD_HASH
