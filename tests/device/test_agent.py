@@ -54,9 +54,7 @@ def test_records_uploads_and_reports(
     assert agent.journal.state.pending_events == ()
 
 
-def test_credentials_expire_mid_stream(
-    stack_factory: Callable[..., Stack], tmp_path: Path
-) -> None:
+def test_credentials_expire_mid_stream(stack_factory: Callable[..., Stack], tmp_path: Path) -> None:
     """Issue test 2: a 403 on an expired token, one refresh, the same position, no loss."""
     # The responder must not hand the expired token back from its cache: the emulator's
     # clock, not the responder's, is the one that moved.
@@ -130,9 +128,7 @@ def test_spool_full_applies_the_policy_counts_and_reports(
     agent = Agent(settings)
     run = AgentRun(agent)
     wait_until(agent.recorder.finished.is_set, what="end of recording")
-    wait_until(
-        lambda: any(s.dropped_bytes > 0 for s in watcher.statuses()), what="drops in status"
-    )
+    wait_until(lambda: any(s.dropped_bytes > 0 for s in watcher.statuses()), what="drops in status")
     stack.emulator.clear_faults()
     assert run.join() == 0
 
@@ -145,7 +141,11 @@ def test_spool_full_applies_the_policy_counts_and_reports(
         assert counters.rejected_bytes == 0
         lost = counters.dropped_bytes
         # The chunk being uploaded is never dropped; after it, the newest data survives.
-        head = next(i for i in range(len(stored) + 1) if stored[i:] == pattern[recorded - (len(stored) - i) :])
+        head = next(
+            i
+            for i in range(len(stored) + 1)
+            if stored[i:] == pattern[recorded - (len(stored) - i) :]
+        )
         assert stored[:head] == pattern[:head]
     else:
         assert counters.rejected_bytes > 0
@@ -174,9 +174,7 @@ def test_camera_clock_one_hour_off(stack: Stack, tmp_path: Path) -> None:
 
 def test_broker_unreachable_at_boot(stack: Stack, tmp_path: Path) -> None:
     """Issue test 7: recording is spooled while the broker is down and uploaded once it is back."""
-    settings = stack.agent_settings(
-        "cam-0007", tmp_path / "spool", source={"duration_s": 1.0}
-    )
+    settings = stack.agent_settings("cam-0007", tmp_path / "spool", source={"duration_s": 1.0})
     stack.broker.stop()
     agent = Agent(settings)
     run = AgentRun(agent)
