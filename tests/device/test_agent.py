@@ -41,7 +41,8 @@ def test_records_uploads_and_reports(
     assert recorded == 500_000  # 1 s at 4 Mbit/s
     assert stack.stored(prefix("cam-0001")) == pattern_bytes(0, 0, recorded)
     (key, data), = objects  # fmt: skip
-    assert key.startswith("videos/cam-0001/") and key.endswith("-000001.mp4")
+    assert key.startswith("videos/cam-0001/")
+    assert key.endswith("-000001.mp4")
 
     wait_until(lambda: len(watcher.events()) == 1, what="segment.closed event")
     (event,) = watcher.events()
