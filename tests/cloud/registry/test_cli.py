@@ -1,0 +1,169 @@
+"""``ossmedia devices``: provisioning from the command line, and the camera config it prints."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cloud.registry import MasterKey, Registry, new_master_key, open_store
+from cloud.registry.cli import run
+from device.agent.config import load_settings as load_camera_settings
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Cli:
+    def __init__(self, tmp_path: Path) -> None:
+        self.key = new_master_key()
+        self.db = tmp_path / "registry.db"
+        self.env = {"OSSMEDIA_MASTER_KEY": self.key, "OSSMEDIA_REGISTRY_URL": f"sqlite://{self.db}"}
+
+    def __call__(self, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = run(list(argv), self.env if env is None else env, out, err)
+        return code, out.getvalue(), err.getvalue()
+
+    def registry(self) -> Registry:
+        return Registry(open_store(f"sqlite://{self.db}"), MasterKey.from_text(self.key))
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+def test_add_json_prints_secret_and_a_camera_config_the_agent_reads(
+    cli: Cli, tmp_path: Path
+) -> None:
+    code, out, _ = cli(
+        "add",
+        "cam-0001",
+        "--json",
+        "--broker-url",
+        "mqtts://mqtt.example.com:8883",
+        "--ca-file",
+        "/etc/ossmedia/ca.pem",
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["device_id"] == "cam-0001"
+    assert len(doc["secret"]) == 43
+    assert doc["status"] == "active"
+    config = tmp_path / "camera.toml"
+    config.write_text(doc["camera_config"])
+    camera = load_camera_settings(config)
+    assert camera.device_id == "cam-0001"
+    assert camera.secret.get_secret_value() == doc["secret"]
+    assert camera.broker.url == "mqtts://mqtt.example.com:8883"
+    assert str(camera.broker.ca_file) == "/etc/ossmedia/ca.pem"
+    assert camera.topic_prefix == "ossmedia"
+    found = cli.registry().lookup("cam-0001")
+    assert found is not None
+    assert found.secret == doc["secret"]
+
+
+def test_add_human_output_and_private_config_file(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "cam.toml"
+    code, out, _ = cli("add", "cam-0002", "--access", "append", "--config-out", str(target))
+    assert code == 0
+    secret = out.split("Secret (shown once; it is stored encrypted): ")[1].split()[0]
+    assert out.count(secret) == 1
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert f'secret = "{secret}"' in target.read_text()
+    code, out, _ = cli("list", "--json")
+    assert json.loads(out) == [
+        {
+            "device_id": "cam-0002",
+            "status": "active",
+            "access": ["append"],
+            "secret_version": 1,
+            "created_at_ms": json.loads(out)[0]["created_at_ms"],
+            "updated_at_ms": json.loads(out)[0]["updated_at_ms"],
+        }
+    ]
+    assert secret not in out
+
+
+def test_rotate_and_revoke(cli: Cli) -> None:
+    _, out, _ = cli("add", "cam-0003", "--json")
+    old = json.loads(out)["secret"]
+    code, out, _ = cli("rotate", "cam-0003", "--json")
+    assert code == 0
+    new = json.loads(out)["secret"]
+    assert new != old
+    found = cli.registry().lookup("cam-0003")
+    assert found is not None
+    assert found.secret == new
+    code, out, _ = cli("revoke", "cam-0003", "--json")
+    assert json.loads(out)["status"] == "revoked"
+    code, out, _ = cli("list")
+    assert "cam-0003" in out
+    assert "revoked" in out
+
+
+def test_errors_exit_non_zero_with_a_message(cli: Cli) -> None:
+    assert cli("add", "cam-0004")[0] == 0
+    code, _, err = cli("add", "cam-0004")
+    assert code == 1
+    assert "already exists" in err
+    assert cli("revoke", "cam-none")[0] == 1
+    assert cli("add", "bad/id")[0] == 1
+    assert cli("add", "cam-0005", "--access", "delete")[0] == 1
+    code, _, err = cli("list", env={"OSSMEDIA_REGISTRY_URL": cli.env["OSSMEDIA_REGISTRY_URL"]})
+    assert code == 1
+    assert "master key" in err
+
+
+def test_config_file_and_master_key_file(cli: Cli, tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_text(cli.key + "\n")
+    config = tmp_path / "responder.toml"
+    config.write_text(
+        f'[registry]\nurl = "sqlite://{cli.db}"\nmaster_key_file = "{key_file}"\n'
+        '[broker]\nurl = "mqtt://10.0.0.5:1883"\ntopic_prefix = "fleet"\n'
+    )
+    code, out, _ = cli("--config", str(config), "add", "cam-0006", "--json", env={})
+    assert code == 0
+    assert 'url = "mqtt://10.0.0.5:1883"' in json.loads(out)["camera_config"]
+    assert 'topic_prefix = "fleet"' in json.loads(out)["camera_config"]
+    code, out, _ = cli(
+        "--registry",
+        f"sqlite://{tmp_path / 'other.db'}",
+        "--master-key-file",
+        str(key_file),
+        "list",
+        "--json",
+        env={},
+    )
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_entry_point(cli: Cli) -> None:
+    env = {**os.environ, **cli.env}
+    result = subprocess.run(
+        [sys.executable, "-m", "ossmedia_cli", "devices", "add", "cam-0007", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["device_id"] == "cam-0007"
+    key = subprocess.run(
+        [sys.executable, "-m", "ossmedia_cli", "devices", "new-master-key"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert MasterKey.from_text(key)

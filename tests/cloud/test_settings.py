@@ -1,0 +1,123 @@
+"""Responder settings: the example config, environment overrides, secrets, and the CLI."""
+
+from __future__ import annotations
+
+import io
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from cloud.config import build_settings, load_settings
+from cloud.errors import ConfigError
+from cloud.responder.cli import example_config, run
+from cloud.settings import BrokerSettings, GrantSettings, ResponderSettings
+
+SECRET_ENV = {
+    "OSSMEDIA_STS_ACCESS_KEY_SECRET": "sts-secret-value",
+    "OSSMEDIA_BROKER_PASSWORD": "pw",
+    "OSSMEDIA_MASTER_KEY": "A" * 43,
+}
+
+
+def test_example_config_is_complete_and_valid() -> None:
+    text = example_config()
+    settings = build_settings(tomllib.loads(text), SECRET_ENV)
+    assert settings.broker.url.startswith("mqtts://")
+    for section, field in ResponderSettings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type)
+        assert issubclass(model, BaseModel)
+        assert f"[{section}]" in text
+        for name in model.model_fields:
+            if name in {"access_key_secret", "password", "master_key"}:
+                assert re.search(rf"OSSMEDIA_\w*{name.upper()}", text), name
+            else:
+                assert re.search(rf"^#? ?{name} = ", text, re.MULTILINE), f"{section}.{name}"
+
+
+def test_environment_overrides_win(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text('[limits]\nskew_window_s = 100\n[state]\nurl = "memory"\n')
+    env = {
+        **SECRET_ENV,
+        "OSSMEDIA_LIMITS_SKEW_WINDOW_S": "120",
+        "OSSMEDIA_STATE_URL": "redis://127.0.0.1:6390/1",
+        "OSSMEDIA_UNRELATED": "x",
+        "OSSMEDIA_CONFIG": "ignored",
+    }
+    settings = load_settings(config, env)
+    assert settings.limits.skew_window_s == 120
+    assert settings.state.url == "redis://127.0.0.1:6390/1"
+    assert settings.sts.access_key_secret.get_secret_value() == "sts-secret-value"
+    assert "sts-secret-value" not in repr(settings)
+    with pytest.raises(ConfigError, match="no setting limits.skew"):
+        load_settings(config, {"OSSMEDIA_LIMITS_SKEW": "1"})
+
+
+def test_secrets_come_from_files_not_the_config(tmp_path: Path) -> None:
+    secret_file = tmp_path / "sts.secret"
+    secret_file.write_text("from-a-file\n")
+    settings = build_settings({"sts": {"access_key_secret_file": str(secret_file)}}, {})
+    assert settings.sts.access_key_secret.get_secret_value() == "from-a-file"
+    with pytest.raises(ConfigError, match="must not be written in the file"):
+        build_settings({"sts": {"access_key_secret": "inline"}}, {})
+    with pytest.raises(ConfigError, match="cannot read secret file"):
+        build_settings({"registry": {"master_key_file": str(tmp_path / "missing")}}, {})
+
+
+def test_invalid_values_are_reported_without_echoing_them() -> None:
+    with pytest.raises(ConfigError) as info:
+        build_settings(
+            {"broker": {"url": "http://x", "password_file": 5}},
+            {"OSSMEDIA_BROKER_PASSWORD": "hunter2"},
+        )
+    assert "broker.url" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "videos/",
+        "videos/{device_id}",
+        "/videos/{device_id}/",
+        "videos/{device_id}/{device_id}/",
+        "videos/*/{device_id}/",
+        "../{device_id}/",
+        "v/{bucket}/{device_id}/",
+    ],
+)
+def test_prefix_template_cannot_widen_a_grant(template: str) -> None:
+    with pytest.raises(ValidationError):
+        GrantSettings(prefix_template=template)
+
+
+def test_broker_url_and_topics() -> None:
+    assert BrokerSettings(url="mqtts://h").port == 8883
+    assert BrokerSettings(url="mqtt://h:1884").port == 1884
+    for bad in (
+        {"url": "tcp://h"},
+        {"topic_prefix": "a/+"},
+        {"shared_group": "g/x"},
+        {"persistent_session": True},
+        {"client_cert_file": "/c.pem"},
+    ):
+        with pytest.raises(ValidationError):
+            BrokerSettings.model_validate(bad)
+
+
+def test_responder_cli_example_check_and_errors(tmp_path: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["--example-config"], {}, out, err) == 0
+    assert out.getvalue() == example_config()
+    config = tmp_path / "r.toml"
+    config.write_text(example_config())
+    out = io.StringIO()
+    assert run(["--config", str(config), "--check"], SECRET_ENV, out, err) == 0
+    assert "sts-secret-value" not in out.getvalue()
+    err = io.StringIO()
+    assert run(["--config", str(tmp_path / "none.toml")], {}, io.StringIO(), err) == 1
+    assert "cannot read settings file" in err.getvalue()
