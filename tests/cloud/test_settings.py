@@ -53,7 +53,7 @@ def test_environment_overrides_win(tmp_path: Path) -> None:
     assert settings.state.url == "redis://127.0.0.1:6390/1"
     assert settings.sts.access_key_secret.get_secret_value() == "sts-secret-value"
     assert "sts-secret-value" not in repr(settings)
-    with pytest.raises(ConfigError, match="no setting limits.skew"):
+    with pytest.raises(ConfigError, match=r"no setting limits\.skew"):
         load_settings(config, {"OSSMEDIA_LIMITS_SKEW": "1"})
 
 
