@@ -63,7 +63,12 @@ _RECORDING = {
     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
 }
 _QUERY: dict[str, dict[str, Any]] = {
-    "cursor": {"type": "string", "maxLength": 512, "description": "next_cursor of the page before"},
+    "cursor": {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]*$",
+        "maxLength": 512,
+        "description": "next_cursor of the page before",
+    },
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
     "from_ms": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
     "to_ms": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
@@ -159,6 +164,12 @@ def _operation(op: _Op) -> dict[str, Any]:
             "description": _ERROR_TEXT[status],
             "content": _json_content(_ref(ApiError)),
         }
+    # Refused before routing, as plain text: an over-long URI, or an over-large body.
+    plain = {"text/plain": {"schema": {"type": "string"}}}
+    if op.query:
+        responses["414"] = {"description": "request URI too long", "content": plain}
+    if op.body is not None:
+        responses["413"] = {"description": "request body too large", "content": plain}
     doc: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,

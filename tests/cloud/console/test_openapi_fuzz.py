@@ -75,7 +75,7 @@ def test_the_fuzzed_document_is_the_served_one(fuzz: FuzzSession) -> None:
 
 @schema.parametrize()
 @settings(
-    max_examples=15,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
