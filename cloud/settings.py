@@ -224,7 +224,7 @@ class ServiceSettings(BaseModel):
 
     workers: int = Field(default=32, ge=1, le=1024)
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_port: int = Field(default=9464, ge=-1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
 

@@ -13,7 +13,6 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from simulator.emulator.handle import EmulatorHandle
-from tests.cloud.conftest import Live, LiveFactory
 from tests.cloud.protocol_client import (
     Delivery,
     Keys,
@@ -25,6 +24,7 @@ from tests.cloud.protocol_client import (
     open_sealed,
     unb64url,
 )
+from tests.cloud.responder.harness import Live, LiveFactory
 
 
 def _error(reply: Delivery, keys: Keys | None, code: str) -> dict[str, object]:

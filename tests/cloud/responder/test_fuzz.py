@@ -31,7 +31,6 @@ from cloud.state import MemoryState
 from schemas import CredsResponseOk, DeviceKeys, Topics, open_ok_response, parse_response
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
-from tests.cloud.conftest import responder_settings
 from tests.cloud.protocol_client import (
     Keys,
     ProtocolClient,
@@ -40,6 +39,7 @@ from tests.cloud.protocol_client import (
     open_sealed,
     sign,
 )
+from tests.cloud.responder.harness import responder_settings
 
 DEVICES = ("cam-fz1", "cam-fz2")
 WEIRD_IDS = (

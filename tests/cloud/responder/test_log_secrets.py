@@ -13,8 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cloud.responder.logs import JsonFormatter
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
-from tests.cloud.conftest import LiveFactory
 from tests.cloud.protocol_client import Keys, ProtocolClient, make_request, open_sealed
+from tests.cloud.responder.harness import LiveFactory
 
 
 def _retained(broker: MosquittoProcess) -> list[str]:

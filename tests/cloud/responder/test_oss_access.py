@@ -9,8 +9,8 @@ from __future__ import annotations
 import oss2
 import pytest
 
-from tests.cloud.conftest import Live
 from tests.cloud.protocol_client import Keys, ProtocolClient, make_request, open_sealed
+from tests.cloud.responder.harness import Live
 
 
 def _bucket_for(

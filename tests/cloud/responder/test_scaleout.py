@@ -21,8 +21,8 @@ from cloud.registry import MasterKey, Registry, new_master_key
 from cloud.registry.redis_store import RedisDeviceStore
 from simulator.broker import MosquittoProcess, pick_free_port
 from simulator.emulator.handle import EmulatorHandle
-from tests.cloud.conftest import BROAD_POLICY
 from tests.cloud.protocol_client import Keys, ProtocolClient, encode, make_request
+from tests.cloud.responder.harness import BROAD_POLICY
 
 ROOT = Path(__file__).resolve().parents[3]
 DEVICES = [f"cam-so{n:02d}" for n in range(30)]

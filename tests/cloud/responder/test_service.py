@@ -16,8 +16,8 @@ from cloud.registry import new_master_key
 from cloud.responder.app import Responder, build_responder
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
-from tests.cloud.conftest import Live, LiveFactory, responder_settings
 from tests.cloud.protocol_client import Keys, ProtocolClient, make_request, open_sealed
+from tests.cloud.responder.harness import Live, LiveFactory, responder_settings
 from tests.fixtures.broker import BrokerTls, MosquittoFactory
 
 
