@@ -14,12 +14,13 @@ signatures), ``dispatch`` (which operation), ``handlers`` (one per operation), `
 
 from simulator.oss.app import OssApp
 from simulator.oss.auth import Caller, IdentityService, PrincipalLike
+from simulator.oss.durable import DurableStore
 from simulator.oss.errors import OssError
 from simulator.oss.models import ObjectFields, OssModel
 from simulator.oss.records import BucketRecord, LifecycleRule, ObjectRecord, ObjectType
 from simulator.oss.settings import OssSettings
 from simulator.oss.stats import Stats
-from simulator.oss.storage import DurableStore, MemoryStore, ObjectStore
+from simulator.oss.storage import MemoryStore, ObjectStore
 
 __all__ = [
     "BucketRecord",

@@ -304,7 +304,7 @@ class Authenticator:
         )
         date, region = scope.split("/", 2)[:2]
         key = self._signing_key(secret, date, region)
-        expected = hmac.new(key, string_to_sign, hashlib.sha256).hexdigest()
+        expected = hmac.digest(key, string_to_sign, "sha256").hex()
         if not hmac.compare_digest(expected.encode("ascii"), provided.encode("latin-1", "replace")):
             raise SignatureDoesNotMatch(
                 string_to_sign,

@@ -1,23 +1,65 @@
-"""CRC-64/ECMA as OSS reports it in ``x-oss-hash-crc64ecma`` (crcmod's C implementation).
+"""CRC-64/ECMA as OSS reports it in ``x-oss-hash-crc64ecma``, computed in C.
 
 The variant is the one oss2 checks against (reflected ECMA-182 polynomial, all-ones init and
-final xor, a.k.a. CRC-64/XZ). Continuing from a previous value gives the CRC of the
-concatenation, ``crc64(b, crc64(a)) == crc64(a + b)``, so an append only hashes its new bytes.
+final xor), which is exactly the CRC-64 of the xz format. Continuing from a previous value gives
+the CRC of the concatenation, ``crc64(b, crc64(a)) == crc64(a + b)``, so an append only hashes
+its new bytes.
+
+liblzma's ``lzma_crc64`` (already loaded by Python's ``lzma`` module on any system that has it)
+runs at several GB/s with carry-less multiplication, about 15 times faster than crcmod's
+table-driven C code; a 64 KiB append then costs microseconds, not a tenth of a millisecond.
+When liblzma cannot be found, or does not produce the reference check value, crcmod is used.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Callable
 from typing import cast
 
 import crcmod
 
-_crc64: Callable[[bytes, int], int] = cast(
+_CHECK_INPUT = b"123456789"
+_CHECK_VALUE = 0x995DC9BBDF1939FA
+
+_crcmod_crc64 = cast(
     "Callable[[bytes, int], int]",
     crcmod.mkCrcFun(0x142F0E1EBA9EA3693, initCrc=0, rev=True, xorOut=0xFFFFFFFFFFFFFFFF),
 )
 
 
-def crc64(data: bytes, previous: int = 0) -> int:
+def _load_liblzma() -> Callable[[bytes, int], int] | None:
+    name = ctypes.util.find_library("lzma")
+    if name is None:
+        return None
+    try:
+        function = ctypes.CDLL(name).lzma_crc64
+    except (OSError, AttributeError):
+        return None
+    function.restype = ctypes.c_uint64
+    function.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
+
+    def crc(data: bytes, previous: int) -> int:
+        return int(function(data, len(data), previous))
+
+    if crc(_CHECK_INPUT, 0) != _CHECK_VALUE or crc(b"9", crc(b"12345678", 0)) != _CHECK_VALUE:
+        return None
+    return crc
+
+
+_fast = _load_liblzma()
+IMPLEMENTATION = "liblzma" if _fast is not None else "crcmod"
+
+
+def crc64(data: bytes | bytearray | memoryview, previous: int = 0) -> int:
     """Return the CRC-64/ECMA of ``data`` continued from ``previous`` (the CRC of what precedes it)."""
-    return _crc64(data, previous)
+    raw = data if isinstance(data, bytes) else bytes(data)
+    if _fast is not None:
+        return _fast(raw, previous)
+    return _crcmod_crc64(raw, previous)
+
+
+def crc64_reference(data: bytes, previous: int = 0) -> int:
+    """The same CRC through crcmod (the implementation oss2 itself uses), for cross-checks."""
+    return _crcmod_crc64(data, previous)

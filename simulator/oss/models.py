@@ -280,12 +280,8 @@ class OssModel:
                 )
             else:
                 crc = crc64(data, current.crc64)
-                record = replace(
-                    current,
-                    size=new_size,
-                    crc64=crc,
-                    etag=_append_etag(crc, new_size),
-                    mtime=int(now),
+                record = current.appended(
+                    size=new_size, crc64=crc, etag=_append_etag(crc, new_size), mtime=int(now)
                 )
             self._store.append_object(bucket, record, size, data)
             self._index_put(state, record)

@@ -42,6 +42,21 @@ class ObjectRecord:
     http_headers: dict[str, str] = field(default_factory=dict)
     generation: int = 0
 
+    def appended(self, *, size: int, crc64: int, etag: str, mtime: int) -> ObjectRecord:
+        """This record after an append (a fast ``dataclasses.replace`` for the hot path)."""
+        return ObjectRecord(
+            self.key,
+            size,
+            etag,
+            crc64,
+            mtime,
+            self.object_type,
+            self.content_type,
+            self.user_meta,
+            self.http_headers,
+            self.generation,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the durable store's metadata file)."""
         return asdict(self)

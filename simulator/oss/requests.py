@@ -154,14 +154,16 @@ def parse_scope(scope: Scope, receive: Receive) -> OssRequest:
     Raises:
         InvalidArgument: the query string is not valid UTF-8 after percent-decoding.
     """
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        if name in headers:
-            headers[name] = headers[name] + "," + value
-        else:
-            headers[name] = value
+    raw_headers = scope["headers"]
+    # ASGI servers hand over lower-case names; repeated headers are rare, so build the dict in
+    # one pass and only fold repeats when the sizes disagree.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw_headers}
+    if len(headers) != len(raw_headers):
+        headers = {}
+        for raw_name, raw_value in raw_headers:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = headers[name] + "," + value if name in headers else value
     raw_path_bytes: bytes | None = scope.get("raw_path")
     if raw_path_bytes is None:
         raw_path = scope["path"]
