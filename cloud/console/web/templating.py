@@ -36,6 +36,14 @@ def _duration(ms: int | None) -> str:
     return f"{sign}{seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
+def _ago(ms: int | None, now_ms: int) -> str:
+    if ms is None:
+        return "—"
+    elapsed = now_ms - ms
+    # A camera clock a little ahead of the console's is not "in the future" to an operator.
+    return "just now" if elapsed < 1000 else f"{_duration(elapsed)} ago"
+
+
 def _size(n: int | None) -> str:
     if n is None:
         return "—"
@@ -60,4 +68,5 @@ def make_environment() -> jinja2.Environment:
     env.filters["clock"] = _clock
     env.filters["duration"] = _duration
     env.filters["size"] = _size
+    env.filters["ago"] = _ago
     return env

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -12,6 +9,7 @@ from schemas import DeviceKeys, new_device_secret
 from simulator.broker import MosquittoProcess
 from tests.cloud.console.camera import wire
 from tests.cloud.console.conftest import StackFactory
+from tests.cloud.console.waiting import wait_until
 
 
 def publisher(broker: MosquittoProcess) -> mqtt.Client:
@@ -19,16 +17,6 @@ def publisher(broker: MosquittoProcess) -> mqtt.Client:
     client.connect(broker.host, broker.port)
     client.loop_start()
     return client
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    """Wait for a condition another thread makes true (checked every 20 ms)."""
-    done = threading.Event()
-    for _ in range(int(timeout_s / 0.02)):
-        if predicate():
-            return True
-        done.wait(0.02)
-    return predicate()
 
 
 def test_events_and_status_flow_from_the_broker(
