@@ -1,0 +1,139 @@
+"""One virtual camera: the real :class:`device.agent.agent.Agent` fed by a logging source.
+
+The source paces bytes at the camera's bitrate and logs every piece it hands to the recorder
+as an integrity :class:`~simulator.fleet.integrity.Chunk`, so the end-of-run audit can account
+for every produced byte. The bytes are a deterministic synthetic stream, or a pre-encoded
+video clip replayed in a loop (encoding once saves CPU across a fleet). The camera's base
+clock can be skewed from a given moment on: that is how the ``clock_skew`` step reaches the
+device through its own clock seam.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from device.clock import SystemClock
+from device.recorder import Piece
+from simulator.fleet.integrity import Chunk
+from simulator.video import SyntheticSource
+
+__all__ = ["ChunkLog", "LoggingSource", "SkewPlan", "SkewedClock"]
+
+
+@dataclass(frozen=True)
+class SkewPlan:
+    """From ``at_s`` seconds into the run on, the camera's clock is ``offset_s`` off."""
+
+    at_s: float
+    offset_s: float
+
+
+class SkewedClock(SystemClock):
+    """The system clock, with wall time moved by a planned offset once its moment has come.
+
+    Args:
+        plans: when and by how much the wall clock goes wrong (latest applicable wins).
+        start_mono: the run's start on the monotonic clock.
+    """
+
+    def __init__(self, plans: Sequence[SkewPlan], start_mono: float) -> None:
+        self._plans = sorted(plans, key=lambda p: p.at_s)
+        self._start = start_mono
+
+    def wall_ms(self) -> int:
+        """Return the system wall time plus the offset in force."""
+        elapsed = time.monotonic() - self._start
+        offset = 0.0
+        for plan in self._plans:
+            if elapsed >= plan.at_s:
+                offset = plan.offset_s
+        return super().wall_ms() + int(offset * 1000)
+
+
+class ChunkLog:
+    """The producer's log of one camera (thread-safe append, read at the end)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chunks: list[Chunk] = []
+        self.produced_bytes = 0
+
+    def add(self, data: bytes) -> None:
+        """Log one piece handed to the recorder."""
+        with self._lock:
+            self._chunks.append(Chunk.of(len(self._chunks), data))
+            self.produced_bytes += len(data)
+
+    def chunks(self) -> list[Chunk]:
+        """Every chunk logged so far, in order."""
+        with self._lock:
+            return list(self._chunks)
+
+
+class LoggingSource:
+    """A paced recording source that logs what it produces.
+
+    Args:
+        camera_id: seeds the synthetic bytes.
+        seed: run seed.
+        bitrate_bps: production rate.
+        chunk_bytes: size of each piece.
+        duration_s: produce for this long, then end (the camera then drains).
+        log: where each piece is logged.
+        clip: replay these bytes in a loop instead of synthetic ones.
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        *,
+        seed: int,
+        bitrate_bps: int,
+        chunk_bytes: int,
+        duration_s: float,
+        log: ChunkLog,
+        clip: bytes | None = None,
+    ) -> None:
+        self._synthetic = SyntheticSource(camera_id, seed)
+        self._rate = bitrate_bps / 8.0
+        self._chunk = chunk_bytes
+        self._duration = duration_s
+        self._log = log
+        self._clip = clip
+        self._clip_pos = 0
+
+    def _next(self, size: int) -> bytes:
+        if not self._clip:
+            return self._synthetic.read(size)
+        out = bytearray()
+        while len(out) < size:
+            take = self._clip[self._clip_pos : self._clip_pos + size - len(out)]
+            out += take
+            self._clip_pos = (self._clip_pos + len(take)) % len(self._clip)
+        return bytes(out)
+
+    def pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        """Yield pieces at the bitrate until the duration has passed or ``stop`` is set."""
+        start = time.monotonic()
+        sent = 0
+        while not stop.is_set():
+            elapsed = time.monotonic() - start
+            if elapsed >= self._duration:
+                break
+            due = min(self._duration, start + (sent + self._chunk) / self._rate - start)
+            wait = start + due - time.monotonic()
+            if wait > 0 and stop.wait(wait):
+                break
+            size = self._chunk
+            if due >= self._duration:
+                size = max(0, int(self._duration * self._rate) - sent)
+            if size <= 0:
+                break
+            data = self._next(size)
+            self._log.add(data)
+            sent += size
+            yield Piece(data)
+        yield Piece(b"", end_of_segment=True)

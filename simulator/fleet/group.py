@@ -1,0 +1,213 @@
+"""Run a group of virtual cameras on one selector loop, in this process or a child process.
+
+Every camera is a real :class:`~device.agent.agent.Agent`; all of a group's MQTT links share
+one :class:`~device.mqtt.SelectorLoop` (paho's own loop stops working past ~340 clients per
+process). The group reports a :class:`GroupSnapshot` to its parent every ``report_s`` and, at
+the end, a :class:`GroupResult` with each camera's chunk log and counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from device.agent.agent import Agent
+from device.mqtt import SelectorLoop
+from device.settings import AgentSettings
+from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan
+from simulator.fleet.integrity import Chunk
+
+__all__ = ["CameraResult", "CameraSpec", "GroupResult", "GroupSnapshot", "GroupSpec", "run_group"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """Everything a child process needs to build one camera (settings hold the secret)."""
+
+    settings_json: str
+    skew: tuple[SkewPlan, ...] = ()
+    start_delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One group of cameras and the run's shape."""
+
+    cameras: tuple[CameraSpec, ...]
+    seed: int
+    bitrate_bps: int
+    chunk_bytes: int
+    duration_s: float
+    drain_s: float
+    report_s: float = 1.0
+    clip: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CameraFigures:
+    """Live figures of one camera."""
+
+    device_id: str
+    produced: int
+    uploaded: int
+    spool: int
+    connected: bool
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """What a group reports while it runs."""
+
+    at_s: float
+    cameras: tuple[CameraFigures, ...]
+    errors: dict[str, int]
+
+
+@dataclass
+class CameraResult:
+    """The end of one camera: what it produced and its counters."""
+
+    device_id: str
+    chunks: list[Chunk]
+    drained: bool
+    exit_code: int
+    uploaded_bytes: int
+    dropped_bytes: int
+    spool_peak_bytes: int
+    credential_requests: int
+    credential_leases: int
+    credential_timeouts: int
+    skew_adoptions: int
+    credential_errors: dict[str, int]
+    outage_waits: int
+
+
+@dataclass
+class GroupResult:
+    """Every camera's result."""
+
+    cameras: list[CameraResult] = field(default_factory=list)
+
+
+def _errors(agents: list[Agent]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for agent in agents:
+        stats = agent.credentials.stats
+        for code, n in stats.errors.items():
+            out[f"creds:{code}"] = out.get(f"creds:{code}", 0) + n
+        if stats.timeouts:
+            out["creds:timeout"] = out.get("creds:timeout", 0) + stats.timeouts
+        waits = agent.uploader.stats.outage_waits
+        if waits:
+            out["upload:outage_wait"] = out.get("upload:outage_wait", 0) + waits
+    return out
+
+
+def run_group(
+    spec: GroupSpec,
+    report: Callable[[GroupSnapshot], None],
+    stop: threading.Event | None = None,
+) -> GroupResult:
+    """Run the group's cameras until they end and drain (or the drain time runs out).
+
+    Args:
+        spec: the cameras and the run's shape.
+        report: receives a snapshot every ``spec.report_s``.
+        stop: set to end the run early (cameras then stop without draining).
+
+    Returns:
+        Each camera's chunk log and counters.
+    """
+    stop = stop or threading.Event()
+    start = time.monotonic()
+    loop = SelectorLoop(name="fleet-mqtt")
+    loop.start()
+    logs: list[ChunkLog] = []
+    agents: list[Agent] = []
+    for cam in spec.cameras:
+        settings = AgentSettings.model_validate_json(cam.settings_json)
+        chunk_log = ChunkLog()
+        source = LoggingSource(
+            settings.device_id,
+            seed=spec.seed,
+            bitrate_bps=spec.bitrate_bps,
+            chunk_bytes=spec.chunk_bytes,
+            duration_s=max(0.1, spec.duration_s - cam.start_delay_s),
+            log=chunk_log,
+            clip=spec.clip,
+        )
+        agent = Agent(settings, clock=SkewedClock(cam.skew, start), loop=loop, source=source)
+        logs.append(chunk_log)
+        agents.append(agent)
+    codes: dict[int, int] = {}
+    peaks = [0] * len(agents)
+    threads: list[threading.Thread] = []
+
+    def run_one(index: int) -> None:
+        delay = spec.cameras[index].start_delay_s
+        if delay > 0 and stop.wait(delay):
+            return
+        codes[index] = agents[index].run(until_drained=True, progress_interval_s=3600)
+
+    for index in range(len(agents)):
+        thread = threading.Thread(target=run_one, args=(index,), daemon=True)
+        threads.append(thread)
+        thread.start()
+    deadline = start + spec.duration_s + spec.drain_s
+    while any(t.is_alive() for t in threads):
+        if stop.wait(spec.report_s) or time.monotonic() > deadline:
+            for agent in agents:
+                agent.stop()
+            break
+        figures = []
+        for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
+            progress = agent.progress()
+            peaks[i] = max(peaks[i], progress.spool_bytes)
+            figures.append(
+                CameraFigures(
+                    agent.device_id,
+                    chunk_log.produced_bytes,
+                    progress.uploaded_bytes,
+                    progress.spool_bytes,
+                    progress.connected,
+                )
+            )
+        report(GroupSnapshot(time.monotonic() - start, tuple(figures), _errors(agents)))
+    for thread in threads:
+        thread.join(90)
+    loop.stop()
+    result = GroupResult()
+    for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
+        cstats = agent.credentials.stats
+        figures_end = agent.reporter.figures()
+        result.cameras.append(
+            CameraResult(
+                device_id=agent.device_id,
+                chunks=chunk_log.chunks(),
+                drained=codes.get(i) == 0 and agent.spool.stats().chunks == 0,
+                exit_code=codes.get(i, -1),
+                uploaded_bytes=figures_end.uploaded_bytes,
+                dropped_bytes=figures_end.dropped_bytes,
+                spool_peak_bytes=peaks[i],
+                credential_requests=cstats.requests,
+                credential_leases=cstats.leases,
+                credential_timeouts=cstats.timeouts,
+                skew_adoptions=cstats.skew_adoptions,
+                credential_errors=dict(cstats.errors),
+                outage_waits=agent.uploader.stats.outage_waits,
+            )
+        )
+    return result
+
+
+def group_process_main(spec: GroupSpec, queue: Any) -> None:
+    """Child-process entry point: run the group, send snapshots and the result on ``queue``."""
+    logging.basicConfig(level=logging.ERROR)
+    result = run_group(spec, lambda snap: queue.put(("snapshot", snap)))
+    queue.put(("result", result))

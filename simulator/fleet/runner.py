@@ -1,0 +1,383 @@
+"""Run a fleet: services, cameras, the scenario, live progress, and the end-of-run audit.
+
+:func:`run_fleet` is the whole ``ossmedia fleet`` command as a function: it starts (or connects
+to) the services, provisions the cameras, runs them in one or more groups (a group is one
+selector loop; several groups run in child processes to use every core), applies the
+scenario's steps, prints a progress line while it runs, and finally reads back and audits
+every camera's objects into a :class:`~simulator.fleet.report.FleetReport`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import queue
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from simulator.fleet.camera import SkewPlan
+from simulator.fleet.chaos import ChaosDriver, plan_skews
+from simulator.fleet.group import (
+    CameraSpec,
+    GroupResult,
+    GroupSnapshot,
+    GroupSpec,
+    group_process_main,
+    run_group,
+)
+from simulator.fleet.report import FleetReport, build_report, histogram_quantile
+from simulator.fleet.scenario import Scenario
+from simulator.fleet.services import LocalServices, local_services
+from simulator.fleet.verify import verify_cameras
+from simulator.netfault import LinkProfile
+
+__all__ = ["FleetSettings", "run_fleet"]
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """One fleet run.
+
+    Attributes:
+        cameras: number of virtual cameras.
+        duration_s: how long each camera records.
+        bitrate_bps: each camera's bitrate.
+        chunk_bytes: size of each produced piece (and of each spool chunk / append).
+        scenario: the faults to inject.
+        seed: seeds every random choice of the run.
+        processes: camera groups, each in its own process (1: all in this process).
+        drain_s: after recording ends, how long cameras may take to upload what they hold.
+        broker_url: an external broker (``None``: start Mosquitto).
+        emulator_endpoint: an external emulator (``None``: start one in this process).
+        admin_token: the external emulator's admin token.
+        workdir: scratch directory (``None``: a temporary one).
+        clip: replay these bytes (a pre-encoded video clip) instead of synthetic bytes.
+        progress_s: progress line period.
+        rollover_s: start a new object after this much recording time.
+    """
+
+    cameras: int = 10
+    duration_s: float = 60.0
+    bitrate_bps: int = 256_000
+    chunk_bytes: int = 16 * 1024
+    scenario: Scenario = field(
+        default_factory=lambda: Scenario(name="steady", description="no faults")
+    )
+    seed: int = 1
+    processes: int = 1
+    drain_s: float = 60.0
+    broker_url: str | None = None
+    emulator_endpoint: str | None = None
+    admin_token: str | None = None
+    workdir: Path | None = None
+    clip: bytes | None = None
+    progress_s: float = 2.0
+    rollover_s: float = 20.0
+
+
+def _camera_settings(
+    settings: FleetSettings, services: LocalServices, device_id: str, spool: Path
+) -> dict[str, Any]:
+    return {
+        "device_id": device_id,
+        "secret": services.provision(device_id),
+        "broker": {
+            "url": services.urls.broker_url,
+            "username": device_id,
+            "reconnect_initial_s": 0.5,
+            "reconnect_max_s": 5.0,
+            "keepalive_s": 15,
+        },
+        "credentials": {
+            "duration_s": settings.scenario.credential_duration_s,
+            "request_timeout_s": 5.0,
+            "retry_initial_s": 0.5,
+            "retry_max_s": 5.0,
+        },
+        "spool": {
+            "dir": str(spool / device_id),
+            "chunk_bytes": max(1024, settings.chunk_bytes),
+            "chunk_max_age_s": 1.0,
+        },
+        "upload": {
+            "rollover_s": settings.rollover_s,
+            "outage_initial_s": 0.5,
+            "outage_max_s": 3.0,
+            "status_interval_s": 30.0,
+            "retry": {"attempts": 4, "initial_s": 0.1, "max_s": 1.0, "request_timeout_s": 10},
+        },
+    }
+
+
+class _Progress:
+    """Merges group snapshots, prints the progress line and keeps history for recovery."""
+
+    def __init__(self, cameras: int, out: TextIO, period_s: float) -> None:
+        self.cameras = cameras
+        self.out = out
+        self.period_s = period_s
+        self.latest: dict[int, GroupSnapshot] = {}
+        self.history: list[tuple[float, dict[str, tuple[int, int]]]] = []
+        self._next = 0.0
+        self.start = time.monotonic()
+
+    def add(self, group: int, snap: GroupSnapshot) -> None:
+        self.latest[group] = snap
+
+    def tick(self) -> None:
+        now = time.monotonic() - self.start
+        figures = [cam for snap in self.latest.values() for cam in snap.cameras]
+        self.history.append((now, {cam.device_id: (cam.uploaded, cam.produced) for cam in figures}))
+        if now < self._next:
+            return
+        self._next = now + self.period_s
+        errors: dict[str, int] = {}
+        for snap in self.latest.values():
+            for key, n in snap.errors.items():
+                errors[key] = errors.get(key, 0) + n
+        online = sum(cam.connected for cam in figures)
+        produced = sum(cam.produced for cam in figures)
+        stored = sum(cam.uploaded for cam in figures)
+        spool = sum(cam.spool for cam in figures)
+        errs = " ".join(f"{k}={v}" for k, v in sorted(errors.items())) or "none"
+        print(
+            f"[{now:6.1f}s] online {online}/{self.cameras} | produced {produced / 1e6:8.2f} MB | "
+            f"stored {stored / 1e6:8.2f} MB | spool {spool / 1e6:7.2f} MB | errors: {errs}",
+            file=self.out,
+            flush=True,
+        )
+
+    def recovery(self, end_s: float | None, offset_s: float) -> float | None:
+        """Seconds after ``end_s`` until every camera stored something new or caught up."""
+        if end_s is None:
+            return None
+        end = end_s + offset_s
+        base: dict[str, tuple[int, int]] | None = None
+        for at, cams in self.history:
+            if at < end:
+                continue
+            if base is None:
+                base = cams
+                continue
+            if all(
+                cams.get(dev, (0, 0))[0] > up or cams.get(dev, (0, 0))[0] >= prod
+                for dev, (up, prod) in base.items()
+            ):
+                return round(at - end, 2)
+        return None
+
+
+def _split(items: list[CameraSpec], groups: int) -> list[tuple[CameraSpec, ...]]:
+    return [tuple(items[i::groups]) for i in range(groups) if items[i::groups]]
+
+
+def run_fleet(
+    settings: FleetSettings,
+    *,
+    out: TextIO = sys.stderr,
+    stop: threading.Event | None = None,
+    on_services: Callable[[LocalServices], None] | None = None,
+) -> FleetReport:
+    """Run the whole fleet and return its report.
+
+    Args:
+        settings: the run.
+        out: where progress lines go.
+        stop: set to end the recording early (cameras then upload what they hold).
+        on_services: called once the services are up (the demo prints URLs there).
+
+    Returns:
+        The report; ``report.ok`` says whether every byte was accounted for.
+    """
+    stop = stop or threading.Event()
+    with contextlib.ExitStack() as stack:
+        workdir = settings.workdir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-fleet-"))
+        )
+        services = stack.enter_context(
+            local_services(
+                workdir,
+                credential_duration_s=settings.scenario.credential_duration_s,
+                with_proxies="link" in settings.scenario.actions(),
+                seed=settings.seed,
+                broker_url=settings.broker_url,
+                emulator_endpoint=settings.emulator_endpoint,
+                admin_token=settings.admin_token,
+            )
+        )
+        if on_services is not None:
+            on_services(services)
+        return _run(settings, services, workdir, out, stop)
+    raise AssertionError("unreachable")  # pragma: no cover - ExitStack does not swallow
+
+
+def _run(
+    settings: FleetSettings,
+    services: LocalServices,
+    workdir: Path,
+    out: TextIO,
+    stop: threading.Event,
+) -> FleetReport:
+    wall_start = time.monotonic()
+    ids = [f"cam-{i:05d}" for i in range(settings.cameras)]
+    rng = random.Random(settings.seed)  # noqa: S311 - reproducible boot spread
+    skews = plan_skews(settings.scenario, ids, settings.duration_s, settings.seed)
+    specs = []
+    for device_id in ids:
+        data = _camera_settings(settings, services, device_id, workdir / "spool")
+        skew: tuple[SkewPlan, ...] = tuple(skews.get(device_id, ()))
+        specs.append(
+            CameraSpec(
+                json.dumps(data),
+                skew,
+                start_delay_s=rng.uniform(0, settings.scenario.boot_spread_s),
+            )
+        )
+    groups = _split(specs, max(1, settings.processes))
+    group_specs = [
+        GroupSpec(
+            cameras=g,
+            seed=settings.seed,
+            bitrate_bps=settings.bitrate_bps,
+            chunk_bytes=settings.chunk_bytes,
+            duration_s=settings.duration_s,
+            drain_s=settings.drain_s,
+            clip=settings.clip,
+        )
+        for g in groups
+    ]
+    services.emulator.reset_stats()
+    progress = _Progress(settings.cameras, out, settings.progress_s)
+    chaos = ChaosDriver(settings.scenario, services, settings.duration_s, settings.seed)
+    results = _run_groups(group_specs, progress, chaos, stop)
+    chaos.stop()
+    # Faults off for the read-back: the audit must see what is stored, not injected errors.
+    with contextlib.suppress(Exception):
+        services.emulator.clear_faults()
+    services.set_link(LinkProfile())
+    cameras = [cam for group in results for cam in group.cameras]
+    audits = verify_cameras(cameras, services.bucket())
+    stats = services.emulator.stats()
+    report = FleetReport(
+        scenario=settings.scenario.name,
+        seed=settings.seed,
+        cameras=settings.cameras,
+        duration_s=settings.duration_s,
+        bitrate_bps=settings.bitrate_bps,
+        processes=len(group_specs),
+    )
+    requests: dict[str, dict[str, int]] = stats.get("requests", {})
+    report.oss_requests = requests
+    report.injected_faults = stats.get("faults", {})
+    report.sts_calls = sum(requests.get("AssumeRole", {}).values())
+    injected: dict[str, int] = {}
+    for kinds in report.injected_faults.values():
+        for kind, n in kinds.items():
+            injected[f"oss:{kind}"] = injected.get(f"oss:{kind}", 0) + n
+    report.retries_by_cause = injected
+    latency = services.reply_latencies()
+    report.reply_latency_p50_s = histogram_quantile(latency, 0.5)
+    report.reply_latency_p99_s = histogram_quantile(latency, 0.99)
+    recovery = {
+        i: progress.recovery(step.end_s, 0.0)
+        for i, step in enumerate(chaos.applied)
+        if step.end_s is not None
+    }
+    report = build_report(report, cameras, audits, chaos.applied, recovery)
+    report.spool_end_growth_bytes = _spool_growth(progress)
+    report.wall_s = round(time.monotonic() - wall_start, 1)
+    return report
+
+
+def _spool_growth(progress: _Progress) -> int:
+    """Backlog (produced minus stored) growth over the second half of recording."""
+    hist = progress.history
+    if len(hist) < 4:
+        return 0
+    mid, end = hist[len(hist) // 2][1], hist[-1][1]
+
+    def backlog(cams: dict[str, tuple[int, int]]) -> int:
+        return sum(prod - up for up, prod in cams.values())
+
+    return backlog(end) - backlog(mid)
+
+
+def _run_groups(
+    specs: list[GroupSpec],
+    progress: _Progress,
+    chaos: ChaosDriver,
+    stop: threading.Event,
+) -> list[GroupResult]:
+    inbox: Any
+    results: dict[int, GroupResult] = {}
+    if len(specs) == 1:
+        inbox = queue.Queue()
+        spec = specs[0]
+
+        def run() -> None:
+            result = run_group(spec, lambda snap: inbox.put((0, "snapshot", snap)), stop)
+            inbox.put((0, "result", result))
+
+        thread = threading.Thread(target=run, name="fleet-group", daemon=True)
+        thread.start()
+        chaos.start(time.monotonic())
+        progress.start = time.monotonic()
+        _collect(inbox, progress, results, 1)
+        thread.join(30)
+        return [results[0]]
+    ctx = multiprocessing.get_context("spawn")
+    mp_queue = ctx.Queue()
+    procs = []
+    relays = []
+    inbox = queue.Queue()
+    for index, spec in enumerate(specs):
+        child_queue = ctx.Queue()
+        proc = ctx.Process(target=group_process_main, args=(spec, child_queue), daemon=True)
+        proc.start()
+        procs.append(proc)
+
+        def relay(i: int = index, q: Any = child_queue, p: Any = proc) -> None:
+            while True:
+                try:
+                    kind, payload = q.get(timeout=1.0)
+                except queue.Empty:
+                    if not p.is_alive():
+                        inbox.put((i, "result", GroupResult()))
+                        return
+                    continue
+                inbox.put((i, kind, payload))
+                if kind == "result":
+                    return
+
+        t = threading.Thread(target=relay, daemon=True)
+        t.start()
+        relays.append(t)
+    del mp_queue
+    chaos.start(time.monotonic())
+    progress.start = time.monotonic()
+    _collect(inbox, progress, results, len(specs))
+    for proc in procs:
+        proc.join(30)
+    return [results[i] for i in sorted(results)]
+
+
+def _collect(inbox: Any, progress: _Progress, results: dict[int, GroupResult], n: int) -> None:
+    while len(results) < n:
+        try:
+            group, kind, payload = inbox.get(timeout=1.0)
+        except queue.Empty:
+            progress.tick()
+            continue
+        if kind == "snapshot":
+            progress.add(group, payload)
+            progress.tick()
+        else:
+            results[group] = payload
