@@ -1,0 +1,145 @@
+"""Small pure parts: password hashes, cursors, timelines, settings, display filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloud.console import hash_password, verify_password
+from cloud.console.cursors import CursorCodec
+from cloud.console.errors import ConsoleConfigError, InvalidInputError
+from cloud.console.ledger import Recording, SegmentFacts, Verification
+from cloud.console.passwords import is_valid_hash
+from cloud.console.settings import ConsoleSettings, parse_settings
+from cloud.console.timeline import build_timeline, day_bounds
+from cloud.console.web.auth import Signer
+from tests.cloud.console.conftest import PASSWORD_HASH
+
+
+def test_password_hash_round_trip() -> None:
+    encoded = hash_password("hunter2 but longer", log2_n=10)
+    assert encoded.startswith("scrypt$10$8$1$")
+    assert verify_password("hunter2 but longer", encoded)
+    assert not verify_password("hunter3 but longer", encoded)
+    assert hash_password("same", log2_n=10) != hash_password("same", log2_n=10)  # salted
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    ["", "plain", "scrypt$10$8$1$c2FsdA$", "scrypt$99$8$1$c2FsdHNhbHQ$aGFzaA", "bcrypt$x$y$z$a$b"],
+)
+def test_malformed_hashes_never_verify(encoded: str) -> None:
+    assert not is_valid_hash(encoded)
+    assert not verify_password("anything", encoded)
+
+
+def test_password_limits() -> None:
+    with pytest.raises(ValueError, match="1 to 1024"):
+        hash_password("")
+    with pytest.raises(ValueError, match="1 to 1024"):
+        hash_password("x" * 1025)
+    assert not verify_password("x" * 2000, PASSWORD_HASH)
+
+
+@given(st.lists(st.one_of(st.integers(-(2**62), 2**62), st.text(max_size=40)), max_size=3))
+def test_cursor_round_trip(position: list[int | str]) -> None:
+    codec = CursorCodec(b"k" * 32)
+    cursor = codec.encode("scope", position)
+    assert codec.decode("scope", cursor) == position
+    with pytest.raises(InvalidInputError):
+        codec.decode("other-scope", cursor)
+    with pytest.raises(InvalidInputError):
+        CursorCodec(b"j" * 32).decode("scope", cursor)
+
+
+def test_signer_rejects_tampering() -> None:
+    signer = Signer(b"s" * 32)
+    signed = signer.sign("session", "abc")
+    assert signer.unsign("session", signed) == "abc"
+    assert signer.unsign("login", signed) is None
+    assert signer.unsign("session", "abd" + signed[3:]) is None
+    assert signer.unsign("session", None) is None
+    assert signer.unsign("session", "x" * 300) is None
+
+
+def rec(start_ms: int, end_ms: int, n: int) -> Recording:
+    facts = SegmentFacts(f"{n:032x}", "cam-1", n, f"videos/cam-1/{n}", 1, 1, start_ms, end_ms)
+    return Recording(facts, 0, Verification.VERIFIED, "", None, None)
+
+
+def test_timeline_gaps_merge_overlaps_and_stop_at_now() -> None:
+    day = dt.date(2026, 1, 1)
+    start, end = day_bounds(day)
+    assert end - start == 86_400_000
+    hour = 3_600_000
+    recordings = [
+        rec(start - 1000, start + hour, 1),  # began the day before: clipped
+        rec(start + hour - 500, start + 2 * hour, 2),  # overlaps the first
+        rec(start + 2 * hour + 1000, start + 3 * hour, 3),  # a 1 s boundary: not a gap
+        rec(start + 5 * hour, start + 6 * hour, 4),
+    ]
+    timeline = build_timeline(day, recordings, now_ms=start + 8 * hour)
+    assert timeline.recordings[0].start_ms == start
+    assert [(g.start_ms - start, g.end_ms - start) for g in timeline.gaps] == [
+        (3 * hour, 5 * hour),
+        (6 * hour, 8 * hour),
+    ]
+    future = build_timeline(day, [], now_ms=start - 1)
+    assert future.gaps == ()
+    empty_past = build_timeline(day, [], now_ms=end + hour)
+    assert [(g.start_ms, g.end_ms) for g in empty_past.gaps] == [(start, end)]
+
+
+def base_settings() -> dict[str, object]:
+    return {
+        "operators": [{"username": "admin", "password_hash": PASSWORD_HASH}],
+        "oss": {
+            "endpoint": "http://127.0.0.1:1",
+            "bucket": "b-1",
+            "region": "cn-hangzhou",
+            "access_key_id": "AK",
+            "access_key_secret": "the-oss-secret",
+        },
+    }
+
+
+def test_settings_hide_secrets() -> None:
+    settings = parse_settings(base_settings())
+    assert isinstance(settings, ConsoleSettings)
+    text = repr(settings) + str(settings)
+    assert "the-oss-secret" not in text
+    assert PASSWORD_HASH not in text
+    assert settings.oss.device_prefix("cam-1") == "videos/cam-1/"
+    assert settings.oss.fleet_prefix == "videos/"
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "field"),
+    [
+        ("oss", {"key_prefix_template": "videos/"}, "key_prefix_template"),
+        ("oss", {"key_prefix_template": "../{device_id}/"}, "key_prefix_template"),
+        ("session", {"secret": "tiny-secret"}, "secret"),
+        ("http", {"port": 70000}, "port"),
+    ],
+)
+def test_invalid_settings_name_the_field(
+    section: str, values: dict[str, object], field: str
+) -> None:
+    data = base_settings()
+    data[section] = {**data.get(section, {}), **values}  # type: ignore[dict-item]
+    with pytest.raises(ConsoleConfigError, match=field) as caught:
+        parse_settings(data)
+    assert "tiny-secret" not in str(caught.value)  # values are never echoed
+
+
+def test_operators_are_required_and_checked() -> None:
+    data = base_settings()
+    data["operators"] = []
+    with pytest.raises(ConsoleConfigError, match="operators"):
+        parse_settings(data)
+    data["operators"] = [{"username": "<script>", "password_hash": PASSWORD_HASH}]
+    with pytest.raises(ConsoleConfigError, match="username"):
+        parse_settings(data)
