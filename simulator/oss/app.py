@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from simulator.oss.auth import Authenticator, IdentityService
 from simulator.oss.dispatch import select_operation
@@ -53,7 +54,7 @@ class OssApp:
 
     def __init__(
         self,
-        iam: IdentityService,
+        iam: IdentityService[Any],
         store: ObjectStore,
         settings: OssSettings | None = None,
         *,
@@ -114,7 +115,14 @@ class OssApp:
             keep_alive = await self._drain(req)
         if outcome != "OK":
             logger.debug("%s %s -> %s", rid, op, outcome)
-        sent = await self._send(send, response, rid, keep_alive=keep_alive)
+        try:
+            sent = await self._send(send, response, rid, keep_alive=keep_alive)
+        except Exception:
+            # The status line is gone already; all that is left is to log and let the server
+            # close the connection (the client sees a truncated body, never a wrong one).
+            logger.exception("%s %s failed while sending the response", rid, op)
+            self.stats.record(op, "SendFailed")
+            return
         bytes_in = 0
         if req is not None and outcome == "OK":
             length = req.headers.get("content-length", "0")

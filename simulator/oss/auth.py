@@ -20,7 +20,7 @@ from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from simulator.emulator.errors import EmulatorError
@@ -64,16 +64,22 @@ class PrincipalLike(Protocol):
         ...
 
 
-class IdentityService(Protocol):
-    """The seam to the IAM half of the emulator (``simulator.iam.Iam`` implements it)."""
+PrincipalT = TypeVar("PrincipalT", bound=PrincipalLike)
 
-    def resolve(self, access_key_id: str, security_token: str | None) -> tuple[str, PrincipalLike]:
+
+class IdentityService(Protocol[PrincipalT]):
+    """The seam to the IAM half of the emulator (``simulator.iam.Iam`` implements it).
+
+    Generic in the principal type: whatever ``resolve`` returns is what ``is_allowed`` gets back.
+    """
+
+    def resolve(self, access_key_id: str, security_token: str | None) -> tuple[str, PrincipalT]:
         """Return (secret, principal) for a key; raise an EmulatorError with code/http_status."""
         ...
 
     def is_allowed(
         self,
-        principal: PrincipalLike,
+        principal: PrincipalT,
         action: str,
         resource: str,
         context: Mapping[str, str | Sequence[str]],
@@ -107,7 +113,7 @@ class Authenticator:
     """
 
     def __init__(
-        self, identity: IdentityService, settings: OssSettings, clock: Callable[[], float]
+        self, identity: IdentityService[Any], settings: OssSettings, clock: Callable[[], float]
     ) -> None:
         self._identity = identity
         self._settings = settings

@@ -24,6 +24,8 @@ Tree::
         ├── PositionNotEqualToLength    409  (+ header x-oss-next-append-position)
         ├── ObjectNotAppendable         409
         ├── ObjectSizeTooLarge          409  (an append would grow the object past its limit)
+        ├── NotModified                 304  (conditional GET/HEAD; no body)
+        ├── PreconditionFailed          412  (If-Match / If-Unmodified-Since)
         ├── InvalidRange                416  (only with ``x-oss-range-behavior: standard``)
         ├── NotImplemented              501  (an OSS sub-resource this emulator does not serve)
         └── InternalError               500  (a bug; logged with a traceback)
@@ -324,6 +326,25 @@ class ObjectSizeTooLarge(OssError):
             409,
             elements={"MaxSizeAllowed": str(max_size)},
             headers={"x-oss-next-append-position": str(current_size)},
+        )
+
+
+class NotModified(OssError):
+    """304 Not Modified (conditional GET/HEAD); sent without a body."""
+
+    def __init__(self, etag: str) -> None:
+        super().__init__("NotModified", "Not Modified", 304, headers={"ETag": f'"{etag}"'})
+
+
+class PreconditionFailed(OssError):
+    """412 PreconditionFailed: If-Match or If-Unmodified-Since excluded the object."""
+
+    def __init__(self, condition: str) -> None:
+        super().__init__(
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold.",
+            412,
+            elements={"Condition": condition},
         )
 
 

@@ -16,7 +16,7 @@ import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote
 
 from simulator.oss import responses as render
@@ -33,6 +33,7 @@ from simulator.oss.listing import decode_token, encode_token
 from simulator.oss.models import ObjectFields, OssModel
 from simulator.oss.names import check_bucket_name, check_object_key
 from simulator.oss.payloads import parse_create_bucket, parse_delete, parse_lifecycle
+from simulator.oss.preconditions import check_preconditions
 from simulator.oss.ranges import select_range
 from simulator.oss.records import BucketRecord
 from simulator.oss.requests import OssRequest
@@ -82,7 +83,9 @@ class Handlers:
         settings: limits and region.
     """
 
-    def __init__(self, model: OssModel, identity: IdentityService, settings: OssSettings) -> None:
+    def __init__(
+        self, model: OssModel, identity: IdentityService[Any], settings: OssSettings
+    ) -> None:
         self._model = model
         self._identity = identity
         self._settings = settings
@@ -405,6 +408,7 @@ class Handlers:
         headers = _with_overrides(render.object_headers(record), call.req.query)
         standard = call.req.headers.get("x-oss-range-behavior", "").lower() == "standard"
         try:
+            check_preconditions(call.req.headers, record)
             span = select_range(call.req.headers.get("range"), record.size, standard=standard)
         except OssError:
             reader.close()
@@ -434,6 +438,7 @@ class Handlers:
         """HEAD /<bucket>/<key> — the object's headers."""
         bucket, key = self._object_op(call, "oss:GetObject")
         record = self._model.head_object(bucket.name, key)
+        check_preconditions(call.req.headers, record)
         return Response(200, render.object_headers(record), length=record.size)
 
     async def get_object_meta(self, call: Call) -> Response:

@@ -130,6 +130,8 @@ def error_response(error: OssError, request_id: str, host_id: str, *, head: bool
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in error.headers.items()
     )
+    if error.http_status == 304:
+        return Response(304, headers[1:])
     if head:
         headers.append((b"x-oss-err", base64.b64encode(document)))
         return Response(error.http_status, headers, length=0)

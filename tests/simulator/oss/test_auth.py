@@ -300,3 +300,23 @@ def test_independent_v1_signature_matches(oss: OssEnv) -> None:
         timeout=10,
     )
     assert response.status_code == 200, response.text
+
+
+def test_v4_presign_with_additional_signed_headers(oss: OssEnv, bucket: oss2.Bucket) -> None:
+    bucket.put_object("ranged", b"0123456789")
+    client = oss.bucket_client(oss.auth("v4"))
+    url = client.sign_url(
+        "GET",
+        "ranged",
+        60,
+        headers={"Range": "bytes=2-4", "x-oss-meta-note": "n"},
+        additional_headers={"range"},
+    )
+    assert "x-oss-additional-headers=range" in url
+    ok = requests.get(url, headers={"Range": "bytes=2-4", "x-oss-meta-note": "n"}, timeout=10)
+    assert (ok.status_code, ok.content) == (206, b"234")
+    changed = requests.get(url, headers={"Range": "bytes=0-4", "x-oss-meta-note": "n"}, timeout=10)
+    assert changed.status_code == 403
+    assert "<Code>SignatureDoesNotMatch</Code>" in changed.text
+    unsigned = requests.get(url, headers={"Range": "bytes=2-4"}, timeout=10)
+    assert unsigned.status_code == 403

@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 import oss2
 import pytest
+import requests
 
 from simulator.oss import MemoryStore, ObjectRecord
+from simulator.oss.storage import ObjectReader
 from tests.simulator.oss._raw import raw_request, sign_v1
 from tests.simulator.oss._server import OssEnv, running_oss
 
@@ -273,13 +275,34 @@ def test_absurd_ranges(bucket: oss2.Bucket, header: str, status: int, body: byte
     assert (result.status, result.read()) == (status, body)
 
 
+class _FailingReader:
+    """Serves the first read, then fails like a disk going bad mid-download."""
+
+    def __init__(self, inner: ObjectReader) -> None:
+        self._inner = inner
+        self._reads = 0
+
+    def read(self, offset: int, length: int) -> bytes:
+        self._reads += 1
+        if self._reads > 1:
+            raise OSError(5, "Input/output error")
+        return self._inner.read(offset, length)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class FlakyStore(MemoryStore):
-    """A memory store whose appends to keys starting with ``boom`` fail like a broken disk."""
+    """A memory store that fails like a broken disk: appends to ``boom*``, reads of ``brittle*``."""
 
     def append_object(self, bucket: str, record: ObjectRecord, offset: int, data: bytes) -> None:
         if record.key.startswith("boom"):
             raise OSError(5, "Input/output error")
         super().append_object(bucket, record, offset, data)
+
+    def open_object(self, bucket: str, record: ObjectRecord) -> ObjectReader:
+        reader = super().open_object(bucket, record)
+        return _FailingReader(reader) if record.key.startswith("brittle") else reader
 
 
 def test_internal_errors_become_500_and_the_server_keeps_going() -> None:
@@ -292,3 +315,8 @@ def test_internal_errors_become_500_and_the_server_keeps_going() -> None:
         assert bucket.append_object("fine.ts", 0, b"x").next_position == 1
         assert env.app is not None
         assert env.app.stats.count("AppendObject", "InternalError") == 1
+        bucket.put_object("brittle.bin", b"b" * (3 * 1024 * 1024))
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            bucket.get_object("brittle.bin").read()
+        assert env.app.stats.count("GetObject", "SendFailed") == 1
+        assert bucket.get_object("fine.ts").read() == b"x"

@@ -319,3 +319,26 @@ def test_presigned_get_and_put_v1_and_v4(oss: OssEnv) -> None:
         wrong = requests.put(put_url, data=b"x", headers={"Content-Type": "text/plain"}, timeout=10)
         assert wrong.status_code == 403
         assert "<Code>SignatureDoesNotMatch</Code>" in wrong.text
+
+
+def test_conditional_get_and_head(bucket: oss2.Bucket) -> None:
+    bucket.put_object("c", b"cond")
+    head = bucket.head_object("c")
+    etag, modified = head.headers["etag"], head.headers["last-modified"]
+    with pytest.raises(oss2.exceptions.NotModified):
+        bucket.get_object("c", headers={"If-None-Match": etag})
+    with pytest.raises(oss2.exceptions.NotModified):
+        bucket.head_object("c", headers={"If-Modified-Since": modified})
+    with pytest.raises(oss2.exceptions.PreconditionFailed):
+        bucket.get_object("c", headers={"If-Match": '"0123"'})
+    with pytest.raises(oss2.exceptions.PreconditionFailed):
+        bucket.head_object("c", headers={"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert bucket.get_object("c", headers={"If-Match": etag}).read() == b"cond"
+    assert bucket.get_object("c", headers={"If-None-Match": '"other"'}).read() == b"cond"
+    assert (
+        bucket.get_object(
+            "c", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+        ).read()
+        == b"cond"
+    )
+    assert bucket.get_object("c", headers={"If-Modified-Since": "garbage"}).read() == b"cond"
