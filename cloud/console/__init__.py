@@ -13,6 +13,7 @@ from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret, RegistryDe
 from cloud.console.errors import ConsoleConfigError, ConsoleError
 from cloud.console.ledger import Ledger, Recording, Verification
 from cloud.console.passwords import hash_password, verify_password
+from cloud.console.quickstart import local_settings
 from cloud.console.runtime import Console
 from cloud.console.settings import (
     ConsoleSettings,
@@ -53,5 +54,6 @@ __all__ = [
     "create_app",
     "hash_password",
     "load_settings",
+    "local_settings",
     "verify_password",
 ]

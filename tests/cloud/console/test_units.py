@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cloud.console import hash_password, verify_password
+from cloud.console import Console, RegistryDevices, hash_password, local_settings, verify_password
 from cloud.console.cursors import CursorCodec
 from cloud.console.errors import ConsoleConfigError, InvalidInputError
 from cloud.console.ledger import Recording, SegmentFacts, Verification
@@ -16,7 +17,9 @@ from cloud.console.passwords import is_valid_hash
 from cloud.console.settings import ConsoleSettings, parse_settings
 from cloud.console.timeline import build_timeline, day_bounds
 from cloud.console.web.auth import Signer
-from tests.cloud.console.conftest import PASSWORD_HASH
+from cloud.registry import Registry
+from simulator.emulator.handle import EmulatorHandle
+from tests.cloud.console.conftest import PASSWORD_HASH, login
 
 
 def test_password_hash_round_trip() -> None:
@@ -44,7 +47,16 @@ def test_password_limits() -> None:
     assert not verify_password("x" * 2000, PASSWORD_HASH)
 
 
-@given(st.lists(st.one_of(st.integers(-(2**62), 2**62), st.text(max_size=40)), max_size=3))
+# Positions are device ids, event ids and times: short ASCII strings and integers.
+ASCII = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+
+
+@given(
+    st.lists(
+        st.one_of(st.integers(-(2**62), 2**62), st.text(alphabet=ASCII, max_size=64)),
+        max_size=3,
+    )
+)
 def test_cursor_round_trip(position: list[int | str]) -> None:
     codec = CursorCodec(b"k" * 32)
     cursor = codec.encode("scope", position)
@@ -143,3 +155,23 @@ def test_operators_are_required_and_checked() -> None:
     data["operators"] = [{"username": "<script>", "password_hash": PASSWORD_HASH}]
     with pytest.raises(ConsoleConfigError, match="username"):
         parse_settings(data)
+
+
+def test_local_settings_start_a_console_one_can_log_in_to(
+    console_emulator: EmulatorHandle, registry: Registry
+) -> None:
+    settings = local_settings(
+        oss_endpoint=console_emulator.oss_endpoint,
+        bucket=console_emulator.bucket,
+        region=console_emulator.region,
+        access_key_id=console_emulator.access_key_id,
+        access_key_secret=console_emulator.access_key_secret,
+        mqtt_host="127.0.0.1",
+        mqtt_port=1,  # nothing listens: the console starts anyway and keeps retrying
+        password="demo password",
+    )
+    with Console(settings, devices=RegistryDevices(registry)) as console:
+        url = console.start()
+        with httpx.Client(base_url=url) as http:
+            login(http, "admin", "demo password")
+            assert http.get("/api/cameras").status_code == 200
