@@ -1,0 +1,302 @@
+"""``ossmedia bench emulator``: 64 KiB appends/s through the emulator vs a bare ASGI app.
+
+Both servers run as separate processes on the same stack (uvicorn, httptools, the default
+event loop, one worker): the emulator in memory mode (``ossmedia emulator --memory``) and
+:mod:`simulator.bench.bare_server`, which only reads the body and answers 200 with the
+headers ``oss2`` needs. The same load generator (:mod:`simulator.bench.append_load`: N
+``oss2`` clients in threads, each appending to its own object) drives both for a fixed time,
+in alternating rounds so that machine noise hits both alike. Goal: the emulator reaches at
+least 50 % of the baseline's appends per second (median of the per-round ratios).
+
+After every emulator round each object's length is read back with HEAD and must equal its
+appends times the chunk size: a benchmark that loses appends measures nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import selectors
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import oss2
+
+from simulator.bench.append_load import LoadResult, LoadSettings, median, run_load
+from simulator.emulator.handle import EmulatorHandle, spawned_emulator
+
+GOAL_RATIO = 0.5
+_SPAWN_TIMEOUT_S = 30.0
+# The bare app checks no signature; any well-formed key will do.
+_BARE_KEY_ID = "LTAI5tBenchBareServer0"
+_BARE_KEY_SECRET = "bench-bare-server-secret"  # noqa: S105 - not a secret, the bare app ignores it
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server the load runs against."""
+
+    name: str
+    endpoint: str
+    bucket: str
+    access_key_id: str
+    access_key_secret: str
+
+
+@contextlib.contextmanager
+def spawned_bare_server() -> Iterator[str]:
+    """Run :mod:`simulator.bench.bare_server` as a separate process; yield its endpoint.
+
+    Raises:
+        RuntimeError: the process printed no endpoint in time.
+    """
+    command = [sys.executable, "-m", "simulator.bench.bare_server", "--port", "0"]
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - fixed command line built above
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        try:
+            stdout = process.stdout
+            assert stdout is not None  # noqa: S101 - Popen was asked for a pipe
+            with selectors.DefaultSelector() as selector:
+                selector.register(stdout, selectors.EVENT_READ)
+                line = stdout.readline() if selector.select(_SPAWN_TIMEOUT_S) else ""
+            if not line:
+                stderr.seek(0)
+                raise RuntimeError(f"the bare server did not start: {stderr.read()[-2000:]}")
+            yield str(json.loads(line)["endpoint"])
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def _object_lengths(target: Target, result: LoadResult) -> list[dict[str, Any]]:
+    """Each client's object as the server stores it, next to what the client appended."""
+    session = oss2.Session()
+    session.session.trust_env = False
+    auth = oss2.Auth(target.access_key_id, target.access_key_secret)
+    bucket = oss2.Bucket(auth, target.endpoint, target.bucket, session=session)
+    objects = []
+    for tally in result.clients:
+        length = int(bucket.head_object(tally.key).content_length)
+        objects.append({"key": tally.key, "appends": tally.appends, "length": length})
+    return objects
+
+
+def _round_figures(result: LoadResult) -> dict[str, Any]:
+    return {
+        "appends": result.appends,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "appends_per_s": round(result.appends_per_s, 1),
+        "mib_per_s": round(result.mib_per_s, 2),
+        "p50_ms": round(result.latency_ms(0.50), 2),
+        "p99_ms": round(result.latency_ms(0.99), 2),
+    }
+
+
+def _summary(rounds: list[dict[str, Any]], name: str) -> dict[str, float]:
+    mine = [r for r in rounds if r["target"] == name]
+    return {
+        figure: round(median([float(r[figure]) for r in mine]), 2)
+        for figure in ("appends_per_s", "mib_per_s", "p50_ms", "p99_ms")
+    }
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Run all rounds against both servers; return the report document."""
+    chunk_bytes = args.chunk_kib * 1024
+    rounds: list[dict[str, Any]] = []
+    problems: list[str] = []
+    with spawned_emulator("--quiet") as emulator, spawned_bare_server() as bare_endpoint:
+        targets = _targets(emulator, bare_endpoint)
+        for number in range(1, args.rounds + 1):
+            for target in targets:
+                load = LoadSettings(
+                    endpoint=target.endpoint,
+                    bucket=target.bucket,
+                    access_key_id=target.access_key_id,
+                    access_key_secret=target.access_key_secret,
+                    clients=args.clients,
+                    chunk_bytes=chunk_bytes,
+                    duration_s=args.duration,
+                    key_prefix=f"bench/round-{number}/client-",
+                )
+                result = run_load(load)
+                entry: dict[str, Any] = {"round": number, "target": target.name}
+                entry.update(_round_figures(result))
+                problems += [f"{target.name} round {number}: {e}" for e in result.errors]
+                if target.name == "emulator":
+                    entry["objects"] = _object_lengths(target, result)
+                    problems += [
+                        f"emulator round {number}: {o['key']} is {o['length']} bytes after "
+                        f"{o['appends']} appends of {chunk_bytes}"
+                        for o in entry["objects"]
+                        if o["length"] != o["appends"] * chunk_bytes
+                    ]
+                rounds.append(entry)
+                _progress(
+                    f"round {number}/{args.rounds} {target.name:<8} "
+                    f"{entry['appends_per_s']:>8.1f} appends/s  {entry['mib_per_s']:>7.2f} MiB/s  "
+                    f"p50 {entry['p50_ms']:.2f} ms  p99 {entry['p99_ms']:.2f} ms"
+                )
+    ratios = [
+        emu["appends_per_s"] / base["appends_per_s"] if base["appends_per_s"] else 0.0
+        for base, emu in zip(rounds[0::2], rounds[1::2], strict=True)
+    ]
+    ratio = median(ratios)
+    return {
+        "benchmark": "emulator",
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"nproc": os.cpu_count(), "python": platform.python_version()},
+        "settings": {
+            "clients": args.clients,
+            "chunk_kib": args.chunk_kib,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+        },
+        "rounds": rounds,
+        "baseline": _summary(rounds, "baseline"),
+        "emulator": _summary(rounds, "emulator"),
+        "round_ratios": [round(r, 3) for r in ratios],
+        "ratio": round(ratio, 3),
+        "goal_ratio": GOAL_RATIO,
+        "met": ratio >= GOAL_RATIO,
+        "problems": problems,
+    }
+
+
+def _targets(emulator: EmulatorHandle, bare_endpoint: str) -> list[Target]:
+    # Baseline first in every round, so each emulator figure has a baseline just before it.
+    return [
+        Target("baseline", bare_endpoint, emulator.bucket, _BARE_KEY_ID, _BARE_KEY_SECRET),
+        Target(
+            "emulator",
+            emulator.oss_endpoint,
+            emulator.bucket,
+            emulator.access_key_id,
+            emulator.access_key_secret,
+        ),
+    ]
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    print(f"{'':<9}{'appends/s':>11}{'MiB/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name in ("baseline", "emulator"):
+        figures = report[name]
+        print(
+            f"{name:<9}{figures['appends_per_s']:>11.1f}{figures['mib_per_s']:>9.2f}"
+            f"{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
+        )
+    verdict = "met" if report["met"] else "NOT met"
+    print(
+        f"ratio emulator/baseline {report['ratio']:.1%} (median of {report['round_ratios']}); "
+        f"goal >= {report['goal_ratio']:.0%}: {verdict}"
+    )
+    for problem in report["problems"]:
+        print(f"problem: {problem}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface of ``ossmedia bench emulator``."""
+    parser = argparse.ArgumentParser(
+        prog="ossmedia bench emulator",
+        description=(
+            "Appends per second from concurrent oss2 clients against the emulator in memory "
+            "mode, next to a bare ASGI app on the same server stack that only reads the body "
+            "and answers 200; rounds alternate between the two. Goal: the emulator reaches "
+            f"{GOAL_RATIO:.0%} of the baseline (median of the per-round ratios)."
+        ),
+        epilog="Exit status: 0 goal met, 1 goal missed or appends lost, 2 bad arguments.",
+    )
+    parser.add_argument(
+        "--clients",
+        type=_positive_int,
+        default=8,
+        help="concurrent oss2 clients, one thread each (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--chunk-kib",
+        type=_positive_int,
+        default=64,
+        help="size of every append in KiB (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=10.0,
+        help="seconds per round and server (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        help="baseline/emulator round pairs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-fail",
+        action="store_true",
+        help="exit 0 even when the goal is missed (lost appends still fail)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON on stdout (progress goes to stderr)",
+    )
+    return parser  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark and report.
+
+    Args:
+        argv: arguments after ``ossmedia bench emulator``.
+
+    Returns:
+        0 if the goal is met (or ``--no-fail``), 1 if it is missed or an append was lost
+        or failed, 2 for bad arguments.
+    """
+    args = build_parser().parse_args(argv)
+    _progress(
+        f"ossmedia bench emulator: {args.clients} clients, {args.chunk_kib} KiB appends, "
+        f"{args.rounds} x {args.duration:g} s per server"
+    )
+    report = run_benchmark(args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_table(report)
+    if report["problems"]:
+        return 1
+    return 0 if report["met"] or args.no_fail else 1

@@ -1,0 +1,77 @@
+"""``ossmedia bench emulator``: report shape, positive figures, and every append landed."""
+
+from __future__ import annotations
+
+import json
+
+import oss2
+import pytest
+
+from simulator.bench.append_load import percentile
+from simulator.bench.emulator import main, spawned_bare_server
+
+CHUNK_KIB = 16
+
+
+def test_smoke_run_reports_both_figures_and_loses_no_append(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--duration", "0.5", "--rounds", "1", "--clients", "2"]
+    status = main([*argv, "--chunk-kib", str(CHUNK_KIB), "--json", "--no-fail"])
+
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert report["problems"] == []
+    assert report["settings"] == {
+        "clients": 2,
+        "chunk_kib": CHUNK_KIB,
+        "duration_s": 0.5,
+        "rounds": 1,
+    }
+    assert [(r["round"], r["target"]) for r in report["rounds"]] == [
+        (1, "baseline"),
+        (1, "emulator"),
+    ]
+    for name in ("baseline", "emulator"):
+        assert set(report[name]) == {"appends_per_s", "mib_per_s", "p50_ms", "p99_ms"}
+        assert report[name]["appends_per_s"] > 0
+        assert report[name]["mib_per_s"] > 0
+    assert report["ratio"] == pytest.approx(
+        report["emulator"]["appends_per_s"] / report["baseline"]["appends_per_s"], rel=0.01
+    )
+    assert report["met"] == (report["ratio"] >= 0.5)
+    emulator_round = report["rounds"][1]
+    objects = emulator_round["objects"]
+    assert len(objects) == 2
+    # Each client appended once more (warm-up) than it measured.
+    assert sum(o["appends"] for o in objects) == emulator_round["appends"] + 2
+    for obj in objects:
+        assert obj["appends"] > 1
+        assert obj["length"] == obj["appends"] * CHUNK_KIB * 1024
+
+
+def test_bare_server_answers_appends_the_way_oss2_expects() -> None:
+    with spawned_bare_server() as endpoint:
+        session = oss2.Session()
+        session.session.trust_env = False
+        bucket = oss2.Bucket(oss2.Auth("id", "secret"), endpoint, "ossmedia", session=session)
+        result = bucket.append_object("a/b", 5, b"0123456789", init_crc=0)
+
+    assert result.status == 200
+    assert result.next_position == 15
+    assert result.crc is None
+
+
+@pytest.mark.parametrize("argv", [["--clients", "0"], ["--duration", "0"], ["--rounds", "x"]])
+def test_bad_arguments_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile(values, 1.0) == 100.0
+    assert percentile([], 0.5) == 0.0
