@@ -23,6 +23,7 @@ import selectors
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,11 +50,33 @@ class Target:
     bucket: str
     access_key_id: str
     access_key_secret: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class BareServer:
+    """A running :mod:`simulator.bench.bare_server` process."""
+
+    endpoint: str
+    pid: int
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None where unknown (not Linux)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            # The command name (field 2) may hold spaces; the fields after its ")" do not.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def spawned_bare_server() -> Iterator[str]:
-    """Run :mod:`simulator.bench.bare_server` as a separate process; yield its endpoint.
+def spawned_bare_server() -> Iterator[BareServer]:
+    """Run :mod:`simulator.bench.bare_server` as a separate process.
 
     Raises:
         RuntimeError: the process printed no endpoint in time.
@@ -72,7 +95,7 @@ def spawned_bare_server() -> Iterator[str]:
             if not line:
                 stderr.seek(0)
                 raise RuntimeError(f"the bare server did not start: {stderr.read()[-2000:]}")
-            yield str(json.loads(line)["endpoint"])
+            yield BareServer(str(json.loads(line)["endpoint"]), process.pid)
         finally:
             process.terminate()
             try:
@@ -97,7 +120,11 @@ def _object_lengths(target: Target, result: LoadResult) -> list[dict[str, Any]]:
     return objects
 
 
-def _round_figures(result: LoadResult) -> dict[str, Any]:
+def _round_figures(
+    result: LoadResult, server_cpu_s: float | None, client_cpu_s: float
+) -> dict[str, Any]:
+    # Warm-up appends are served inside the measured CPU window too, so divide by all of them.
+    requests = max(1, sum(tally.appends for tally in result.clients))
     return {
         "appends": result.appends,
         "elapsed_s": round(result.elapsed_s, 3),
@@ -105,15 +132,23 @@ def _round_figures(result: LoadResult) -> dict[str, Any]:
         "mib_per_s": round(result.mib_per_s, 2),
         "p50_ms": round(result.latency_ms(0.50), 2),
         "p99_ms": round(result.latency_ms(0.99), 2),
+        "server_cpu_us_per_append": (
+            None if server_cpu_s is None else round(server_cpu_s / requests * 1e6, 1)
+        ),
+        "client_cpu_us_per_append": round(client_cpu_s / requests * 1e6, 1),
     }
 
 
-def _summary(rounds: list[dict[str, Any]], name: str) -> dict[str, float]:
+def _summary(rounds: list[dict[str, Any]], name: str) -> dict[str, float | None]:
     mine = [r for r in rounds if r["target"] == name]
-    return {
-        figure: round(median([float(r[figure]) for r in mine]), 2)
-        for figure in ("appends_per_s", "mib_per_s", "p50_ms", "p99_ms")
+    figures = ("appends_per_s", "mib_per_s", "p50_ms", "p99_ms")
+    summary: dict[str, float | None] = {
+        figure: round(median([float(r[figure]) for r in mine]), 2) for figure in figures
     }
+    for figure in ("server_cpu_us_per_append", "client_cpu_us_per_append"):
+        known = [float(r[figure]) for r in mine if r[figure] is not None]
+        summary[figure] = round(median(known), 1) if known else None
+    return summary
 
 
 def _progress(text: str) -> None:
@@ -125,8 +160,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     chunk_bytes = args.chunk_kib * 1024
     rounds: list[dict[str, Any]] = []
     problems: list[str] = []
-    with spawned_emulator("--quiet") as emulator, spawned_bare_server() as bare_endpoint:
-        targets = _targets(emulator, bare_endpoint)
+    with spawned_emulator("--quiet") as emulator, spawned_bare_server() as bare:
+        targets = _targets(emulator, bare)
         for number in range(1, args.rounds + 1):
             for target in targets:
                 load = LoadSettings(
@@ -139,9 +174,18 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     duration_s=args.duration,
                     key_prefix=f"bench/round-{number}/client-",
                 )
+                server_before = process_cpu_s(target.pid)
+                client_before = time.process_time()
                 result = run_load(load)
+                client_cpu_s = time.process_time() - client_before
+                server_after = process_cpu_s(target.pid)
+                server_cpu_s = (
+                    None
+                    if server_before is None or server_after is None
+                    else server_after - server_before
+                )
                 entry: dict[str, Any] = {"round": number, "target": target.name}
-                entry.update(_round_figures(result))
+                entry.update(_round_figures(result, server_cpu_s, client_cpu_s))
                 problems += [f"{target.name} round {number}: {e}" for e in result.errors]
                 if target.name == "emulator":
                     entry["objects"] = _object_lengths(target, result)
@@ -155,7 +199,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                 _progress(
                     f"round {number}/{args.rounds} {target.name:<8} "
                     f"{entry['appends_per_s']:>8.1f} appends/s  {entry['mib_per_s']:>7.2f} MiB/s  "
-                    f"p50 {entry['p50_ms']:.2f} ms  p99 {entry['p99_ms']:.2f} ms"
+                    f"p50 {entry['p50_ms']:.2f} ms  p99 {entry['p99_ms']:.2f} ms  "
+                    f"server CPU {entry['server_cpu_us_per_append']} us/append"
                 )
     ratios = [
         emu["appends_per_s"] / base["appends_per_s"] if base["appends_per_s"] else 0.0
@@ -183,27 +228,33 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _targets(emulator: EmulatorHandle, bare_endpoint: str) -> list[Target]:
+def _targets(emulator: EmulatorHandle, bare: BareServer) -> list[Target]:
     # Baseline first in every round, so each emulator figure has a baseline just before it.
     return [
-        Target("baseline", bare_endpoint, emulator.bucket, _BARE_KEY_ID, _BARE_KEY_SECRET),
+        Target(
+            "baseline", bare.endpoint, emulator.bucket, _BARE_KEY_ID, _BARE_KEY_SECRET, bare.pid
+        ),
         Target(
             "emulator",
             emulator.oss_endpoint,
             emulator.bucket,
             emulator.access_key_id,
             emulator.access_key_secret,
+            emulator.pid,
         ),
     ]
 
 
 def _print_table(report: dict[str, Any]) -> None:
-    print(f"{'':<9}{'appends/s':>11}{'MiB/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    header = f"{'':<9}{'appends/s':>11}{'MiB/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"{header}{'server CPU us/append':>22}{'client CPU us/append':>22}")
     for name in ("baseline", "emulator"):
         figures = report[name]
         print(
             f"{name:<9}{figures['appends_per_s']:>11.1f}{figures['mib_per_s']:>9.2f}"
             f"{figures['p50_ms']:>9.2f}{figures['p99_ms']:>9.2f}"
+            f"{figures['server_cpu_us_per_append']!s:>22}"
+            f"{figures['client_cpu_us_per_append']!s:>22}"
         )
     verdict = "met" if report["met"] else "NOT met"
     print(

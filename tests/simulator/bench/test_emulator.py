@@ -33,9 +33,17 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
         (1, "emulator"),
     ]
     for name in ("baseline", "emulator"):
-        assert set(report[name]) == {"appends_per_s", "mib_per_s", "p50_ms", "p99_ms"}
+        assert set(report[name]) == {
+            "appends_per_s",
+            "mib_per_s",
+            "p50_ms",
+            "p99_ms",
+            "server_cpu_us_per_append",
+            "client_cpu_us_per_append",
+        }
         assert report[name]["appends_per_s"] > 0
         assert report[name]["mib_per_s"] > 0
+        assert report[name]["server_cpu_us_per_append"] > 0
     assert report["ratio"] == pytest.approx(
         report["emulator"]["appends_per_s"] / report["baseline"]["appends_per_s"], rel=0.01
     )
@@ -51,10 +59,10 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
 
 
 def test_bare_server_answers_appends_the_way_oss2_expects() -> None:
-    with spawned_bare_server() as endpoint:
+    with spawned_bare_server() as bare:
         session = oss2.Session()
         session.session.trust_env = False
-        bucket = oss2.Bucket(oss2.Auth("id", "secret"), endpoint, "ossmedia", session=session)
+        bucket = oss2.Bucket(oss2.Auth("id", "secret"), bare.endpoint, "ossmedia", session=session)
         result = bucket.append_object("a/b", 5, b"0123456789", init_crc=0)
 
     assert result.status == 200
