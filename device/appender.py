@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from device.crc64 import crc64
+from device.crc64 import combine, crc64
 from device.errors import (
     AppendDiverged,
     AuthError,
@@ -84,6 +86,42 @@ class _RefreshedCredentials(Exception):
     """Internal: credentials were just refreshed after an auth error; try once more."""
 
 
+_hash_pool: ThreadPoolExecutor | None = None
+_hash_pool_lock = threading.Lock()
+
+
+def _hasher() -> ThreadPoolExecutor:
+    global _hash_pool
+    with _hash_pool_lock:
+        if _hash_pool is None:
+            _hash_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crc64")
+        return _hash_pool
+
+
+class _Expected:
+    """The object's state if the append lands; its CRC is hashed while the request is sent.
+
+    The hash runs in a helper thread so it overlaps the round trip to the store (the C
+    CRC code holds the GIL, but the sending thread spends that time waiting on the socket).
+    """
+
+    def __init__(self, before: AppendState, data: bytes, data_crc: int | None) -> None:
+        self._position = before.position + len(data)
+        self._crc: int | None = None
+        self._future: Future[int] | None = None
+        if data_crc is not None:
+            self._crc = combine(before.crc64, data_crc, len(data))
+        else:
+            self._future = _hasher().submit(crc64, data, before.crc64)
+
+    def state(self) -> AppendState:
+        if self._crc is None:
+            if self._future is None:  # pragma: no cover - one of the two is always set
+                raise RuntimeError("no CRC source")
+            self._crc = self._future.result()
+        return AppendState(self._position, self._crc)
+
+
 def store_retrying(retry: AppendRetrySettings, sleep: Callable[[float], None]) -> Retrying:
     """Build the bounded, jittered tenacity strategy used for every store call.
 
@@ -140,11 +178,15 @@ class Appender:
         """The committed length and CRC-64."""
         return self._state
 
-    def append(self, data: bytes) -> AppendState:
+    def append(self, data: bytes, data_crc: int | None = None) -> AppendState:
         """Append ``data`` exactly once and return the new committed state.
 
         Args:
             data: the bytes to add at the committed position.
+            data_crc: CRC-64 of ``data`` alone, if already known (the spool stores one per
+                chunk); the object's new CRC is then combined from it instead of hashing
+                the bytes again. When omitted, the bytes are hashed while the request is on
+                the wire.
 
         Returns:
             The committed state after the append.
@@ -158,14 +200,14 @@ class Appender:
         if not data:
             return self._state
         before = self._state
-        after = AppendState(before.position + len(data), crc64(data, before.crc64))
+        after = _Expected(before, data, data_crc)
         uncertain = False
         refreshed = False
         for attempt in store_retrying(self._retry, self._sleep):
             with attempt:
                 try:
-                    if uncertain and self._landed(before, after):
-                        return self._commit(after)
+                    if uncertain and self._landed(before, after.state()):
+                        return self._commit(after.state())
                     uncertain = False
                     return self._send(data, before, after)
                 except (TransientStorageError, PositionMismatch):
@@ -182,12 +224,12 @@ class Appender:
                     raise _RefreshedCredentials() from None
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
-    def _send(self, data: bytes, before: AppendState, after: AppendState) -> AppendState:
+    def _send(self, data: bytes, before: AppendState, after: _Expected) -> AppendState:
         try:
             result = self._store.append(self.key, before.position, data)
         except PositionMismatch:
-            if self._landed(before, after):
-                return self._commit(after)
+            if self._landed(before, after.state()):
+                return self._commit(after.state())
             # Length equals our position after all (a store-side race): plain retry.
             raise TransientStorageError(
                 "position mismatch, but the object is at the committed position",
@@ -195,15 +237,19 @@ class Appender:
                 object_key=self.key,
                 position=before.position,
             ) from None
-        if result.next_position != after.position or result.crc64 not in (None, after.crc64):
+        expected = after.state()
+        if result.next_position != expected.position or result.crc64 not in (
+            None,
+            expected.crc64,
+        ):
             raise AppendDiverged(
                 f"store reports length {result.next_position} crc {result.crc64}, "
-                f"expected {after.position} crc {after.crc64}",
+                f"expected {expected.position} crc {expected.crc64}",
                 object_key=self.key,
                 position=before.position,
                 request_id=result.request_id,
             )
-        return self._commit(after)
+        return self._commit(expected)
 
     def _landed(self, before: AppendState, after: AppendState) -> bool:
         info = self._store.head(self.key)

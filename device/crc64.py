@@ -1,16 +1,26 @@
 """CRC-64/XZ ("ECMA" in OSS headers) as OSS computes ``x-oss-hash-crc64ecma``.
 
-Built on oss2's ``Crc64`` (crcmod, with its C extension when installed), so the device
-computes exactly what the client library and the service compute. The CRC of a whole
-object can be continued chunk by chunk (``crc64(b, crc64(a)) == crc64(a + b)``) or
-combined from independently computed parts with :func:`combine`.
+Hashing uses crcmod's C extension (the implementation behind oss2's ``Crc64``) through one
+function built at import, so the device computes exactly what the client library and the
+service compute. The CRC of a whole object can be continued chunk by chunk
+(``crc64(b, crc64(a)) == crc64(a + b)``) or combined from independently computed parts with
+:func:`combine`, which needs no data at all: the uploader uses it with the CRC the spool
+stored for each chunk, so an append does not hash its bytes a second time.
 """
 
 from __future__ import annotations
 
-from oss2.utils import Crc64 as _OssCrc64
+import threading
+
+import crcmod
 
 __all__ = ["Crc64", "combine", "crc64"]
+
+_POLY = 0x142F0E1EBA9EA3693  # ECMA-182, with the x^64 term, as crcmod wants it
+_REVERSED = 0xC96C5795D7870F42  # the same polynomial, bit-reflected, without x^64
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+_crc_fun = crcmod.mkCrcFun(_POLY, initCrc=0, rev=True, xorOut=_MASK)
 
 
 def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
@@ -23,12 +33,42 @@ def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     Returns:
         The CRC-64 of the previous bytes followed by ``data``.
     """
-    state = _OssCrc64(crc)
-    state.update(bytes(data) if isinstance(data, memoryview) else data)
-    return int(state.crc)
+    return int(_crc_fun(bytes(data) if isinstance(data, memoryview) else data, crc))
 
 
-_COMBINER = _OssCrc64(0)
+# Combining works on the CRC register as a vector over GF(2): appending n zero bytes is a
+# linear map, kept as 64 columns. The map for 2**k bytes is built once by squaring and
+# cached, so combine costs one 64-step product per set bit of the length.
+_ZERO_BYTES_OPS: list[list[int]] = []
+_OPS_LOCK = threading.Lock()
+
+
+def _times(matrix: list[int], vector: int) -> int:
+    result = 0
+    index = 0
+    while vector:
+        if vector & 1:
+            result ^= matrix[index]
+        vector >>= 1
+        index += 1
+    return result
+
+
+def _square(matrix: list[int]) -> list[int]:
+    return [_times(matrix, column) for column in matrix]
+
+
+def _zero_bytes_op(power: int) -> list[int]:
+    with _OPS_LOCK:
+        if not _ZERO_BYTES_OPS:
+            one_bit = [_REVERSED] + [1 << n for n in range(63)]
+            op = one_bit
+            for _ in range(3):  # 1 bit -> 8 bits = one zero byte
+                op = _square(op)
+            _ZERO_BYTES_OPS.append(op)
+        while len(_ZERO_BYTES_OPS) <= power:
+            _ZERO_BYTES_OPS.append(_square(_ZERO_BYTES_OPS[-1]))
+        return _ZERO_BYTES_OPS[power]
 
 
 def combine(crc1: int, crc2: int, len2: int) -> int:
@@ -42,9 +82,15 @@ def combine(crc1: int, crc2: int, len2: int) -> int:
     Returns:
         The CRC-64 of the concatenation.
     """
-    if len2 == 0:
+    if len2 <= 0:
         return crc1
-    return int(_COMBINER.combine(crc1, crc2, len2))
+    power = 0
+    while len2:
+        if len2 & 1:
+            crc1 = _times(_zero_bytes_op(power), crc1)
+        len2 >>= 1
+        power += 1
+    return (crc1 ^ crc2) & _MASK
 
 
 class Crc64:
@@ -55,13 +101,13 @@ class Crc64:
     """
 
     def __init__(self, initial: int = 0) -> None:
-        self._state = _OssCrc64(initial)
+        self._value = initial
 
     def update(self, data: bytes | bytearray) -> None:
         """Add ``data`` to the running CRC."""
-        self._state.update(data)
+        self._value = crc64(data, self._value)
 
     @property
     def value(self) -> int:
         """The CRC-64 of everything added so far."""
-        return int(self._state.crc)
+        return self._value

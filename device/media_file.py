@@ -151,11 +151,14 @@ class MediaFile:
 
     # -- writing --------------------------------------------------------------------
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes, *, crc64: int | None = None) -> int:
         """Write ``data``: buffer it (``w``) or append it exactly once (``a``, ``aw``).
 
         Args:
             data: the bytes to write.
+            crc64: CRC-64 of ``data`` alone, if the caller already has it (saves hashing
+                the bytes again). It must be right: the store's answer is checked against
+                it, and a mismatch raises :class:`~device.errors.AppendDiverged`.
 
         Returns:
             The number of bytes written (always ``len(data)``).
@@ -170,7 +173,7 @@ class MediaFile:
             return len(data)
         if self._appender is None:  # pragma: no cover - set for every append mode
             raise ModeError("no appender", object_key=self.key)
-        self._appender.append(bytes(data))
+        self._appender.append(bytes(data), crc64)
         return len(data)
 
     def flush(self) -> None:

@@ -205,7 +205,7 @@ class Uploader:
         )
         self._crash.reached("upload.appending")
         try:
-            after = appender.append(chunk.data)
+            after = appender.append(chunk.data, chunk.crc64)
         except (AppendDiverged, ObjectNotAppendable) as exc:
             log.error("object %s cannot be continued (%s); starting a new one", current.key, exc)
             self._abandon(state)

@@ -1,0 +1,383 @@
+"""``ossmedia bench device``: the camera SDK and agent against their baselines.
+
+Three measurements, each next to a baseline taken in the same run:
+
+* ``throughput``: appends per second through ``MediaFile`` (exactly-once bookkeeping, CRC-64,
+  tenacity) against a bare ``oss2`` ``append_object`` loop, same emulator, same chunk size,
+  runs interleaved; goal: MediaFile at 90 % or more of the bare loop. Reported for the
+  agent's path (each chunk's CRC comes from the spool) and for ``write(data)`` (hashed).
+* ``catchup``: an agent records at 4 Mbit/s through a 30 s OSS outage, then drains its spool;
+  goal: drain rate of at least 5 times the recording bitrate.
+* ``memory``: resident memory of an ``ossmedia camera`` process recording and uploading at
+  4 Mbit/s, next to an idle interpreter that only imported the device package; goal: 50 MB
+  or less.
+
+The emulator runs as a separate process (a camera does not share its CPU with OSS); the
+broker is a real Mosquitto and the responder is the real one, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import oss2
+from pydantic import SecretStr
+
+from cloud.registry import MasterKey, Registry, new_master_key, open_store
+from cloud.responder.app import build_responder
+from cloud.settings import BrokerSettings as ResponderBroker
+from cloud.settings import (
+    GrantSettings,
+    Limits,
+    RegistrySettings,
+    ResponderSettings,
+    ServiceSettings,
+    StsSettings,
+)
+from device.agent.agent import Agent
+from device.crc64 import crc64
+from device.media_file import MediaFile
+from device.settings import AgentSettings
+from device.store import OssObjectStore
+from simulator.broker import MosquittoProcess, MosquittoSettings
+from simulator.emulator.handle import EmulatorHandle, spawned_emulator
+
+RECORDING_BPS = 4_000_000
+
+
+@dataclass
+class Result:
+    """One benchmark's figures."""
+
+    name: str
+    figures: dict[str, float] = field(default_factory=dict)
+    goal: str = ""
+    met: bool = False
+
+
+# -- local services ---------------------------------------------------------------------
+
+
+@dataclass
+class LocalStack:
+    """Mosquitto, an emulator process and a responder, with a registry to provision cameras."""
+
+    broker: MosquittoProcess
+    emulator: EmulatorHandle
+    registry: Registry
+
+    def camera_settings(self, device_id: str, workdir: Path, **source: Any) -> AgentSettings:
+        _, secret = self.registry.add(device_id)
+        return AgentSettings.model_validate(
+            {
+                "device_id": device_id,
+                "secret": secret,
+                "broker": {"url": f"mqtt://{self.broker.host}:{self.broker.port}"},
+                "spool": {"dir": str(workdir / device_id)},
+                "source": {"kind": "pattern", "bitrate_bps": RECORDING_BPS, **source},
+            }
+        )
+
+
+@contextlib.contextmanager
+def local_stack(workdir: Path) -> Iterator[LocalStack]:
+    """Start the services a camera needs; stop them at the end."""
+    broker = MosquittoProcess(MosquittoSettings(), workdir / "broker")
+    broker.start()
+    try:
+        with spawned_emulator("--quiet") as emulator:
+            master = new_master_key()
+            registry_url = f"sqlite:///{workdir / 'registry.db'}"
+            registry = Registry(open_store(registry_url), MasterKey.from_text(master))
+            settings = ResponderSettings(
+                broker=ResponderBroker(url=broker.url, keepalive_s=10),
+                sts=StsSettings(
+                    endpoint=emulator.sts_endpoint,
+                    region=emulator.region,
+                    access_key_id=emulator.access_key_id,
+                    access_key_secret=SecretStr(emulator.access_key_secret),
+                    role_arn=emulator.role_arn,
+                ),
+                grant=GrantSettings(
+                    bucket=emulator.bucket,
+                    oss_endpoint=emulator.oss_endpoint,
+                    region=emulator.region,
+                ),
+                limits=Limits(device_requests_per_minute=600, device_burst=50),
+                registry=RegistrySettings(url=registry_url, master_key=SecretStr(master)),
+                service=ServiceSettings(metrics_port=-1, workers=4, log_level="ERROR"),
+            )
+            responder = build_responder(settings, with_http=False)
+            responder.start()
+            try:
+                if not responder.service.wait_connected(15):
+                    raise RuntimeError("the responder did not connect to the broker")
+                yield LocalStack(broker, emulator, registry)
+            finally:
+                responder.stop()
+                registry.close()
+    finally:
+        broker.stop()
+
+
+# -- throughput -------------------------------------------------------------------------
+
+
+def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
+    """MediaFile appends vs a bare oss2 append loop on the same emulator.
+
+    Two MediaFile paths are measured: ``write(data)``, which hashes each chunk (CRC-64) while
+    its request is on the wire, and ``write(data, crc64=...)``, the agent's path, where the
+    spool already holds each chunk's CRC. Rounds run in ABBA order so drift on a shared
+    machine hits every path alike.
+    """
+    chunks = [os.urandom(chunk_bytes) for _ in range(8)]
+    crcs = [crc64(chunk) for chunk in chunks]
+    rates: dict[str, list[float]] = {"bare": [], "hashing": [], "known_crc": []}
+    with spawned_emulator("--quiet") as emulator:
+        auth = oss2.Auth(emulator.access_key_id, emulator.access_key_secret)
+        bucket = oss2.Bucket(auth, emulator.oss_endpoint, emulator.bucket)
+        store = OssObjectStore(auth, emulator.oss_endpoint, emulator.bucket)
+
+        def run(path: str, key: str) -> float:
+            start = time.perf_counter()
+            if path == "bare":
+                position = 0
+                for i in range(appends):
+                    result = bucket.append_object(key, position, chunks[i % 8])
+                    position = result.next_position
+            else:
+                media = MediaFile(store, key, "aw")
+                for i in range(appends):
+                    known = crcs[i % 8] if path == "known_crc" else None
+                    media.write(chunks[i % 8], crc64=known)
+                media.close()
+            return appends * chunk_bytes / (time.perf_counter() - start)
+
+        order = ["bare", "hashing", "known_crc"]
+        for round_no in range(rounds + 1):  # round 0 warms every path up
+            for path in order + order[::-1]:
+                rate = run(path, f"bench/{path}-{round_no}-{time.perf_counter_ns()}")
+                if round_no > 0:
+                    rates[path].append(rate)
+    bare = statistics.median(rates["bare"]) / 1e6
+    hashing = statistics.median(rates["hashing"]) / 1e6
+    known = statistics.median(rates["known_crc"]) / 1e6
+    return Result(
+        "throughput",
+        {
+            "chunk_kib": chunk_bytes / 1024,
+            "appends_per_run": appends,
+            "runs_per_path": 2 * rounds,
+            "bare_oss2_mb_s": round(bare, 1),
+            "mediafile_known_crc_mb_s": round(known, 1),
+            "mediafile_hashing_mb_s": round(hashing, 1),
+            "ratio_known_crc": round(known / bare, 3),
+            "ratio_hashing": round(hashing / bare, 3),
+        },
+        "MediaFile (agent path, CRC from the spool) >= 90 % of bare oss2",
+        known / bare >= 0.9,
+    )
+
+
+# -- catch-up ---------------------------------------------------------------------------
+
+
+def bench_catchup(workdir: Path, outage_s: float) -> Result:
+    """Drain rate of the spool after an OSS outage, while still recording at 4 Mbit/s."""
+    with local_stack(workdir) as stack:
+        settings = stack.camera_settings("cam-bench-catchup", workdir, duration_s=outage_s + 40)
+        agent = Agent(settings)
+        agent.start()
+        done = threading.Event()
+        try:
+            _wait(lambda: agent.uploader.stats.appended_chunks >= 4, 30)
+            stack.emulator.set_faults({"outages": [{"duration_s": outage_s, "mode": "error"}]})
+            outage_start = time.monotonic()
+            done.wait(outage_s)
+            backlog = agent.spool.stats().bytes
+            outage_end = time.monotonic()
+            before = agent.journal.state.counters.uploaded_bytes
+            _wait(lambda: agent.journal.state.counters.uploaded_bytes > before, 30)
+            resumed = time.monotonic()
+            resumed_bytes = agent.journal.state.counters.uploaded_bytes
+            _wait(lambda: agent.spool.stats().bytes < settings.spool.chunk_bytes, 120)
+            caught_up = time.monotonic()
+            drained = agent.journal.state.counters.uploaded_bytes - resumed_bytes
+        finally:
+            agent.stop()
+            agent.run()
+    rate = drained / max(caught_up - resumed, 1e-6)
+    recording = RECORDING_BPS / 8
+    return Result(
+        "catchup",
+        {
+            "outage_s": round(outage_end - outage_start, 1),
+            "backlog_mb": round(backlog / 1e6, 2),
+            "resume_delay_s": round(resumed - outage_end, 2),
+            "drain_s": round(caught_up - resumed, 2),
+            "drain_mb_s": round(rate / 1e6, 2),
+            "recording_mb_s": round(recording / 1e6, 2),
+            "ratio": round(rate / recording, 1),
+        },
+        "drain >= 5 x recording bitrate",
+        rate >= 5 * recording,
+    )
+
+
+def _wait(predicate: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark step timed out")
+        pause.wait(0.02)
+
+
+# -- memory -----------------------------------------------------------------------------
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _sample(process: subprocess.Popen[bytes], seconds: float) -> list[int]:
+    samples = []
+    deadline = time.monotonic() + seconds
+    pause = threading.Event()
+    while time.monotonic() < deadline and process.poll() is None:
+        samples.append(_rss_kib(process.pid))
+        pause.wait(0.2)
+    return samples
+
+
+def bench_memory(workdir: Path, duration_s: float) -> Result:
+    """Resident memory of a recording, uploading ``ossmedia camera`` process."""
+    idle = subprocess.Popen([sys.executable, "-c", "import device, time; time.sleep(30)"])
+    try:
+        baseline = max(_sample(idle, 3.0), default=0)
+    finally:
+        idle.kill()
+        idle.wait()
+    with local_stack(workdir) as stack:
+        settings = stack.camera_settings("cam-bench-memory", workdir, duration_s=duration_s)
+        config = workdir / "camera.toml"
+        config.write_text(_toml(settings))
+        camera = subprocess.Popen(  # noqa: S603 - fixed command line
+            [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
+             "--until-drained", "--log-level", "WARNING"],
+        )  # fmt: skip
+        try:
+            samples = _sample(camera, duration_s + 30)
+            code = camera.wait(60)
+        finally:
+            if camera.poll() is None:
+                camera.kill()
+                camera.wait()
+        uploaded = sum(
+            obj.size
+            for obj in oss2.ObjectIteratorV2(
+                oss2.Bucket(
+                    oss2.Auth(stack.emulator.access_key_id, stack.emulator.access_key_secret),
+                    stack.emulator.oss_endpoint,
+                    stack.emulator.bucket,
+                ),
+                prefix="videos/cam-bench-memory/",
+            )
+        )
+    steady = samples[len(samples) // 4 :] or samples
+    peak = max(samples, default=0) / 1024
+    return Result(
+        "memory",
+        {
+            "idle_interpreter_mb": round(baseline / 1024, 1),
+            "agent_peak_mb": round(peak, 1),
+            "agent_median_mb": round(statistics.median(steady) / 1024, 1) if steady else 0.0,
+            "recorded_s": duration_s,
+            "uploaded_mb": round(uploaded / 1e6, 2),
+            "exit_code": code,
+        },
+        "agent RSS <= 50 MB",
+        peak <= 50 and code == 0,
+    )
+
+
+def _toml(settings: AgentSettings) -> str:
+    return "\n".join(
+        [
+            f'device_id = "{settings.device_id}"',
+            f'secret = "{settings.secret.get_secret_value()}"',
+            "[broker]",
+            f'url = "{settings.broker.url}"',
+            "[spool]",
+            f'dir = "{settings.spool.dir}"',
+            "[source]",
+            'kind = "pattern"',
+            f"bitrate_bps = {settings.source.bitrate_bps}",
+            f"duration_s = {settings.source.duration_s}",
+            "",
+        ]
+    )
+
+
+# -- command line -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``ossmedia bench device``."""
+    parser = argparse.ArgumentParser(
+        prog="ossmedia bench device",
+        description=(
+            "MediaFile append throughput vs bare oss2, spool catch-up after an OSS outage, "
+            "and the camera agent's resident memory."
+        ),
+    )
+    parser.add_argument(
+        "--only", choices=["throughput", "catchup", "memory"], action="append", default=None
+    )
+    parser.add_argument("--chunk-kib", type=int, default=256, help="append size (default 256)")
+    parser.add_argument("--appends", type=int, default=120, help="appends per round (120)")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (5)")
+    parser.add_argument("--outage", type=float, default=30.0, help="outage seconds (30)")
+    parser.add_argument("--duration", type=float, default=20.0, help="memory run seconds (20)")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run the device benchmarks; exit 0 when every goal is met, 1 otherwise."""
+    args = build_parser().parse_args(argv)
+    chosen = args.only or ["throughput", "catchup", "memory"]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="ossmedia-bench-device-") as tmp:
+        workdir = Path(tmp)
+        if "throughput" in chosen:
+            results.append(bench_throughput(args.chunk_kib * 1024, args.appends, args.rounds))
+        if "catchup" in chosen:
+            results.append(bench_catchup(workdir / "catchup", args.outage))
+        if "memory" in chosen:
+            results.append(bench_memory(workdir / "memory", args.duration))
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        for result in results:
+            figures = ", ".join(f"{k}={v}" for k, v in result.figures.items())
+            verdict = "met" if result.met else "NOT met"
+            print(f"{result.name:<11} {figures}  [{result.goal}: {verdict}]")
+    return 0 if all(r.met for r in results) else 1
