@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
-from urllib.parse import quote
 
 from simulator.emulator.errors import EmulatorError
 from simulator.oss.errors import (
@@ -33,10 +32,15 @@ from simulator.oss.errors import (
 )
 from simulator.oss.requests import OssRequest
 from simulator.oss.settings import OssSettings
-from simulator.oss.subresources import SUBRESOURCES
+from simulator.oss.signing import (
+    V4_ALGORITHM,
+    parse_v4_authorization,
+    split_additional,
+    v1_string_to_sign,
+    v4_canonical_request,
+)
 from simulator.oss.urls import Target
 
-V4_ALGORITHM = "OSS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 
 
@@ -207,14 +211,14 @@ class Authenticator:
     # ---- V4 -------------------------------------------------------------------------------
 
     def _v4_header(self, req: OssRequest, target: Target, authorization: str) -> Caller:
-        fields = _parse_v4_authorization(authorization)
+        fields = parse_v4_authorization(authorization)
         credential = fields.get("Credential")
         provided = fields.get("Signature")
         if not credential or not provided:
             raise InvalidArgument(
                 "Authorization header is invalid.", name="Authorization", value=""
             )
-        additional = _split_additional(fields.get("AdditionalHeaders", ""))
+        additional = split_additional(fields.get("AdditionalHeaders", ""))
         x_oss_date = req.headers.get("x-oss-date", "")
         timestamp = self._parse_iso_basic(x_oss_date)
         self._check_skew(timestamp, x_oss_date)
@@ -270,7 +274,7 @@ class Authenticator:
             )
         access_key_id, scope = self._check_credential(credential, x_oss_date)
         secret, principal = self._resolve(access_key_id, query.get("x-oss-security-token"))
-        additional = _split_additional(query.get("x-oss-additional-headers", ""))
+        additional = split_additional(query.get("x-oss-additional-headers", ""))
         payload_hash = req.headers.get("x-oss-content-sha256", UNSIGNED_PAYLOAD)
         canonical = v4_canonical_request(
             req, target, additional, exclude_param="x-oss-signature", payload_hash=payload_hash
@@ -385,91 +389,6 @@ class Authenticator:
         if _ISO_BASIC_RE.match(value) is None:
             raise AccessDenied("OSS V4 authentication requires a valid x-oss-date.")
         return self._parse_date(value)
-
-
-def v1_string_to_sign(req: OssRequest, target: Target, date_line: str) -> bytes:
-    """Build the V1 StringToSign of a request (header or presigned URL).
-
-    Args:
-        req: the request.
-        target: the addressed bucket/key (the resource is the same for every addressing style).
-        date_line: the Date header, x-oss-date, or the presigned ``Expires`` value.
-
-    Returns:
-        The bytes that were HMAC-SHA1 signed.
-    """
-    headers = req.headers
-    lines = [
-        req.method.encode("latin-1"),
-        headers.get("content-md5", "").encode("latin-1"),
-        headers.get("content-type", "").encode("latin-1"),
-        date_line.encode("latin-1"),
-    ]
-    oss_headers = sorted((k, v) for k, v in headers.items() if k.startswith("x-oss-"))
-    canonical = b"".join(f"{k}:{v}\n".encode("latin-1") for k, v in oss_headers)
-    resource = "/" if target.bucket is None else f"/{target.bucket}/{target.key or ''}"
-    subresources = sorted((k, v) for k, v in req.query_items if k in SUBRESOURCES)
-    if subresources:
-        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in subresources)
-    lines.append(canonical + resource.encode("utf-8"))
-    return b"\n".join(lines)
-
-
-def v4_canonical_request(
-    req: OssRequest,
-    target: Target,
-    additional: Sequence[str],
-    *,
-    exclude_param: str | None,
-    payload_hash: str,
-) -> bytes:
-    """Build the V4 canonical request (what the StringToSign hashes).
-
-    Args:
-        req: the request.
-        target: the addressed bucket/key.
-        additional: lower-case names of extra signed headers.
-        exclude_param: a query parameter left out (the signature itself, for presigned URLs).
-        payload_hash: the hashed-payload line (always UNSIGNED-PAYLOAD here).
-
-    Returns:
-        The canonical request bytes.
-    """
-    uri = "/" if target.bucket is None else quote(f"/{target.bucket}/{target.key or ''}", safe="/")
-    params = sorted(
-        (quote(k, safe=""), quote(v, safe="")) for k, v in req.query_items if k != exclude_param
-    )
-    query = "&".join(f"{k}={v}" if v else k for k, v in params)
-    extra = set(additional)
-    signed = sorted(
-        (k, v)
-        for k, v in req.headers.items()
-        if k.startswith("x-oss-") or k == "content-type" or k == "content-md5" or k in extra
-    )
-    headers = b"".join(f"{k}:{v}\n".encode("latin-1") for k, v in signed)
-    return b"".join(
-        [
-            f"{req.method}\n{uri}\n{query}\n".encode(),
-            headers,
-            f"\n{';'.join(sorted(extra))}\n{payload_hash}".encode("latin-1"),
-        ]
-    )
-
-
-def _parse_v4_authorization(value: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for part in value[len(V4_ALGORITHM) :].split(","):
-        name, sep, item = part.strip().partition("=")
-        if sep:
-            fields[name] = item.strip()
-    return fields
-
-
-def _split_additional(value: str) -> list[str]:
-    names = [name.strip().lower() for name in value.split(";") if name.strip()]
-    return [
-        n for n in names if not n.startswith("x-oss-") and n not in ("content-type", "content-md5")
-    ]
 
 
 def _iso8601(timestamp: float) -> str:

@@ -31,26 +31,19 @@ from simulator.oss.errors import (
 )
 from simulator.oss.listing import ListPage, list_page
 from simulator.oss.names import check_bucket_name, check_object_key
-from simulator.oss.records import BucketRecord, LifecycleRule, ObjectRecord, ObjectType
+from simulator.oss.records import (
+    DEFAULT_CONTENT_TYPE,
+    BucketRecord,
+    LifecycleRule,
+    ObjectFields,
+    ObjectRecord,
+    ObjectType,
+    append_etag,
+    new_record,
+)
 from simulator.oss.storage import ObjectReader, ObjectStore
 
 _STRIPES = 256
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectFields:
-    """What an uploader says about an object besides its bytes.
-
-    Attributes:
-        content_type: Content-Type (``None`` = application/octet-stream).
-        user_meta: ``x-oss-meta-*`` values, names lower-case without the prefix.
-        http_headers: standard headers stored with the object (cache-control ...).
-    """
-
-    content_type: str | None = None
-    user_meta: dict[str, str] = field(default_factory=dict)
-    http_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -234,9 +227,7 @@ class OssModel:
             previous = state.objects.get(key)
             if forbid_overwrite and previous is not None:
                 raise FileAlreadyExists(key)
-            record = self._new_record(
-                key, data, digest, crc, ObjectType.NORMAL, fields, now, previous
-            )
+            record = new_record(key, data, digest, crc, ObjectType.NORMAL, fields, now, previous)
             self._store.put_object(bucket, record, data, previous)
             self._index_put(state, record)
         return record
@@ -267,7 +258,7 @@ class OssModel:
             if new_size > self._max_append:
                 raise ObjectSizeTooLarge(max_size=self._max_append, current_size=size)
             if current is None:
-                record = self._new_record(
+                record = new_record(
                     key,
                     data,
                     "",
@@ -281,7 +272,7 @@ class OssModel:
             else:
                 crc = crc64(data, current.crc64)
                 record = current.appended(
-                    size=new_size, crc64=crc, etag=_append_etag(crc, new_size), mtime=int(now)
+                    size=new_size, crc64=crc, etag=append_etag(crc, new_size), mtime=int(now)
                 )
             self._store.append_object(bucket, record, size, data)
             self._index_put(state, record)
@@ -445,35 +436,3 @@ class OssModel:
                 i = bisect_left(state.keys, key)
                 if i < len(state.keys) and state.keys[i] == key:
                     del state.keys[i]
-
-    @staticmethod
-    def _new_record(
-        key: str,
-        data: bytes,
-        etag: str,
-        crc: int,
-        object_type: ObjectType,
-        fields: ObjectFields,
-        now: float,
-        previous: ObjectRecord | None,
-        *,
-        appendable_etag: bool = False,
-    ) -> ObjectRecord:
-        size = len(data)
-        return ObjectRecord(
-            key=key,
-            size=size,
-            etag=_append_etag(crc, size) if appendable_etag else etag,
-            crc64=crc,
-            mtime=int(now),
-            object_type=object_type,
-            content_type=fields.content_type or DEFAULT_CONTENT_TYPE,
-            user_meta=dict(fields.user_meta),
-            http_headers=dict(fields.http_headers),
-            generation=0 if previous is None else previous.generation + 1,
-        )
-
-
-def _append_etag(crc: int, size: int) -> str:
-    # Real OSS appendable ETags are not MD5s either; this one changes with every append.
-    return f"{crc:016X}{size & 0xFFFFFFFFFFFFFFFF:016X}"

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
 
 class ObjectType(StrEnum):
     """``x-oss-object-type`` values the emulator creates."""
@@ -158,3 +160,52 @@ class BucketRecord:
                 for r in rules
             ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFields:
+    """What an uploader says about an object besides its bytes.
+
+    Attributes:
+        content_type: Content-Type (``None`` = application/octet-stream).
+        user_meta: ``x-oss-meta-*`` values, names lower-case without the prefix.
+        http_headers: standard headers stored with the object (cache-control ...).
+    """
+
+    content_type: str | None = None
+    user_meta: dict[str, str] = field(default_factory=dict)
+    http_headers: dict[str, str] = field(default_factory=dict)
+
+
+def new_record(
+    key: str,
+    data: bytes,
+    etag: str,
+    crc: int,
+    object_type: ObjectType,
+    fields: ObjectFields,
+    now: float,
+    previous: ObjectRecord | None,
+    *,
+    appendable_etag: bool = False,
+) -> ObjectRecord:
+    """A fresh record for a new object (or a replacement of ``previous``)."""
+    size = len(data)
+    return ObjectRecord(
+        key=key,
+        size=size,
+        etag=append_etag(crc, size) if appendable_etag else etag,
+        crc64=crc,
+        mtime=int(now),
+        object_type=object_type,
+        content_type=fields.content_type or DEFAULT_CONTENT_TYPE,
+        user_meta=dict(fields.user_meta),
+        http_headers=dict(fields.http_headers),
+        generation=0 if previous is None else previous.generation + 1,
+    )
+
+
+def append_etag(crc: int, size: int) -> str:
+    """The ETag of an appendable object: changes with every append."""
+    # Real OSS appendable ETags are not MD5s either; this one changes with every append.
+    return f"{crc:016X}{size & 0xFFFFFFFFFFFFFFFF:016X}"

@@ -1,0 +1,184 @@
+"""Handlers of service- and bucket-level operations: buckets, lifecycle, listings, batch delete.
+
+A batch delete needs ``oss:DeleteObject`` on every key and is refused as a whole otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from simulator.oss import responses as render
+from simulator.oss.errors import AccessDenied, InvalidArgument, InvalidDigest
+from simulator.oss.handler_base import DENIED, Call, HandlerBase, bucket_name, check_md5
+from simulator.oss.listing import decode_token, encode_token
+from simulator.oss.payloads import parse_create_bucket, parse_delete, parse_lifecycle
+from simulator.oss.responses import Response
+
+_ACLS = ("private", "public-read", "public-read-write")
+
+
+class BucketHandlers(HandlerBase):
+    """ListBuckets, Put/Delete/GetBucketInfo/Location, lifecycle, ListObjects(V2), batch delete."""
+
+    async def list_buckets(self, call: Call) -> Response:
+        """GET / — the caller's account's buckets."""
+        account = call.caller.principal.account_id
+        self._authorize(
+            call, "oss:ListBuckets", f"acs:oss:{self._settings.region}:{account}:*", None
+        )
+        q = call.req.query
+        prefix, marker = q.get("prefix", ""), q.get("marker", "")
+        max_keys = _max_keys(q.get("max-keys"))
+        buckets, truncated = self._model.list_buckets(
+            account, prefix=prefix, marker=marker, max_keys=max_keys
+        )
+        return render.list_buckets(
+            account, buckets, prefix=prefix, marker=marker, max_keys=max_keys, truncated=truncated
+        )
+
+    async def put_bucket(self, call: Call) -> Response:
+        """PUT /<bucket>/ — create a bucket owned by the caller's account."""
+        name = bucket_name(call)
+        account = call.caller.principal.account_id
+        region = self._settings.region
+        self._authorize(call, "oss:PutBucket", f"acs:oss:{region}:{account}:{name}", None)
+        acl = call.req.headers.get("x-oss-acl", "private")
+        if acl not in _ACLS:
+            raise InvalidArgument("Unsupported ACL.", name="x-oss-acl", value=acl)
+        body = await call.req.read_body(self._settings.max_xml_body)
+        check_md5(call.req, body)
+        storage_class = parse_create_bucket(body)
+        await self._run(
+            self._model.create_bucket,
+            name,
+            owner=account,
+            region=region,
+            now=call.now,
+            storage_class=storage_class,
+        )
+        return Response(200, [(b"location", f"/{name}".encode())])
+
+    async def delete_bucket(self, call: Call) -> Response:
+        """DELETE /<bucket>/ — delete an empty bucket."""
+        bucket = self._bucket_op(call, "oss:DeleteBucket")
+        await self._run(self._model.delete_bucket, bucket.name)
+        return Response(204)
+
+    async def get_bucket_info(self, call: Call) -> Response:
+        """GET /<bucket>/?bucketInfo."""
+        return render.bucket_info(self._bucket_op(call, "oss:GetBucketInfo"))
+
+    async def get_bucket_location(self, call: Call) -> Response:
+        """GET /<bucket>/?location."""
+        return render.bucket_location(self._bucket_op(call, "oss:GetBucketLocation"))
+
+    async def put_bucket_lifecycle(self, call: Call) -> Response:
+        """PUT /<bucket>/?lifecycle — replace the expiration rules."""
+        bucket = self._bucket_op(call, "oss:PutBucketLifecycle")
+        body = await call.req.read_body(self._settings.max_xml_body)
+        check_md5(call.req, body)
+        await self._run(self._model.put_lifecycle, bucket.name, parse_lifecycle(body))
+        return Response(200)
+
+    async def get_bucket_lifecycle(self, call: Call) -> Response:
+        """GET /<bucket>/?lifecycle."""
+        bucket = self._bucket_op(call, "oss:GetBucketLifecycle")
+        return render.lifecycle(self._model.get_lifecycle(bucket.name))
+
+    async def delete_bucket_lifecycle(self, call: Call) -> Response:
+        """DELETE /<bucket>/?lifecycle."""
+        bucket = self._bucket_op(call, "oss:DeleteBucketLifecycle")
+        await self._run(self._model.delete_lifecycle, bucket.name)
+        return Response(204)
+
+    async def list_objects(self, call: Call) -> Response:
+        """GET /<bucket>/ — ListObjects (V1) or, with ``list-type=2``, ListObjectsV2."""
+        q = call.req.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        max_keys = _max_keys(q.get("max-keys"))
+        url = _encoding_is_url(q)
+        bucket = self._model.get_bucket(bucket_name(call))
+        self._authorize(
+            call,
+            "oss:ListObjects",
+            self._bucket_arn(bucket),
+            bucket.owner,
+            {"oss:Prefix": prefix, "oss:Delimiter": delimiter},
+        )
+        if call.op == "ListObjects":
+            marker = q.get("marker", "")
+            page = self._model.list_objects(
+                bucket.name, prefix=prefix, delimiter=delimiter, after=marker, max_keys=max_keys
+            )
+            return render.list_objects_v1(
+                bucket,
+                page,
+                prefix=prefix,
+                marker=marker,
+                delimiter=delimiter,
+                max_keys=max_keys,
+                url=url,
+            )
+        token = q.get("continuation-token", "")
+        start_after = q.get("start-after", "")
+        after = decode_token(token) if token else start_after
+        fetch_owner = q.get("fetch-owner", "false").lower()
+        if fetch_owner not in ("true", "false"):
+            raise InvalidArgument(
+                "fetch-owner must be true or false.", name="fetch-owner", value=fetch_owner
+            )
+        page = self._model.list_objects(
+            bucket.name, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+        )
+        return render.list_objects_v2(
+            bucket,
+            page,
+            prefix=prefix,
+            delimiter=delimiter,
+            start_after=start_after,
+            token=token,
+            next_token=encode_token(page.next_marker)
+            if page.truncated and page.next_marker
+            else None,
+            max_keys=max_keys,
+            url=url,
+            fetch_owner=fetch_owner == "true",
+        )
+
+    async def delete_multiple_objects(self, call: Call) -> Response:
+        """POST /<bucket>/?delete — delete up to 1000 keys."""
+        url = _encoding_is_url(call.req.query)
+        bucket = self._model.get_bucket(bucket_name(call))
+        if bucket.owner != call.caller.principal.account_id:
+            raise AccessDenied(DENIED)
+        body = await call.req.read_body(self._settings.max_xml_body, require_length=True)
+        if "content-md5" not in call.req.headers:
+            raise InvalidDigest("Missing required header for this request: Content-MD5.")
+        check_md5(call.req, body)
+        quiet, keys = parse_delete(body)
+        for key in keys:
+            self._authorize(call, "oss:DeleteObject", self._object_arn(bucket, key), bucket.owner)
+        for key in keys:
+            await self._run(self._model.delete_object, bucket.name, key)
+        return render.delete_result([] if quiet else keys, url=url)
+
+
+def _max_keys(value: str | None) -> int:
+    if value is None or value == "":
+        return 100
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise InvalidArgument(
+            "max-keys must be an integer from 1 to 1000.", name="max-keys", value=value
+        )
+    return int(value)
+
+
+def _encoding_is_url(query: Mapping[str, str]) -> bool:
+    encoding = query.get("encoding-type")
+    if encoding is None or encoding == "":
+        return False
+    if encoding != "url":
+        raise InvalidArgument(
+            "encoding-type can only be url.", name="encoding-type", value=encoding
+        )
+    return True

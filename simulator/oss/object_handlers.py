@@ -1,0 +1,217 @@
+"""Handlers of object-level operations: put, append, copy, get, head, meta, delete."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping
+from urllib.parse import unquote
+
+from simulator.oss import responses as render
+from simulator.oss.errors import InvalidArgument, NotImplementedByEmulator, OssError
+from simulator.oss.handler_base import Call, HandlerBase, check_md5
+from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.preconditions import check_preconditions
+from simulator.oss.ranges import select_range
+from simulator.oss.records import ObjectFields
+from simulator.oss.requests import OssRequest
+from simulator.oss.responses import Header, Response
+from simulator.oss.storage import ObjectReader
+
+_STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+_OVERRIDES = {
+    "response-content-type": b"content-type",
+    "response-content-language": b"content-language",
+    "response-expires": b"expires",
+    "response-cache-control": b"cache-control",
+    "response-content-disposition": b"content-disposition",
+    "response-content-encoding": b"content-encoding",
+}
+
+
+class ObjectHandlers(HandlerBase):
+    """PutObject, AppendObject, CopyObject, GetObject, HeadObject, GetObjectMeta, DeleteObject."""
+
+    async def put_object(self, call: Call) -> Response:
+        """PUT /<bucket>/<key> — store a Normal object."""
+        bucket, key = self._object_op(call, "oss:PutObject")
+        body = await call.req.read_body(self._settings.max_object_size, require_length=True)
+        check_md5(call.req, body)
+        record = await self._run(
+            self._model.put_object,
+            bucket.name,
+            key,
+            body,
+            _fields(call.req.headers),
+            now=call.now,
+            forbid_overwrite=_forbid_overwrite(call.req),
+        )
+        return Response(
+            200,
+            [
+                (b"etag", f'"{record.etag}"'.encode("ascii")),
+                (b"x-oss-hash-crc64ecma", str(record.crc64).encode("ascii")),
+                (b"content-md5", base64.b64encode(bytes.fromhex(record.etag))),
+            ],
+        )
+
+    async def append_object(self, call: Call) -> Response:
+        """POST /<bucket>/<key>?append&position=N — append at the object's current length."""
+        position_text = call.req.query.get("position")
+        if position_text is None:
+            raise InvalidArgument("The position parameter is missing.", name="position", value="")
+        if not position_text.isdigit():
+            raise InvalidArgument(
+                "The position parameter is invalid.", name="position", value=position_text
+            )
+        bucket, key = self._object_op(call, "oss:PutObject")
+        body = await call.req.read_body(self._settings.max_append_object_size, require_length=True)
+        check_md5(call.req, body)
+        record = await self._run(
+            self._model.append_object,
+            bucket.name,
+            key,
+            int(position_text),
+            body,
+            _fields(call.req.headers),
+            now=call.now,
+        )
+        return Response(
+            200,
+            [
+                (b"etag", f'"{record.etag}"'.encode("ascii")),
+                (b"x-oss-next-append-position", str(record.size).encode("ascii")),
+                (b"x-oss-hash-crc64ecma", str(record.crc64).encode("ascii")),
+            ],
+        )
+
+    async def copy_object(self, call: Call) -> Response:
+        """PUT /<bucket>/<key> with x-oss-copy-source — copy a Normal object (same account)."""
+        source = call.req.headers["x-oss-copy-source"]
+        if "?" in source:
+            raise NotImplementedByEmulator("Copying a specific object version")
+        src_path = unquote(source)
+        src_bucket_name, _, src_key = src_path.removeprefix("/").partition("/")
+        try:
+            check_bucket_name(src_bucket_name)
+            check_object_key(src_key)
+        except OssError:
+            raise InvalidArgument(
+                "The copy source is invalid.", name="x-oss-copy-source", value=source
+            ) from None
+        directive = call.req.headers.get("x-oss-metadata-directive", "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise InvalidArgument(
+                "Invalid metadata directive.", name="x-oss-metadata-directive", value=directive
+            )
+        src_bucket = self._model.get_bucket(src_bucket_name)
+        self._authorize(
+            call, "oss:GetObject", self._object_arn(src_bucket, src_key), src_bucket.owner
+        )
+        bucket, key = self._object_op(call, "oss:PutObject")
+        await call.req.drain(self._settings.max_drain_bytes)
+        record = await self._run(
+            self._model.copy_object,
+            src_bucket.name,
+            src_key,
+            bucket.name,
+            key,
+            fields=None if directive == "COPY" else _fields(call.req.headers),
+            now=call.now,
+            forbid_overwrite=_forbid_overwrite(call.req),
+        )
+        return render.copy_result(record)
+
+    async def get_object(self, call: Call) -> Response:
+        """GET /<bucket>/<key> — the object, or one byte range of it."""
+        bucket, key = self._object_op(call, "oss:GetObject")
+        record, reader = self._model.open_object(bucket.name, key)
+        headers = _with_overrides(render.object_headers(record), call.req.query)
+        standard = call.req.headers.get("x-oss-range-behavior", "").lower() == "standard"
+        try:
+            check_preconditions(call.req.headers, record)
+            span = select_range(call.req.headers.get("range"), record.size, standard=standard)
+        except OssError:
+            reader.close()
+            raise
+        status = 200
+        start, length = 0, record.size
+        if span is not None:
+            status = 206
+            start, length = span[0], span[1] - span[0] + 1
+            headers.append(
+                (b"content-range", f"bytes {span[0]}-{span[1]}/{record.size}".encode("ascii"))
+            )
+        if length <= self._settings.read_chunk_size:
+            try:
+                body = reader.read(start, length)
+            finally:
+                reader.close()
+            return Response(status, headers, body)
+        return Response(
+            status,
+            headers,
+            stream=_chunks(reader, start, length, self._settings.read_chunk_size),
+            length=length,
+        )
+
+    async def head_object(self, call: Call) -> Response:
+        """HEAD /<bucket>/<key> — the object's headers."""
+        bucket, key = self._object_op(call, "oss:GetObject")
+        record = self._model.head_object(bucket.name, key)
+        check_preconditions(call.req.headers, record)
+        return Response(200, render.object_headers(record), length=record.size)
+
+    async def get_object_meta(self, call: Call) -> Response:
+        """HEAD /<bucket>/<key>?objectMeta — ETag, size and modification time only."""
+        bucket, key = self._object_op(call, "oss:GetObject")
+        record = self._model.head_object(bucket.name, key)
+        headers: list[Header] = [
+            (b"etag", f'"{record.etag}"'.encode("ascii")),
+            (b"last-modified", render.http_date(record.mtime).encode("ascii")),
+        ]
+        return Response(200, headers, length=record.size)
+
+    async def delete_object(self, call: Call) -> Response:
+        """DELETE /<bucket>/<key> — 204 whether or not the key existed."""
+        bucket, key = self._object_op(call, "oss:DeleteObject")
+        await self._run(self._model.delete_object, bucket.name, key)
+        return Response(204)
+
+
+def _fields(headers: Mapping[str, str]) -> ObjectFields:
+    meta = {name[11:]: value for name, value in headers.items() if name.startswith("x-oss-meta-")}
+    stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
+    return ObjectFields(headers.get("content-type") or None, meta, stored)
+
+
+def _forbid_overwrite(req: OssRequest) -> bool:
+    return req.headers.get("x-oss-forbid-overwrite", "false").lower() == "true"
+
+
+def _with_overrides(headers: list[Header], query: Mapping[str, str]) -> list[Header]:
+    overrides = {_OVERRIDES[name]: value for name, value in query.items() if name in _OVERRIDES}
+    if not overrides:
+        return headers
+    kept = [(n, v) for n, v in headers if n not in overrides]
+    kept.extend((n, v.encode("latin-1", "replace")) for n, v in overrides.items())
+    return kept
+
+
+def _chunks(reader: ObjectReader, start: int, length: int, chunk: int) -> Iterator[bytes]:
+    try:
+        position, remaining = start, length
+        while remaining > 0:
+            data = reader.read(position, min(chunk, remaining))
+            if not data:
+                return
+            yield data
+            position += len(data)
+            remaining -= len(data)
+    finally:
+        reader.close()
