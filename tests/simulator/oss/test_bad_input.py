@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import socket
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -320,3 +321,24 @@ def test_internal_errors_become_500_and_the_server_keeps_going() -> None:
             bucket.get_object("brittle.bin").read()
         assert env.app.stats.count("GetObject", "SendFailed") == 1
         assert bucket.get_object("fine.ts").read() == b"x"
+
+
+def test_logs_never_show_secrets_or_tokens(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="simulator")
+    with running_oss(store=FlakyStore()) as env:
+        policy = {
+            "Version": "1",
+            "Statement": [{"Effect": "Allow", "Action": ["oss:*"], "Resource": ["*"]}],
+        }
+        creds = env.assume_role(policies=[policy])
+        bucket = env.bucket_client(env.sts_auth(creds))
+        with pytest.raises(oss2.exceptions.ServerError):
+            bucket.append_object("boom", 0, b"x")
+        wrong = oss2.StsAuth(creds.access_key_id, "not-the-secret", creds.security_token)
+        with pytest.raises(oss2.exceptions.SignatureDoesNotMatch):
+            env.bucket_client(wrong).put_object("k", b"1")
+        url = env.bucket_client(env.sts_auth(creds)).sign_url("GET", "k", 60)
+        requests.get(url.replace("Signature=", "Signature=x"), timeout=10)
+    assert "InternalError" in caplog.text or "failed" in caplog.text
+    for secret in (creds.access_key_secret, creds.security_token, env.handle.access_key_secret):
+        assert secret not in caplog.text

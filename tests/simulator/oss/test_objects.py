@@ -22,6 +22,9 @@ KEYS = [
     "dots/../../etc/passwd",
     "trailing/",
     "%2F-literal-percent%41",
+    "q?x#y&z=1;a,b@c$d!e'f(g)h*i~j",
+    "emoji 🎥/clip.ts",
+    "tab\tand\nnewline",
     "x" * 1023,
 ]
 
