@@ -155,57 +155,76 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    """Run all rounds against both servers; return the report document."""
+def _measure(
+    target: Target, args: argparse.Namespace, label: str, duration_s: float
+) -> tuple[dict[str, Any], list[str]]:
+    """One load run against one server: its figures and any problems (errors, lost bytes)."""
     chunk_bytes = args.chunk_kib * 1024
+    load = LoadSettings(
+        endpoint=target.endpoint,
+        bucket=target.bucket,
+        access_key_id=target.access_key_id,
+        access_key_secret=target.access_key_secret,
+        clients=args.clients,
+        chunk_bytes=chunk_bytes,
+        duration_s=duration_s,
+        key_prefix=f"bench/{label}/client-",
+    )
+    server_before = process_cpu_s(target.pid)
+    client_before = time.process_time()
+    result = run_load(load)
+    client_cpu_s = time.process_time() - client_before
+    server_after = process_cpu_s(target.pid)
+    server_cpu_s = (
+        None if server_before is None or server_after is None else server_after - server_before
+    )
+    entry: dict[str, Any] = {"target": target.name}
+    entry.update(_round_figures(result, server_cpu_s, client_cpu_s))
+    problems = [f"{target.name} {label}: {error}" for error in result.errors]
+    if target.name == "emulator":
+        entry["objects"] = _object_lengths(target, result)
+        problems += [
+            f"emulator {label}: {o['key']} is {o['length']} bytes after "
+            f"{o['appends']} appends of {chunk_bytes}"
+            for o in entry["objects"]
+            if o["length"] != o["appends"] * chunk_bytes
+        ]
+    return entry, problems
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the warm-up and all rounds against both servers; return the report document."""
     rounds: list[dict[str, Any]] = []
     problems: list[str] = []
+    ratios: list[float] = []
     with spawned_emulator("--quiet") as emulator, spawned_bare_server() as bare:
         targets = _targets(emulator, bare)
-        for number in range(1, args.rounds + 1):
+        if args.warmup > 0:
+            # Fresh processes are slower for a while (allocator, caches, lazy imports): the
+            # first measured round would otherwise be biased against whichever went first.
             for target in targets:
-                load = LoadSettings(
-                    endpoint=target.endpoint,
-                    bucket=target.bucket,
-                    access_key_id=target.access_key_id,
-                    access_key_secret=target.access_key_secret,
-                    clients=args.clients,
-                    chunk_bytes=chunk_bytes,
-                    duration_s=args.duration,
-                    key_prefix=f"bench/round-{number}/client-",
-                )
-                server_before = process_cpu_s(target.pid)
-                client_before = time.process_time()
-                result = run_load(load)
-                client_cpu_s = time.process_time() - client_before
-                server_after = process_cpu_s(target.pid)
-                server_cpu_s = (
-                    None
-                    if server_before is None or server_after is None
-                    else server_after - server_before
-                )
-                entry: dict[str, Any] = {"round": number, "target": target.name}
-                entry.update(_round_figures(result, server_cpu_s, client_cpu_s))
-                problems += [f"{target.name} round {number}: {e}" for e in result.errors]
-                if target.name == "emulator":
-                    entry["objects"] = _object_lengths(target, result)
-                    problems += [
-                        f"emulator round {number}: {o['key']} is {o['length']} bytes after "
-                        f"{o['appends']} appends of {chunk_bytes}"
-                        for o in entry["objects"]
-                        if o["length"] != o["appends"] * chunk_bytes
-                    ]
+                _, warm_problems = _measure(target, args, "warmup", args.warmup)
+                problems += warm_problems
+            _progress(f"warm-up done ({args.warmup:g} s per server)")
+        for number in range(1, args.rounds + 1):
+            # ABBA order (baseline first in odd rounds, emulator first in even ones) cancels
+            # a steady drift of the machine's speed over the run.
+            ordered = targets if number % 2 else targets[::-1]
+            by_name: dict[str, dict[str, Any]] = {}
+            for target in ordered:
+                entry, entry_problems = _measure(target, args, f"round-{number}", args.duration)
+                entry = {"round": number, **entry}
+                problems += entry_problems
                 rounds.append(entry)
+                by_name[target.name] = entry
                 _progress(
                     f"round {number}/{args.rounds} {target.name:<8} "
                     f"{entry['appends_per_s']:>8.1f} appends/s  {entry['mib_per_s']:>7.2f} MiB/s  "
                     f"p50 {entry['p50_ms']:.2f} ms  p99 {entry['p99_ms']:.2f} ms  "
                     f"server CPU {entry['server_cpu_us_per_append']} us/append"
                 )
-    ratios = [
-        emu["appends_per_s"] / base["appends_per_s"] if base["appends_per_s"] else 0.0
-        for base, emu in zip(rounds[0::2], rounds[1::2], strict=True)
-    ]
+            base = by_name["baseline"]["appends_per_s"]
+            ratios.append(by_name["emulator"]["appends_per_s"] / base if base else 0.0)
     ratio = median(ratios)
     return {
         "benchmark": "emulator",
@@ -216,6 +235,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             "chunk_kib": args.chunk_kib,
             "duration_s": args.duration,
             "rounds": args.rounds,
+            "warmup_s": args.warmup,
         },
         "rounds": rounds,
         "baseline": _summary(rounds, "baseline"),
@@ -229,7 +249,6 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _targets(emulator: EmulatorHandle, bare: BareServer) -> list[Target]:
-    # Baseline first in every round, so each emulator figure has a baseline just before it.
     return [
         Target(
             "baseline", bare.endpoint, emulator.bucket, _BARE_KEY_ID, _BARE_KEY_SECRET, bare.pid
@@ -279,6 +298,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface of ``ossmedia bench emulator``."""
     parser = argparse.ArgumentParser(
@@ -286,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Appends per second from concurrent oss2 clients against the emulator in memory "
             "mode, next to a bare ASGI app on the same server stack that only reads the body "
-            "and answers 200; rounds alternate between the two. Goal: the emulator reaches "
+            "and answers 200; rounds alternate between the two (ABBA order, after a warm-up). Goal: the emulator reaches "
             f"{GOAL_RATIO:.0%} of the baseline (median of the per-round ratios)."
         ),
         epilog="Exit status: 0 goal met, 1 goal missed or appends lost, 2 bad arguments.",
@@ -310,10 +336,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per round and server (default: %(default)s)",
     )
     parser.add_argument(
+        "--warmup",
+        type=_non_negative_float,
+        default=2.0,
+        help="unmeasured seconds per server before the rounds; 0: none (default: %(default)s)",
+    )
+    parser.add_argument(
         "--rounds",
         type=_positive_int,
         default=3,
-        help="baseline/emulator round pairs (default: %(default)s)",
+        help="rounds, each measuring both servers (default: %(default)s)",
     )
     parser.add_argument(
         "--no-fail",
