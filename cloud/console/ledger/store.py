@@ -60,7 +60,10 @@ CREATE TABLE IF NOT EXISTS cameras (
     credential_expires_ms INTEGER,
     clock_offset_ms  INTEGER,
     uploaded_bytes   INTEGER,
-    dropped_bytes    INTEGER
+    dropped_bytes    INTEGER,
+    n_recordings     INTEGER NOT NULL DEFAULT 0,
+    n_flagged        INTEGER NOT NULL DEFAULT 0,
+    last_end_ms      INTEGER
 );
 CREATE TABLE IF NOT EXISTS retention (
     scope TEXT PRIMARY KEY,
@@ -139,26 +142,10 @@ def _camera(row: sqlite3.Row) -> CameraState:
     )
 
 
-_CAMERA_BY_ID = """
-SELECT c.*,
-  (SELECT COUNT(*) FROM recordings r
-     WHERE r.device_id = c.device_id AND r.verification != 'deleted') AS n_recordings,
-  (SELECT COUNT(*) FROM recordings r
-     WHERE r.device_id = c.device_id AND r.verification = 'flagged') AS n_flagged,
-  (SELECT MAX(end_ms) FROM recordings r
-     WHERE r.device_id = c.device_id AND r.verification != 'deleted') AS last_end_ms
-FROM cameras c WHERE c.device_id = ?
-"""
-_CAMERAS_AFTER = """
-SELECT c.*,
-  (SELECT COUNT(*) FROM recordings r
-     WHERE r.device_id = c.device_id AND r.verification != 'deleted') AS n_recordings,
-  (SELECT COUNT(*) FROM recordings r
-     WHERE r.device_id = c.device_id AND r.verification = 'flagged') AS n_flagged,
-  (SELECT MAX(end_ms) FROM recordings r
-     WHERE r.device_id = c.device_id AND r.verification != 'deleted') AS last_end_ms
-FROM cameras c WHERE c.device_id > ? ORDER BY c.device_id LIMIT ?
-"""
+# Per-camera counts live in the cameras row and are kept up to date by every write, so the
+# fleet overview reads one row per camera however many recordings there are.
+_CAMERA_BY_ID = "SELECT * FROM cameras WHERE device_id = ?"
+_CAMERAS_AFTER = "SELECT * FROM cameras WHERE device_id > ? ORDER BY device_id LIMIT ?"
 
 
 class Ledger:
@@ -228,7 +215,14 @@ class Ledger:
                 ),
             )
             db.execute("INSERT OR IGNORE INTO cameras (device_id) VALUES (?)", (facts.device_id,))
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            db.execute(
+                "UPDATE cameras SET n_recordings = n_recordings + 1,"
+                " last_end_ms = MAX(COALESCE(last_end_ms, ?), ?) WHERE device_id = ?",
+                (facts.end_ms, facts.end_ms, facts.device_id),
+            )
+            return True
 
     def record_status(self, facts: StatusFacts, *, now_ms: int) -> bool:
         """Store a camera status if it is newer than the one on file.
@@ -386,12 +380,32 @@ class Ledger:
             True if the recording exists and is not deleted.
         """
         with self._tx() as db:
-            cur = db.execute(
+            row = db.execute(
+                "SELECT device_id, verification FROM recordings WHERE event_id=?", (event_id,)
+            ).fetchone()
+            if row is None or row["verification"] == Verification.DELETED.value:
+                return False
+            db.execute(
                 "UPDATE recordings SET verification=?, reason=?, observed_size=?, checked_ms=?"
-                " WHERE event_id=? AND verification != 'deleted'",
+                " WHERE event_id=?",
                 (verification.value, reason, observed_size, now_ms, event_id),
             )
-            return cur.rowcount == 1
+            was_flagged = row["verification"] == Verification.FLAGGED.value
+            is_flagged = verification is Verification.FLAGGED
+            deleted = verification is Verification.DELETED
+            db.execute(
+                "UPDATE cameras SET n_flagged = n_flagged + ?, n_recordings = n_recordings - ?"
+                " WHERE device_id=?",
+                (int(is_flagged) - int(was_flagged), int(deleted), row["device_id"]),
+            )
+            if deleted:
+                db.execute(
+                    "UPDATE cameras SET last_end_ms = (SELECT MAX(end_ms) FROM recordings"
+                    " WHERE device_id = cameras.device_id AND verification != 'deleted')"
+                    " WHERE device_id=?",
+                    (row["device_id"],),
+                )
+            return True
 
     def mark_deleted(self, event_id: str, *, now_ms: int) -> bool:
         """Turn a recording into a tombstone.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cloud.console.ledger import Ledger, SegmentFacts, StatusFacts, Verification
 
@@ -182,3 +184,35 @@ def test_survives_reopening(tmp_path: Path) -> None:
     assert again.record_segment(facts("a", 1, 0), now_ms=1) is False
     assert again.recording("a".ljust(32, "0")) is not None
     again.close()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "verified", "flagged", "pending", "delete"]),
+            st.integers(0, 7),
+        ),
+        max_size=40,
+    )
+)
+def test_camera_counters_match_the_recordings(ops: list[tuple[str, int]]) -> None:
+    ledger = Ledger(":memory:")
+    for op, n in ops:
+        rec = facts(f"{n:x}", n, n * 1000)
+        if op == "add":
+            ledger.record_segment(rec, now_ms=0)
+        elif op == "delete":
+            ledger.mark_deleted(rec.event_id, now_ms=0)
+        else:
+            ledger.set_verification(
+                rec.event_id, Verification(op), reason="", observed_size=None, now_ms=0
+            )
+    camera = ledger.camera("cam-1")
+    live = ledger.list_recordings("cam-1", from_ms=-1, to_ms=10**9, after=None, limit=100).items
+    if camera is None:
+        assert live == ()
+        return
+    assert camera.recordings == len(live)
+    assert camera.flagged == sum(r.verification is Verification.FLAGGED for r in live)
+    assert camera.last_recording_end_ms == max((r.facts.end_ms for r in live), default=None)
+    ledger.close()
