@@ -84,6 +84,8 @@ class LoggingSource:
         duration_s: produce for this long, then end (the camera then drains).
         log: where each piece is logged.
         clip: replay these bytes in a loop instead of synthetic ones.
+        stream: take the bytes from this iterator instead (a live encoder: each item, such as
+            one fMP4 fragment, becomes one piece); it ends the recording when exhausted.
     """
 
     def __init__(
@@ -96,7 +98,13 @@ class LoggingSource:
         duration_s: float,
         log: ChunkLog,
         clip: bytes | None = None,
+        stream: Iterator[bytes] | None = None,
+        end: threading.Event | None = None,
+        piece_interval_s: float | None = None,
     ) -> None:
+        self._interval = piece_interval_s
+        self._stream = stream
+        self._end = end or threading.Event()
         self._synthetic = SyntheticSource(camera_id, seed)
         self._rate = bitrate_bps / 8.0
         self._chunk = chunk_bytes
@@ -117,15 +125,18 @@ class LoggingSource:
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield pieces at the bitrate until the duration has passed or ``stop`` is set."""
+        if self._stream is not None:
+            yield from self._stream_pieces(stop)
+            return
         start = time.monotonic()
         sent = 0
-        while not stop.is_set():
+        while not stop.is_set() and not self._end.is_set():
             elapsed = time.monotonic() - start
             if elapsed >= self._duration:
                 break
             due = min(self._duration, start + (sent + self._chunk) / self._rate - start)
             wait = start + due - time.monotonic()
-            if wait > 0 and stop.wait(wait):
+            if wait > 0 and (stop.wait(wait) or self._end.is_set()):
                 break
             size = self._chunk
             if due >= self._duration:
@@ -136,4 +147,22 @@ class LoggingSource:
             self._log.add(data)
             sent += size
             yield Piece(data)
+        yield Piece(b"", end_of_segment=True)
+
+    def _stream_pieces(self, stop: threading.Event) -> Iterator[Piece]:
+        assert self._stream is not None  # noqa: S101 - only called with a stream
+        start = time.monotonic()
+        sent = 0
+        for count, data in enumerate(self._stream):
+            if stop.is_set() or self._end.is_set() or time.monotonic() - start >= self._duration:
+                break
+            self._log.add(data)
+            yield Piece(data)
+            sent += len(data)
+            # Release the encoder's output in real time: one fragment (a GOP) per interval,
+            # or, without one, no faster than the bitrate.
+            due = sent / self._rate if self._interval is None else count * self._interval
+            wait = start + due - time.monotonic()
+            if wait > 0 and stop.wait(min(wait, self._duration)):
+                break
         yield Piece(b"", end_of_segment=True)

@@ -93,9 +93,14 @@ def main(argv: list[str]) -> int:
         workdir=args.workdir,
     )
     stop = threading.Event()
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-    report = run_fleet(settings, out=sys.stderr, stop=stop)
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        report = run_fleet(settings, out=sys.stderr, stop=stop)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     print(report.summary())
     if args.report is not None:
         report.write(args.report)

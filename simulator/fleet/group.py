@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ class GroupSpec:
     drain_s: float
     report_s: float = 1.0
     clip: bytes | None = None
+    video: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,14 @@ def _errors(agents: list[Agent]) -> dict[str, int]:
     return out
 
 
+def _video(device_id: str, spec: GroupSpec) -> Iterator[bytes]:
+    # Imported here: PyAV is only needed when a camera records real video.
+    from simulator.video import PatternSettings, encode_test_pattern
+
+    settings = PatternSettings(bitrate=spec.bitrate_bps, gop_s=1.0)
+    return encode_test_pattern(device_id, spec.duration_s + 5, settings)
+
+
 def run_group(
     spec: GroupSpec,
     report: Callable[[GroupSnapshot], None],
@@ -119,7 +128,8 @@ def run_group(
     Args:
         spec: the cameras and the run's shape.
         report: receives a snapshot every ``spec.report_s``.
-        stop: set to end the run early (cameras then stop without draining).
+        stop: set to end the recording early; cameras then have ``spec.drain_s`` to upload
+            what they hold before they are stopped.
 
     Returns:
         Each camera's chunk log and counters.
@@ -141,6 +151,9 @@ def run_group(
             duration_s=max(0.1, spec.duration_s - cam.start_delay_s),
             log=chunk_log,
             clip=spec.clip,
+            stream=_video(settings.device_id, spec) if spec.video else None,
+            end=stop,
+            piece_interval_s=1.0 if spec.video else None,
         )
         agent = Agent(settings, clock=SkewedClock(cam.skew, start), loop=loop, source=source)
         logs.append(chunk_log)
@@ -151,8 +164,8 @@ def run_group(
 
     def run_one(index: int) -> None:
         delay = spec.cameras[index].start_delay_s
-        if delay > 0 and stop.wait(delay):
-            return
+        if delay > 0:
+            stop.wait(delay)
         codes[index] = agents[index].run(until_drained=True, progress_interval_s=3600)
 
     for index in range(len(agents)):
@@ -160,8 +173,14 @@ def run_group(
         threads.append(thread)
         thread.start()
     deadline = start + spec.duration_s + spec.drain_s
+    ending = False
+    pause = threading.Event()  # never set: a plain wait between reports
     while any(t.is_alive() for t in threads):
-        if stop.wait(spec.report_s) or time.monotonic() > deadline:
+        pause.wait(spec.report_s)
+        if stop.is_set() and not ending:
+            ending = True
+            deadline = min(deadline, time.monotonic() + spec.drain_s)
+        if time.monotonic() > deadline:
             for agent in agents:
                 agent.stop()
             break

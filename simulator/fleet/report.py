@@ -91,6 +91,13 @@ class FleetReport:
             self.lost_bytes or self.duplicated_bytes or self.corrupted_bytes or self.object_problems
         )
 
+    def set_duration(self, duration_s: float) -> None:
+        """Record how long the cameras actually recorded (a run ended early) and rescale."""
+        self.duration_s = duration_s
+        device_hours = max(1e-9, self.cameras * duration_s / 3600)
+        self.credential_requests_per_device_hour = self.credential_requests / device_hours
+        self.sts_calls_per_device_hour = self.sts_calls / device_hours
+
     def to_json(self) -> str:
         """The report as JSON (with ``ok``)."""
         return json.dumps({"ok": self.ok, **asdict(self)}, indent=2, sort_keys=True)

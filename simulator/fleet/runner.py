@@ -62,6 +62,8 @@ class FleetSettings:
         clip: replay these bytes (a pre-encoded video clip) instead of synthetic bytes.
         progress_s: progress line period.
         rollover_s: start a new object after this much recording time.
+        video: cameras encode real H.264 test-pattern video (PyAV) live.
+        basic_broker: the external broker lacks MQTT 5 and shared subscriptions (amqtt).
     """
 
     cameras: int = 10
@@ -81,9 +83,11 @@ class FleetSettings:
     clip: bytes | None = None
     progress_s: float = 2.0
     rollover_s: float = 20.0
+    video: bool = False
+    basic_broker: bool = False
 
 
-def _camera_settings(
+def camera_settings(
     settings: FleetSettings, services: LocalServices, device_id: str, spool: Path
 ) -> dict[str, Any]:
     return {
@@ -211,6 +215,7 @@ def run_fleet(
                 broker_url=settings.broker_url,
                 emulator_endpoint=settings.emulator_endpoint,
                 admin_token=settings.admin_token,
+                basic_broker=settings.basic_broker,
             )
         )
         if on_services is not None:
@@ -232,7 +237,7 @@ def _run(
     skews = plan_skews(settings.scenario, ids, settings.duration_s, settings.seed)
     specs = []
     for device_id in ids:
-        data = _camera_settings(settings, services, device_id, workdir / "spool")
+        data = camera_settings(settings, services, device_id, workdir / "spool")
         skew: tuple[SkewPlan, ...] = tuple(skews.get(device_id, ()))
         specs.append(
             CameraSpec(
@@ -251,6 +256,7 @@ def _run(
             duration_s=settings.duration_s,
             drain_s=settings.drain_s,
             clip=settings.clip,
+            video=settings.video,
         )
         for g in groups
     ]

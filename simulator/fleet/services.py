@@ -62,6 +62,8 @@ class LocalServices:
         broker_proxy: fault proxy in front of the broker, if any.
         oss_proxy: fault proxy in front of the OSS endpoint, if any.
         broker_url: the external broker, when ``broker`` is ``None``.
+        basic_broker: the broker speaks only MQTT 3.1.1 without shared subscriptions
+            (the embedded amqtt broker); one responder then answers everything.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class LocalServices:
         workdir: Path,
         *,
         broker_url: str | None = None,
+        basic_broker: bool = False,
         credential_duration_s: int = 3600,
         responders: int = 1,
         broker_proxy: FaultProxy | None = None,
@@ -95,6 +98,8 @@ class LocalServices:
             broker=ResponderBroker(
                 url=direct_broker,
                 username=DEFAULT_RESPONDER_USER,
+                protocol="3.1.1" if basic_broker else "5",
+                shared_group="" if basic_broker else "ossmedia-responders",
                 keepalive_s=10,
                 reconnect_min_s=0.1,
                 reconnect_max_s=1.0,
@@ -203,6 +208,7 @@ def local_services(
     broker_url: str | None = None,
     emulator_endpoint: str | None = None,
     admin_token: str | None = None,
+    basic_broker: bool = False,
 ) -> Iterator[LocalServices]:
     """Start broker, emulator, registry and responder(s); stop them at the end.
 
@@ -215,6 +221,7 @@ def local_services(
         broker_url: use this broker instead of starting Mosquitto.
         emulator_endpoint: use this running emulator instead of starting one.
         admin_token: the running emulator's admin token.
+        basic_broker: the external broker lacks MQTT 5 and shared subscriptions.
     """
     broker: MosquittoProcess | None = None
     if broker_url is None:
@@ -245,6 +252,7 @@ def local_services(
                 emulator,
                 workdir,
                 broker_url=broker_url,
+                basic_broker=basic_broker,
                 credential_duration_s=credential_duration_s,
                 responders=responders,
                 broker_proxy=broker_proxy,

@@ -1,0 +1,120 @@
+"""``ossmedia bench fleet``: the fleet benchmarks.
+
+- ``chaos``: N cameras x T of the ``chaos`` scenario; must end with zero bytes lost,
+  duplicated or corrupted (goal: 1,000 cameras x 10 minutes on 2 cores).
+- ``capacity``: the largest fleet sustained at a bitrate (256 kbit/s): fleets of growing
+  size run ``steady``; a size is sustained when the backlog (produced minus stored) did not
+  grow over the second half of the run and every byte is accounted for (goal: 5,000).
+- ``sts``: STS calls per device-hour at steady state with 3,600 s credentials (goal <= 1.3):
+  the calls after the boot leases, per device-hour, next to the total.
+
+Each prints progress while it runs and a result line per measurement; ``--json`` writes the
+fleet reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from simulator.fleet.cli import quiet_logs
+from simulator.fleet.report import FleetReport
+from simulator.fleet.runner import FleetSettings, run_fleet
+from simulator.fleet.scenario import load_scenario
+
+__all__ = ["build_parser", "main"]
+
+# Backlog growth over the second half allowed as noise: one chunk per camera.
+_GROWTH_SLACK_CHUNKS = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ossmedia bench fleet`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="ossmedia bench fleet",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("which", choices=("chaos", "capacity", "sts", "all"))
+    parser.add_argument("--cameras", type=int, default=1000, help="chaos/sts fleet size (1000)")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds per run (600)")
+    parser.add_argument("--bitrate", type=int, default=256_000, help="bits/s per camera")
+    parser.add_argument(
+        "--sizes",
+        default="250,500,1000,2000,3000,5000",
+        help="capacity: fleet sizes to try, ascending, comma separated",
+    )
+    parser.add_argument("--processes", type=int, default=2, help="camera processes (2)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the fleet reports here")
+    return parser
+
+
+def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
+    settings = FleetSettings(
+        cameras=cameras,
+        duration_s=args.duration,
+        bitrate_bps=args.bitrate,
+        scenario=load_scenario(scenario),
+        seed=args.seed,
+        processes=args.processes,
+        drain_s=max(60.0, args.duration / 2),
+    )
+    report = run_fleet(settings, out=sys.stderr)
+    print(report.summary(), flush=True)
+    return report
+
+
+def main(argv: list[str]) -> int:
+    """Run ``ossmedia bench fleet``."""
+    args = build_parser().parse_args(argv)
+    quiet_logs(False)
+    reports: list[FleetReport] = []
+    failed = False
+    if args.which in ("chaos", "all"):
+        report = _run(args, "chaos", args.cameras)
+        reports.append(report)
+        failed |= not report.ok
+        print(
+            f"RESULT chaos: {args.cameras} cameras x {args.duration:g} s: lost "
+            f"{report.lost_bytes} duplicated {report.duplicated_bytes} corrupted "
+            f"{report.corrupted_bytes} of {report.produced_bytes} bytes -> "
+            f"{'PASS' if report.ok else 'FAIL'}",
+            flush=True,
+        )
+    if args.which in ("capacity", "all"):
+        best = 0
+        for size in (int(s) for s in args.sizes.split(",")):
+            report = _run(args, "steady", size)
+            reports.append(report)
+            slack = _GROWTH_SLACK_CHUNKS * size * 16 * 1024
+            sustained = report.ok and report.cameras_not_drained == 0
+            sustained = sustained and report.spool_end_growth_bytes <= slack
+            print(
+                f"capacity {size} cameras at {args.bitrate} bit/s: backlog growth over the "
+                f"second half {report.spool_end_growth_bytes} B -> "
+                f"{'sustained' if sustained else 'falling behind'}",
+                flush=True,
+            )
+            if not sustained:
+                break
+            best = size
+        print(f"RESULT capacity: largest fleet sustained: {best} cameras", flush=True)
+    if args.which in ("sts", "all"):
+        report = _run(args, "steady", args.cameras)
+        reports.append(report)
+        device_hours = args.cameras * args.duration / 3600
+        after_boot = max(0, report.sts_calls - args.cameras) / device_hours
+        print(
+            f"RESULT sts: {report.sts_calls} STS calls for {args.cameras} cameras x "
+            f"{args.duration:g} s ({report.sts_calls_per_device_hour:.2f}/device-hour incl. "
+            f"boot); after the boot leases {after_boot:.2f}/device-hour",
+            flush=True,
+        )
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps([json.loads(r.to_json()) for r in reports], indent=2), encoding="utf-8"
+        )
+    return 1 if failed else 0
