@@ -136,6 +136,7 @@ class OssObjectStore:
         return f"OssObjectStore(bucket={self._bucket.bucket_name!r})"
 
     def head(self, key: str) -> ObjectInfo | None:
+        """HEAD ``key``; see :meth:`ObjectStore.head`."""
         try:
             result = self._bucket.head_object(key)
         except oss2.exceptions.NotFound:
@@ -147,12 +148,14 @@ class OssObjectStore:
         return ObjectInfo(size=int(size or 0), crc64=int(crc) if crc is not None else None)
 
     def delete(self, key: str) -> None:
+        """Delete ``key``; see :meth:`ObjectStore.delete`."""
         try:
             self._bucket.delete_object(key)
         except oss2.exceptions.OssError as exc:
             raise _storage_error("delete", exc, key) from None
 
     def presign_get(self, key: str, ttl_s: int, *, download_name: str | None = None) -> str:
+        """Presign a V4 GET; see :meth:`ObjectStore.presign_get`."""
         params: dict[str, str] = {"response-content-type": "video/mp4"}
         if download_name is not None:
             quoted = urllib.parse.quote(download_name, safe="")
@@ -161,6 +164,7 @@ class OssObjectStore:
         return url
 
     def expiry_rules(self) -> list[ExpiryRule]:
+        """The bucket's expiration rules; see :meth:`ObjectStore.expiry_rules`."""
         return [
             ExpiryRule(rule.id, rule.prefix or "", days)
             for rule in self._lifecycle_rules()
@@ -177,6 +181,7 @@ class OssObjectStore:
         return list(result.rules)
 
     def replace_expiry_rules(self, id_prefix: str, rules: list[ExpiryRule]) -> None:
+        """Replace the console's rules; see :meth:`ObjectStore.replace_expiry_rules`."""
         kept = [
             _without_empty_filter(rule)
             for rule in self._lifecycle_rules()
