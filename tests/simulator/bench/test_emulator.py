@@ -53,6 +53,7 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
     assert report["round_ratios"] == pytest.approx(expected, rel=0.01)
     assert report["ratio"] == pytest.approx(sum(expected) / 2, rel=0.01)
     assert report["met"] == (report["ratio"] >= 0.5)
+    assert report["server_cpu_ratio"] > 0
     for emulator_round in (r for r in report["rounds"] if r["target"] == "emulator"):
         objects = emulator_round["objects"]
         assert len(objects) == 2
