@@ -155,6 +155,13 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not available on this platform
+        return None
+
+
 def _measure(
     target: Target, args: argparse.Namespace, label: str, duration_s: float
 ) -> tuple[dict[str, Any], list[str]]:
@@ -197,6 +204,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     problems: list[str] = []
     ratios: list[float] = []
+    load_before = _load_average()
     with spawned_emulator("--quiet") as emulator, spawned_bare_server() as bare:
         targets = _targets(emulator, bare)
         if args.warmup > 0:
@@ -234,7 +242,12 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "benchmark": "emulator",
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {"nproc": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "nproc": os.cpu_count(),
+            "python": platform.python_version(),
+            # Other work on the machine: the ratio is only as good as the quiet it ran in.
+            "load_average_1m": {"start": load_before, "end": _load_average()},
+        },
         "settings": {
             "clients": args.clients,
             "chunk_kib": args.chunk_kib,

@@ -22,6 +22,7 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
     report = json.loads(capsys.readouterr().out)
     assert status == 0
     assert report["problems"] == []
+    assert set(report["machine"]) == {"nproc", "python", "load_average_1m"}
     assert report["settings"] == {
         "clients": 2,
         "chunk_kib": CHUNK_KIB,
