@@ -60,6 +60,15 @@ class HandlerBase:
         self._identity = identity
         self._settings = settings
         self._blocking = model.store.blocking
+        self._time_second = -1
+        self._time_text = ""
+
+    def _current_time(self, now: float) -> str:
+        # Formatted once per second: every request of that second shares the string.
+        second = int(now)
+        if second != self._time_second:
+            self._time_second, self._time_text = second, render.iso8601(second)
+        return self._time_text
 
     async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # A store that fsyncs would stall the event loop: run its writes in a worker thread.
@@ -83,7 +92,7 @@ class HandlerBase:
         context: dict[str, str | Sequence[str]] = {
             "acs:SourceIp": call.req.client_ip,
             "acs:SecureTransport": "true" if call.req.secure else "false",
-            "acs:CurrentTime": render.iso8601(call.now),
+            "acs:CurrentTime": self._current_time(call.now),
         }
         if extra:
             context.update(extra)

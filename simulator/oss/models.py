@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
 from simulator.oss.crc import crc64
@@ -199,7 +199,7 @@ class OssModel:
         Raises:
             NoSuchBucket, NoSuchKey.
         """
-        with self._stripe(bucket, key):
+        with self._stripe_lock(bucket, key):
             record = self.head_object(bucket, key)
             return record, self._store.open_object(bucket, record)
 
@@ -223,7 +223,7 @@ class OssModel:
         state = self._bucket(bucket)
         digest = hashlib.md5(data, usedforsecurity=False).hexdigest().upper()
         crc = crc64(data)
-        with self._stripe(bucket, key):
+        with self._stripe_lock(bucket, key):
             previous = state.objects.get(key)
             if forbid_overwrite and previous is not None:
                 raise FileAlreadyExists(key)
@@ -247,7 +247,7 @@ class OssModel:
         """
         check_object_key(key)
         state = self._bucket(bucket)
-        with self._stripe(bucket, key):
+        with self._stripe_lock(bucket, key):
             current = state.objects.get(key)
             size = 0 if current is None else current.size
             if current is not None and current.object_type is not ObjectType.APPENDABLE:
@@ -336,7 +336,7 @@ class OssModel:
             NoSuchBucket.
         """
         state = self._bucket(bucket)
-        with self._stripe(bucket, key):
+        with self._stripe_lock(bucket, key):
             record = state.objects.get(key)
             if record is None:
                 return False
@@ -390,7 +390,7 @@ class OssModel:
             state_or_none = self._buckets.get(name)
             if state_or_none is None:
                 continue
-            with self._stripe(name, key):
+            with self._stripe_lock(name, key):
                 found = state_or_none.objects.get(key)
                 # Skip objects rewritten since they were found expired.
                 if found is None or found.mtime != mtime:
@@ -410,11 +410,6 @@ class OssModel:
 
     def _stripe_lock(self, bucket: str, key: str) -> threading.Lock:
         return self._stripes[hash((bucket, key)) % _STRIPES]
-
-    @contextmanager
-    def _stripe(self, bucket: str, key: str) -> Iterator[None]:
-        with self._stripe_lock(bucket, key):
-            yield
 
     def _locked_pair(self, a: tuple[str, str], b: tuple[str, str]) -> ExitStack:
         # A fixed order (and one acquisition when both share a stripe) so copies cannot deadlock.
