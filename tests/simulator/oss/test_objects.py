@@ -345,3 +345,16 @@ def test_conditional_get_and_head(bucket: oss2.Bucket) -> None:
         == b"cond"
     )
     assert bucket.get_object("c", headers={"If-Modified-Since": "garbage"}).read() == b"cond"
+
+
+def test_presigned_urls_with_literal_slashes_and_oss2_url_helpers(oss: OssEnv) -> None:
+    for version in ("v1", "v4"):
+        client = oss.bucket_client(oss.auth(version))
+        key = f"{version}/dir/sub file.bin"
+        put_url = client.sign_url("PUT", key, 60, slash_safe=True)
+        assert f"{version}/dir/sub" in put_url
+        assert client.put_object_with_url(put_url, b"slashes").status == 200
+        get_url = client.sign_url("GET", key, 60, slash_safe=True)
+        assert client.get_object_with_url(get_url).read() == b"slashes"
+        head = requests.head(client.sign_url("HEAD", key, 60), timeout=10)
+        assert (head.status_code, head.headers["content-length"]) == (200, "7")
