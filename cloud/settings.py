@@ -165,7 +165,11 @@ class Limits(BaseModel):
     """Request admission rules.
 
     ``cache_reuse_threshold`` is the share of a credential's lifetime that must remain for the
-    cache to hand it out again (0.5: reuse while at least half is left).
+    cache to hand it out again (0.5: reuse while at least half is left). A request waiting for
+    its STS slot holds a worker, so keep ``sts_max_queue_ms * sts_calls_per_second / 1000``
+    well below the number of workers; everyone else is answered ``sts_throttled`` at once.
+    ``device_cache_s`` is how long a registry lookup is reused: revocation and rotation take
+    effect within that time.
     """
 
     model_config = _FROZEN
@@ -174,9 +178,10 @@ class Limits(BaseModel):
     device_requests_per_minute: float = Field(default=10.0, gt=0)
     device_burst: int = Field(default=5, ge=1)
     sts_calls_per_second: float = Field(default=90.0, gt=0)
-    sts_max_queue_ms: int = Field(default=250, ge=0)
+    sts_max_queue_ms: int = Field(default=50, ge=0)
     cache_reuse_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     inflight_lease_s: float = Field(default=30.0, gt=0)
+    device_cache_s: float = Field(default=2.0, ge=0)
 
 
 class StateSettings(BaseModel):

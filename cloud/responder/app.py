@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud.errors import CloudError
 from cloud.registry import Registry, master_key_from, open_store
 from cloud.responder.cache import CredentialCache
+from cloud.responder.devices import DeviceDirectory
 from cloud.responder.http import HealthServer
 from cloud.responder.limiter import StsCallLimiter
 from cloud.responder.metrics import Metrics
@@ -29,6 +33,50 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+HEARTBEAT_INTERVAL_S = 1.0
+HEARTBEAT_TTL_MS = 3000
+
+
+class Heartbeat:
+    """Keeps this process's id alive in the shared state while it runs.
+
+    A nonce claim names the process that made it; when that process dies (SIGKILL, power
+    loss), its heartbeat lapses within ``HEARTBEAT_TTL_MS`` and another responder may answer
+    the redelivered request at once instead of waiting out the claim's lease.
+
+    Args:
+        state: the shared state.
+        owner: this process's id.
+    """
+
+    def __init__(self, state: SharedState, owner: str) -> None:
+        self._state = state
+        self.owner = owner
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="responder-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        try:
+            self._state.heartbeat(self.owner, ttl_ms=HEARTBEAT_TTL_MS)
+        except CloudError as exc:
+            _log.warning("heartbeat failed", extra={"fields": {"error": exc.message}})
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_INTERVAL_S):
+            self._beat()
+
+    def start(self) -> None:
+        """Beat once now, then every second."""
+        self._beat()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop beating (the id lapses by itself)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+
+
 @dataclass
 class Responder:
     """A running (or ready to run) responder and its parts."""
@@ -40,9 +88,11 @@ class Responder:
     pipeline: Pipeline
     service: ResponderService
     http: HealthServer | None
+    heartbeat: Heartbeat
 
     def start(self) -> None:
-        """Start the HTTP endpoint and the MQTT service."""
+        """Start the heartbeat, the HTTP endpoint and the MQTT service."""
+        self.heartbeat.start()
         if self.http is not None:
             self.http.start()
         self.service.start()
@@ -62,6 +112,7 @@ class Responder:
         self.service.stop(self.settings.service.shutdown_timeout_s)
         if self.http is not None:
             self.http.stop()
+        self.heartbeat.stop()
         self.registry.close()
         self.state.close()
 
@@ -76,6 +127,7 @@ def build_pipeline(
     metrics: Metrics,
     clock_ms: Callable[[], int] = wall_clock_ms,
     sleep: Callable[[float], None] = time.sleep,
+    owner: str = "",
 ) -> Pipeline:
     """Build the request pipeline from its parts.
 
@@ -88,17 +140,21 @@ def build_pipeline(
         metrics: metrics sink.
         clock_ms: wall clock in milliseconds.
         sleep: sleep function (duplicate waits).
+        owner: this process's id in nonce claims (see :class:`Heartbeat`).
     """
     limits = settings.limits
     return Pipeline(
         topics=Topics(settings.broker.topic_prefix),
-        registry=registry,
+        devices=DeviceDirectory(
+            registry, ttl_ms=int(limits.device_cache_s * 1000), clock_ms=clock_ms
+        ),
         replay=ReplayGuard(
             state.replies,
             skew_window_ms=limits.skew_window_s * 1000,
             lease_ms=int(limits.inflight_lease_s * 1000),
             clock_ms=clock_ms,
             sleep=sleep,
+            owner=owner,
         ),
         device_limiter=DeviceRateLimiter(
             state.rates,
@@ -141,6 +197,7 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
         clock_ms=wall_clock_ms,
     )
     minter = StsClient(settings.sts, limiter=limiter, observer=metrics)
+    heartbeat = Heartbeat(state, secrets.token_hex(8))
     pipeline = build_pipeline(
         settings,
         state=state,
@@ -148,6 +205,7 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
         minter=minter,
         cache_key=key.derive(b"credential-cache"),
         metrics=metrics,
+        owner=heartbeat.owner,
     )
     service = ResponderService(settings.broker, pipeline, metrics, workers=settings.service.workers)
     http = None
@@ -158,4 +216,4 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
             metrics.registry,
             service.health,
         )
-    return Responder(settings, state, registry, metrics, pipeline, service, http)
+    return Responder(settings, state, registry, metrics, pipeline, service, http, heartbeat)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cloud.responder.singleflight import SingleFlight
 from cloud.responder.sts import CredentialMinter, StsCredentials
 from cloud.state.protocols import BlobState
+
+_MAX_LOCAL = 100_000
 
 
 class CacheObserver(Protocol):
@@ -67,6 +70,9 @@ class CredentialCache:
         self._clock_ms = clock_ms
         self._observer = observer
         self._flight: SingleFlight[StsCredentials] = SingleFlight()
+        # Decoded entries of this process, in front of the shared (encrypted) store.
+        self._local: dict[str, tuple[StsCredentials, int]] = {}
+        self._local_lock = threading.Lock()
 
     @staticmethod
     def key(device_id: str, access: str, policy: str) -> str:
@@ -107,13 +113,27 @@ class CredentialCache:
 
     def _lookup(self, key: str) -> StsCredentials | None:
         now = self._clock_ms()
+        with self._local_lock:
+            local = self._local.get(key)
+        if local is not None:
+            if self._reusable(local[0], local[1], now):
+                return local[0]
+            with self._local_lock:
+                self._local.pop(key, None)
         blob = self._blobs.get(key, now_ms=now)
         if blob is None:
             return None
         decoded = self._decode(key, blob)
         if decoded is None or not self._reusable(decoded[0], decoded[1], now):
             return None
+        self._remember(key, decoded[0], decoded[1])
         return decoded[0]
+
+    def _remember(self, key: str, creds: StsCredentials, issued_ms: int) -> None:
+        with self._local_lock:
+            if len(self._local) >= _MAX_LOCAL:
+                self._local.clear()
+            self._local[key] = (creds, issued_ms)
 
     def _mint(self, key: str, device_id: str, policy: str, duration_s: int) -> StsCredentials:
         # Another flight may have filled the cache between our miss and taking the lead.
@@ -130,6 +150,7 @@ class CredentialCache:
             self._blobs.put(
                 key, self._encode(key, creds, issued), now_ms=self._clock_ms(), ttl_ms=ttl
             )
+            self._remember(key, creds, issued)
         return creds
 
     def get(self, *, device_id: str, access: str, policy: str, duration_s: int) -> Issued:
@@ -158,9 +179,24 @@ class CredentialCache:
         self._note(source)
         return Issued(creds, source)
 
+    def peek(self, *, device_id: str, access: str, policy: str) -> Issued | None:
+        """Cached credentials if there are any, without ever calling STS.
+
+        Raises:
+            StateError: the shared state failed.
+        """
+        cached = self._lookup(self.key(device_id, access, policy))
+        if cached is None:
+            return None
+        self._note("hit")
+        return Issued(cached, "hit")
+
     def forget(self, device_id: str, access: str, policy: str) -> None:
         """Drop a cached entry (for example after revoking the device)."""
-        self._blobs.delete(self.key(device_id, access, policy))
+        key = self.key(device_id, access, policy)
+        with self._local_lock:
+            self._local.pop(key, None)
+        self._blobs.delete(key)
 
     def _note(self, source: str) -> None:
         if self._observer is not None:

@@ -22,31 +22,39 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from cloud.errors import StsRejected, StsThrottled, StsUnavailable
-from cloud.registry.models import DeviceStatus, KnownDevice
-from cloud.responder.cache import CredentialCache
+from cloud.registry.models import DeviceStatus
+from cloud.responder.cache import CredentialCache, Issued
+from cloud.responder.devices import DeviceDirectory, ResolvedDevice
 from cloud.responder.policy import session_policy
 from cloud.responder.ratelimit import DeviceRateLimiter
 from cloud.responder.replay import ReplayGuard, RequestIdentity
+from cloud.responder.sts import StsCredentials
 from cloud.settings import GrantSettings, Limits
-from cloud.state.protocols import ClaimState
+from cloud.state.protocols import Claim, ClaimState
+from schemas.canonical import response_aad
 from schemas.errors import SchemaError
+from schemas.ids import DeviceId
 from schemas.keys import DeviceKeys
 from schemas.messages import (
     MAX_PAYLOAD_BYTES,
+    Access,
     Credentials,
     CredsRequest,
+    CredsResponseOk,
     ErrorCode,
     Grant,
     SealedPayload,
     encode,
 )
-from schemas.protocol import build_error_response, build_ok_response, verify_request
+from schemas.protocol import build_error_response, verify_request
+from schemas.sealing import seal
 from schemas.topics import Channel, Topics
 from schemas.wirejson import load_object
 
@@ -56,13 +64,7 @@ MIN_DURATION_S = 900
 STS_THROTTLED_FALLBACK_MS = 1000
 STS_UNAVAILABLE_RETRY_MS = 5000
 _DUPLICATE = "duplicate"
-
-
-class DeviceLookup(Protocol):
-    """Finds a device and its secret (the registry)."""
-
-    def lookup(self, device_id: str) -> KnownDevice | None:
-        """The device, or ``None`` when it is not provisioned."""
+_MAX_PLAINTEXTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,20 @@ class Reply:
     outcome: str
     request_id: str | None = None
     credential_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The rest of a request's work, which may block (an STS call, or waiting for the first
+    copy of a duplicate). Run it where blocking is fine; it always returns a reply.
+
+    Attributes:
+        run: does the work and returns the reply.
+        device_id: the device it is for.
+    """
+
+    run: Callable[[], Reply]
+    device_id: str
 
 
 @dataclass(frozen=True)
@@ -111,10 +127,10 @@ class _Request:
 
     __slots__ = ("device", "device_id", "looked_up", "request_id")
 
-    def __init__(self, device_id: str) -> None:
+    def __init__(self, device_id: DeviceId) -> None:
         self.device_id = device_id
         self.request_id: str | None = None
-        self.device: KnownDevice | None = None
+        self.device: ResolvedDevice | None = None
         self.looked_up = False
 
 
@@ -123,7 +139,7 @@ class Pipeline:
 
     Args:
         topics: topic names (the prefix).
-        registry: device lookup.
+        devices: device lookups (registry plus a short cache).
         replay: the nonce and duplicate rules.
         device_limiter: the per-device request rate.
         credentials: the credential cache in front of STS.
@@ -137,7 +153,7 @@ class Pipeline:
         self,
         *,
         topics: Topics,
-        registry: DeviceLookup,
+        devices: DeviceDirectory,
         replay: ReplayGuard,
         device_limiter: DeviceRateLimiter,
         credentials: CredentialCache,
@@ -147,7 +163,7 @@ class Pipeline:
         clock_ms: Callable[[], int],
     ) -> None:
         self._topics = topics
-        self._registry = registry
+        self._devices = devices
         self._replay = replay
         self._device_limiter = device_limiter
         self._credentials = credentials
@@ -155,16 +171,24 @@ class Pipeline:
         self._skew_ms = limits.skew_window_s * 1000
         self._max_duration_s = max(MIN_DURATION_S, max_duration_s)
         self._clock_ms = clock_ms
+        self._plaintexts: dict[tuple[str, str, str], bytes] = {}
+        self._plaintext_lock = threading.Lock()
 
-    def handle(self, topic: str, payload: bytes) -> Reply | Dropped:
+    def handle(
+        self, topic: str, payload: bytes, *, may_block: bool = True
+    ) -> Reply | Dropped | Deferred:
         """Run every check on one request and build its reply.
 
         Args:
             topic: the topic the request arrived on.
             payload: its raw payload.
+            may_block: whether this call may wait (for an STS call, or for the first copy
+                of a duplicate). When False, such work comes back as :class:`Deferred` for
+                the caller to run where blocking is fine; everything else is answered here.
 
         Returns:
-            The reply to publish, or :class:`Dropped` when the topic names no device.
+            The reply to publish, :class:`Dropped` when the topic names no device, or (only
+            with ``may_block=False``) the :class:`Deferred` rest of the work.
         """
         try:
             device_id, channel = self._topics.parse(topic)
@@ -172,9 +196,15 @@ class Pipeline:
             return Dropped("topic")
         if channel is not Channel.CREDS_REQ:
             return Dropped("topic")
-        ctx = _Request(str(device_id))
+        ctx = _Request(device_id)
+        outcome = self._guarded(ctx, lambda: self._checks(ctx, payload, may_block=may_block))
+        if isinstance(outcome, Deferred) and may_block:
+            return outcome.run()
+        return outcome
+
+    def _guarded(self, ctx: _Request, step: Callable[[], Reply | Deferred]) -> Reply | Deferred:
         try:
-            return self._checks(ctx, payload)
+            outcome = step()
         except Exception as exc:  # every request gets an answer, even after a bug
             _log.error(
                 "request failed",
@@ -188,10 +218,14 @@ class Pipeline:
                 },
             )
             return self._error(ctx, ErrorCode.INTERNAL, "internal error")
+        if isinstance(outcome, Deferred):
+            inner = outcome.run
+            return Deferred(lambda: _reply_of(self._guarded(ctx, inner)), ctx.device_id)
+        return outcome
 
     # -- the checks, in order ------------------------------------------------------------
 
-    def _checks(self, ctx: _Request, payload: bytes) -> Reply:
+    def _checks(self, ctx: _Request, payload: bytes, *, may_block: bool) -> Reply | Deferred:
         if len(payload) > MAX_PAYLOAD_BYTES:
             return self._error(ctx, ErrorCode.INVALID_REQUEST, "payload too large")
         try:
@@ -210,8 +244,7 @@ class Pipeline:
             return self._error(ctx, ErrorCode.UNKNOWN_DEVICE, "device is not provisioned")
         if device.record.status is DeviceStatus.REVOKED:
             return self._error(ctx, ErrorCode.REVOKED, "device is revoked")
-        keys = DeviceKeys.from_secret(device.secret)
-        if not verify_request(keys, req):
+        if not verify_request(device.keys, req):
             return self._error(ctx, ErrorCode.BAD_SIGNATURE, "signature does not verify")
         if abs(req.issued_at_ms - self._clock_ms()) > self._skew_ms:
             return self._error(ctx, ErrorCode.CLOCK_SKEW, "issued_at_ms is outside the window")
@@ -222,7 +255,27 @@ class Pipeline:
             sig=req.sig,
             issued_at_ms=req.issued_at_ms,
         )
-        claim = self._replay.claim(ident)
+        claim = self._replay.claim(ident, wait=False)
+        if claim.state is ClaimState.PENDING:
+            # The first copy is being answered elsewhere: wait for its reply, off this thread.
+            return Deferred(
+                lambda: _reply_of(
+                    self._after_claim(ctx, ident, req, device, self._replay.claim(ident))
+                ),
+                ctx.device_id,
+            )
+        return self._after_claim(ctx, ident, req, device, claim, may_block=may_block)
+
+    def _after_claim(
+        self,
+        ctx: _Request,
+        ident: RequestIdentity,
+        req: CredsRequest,
+        device: ResolvedDevice,
+        claim: Claim,
+        *,
+        may_block: bool = True,
+    ) -> Reply | Deferred:
         if claim.state is ClaimState.REPLAY:
             return self._error(ctx, ErrorCode.REPLAY, "nonce already used")
         if claim.state is ClaimState.DONE and claim.reply is not None:
@@ -233,27 +286,20 @@ class Pipeline:
                 outcome=_DUPLICATE,
                 request_id=ctx.request_id,
             )
-        try:
-            reply = self._admitted(ctx, req, device, keys)
-        except Exception as exc:
-            _log.error(
-                "request failed",
-                extra={
-                    "fields": {
-                        "device_id": ctx.device_id,
-                        "request_id": ctx.request_id,
-                        "error_type": type(exc).__name__,
-                        "where": _where(exc),
-                    }
-                },
-            )
-            reply = self._error(ctx, ErrorCode.INTERNAL, "internal error")
+        # Claimed: whatever happens now, the reply is stored for duplicates.
+        outcome = self._guarded(ctx, lambda: self._admitted(ctx, req, device, may_block=may_block))
+        if isinstance(outcome, Deferred):
+            rest = outcome.run
+            return Deferred(lambda: self._complete(ident, rest()), ctx.device_id)
+        return self._complete(ident, outcome)
+
+    def _complete(self, ident: RequestIdentity, reply: Reply) -> Reply:
         self._replay.complete(ident, reply.payload)
         return reply
 
     def _admitted(
-        self, ctx: _Request, req: CredsRequest, device: KnownDevice, keys: DeviceKeys
-    ) -> Reply:
+        self, ctx: _Request, req: CredsRequest, device: ResolvedDevice, *, may_block: bool
+    ) -> Reply | Deferred:
         rate = self._device_limiter.check(ctx.device_id)
         if not rate.admitted:
             return self._error(
@@ -264,6 +310,24 @@ class Pipeline:
             return self._error(ctx, ErrorCode.ACCESS_DENIED, f"{access} is not allowed")
         prefix = self._grant.prefix_for(ctx.device_id)
         policy = session_policy(bucket=self._grant.bucket, prefix=prefix, access=access)
+        if not may_block:
+            cached = self._credentials.peek(device_id=ctx.device_id, access=access, policy=policy)
+            if cached is None:
+                return Deferred(
+                    lambda: self._minted(ctx, req, device, prefix, policy), ctx.device_id
+                )
+            return self._success(ctx, req, device, cached, prefix)
+        return self._minted(ctx, req, device, prefix, policy)
+
+    def _minted(
+        self,
+        ctx: _Request,
+        req: CredsRequest,
+        device: ResolvedDevice,
+        prefix: str,
+        policy: str,
+    ) -> Reply:
+        access = req.access.value
         duration = min(max(req.duration_s, MIN_DURATION_S), self._max_duration_s)
         try:
             issued = self._credentials.get(
@@ -285,29 +349,24 @@ class Pipeline:
                 extra={"fields": {"device_id": ctx.device_id, "sts_code": exc.code}},
             )
             return self._error(ctx, ErrorCode.INTERNAL, "credential service misconfigured")
-        creds = issued.credentials
-        payload = SealedPayload(
-            credentials=Credentials(
-                access_key_id=creds.access_key_id,
-                access_key_secret=creds.access_key_secret,
-                security_token=creds.security_token,
-                expiration_ms=creds.expiration_ms,
-            ),
-            grant=Grant(
-                endpoint=self._grant.oss_endpoint,
-                bucket=self._grant.bucket,
-                region=self._grant.region,
-                prefix=prefix,
-                access=req.access,
-                expires_at_ms=creds.expiration_ms,
-            ),
-        )
-        response = build_ok_response(
-            keys,
+        return self._success(ctx, req, device, issued, prefix)
+
+    def _success(
+        self,
+        ctx: _Request,
+        req: CredsRequest,
+        device: ResolvedDevice,
+        issued: Issued,
+        prefix: str,
+    ) -> Reply:
+        plaintext = self._plaintext(issued.credentials, prefix, req.access)
+        now = self._clock_ms()
+        aad = response_aad(device_id=ctx.device_id, request_id=req.request_id, server_time_ms=now)
+        response = CredsResponseOk(
             device_id=ctx.device_id,
             request_id=req.request_id,
-            server_time_ms=self._clock_ms(),
-            payload=payload,
+            server_time_ms=now,
+            sealed=seal(device.keys.seal_key, plaintext, aad),
         )
         return Reply(
             device_id=ctx.device_id,
@@ -320,10 +379,41 @@ class Pipeline:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _device(self, ctx: _Request) -> KnownDevice | None:
+    def _plaintext(self, creds: StsCredentials, prefix: str, access: Access) -> bytes:
+        # A cached credential is sent to its device many times: its sealed plaintext is the
+        # same every time (only the nonce and the header differ), so it is built once.
+        key = (creds.access_key_id, prefix, access.value)
+        with self._plaintext_lock:
+            cached = self._plaintexts.get(key)
+        if cached is not None:
+            return cached
+        payload = SealedPayload(
+            credentials=Credentials(
+                access_key_id=creds.access_key_id,
+                access_key_secret=creds.access_key_secret,
+                security_token=creds.security_token,
+                expiration_ms=creds.expiration_ms,
+            ),
+            grant=Grant(
+                endpoint=self._grant.oss_endpoint,
+                bucket=self._grant.bucket,
+                region=self._grant.region,
+                prefix=prefix,
+                access=access,
+                expires_at_ms=creds.expiration_ms,
+            ),
+        )
+        plaintext = encode(payload)
+        with self._plaintext_lock:
+            if len(self._plaintexts) >= _MAX_PLAINTEXTS:
+                self._plaintexts.clear()
+            self._plaintexts[key] = plaintext
+        return plaintext
+
+    def _device(self, ctx: _Request) -> ResolvedDevice | None:
         if not ctx.looked_up:
             ctx.looked_up = True
-            ctx.device = self._registry.lookup(ctx.device_id)
+            ctx.device = self._devices.resolve(ctx.device_id)
         return ctx.device
 
     def _error(
@@ -338,7 +428,7 @@ class Pipeline:
         try:
             device = self._device(ctx)
             if device is not None:
-                keys = DeviceKeys.from_secret(device.secret)
+                keys = device.keys
         except Exception as exc:
             # The registry itself failing must still produce a (then unsigned) answer.
             _log.error(
@@ -361,6 +451,11 @@ class Pipeline:
             outcome=code.value,
             request_id=ctx.request_id,
         )
+
+
+def _reply_of(outcome: Reply | Deferred) -> Reply:
+    # A deferred step's own continuation never defers again.
+    return outcome.run() if isinstance(outcome, Deferred) else outcome
 
 
 def _request_id_of(obj: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ device's prefix.
 
 from __future__ import annotations
 
+import functools
 import json
 
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -28,6 +29,7 @@ def object_resource(bucket: str, prefix: str) -> str:
     return f"acs:oss:*:*:{bucket}/{prefix}*"
 
 
+@functools.lru_cache(maxsize=65536)
 def session_policy(*, bucket: str, prefix: str, access: str) -> str:
     """Build the session policy document for one grant.
 

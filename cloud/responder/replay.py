@@ -6,9 +6,9 @@ the same reply again, not ``replay``. A *different* request reusing a nonce is a
 nonce record lives until the request could no longer pass the skew check
 (``issued_at + skew window``), so a nonce cannot be replayed inside the window.
 
-While the first copy is still being processed, a duplicate waits for its reply. A claim that
-stays unanswered longer than the lease (its process died) may be taken over, so a request the
-broker redelivers after a crash is still answered.
+While the first copy is still being processed, a duplicate waits for its reply. A claim whose
+process stopped its heartbeat (it died), or that stays unanswered longer than the lease, is
+taken over, so a request the broker redelivers after a crash is still answered.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class ReplayGuard:
         lease_ms: how long a claim may stay unanswered before a duplicate takes it over.
         clock_ms: wall clock in milliseconds.
         sleep: used while a duplicate waits for the first copy's reply.
+        owner: this process's id in claims (its heartbeat keeps its claims from being taken
+            over while it works on them).
     """
 
     def __init__(
@@ -71,8 +73,10 @@ class ReplayGuard:
         lease_ms: int,
         clock_ms: Callable[[], int],
         sleep: Callable[[float], None] = time.sleep,
+        owner: str = "",
     ) -> None:
         self._replies = replies
+        self._owner = owner
         self._skew_ms = skew_window_ms
         self._lease_ms = lease_ms
         self._clock_ms = clock_ms
@@ -88,15 +92,20 @@ class ReplayGuard:
             now_ms=now,
             ttl_ms=max(ttl, 1000),
             lease_ms=self._lease_ms,
+            owner=self._owner,
         )
 
-    def claim(self, ident: RequestIdentity) -> Claim:
+    def claim(self, ident: RequestIdentity, *, wait: bool = True) -> Claim:
         """Claim a request's nonce.
+
+        Args:
+            ident: the request.
+            wait: when the same request is being processed right now, wait until it is
+                answered or its lease runs out (otherwise return ``PENDING`` at once).
 
         Returns:
             ``NEW`` (process it, then call :meth:`complete`), ``DONE`` with the stored reply
-            (send it again), or ``REPLAY``. ``PENDING`` is never returned: a duplicate waits
-            until the first copy is answered or its lease runs out.
+            (send it again), ``REPLAY``, or, only without ``wait``, ``PENDING``.
 
         Raises:
             StateError: the shared state failed.
@@ -104,7 +113,7 @@ class ReplayGuard:
         delay = _MIN_POLL_S
         while True:
             claim = self._claim_once(ident)
-            if claim.state is not ClaimState.PENDING:
+            if claim.state is not ClaimState.PENDING or not wait:
                 return claim
             self._sleep(delay)
             delay = min(delay * 2, _MAX_POLL_S)

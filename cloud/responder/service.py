@@ -4,8 +4,10 @@ Threads and their jobs:
 
 - the network thread owns the paho client: it connects (jittered exponential backoff between
   attempts), resubscribes on every connect, and runs ``loop()``;
-- a pool of worker threads runs :class:`~cloud.responder.pipeline.Pipeline`, so a slow STS
-  call never stalls the network loop;
+- the network thread also runs :class:`~cloud.responder.pipeline.Pipeline` for everything
+  that cannot block (cache hits and refusals: no thread hop, no lock convoy);
+- a pool of worker threads runs the rest (STS calls, waits for a duplicate's first copy), so
+  a slow STS call never stalls the network loop;
 - the caller's thread calls :meth:`ResponderService.stop`.
 
 Requests are acknowledged (manual PUBACK) only after their reply has been accepted by the
@@ -33,7 +35,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud.responder.metrics import Metrics
-from cloud.responder.pipeline import Dropped, Pipeline, Reply
+from cloud.responder.pipeline import Deferred, Dropped, Pipeline, Reply
 from cloud.settings import BrokerSettings
 from schemas.topics import Topics
 
@@ -187,10 +189,31 @@ class ResponderService:
             _log.warning("disconnected", extra={"fields": {"reason": str(reason)}})
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        # Everything that cannot block (most requests: cache hits and refusals) is answered
+        # right here on the network thread; an STS call or a wait for a duplicate's first copy
+        # goes to the worker pool so the loop keeps serving.
+        received = self._monotonic()
         with self._lock:
             self._processing += 1
         self._metrics.in_flight.inc()
-        self._pool.submit(self._process, msg, self._monotonic())
+        request_mid = msg.mid if msg.qos > 0 else 0
+        deferred = False
+        try:
+            try:
+                topic = msg.topic
+            except UnicodeDecodeError:
+                topic = ""
+            outcome = self._pipeline.handle(topic, bytes(msg.payload), may_block=False)
+            if isinstance(outcome, Deferred):
+                self._pool.submit(self._run_deferred, outcome, request_mid, received)
+                deferred = True
+            else:
+                self._deliver(outcome, request_mid, received)
+        except Exception as exc:  # the network thread must survive anything
+            _log.error("reply failed", extra={"fields": {"error_type": type(exc).__name__}})
+        finally:
+            if not deferred:
+                self._done()
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any
@@ -209,24 +232,21 @@ class ResponderService:
         if request_mid:
             self._client.ack(request_mid, 1)
 
-    def _process(self, msg: mqtt.MQTTMessage, received: float) -> None:
+    def _done(self) -> None:
+        with self._lock:
+            self._processing -= 1
+            self._lock.notify_all()
+        self._metrics.in_flight.dec()
+
+    def _run_deferred(self, deferred: Deferred, request_mid: int, received: float) -> None:
         try:
-            self._answer(msg, received)
+            self._deliver(deferred.run(), request_mid, received)
         except Exception as exc:  # a worker must never die silently
             _log.error("reply failed", extra={"fields": {"error_type": type(exc).__name__}})
         finally:
-            with self._lock:
-                self._processing -= 1
-                self._lock.notify_all()
-            self._metrics.in_flight.dec()
+            self._done()
 
-    def _answer(self, msg: mqtt.MQTTMessage, received: float) -> None:
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = ""
-        request_mid = msg.mid if msg.qos > 0 else 0
-        outcome = self._pipeline.handle(topic, bytes(msg.payload))
+    def _deliver(self, outcome: Reply | Dropped, request_mid: int, received: float) -> None:
         if isinstance(outcome, Dropped):
             self._metrics.dropped.inc()
             _log.info("dropped", extra={"fields": {"reason": outcome.reason}})

@@ -97,9 +97,16 @@ class MemoryReplyState:
         self._records = _Expiring()
 
     def claim(
-        self, key: str, fingerprint: str, *, now_ms: int, ttl_ms: int, lease_ms: int
+        self,
+        key: str,
+        fingerprint: str,
+        *,
+        now_ms: int,
+        ttl_ms: int,
+        lease_ms: int,
+        owner: str = "",
     ) -> Claim:
-        """See :meth:`cloud.state.protocols.ReplyState.claim`."""
+        """See :meth:`cloud.state.protocols.ReplyState.claim` (one process: owners are alive)."""
         with self._lock:
             record = self._records.get(key, now_ms)
             if not isinstance(record, _Record):
@@ -157,6 +164,9 @@ class MemoryState:
         self.rates = MemoryRateState()
         self.replies = MemoryReplyState()
         self.blobs = MemoryBlobState()
+
+    def heartbeat(self, owner: str, *, ttl_ms: int) -> None:
+        """Nothing to do: every claim in this process has a live owner."""
 
     def close(self) -> None:
         """Nothing to release."""

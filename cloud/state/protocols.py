@@ -71,7 +71,14 @@ class ReplyState(Protocol):
     """Nonce memory and reply cache, one record per ``(device_id, nonce)``."""
 
     def claim(
-        self, key: str, fingerprint: str, *, now_ms: int, ttl_ms: int, lease_ms: int
+        self,
+        key: str,
+        fingerprint: str,
+        *,
+        now_ms: int,
+        ttl_ms: int,
+        lease_ms: int,
+        owner: str = "",
     ) -> Claim:
         """Record a request's nonce, or report what is known about it.
 
@@ -82,6 +89,8 @@ class ReplyState(Protocol):
             ttl_ms: how long to remember the nonce (covers the skew window).
             lease_ms: how long a claim may stay unanswered before another worker may take it
                 over (a process that died mid-request must not strand its requests).
+            owner: the claiming process; a claim whose owner stopped sending heartbeats
+                (see :meth:`SharedState.heartbeat`) is taken over before its lease ends.
         """
 
     def complete(self, key: str, fingerprint: str, reply: bytes, *, now_ms: int) -> None:
@@ -119,6 +128,9 @@ class SharedState(Protocol):
     @property
     def blobs(self) -> BlobState:
         """Expiring values."""
+
+    def heartbeat(self, owner: str, *, ttl_ms: int) -> None:
+        """Declare ``owner`` alive for ``ttl_ms`` (claims of dead owners are taken over)."""
 
     def close(self) -> None:
         """Release connections."""

@@ -50,20 +50,24 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(math.max(tat, promised) - now) + 1000)
 return {admitted, wait, retry}
 """
 
+# KEYS: nonce record; ARGV: fingerprint, now, ttl, lease, owner, alive-key prefix.
+# A pending claim is taken over when its lease ran out or its owner's heartbeat is gone.
 _CLAIM = """
 local now = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local lease = tonumber(ARGV[4])
-local v = redis.call('HMGET', KEYS[1], 'f', 'r', 'l')
+local v = redis.call('HMGET', KEYS[1], 'f', 'r', 'l', 'o')
 if not v[1] then
-  redis.call('HSET', KEYS[1], 'f', ARGV[1], 'l', now + lease)
+  redis.call('HSET', KEYS[1], 'f', ARGV[1], 'l', now + lease, 'o', ARGV[5])
   redis.call('PEXPIRE', KEYS[1], ttl)
   return {'new'}
 end
 if v[1] ~= ARGV[1] then return {'replay'} end
 if v[2] then return {'done', v[2]} end
-if tonumber(v[3]) <= now then
-  redis.call('HSET', KEYS[1], 'l', now + lease)
+local owner = v[4] or ''
+local dead = owner ~= '' and owner ~= ARGV[5] and redis.call('EXISTS', ARGV[6] .. owner) == 0
+if tonumber(v[3]) <= now or dead then
+  redis.call('HSET', KEYS[1], 'l', now + lease, 'o', ARGV[5])
   return {'new'}
 end
 return {'pending'}
@@ -120,13 +124,19 @@ class RedisReplyState:
         self._complete = client.register_script(_COMPLETE)
 
     def claim(
-        self, key: str, fingerprint: str, *, now_ms: int, ttl_ms: int, lease_ms: int
+        self,
+        key: str,
+        fingerprint: str,
+        *,
+        now_ms: int,
+        ttl_ms: int,
+        lease_ms: int,
+        owner: str = "",
     ) -> Claim:
         """See :meth:`cloud.state.protocols.ReplyState.claim`."""
         rkey = f"{self._prefix}:nonce:{key}"
-        out: list[bytes] = _guard(
-            lambda: self._claim(keys=[rkey], args=[fingerprint, now_ms, max(1, ttl_ms), lease_ms])
-        )
+        args = [fingerprint, now_ms, max(1, ttl_ms), lease_ms, owner, f"{self._prefix}:alive:"]
+        out: list[bytes] = _guard(lambda: self._claim(keys=[rkey], args=args))
         state = ClaimState(out[0].decode())
         return Claim(state, out[1] if state is ClaimState.DONE else None)
 
@@ -173,6 +183,7 @@ class RedisState:
 
     def __init__(self, client: redis.Redis[bytes], *, key_prefix: str = "ossmedia") -> None:
         self._client = client
+        self._prefix = key_prefix
         self.rates = RedisRateState(client, key_prefix)
         self.replies = RedisReplyState(client, key_prefix)
         self.blobs = RedisBlobState(client, key_prefix)
@@ -181,6 +192,10 @@ class RedisState:
     def from_url(cls, url: str, *, key_prefix: str = "ossmedia") -> RedisState:
         """Connect to ``url`` (``redis://host:port/db``)."""
         return cls(redis.Redis.from_url(url, health_check_interval=30), key_prefix=key_prefix)
+
+    def heartbeat(self, owner: str, *, ttl_ms: int) -> None:
+        """See :meth:`cloud.state.protocols.SharedState.heartbeat`."""
+        _guard(lambda: self._client.set(f"{self._prefix}:alive:{owner}", b"1", px=ttl_ms))
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -88,7 +88,7 @@ def make_rig(
 ) -> Rig:
     clock = clock or FakeClock()
     settings = ResponderSettings(
-        limits=limits or Limits(),
+        limits=limits or Limits(device_cache_s=0),
         grant=grant or GrantSettings(),
         sts=StsSettings(max_duration_s=max_duration_s),
     )

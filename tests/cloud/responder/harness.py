@@ -59,7 +59,10 @@ def responder_settings(
             oss_endpoint=sts_emulator.oss_endpoint,
             region=sts_emulator.region,
         ).model_dump(),
-        "limits": Limits(device_requests_per_minute=600, device_burst=50).model_dump(),
+        # device_cache_s=0: a revocation or rotation in a test applies to the next request.
+        "limits": Limits(
+            device_requests_per_minute=600, device_burst=50, device_cache_s=0
+        ).model_dump(),
         "state": StateSettings().model_dump(),
         "registry": RegistrySettings(
             url=f"sqlite://{tmp_path / 'registry.db'}", master_key=SecretStr(master_key)

@@ -313,3 +313,22 @@ def test_cached_credentials_are_reused_while_half_the_lifetime_remains(rig: Rig)
 def test_topics_that_name_no_device_are_dropped(rig: Rig, topic: str) -> None:
     _add(rig)
     assert isinstance(rig.pipeline.handle(topic, b"{}"), Dropped)
+
+
+def test_registry_lookups_are_reused_for_the_device_cache_time() -> None:
+    rig = make_rig(limits=Limits(device_cache_s=2))
+    keys = _add(rig)
+    assert _send(rig, _request(rig, keys)).outcome == "ok"
+    rig.registry.revoke("cam-0001")
+    # Within the cache time the revocation is not seen yet; right after it, it is.
+    assert _send(rig, _request(rig, keys)).outcome == "ok"
+    rig.clock.advance(2_000)
+    _error(_send(rig, _request(rig, keys)), keys, "revoked")
+    # Unknown devices are cached too, and provisioning shows up after the cache time.
+    stranger = DeviceKeys.from_secret(new_device_secret())
+    _error(_send(rig, _request(rig, stranger, "cam-late"), "cam-late"), None, "unknown_device")
+    _, secret = rig.registry.add("cam-late")
+    late = DeviceKeys.from_secret(secret)
+    _error(_send(rig, _request(rig, late, "cam-late"), "cam-late"), None, "unknown_device")
+    rig.clock.advance(2_000)
+    assert _send(rig, _request(rig, late, "cam-late"), "cam-late").outcome == "ok"

@@ -150,3 +150,30 @@ def test_memory_state_stays_bounded() -> None:
     for n in range(20_000):
         state.replies.claim(f"k{n}", "f", now_ms=T + n, ttl_ms=100, lease_ms=10)
     assert len(state.replies._records.items) < 2_000
+
+
+def test_claim_of_a_dead_owner_is_taken_over_before_its_lease(redis_url: str) -> None:
+    state = RedisState.from_url(redis_url)
+    r = state.replies
+    state.heartbeat("proc-a", ttl_ms=60_000)
+    assert (
+        r.claim("cam:n3", "f", now_ms=T, ttl_ms=600_000, lease_ms=30_000, owner="proc-a").state
+        is ClaimState.NEW
+    )
+    # proc-a is alive: proc-b must wait for it.
+    assert (
+        r.claim("cam:n3", "f", now_ms=T + 1, ttl_ms=600_000, lease_ms=30_000, owner="proc-b").state
+        is ClaimState.PENDING
+    )
+    state._client.delete("ossmedia:alive:proc-a")  # noqa: SLF001 - proc-a died: its heartbeat lapsed
+    assert (
+        r.claim("cam:n3", "f", now_ms=T + 2, ttl_ms=600_000, lease_ms=30_000, owner="proc-b").state
+        is ClaimState.NEW
+    )
+    # Now proc-b owns it (and is alive as far as proc-b itself is concerned).
+    state.heartbeat("proc-b", ttl_ms=60_000)
+    assert (
+        r.claim("cam:n3", "f", now_ms=T + 3, ttl_ms=600_000, lease_ms=30_000, owner="proc-c").state
+        is ClaimState.PENDING
+    )
+    state.close()
