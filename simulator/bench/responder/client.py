@@ -44,13 +44,23 @@ class Device:
     def __post_init__(self) -> None:
         self.aead = AESGCM(self.keys.seal_key)
 
-    def request(self, now_ms: int, *, access: str = "append", duration_s: int = 900) -> tuple[str, bytes]:
+    def request(
+        self, now_ms: int, *, access: str = "append", duration_s: int = 900
+    ) -> tuple[str, bytes]:
         """A freshly signed request: its id and payload."""
         request_id = os.urandom(16).hex()
         nonce = _b64(os.urandom(16))
         canonical = "\n".join(
-            ["ossmedia/v1", "creds.request", self.device_id, request_id, str(now_ms), nonce,
-             access, str(duration_s)]
+            [
+                "ossmedia/v1",
+                "creds.request",
+                self.device_id,
+                request_id,
+                str(now_ms),
+                nonce,
+                access,
+                str(duration_s),
+            ]
         )
         sig = _b64(hmac.new(self.keys.sign_key, canonical.encode(), hashlib.sha256).digest())
         body = (
@@ -62,14 +72,25 @@ class Device:
 
     def open(self, reply: dict[str, Any]) -> dict[str, Any]:
         """Unseal a success reply."""
-        aad = "\n".join(["ossmedia/v1", "creds.response", reply["device_id"],
-                         reply["request_id"], str(reply["server_time_ms"])]).encode()
+        aad = "\n".join(
+            [
+                "ossmedia/v1",
+                "creds.response",
+                reply["device_id"],
+                reply["request_id"],
+                str(reply["server_time_ms"]),
+            ]
+        ).encode()
         raw = _unb64(reply["sealed"])
         doc: dict[str, Any] = json.loads(self.aead.decrypt(raw[:12], raw[12:], aad))
         return doc
 
 
 Handler = Callable[[str, bytes], None]
+
+
+def _nodelay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class Connection:
@@ -81,7 +102,9 @@ class Connection:
         prefix: topic prefix.
     """
 
-    def __init__(self, host: str, port: int, on_reply: Handler, *, prefix: str = "ossmedia") -> None:
+    def __init__(
+        self, host: str, port: int, on_reply: Handler, *, prefix: str = "ossmedia"
+    ) -> None:
         self.prefix = prefix
         self._on_reply = on_reply
         self._ready = threading.Event()
@@ -92,10 +115,10 @@ class Connection:
         )
         self._client.max_inflight_messages_set(5000)
         self._client.max_queued_messages_set(0)
-        self._client.on_socket_open = lambda c, u, s: s.setsockopt(
-            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        self._client.on_socket_open = _nodelay
+        self._client.on_connect = lambda c, u, f, r, p: c.subscribe(
+            f"{prefix}/v1/+/creds/res", qos=1
         )
-        self._client.on_connect = lambda c, u, f, r, p: c.subscribe(f"{prefix}/v1/+/creds/res", qos=1)
         self._client.on_subscribe = lambda c, u, m, r, p: self._ready.set()
         self._client.on_message = self._message
         self._client.connect(host, port, keepalive=60)

@@ -115,7 +115,7 @@ def throughput(
         conn.close()
     if errors:
         raise RuntimeError(f"{errors} error replies during the throughput run: {codes}")
-    return done / elapsed
+    return float(done) / elapsed
 
 
 def _sts_calls(metrics_url: str) -> float:
@@ -124,7 +124,7 @@ def _sts_calls(metrics_url: str) -> float:
         text = response.read().decode()
     return sum(
         float(m.group(1))
-        for m in re.finditer(r'^ossmedia_responder_sts_calls_total\{[^}]*\} (\S+)$', text, re.M)
+        for m in re.finditer(r"^ossmedia_responder_sts_calls_total\{[^}]*\} (\S+)$", text, re.M)
     )
 
 
@@ -189,7 +189,9 @@ def storm(
         with cond:
             counts["throttled" if code == "sts_throttled" else "other"] += 1
             # Jitter on top of the responder's hint, as cameras do.
-            heapq.heappush(heap, (time.monotonic() + retry_ms / 1000 * (1 + 0.1 * rng.random()), device_id))
+            heapq.heappush(
+                heap, (time.monotonic() + retry_ms / 1000 * (1 + 0.1 * rng.random()), device_id)
+            )
             cond.notify_all()
 
     conn = Connection(host, port, on_reply, prefix=prefix)
@@ -222,11 +224,16 @@ def storm(
                 next_print = t + 5
                 with cond:
                     finished = len(done_at)
-                progress(f"  storm t={t - start:5.1f}s  credentials {finished}/{len(devices)}  "
-                         f"STS {rates[-1]:.0f}/s")
+                progress(
+                    f"  storm t={t - start:5.1f}s  credentials {finished}/{len(devices)}  "
+                    f"STS {rates[-1]:.0f}/s"
+                )
 
     base_calls = _sts_calls(metrics_url)
-    threads = [threading.Thread(target=scheduler, daemon=True), threading.Thread(target=sampler, daemon=True)]
+    threads = [
+        threading.Thread(target=scheduler, daemon=True),
+        threading.Thread(target=sampler, daemon=True),
+    ]
     for t in threads:
         t.start()
     try:

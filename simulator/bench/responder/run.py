@@ -41,19 +41,56 @@ def build_parser() -> argparse.ArgumentParser:
             "storm against the STS emulator's call cap."
         ),
     )
-    parser.add_argument("--samples", type=int, default=2000, help="round trips per side (default: %(default)s)")
-    parser.add_argument("--devices", type=int, default=100, help="concurrent devices for throughput (default: %(default)s)")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per throughput run (default: %(default)s)")
-    parser.add_argument("--storm-devices", type=int, default=5000, help="devices in the boot storm (default: %(default)s; 0 skips it)")
-    parser.add_argument("--sts-cap", type=float, default=100.0, help="the emulator's AssumeRole calls/s (default: %(default)s)")
-    parser.add_argument("--sts-share", type=float, default=0.98, help="responder cap as a share of --sts-cap (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=8, help="responder worker threads (default: %(default)s)")
+    parser.add_argument(
+        "--samples", type=int, default=2000, help="round trips per side (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=100,
+        help="concurrent devices for throughput (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="seconds per throughput run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--storm-devices",
+        type=int,
+        default=5000,
+        help="devices in the boot storm (default: %(default)s; 0 skips it)",
+    )
+    parser.add_argument(
+        "--sts-cap",
+        type=float,
+        default=100.0,
+        help="the emulator's AssumeRole calls/s (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sts-share",
+        type=float,
+        default=0.98,
+        help="responder cap as a share of --sts-cap (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=8, help="responder worker threads (default: %(default)s)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     return parser  # fmt: skip
 
 
-def _responder_config(path: Path, *, broker_url: str, emulator: EmulatorHandle, registry: Path,
-                      metrics_port: int, sts_cap: float, workers: int) -> None:
+def _responder_config(
+    path: Path,
+    *,
+    broker_url: str,
+    emulator: EmulatorHandle,
+    registry: Path,
+    metrics_port: int,
+    sts_cap: float,
+    workers: int,
+) -> None:
     path.write_text(
         f"""
 [broker]
@@ -91,7 +128,9 @@ log_level = "WARNING"
 
 
 @contextlib.contextmanager
-def _process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _process(
+    command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as handle:
         proc = subprocess.Popen(command, env=env, stdout=handle, stderr=handle)  # noqa: S603 - our own modules
     try:
@@ -138,78 +177,147 @@ def _provision(registry: Registry, names: list[str]) -> list[Device]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every phase and return the results."""
-    results: dict[str, Any] = {"parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    results: dict[str, Any] = {
+        "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    }
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     with tempfile.TemporaryDirectory(prefix="ossmedia-bench-") as tmp:
         work = Path(tmp)
         settings = MosquittoSettings(max_inflight_messages=1000, max_queued_messages=100_000)
         _say("starting Mosquitto and the STS emulator ...")
-        with running_mosquitto(settings, work / "mosquitto") as broker, spawned_emulator(
-            "--quiet", "--sts-rate", str(args.sts_cap), env=env
-        ) as emulator:
+        with (
+            running_mosquitto(settings, work / "mosquitto") as broker,
+            spawned_emulator("--quiet", "--sts-rate", str(args.sts_cap), env=env) as emulator,
+        ):
             master_key = new_master_key()
-            registry = Registry(open_store(f"sqlite://{work / 'registry.db'}"), MasterKey.from_text(master_key))
+            registry = Registry(
+                open_store(f"sqlite://{work / 'registry.db'}"), MasterKey.from_text(master_key)
+            )
             _say(f"provisioning {1 + args.devices + args.storm_devices} devices ...")
             rt_device = _provision(registry, ["bench-rt"])[0]
             tp_devices = _provision(registry, [f"bench-tp-{n:04d}" for n in range(args.devices)])
-            storm_devices = _provision(registry, [f"bench-st-{n:05d}" for n in range(args.storm_devices)])
+            storm_devices = _provision(
+                registry, [f"bench-st-{n:05d}" for n in range(args.storm_devices)]
+            )
             registry.close()
             metrics_port = pick_free_port()
             config = work / "responder.toml"
-            _responder_config(config, broker_url=broker.url, emulator=emulator,
-                              registry=work / "registry.db", metrics_port=metrics_port,
-                              sts_cap=args.sts_cap * args.sts_share, workers=args.workers)
-            child_env = {**env, "OSSMEDIA_MASTER_KEY": master_key,
-                         "OSSMEDIA_STS_ACCESS_KEY_SECRET": emulator.access_key_secret}
+            _responder_config(
+                config,
+                broker_url=broker.url,
+                emulator=emulator,
+                registry=work / "registry.db",
+                metrics_port=metrics_port,
+                sts_cap=args.sts_cap * args.sts_share,
+                workers=args.workers,
+            )
+            child_env = {
+                **env,
+                "OSSMEDIA_MASTER_KEY": master_key,
+                "OSSMEDIA_STS_ACCESS_KEY_SECRET": emulator.access_key_secret,
+            }
             host, port = broker.host, broker.port
-            with _process([sys.executable, "-m", "ossmedia_cli", "responder", "--config", str(config)],
-                          child_env, work / "responder.log") as responder, _process(
-                [sys.executable, "-m", "simulator.bench.responder.echo", host, str(port), ECHO_PREFIX],
-                env, work / "echo.log") as echo:
-                _wait_http(f"http://127.0.0.1:{metrics_port}/healthz", responder, work / "responder.log")
+            with (
+                _process(
+                    [sys.executable, "-m", "ossmedia_cli", "responder", "--config", str(config)],
+                    child_env,
+                    work / "responder.log",
+                ) as responder,
+                _process(
+                    [
+                        sys.executable,
+                        "-m",
+                        "simulator.bench.responder.echo",
+                        host,
+                        str(port),
+                        ECHO_PREFIX,
+                    ],
+                    env,
+                    work / "echo.log",
+                ) as echo,
+            ):
+                _wait_http(
+                    f"http://127.0.0.1:{metrics_port}/healthz", responder, work / "responder.log"
+                )
                 _wait_ready(work / "echo.log", echo)
 
                 _say(f"round trip: {args.samples} sequential requests, echo then responder ...")
-                echo_rt = describe(round_trip(host, port, rt_device, args.samples, prefix=ECHO_PREFIX, unseal=False))
-                resp_rt = describe(round_trip(host, port, rt_device, args.samples, prefix=PREFIX, unseal=True))
+                echo_rt = describe(
+                    round_trip(
+                        host, port, rt_device, args.samples, prefix=ECHO_PREFIX, unseal=False
+                    )
+                )
+                resp_rt = describe(
+                    round_trip(host, port, rt_device, args.samples, prefix=PREFIX, unseal=True)
+                )
                 ratio = resp_rt["p50_ms"] / echo_rt["p50_ms"]
-                results["round_trip"] = {"echo": echo_rt, "responder": resp_rt, "p50_ratio": round(ratio, 2)}
-                _say(f"  echo p50 {echo_rt['p50_ms']:.3f} ms p99 {echo_rt['p99_ms']:.3f} ms | "
-                     f"responder p50 {resp_rt['p50_ms']:.3f} ms p99 {resp_rt['p99_ms']:.3f} ms | "
-                     f"p50 ratio {ratio:.2f} (goal <= 3)")
+                results["round_trip"] = {
+                    "echo": echo_rt,
+                    "responder": resp_rt,
+                    "p50_ratio": round(ratio, 2),
+                }
+                _say(
+                    f"  echo p50 {echo_rt['p50_ms']:.3f} ms p99 {echo_rt['p99_ms']:.3f} ms | "
+                    f"responder p50 {resp_rt['p50_ms']:.3f} ms p99 {resp_rt['p99_ms']:.3f} ms | "
+                    f"p50 ratio {ratio:.2f} (goal <= 3)"
+                )
 
-                _say(f"throughput: {args.devices} devices for {args.duration:g} s each, echo then responder ...")
-                echo_tp = throughput(host, port, tp_devices, args.duration, prefix=ECHO_PREFIX, unseal=False)
-                resp_tp = throughput(host, port, tp_devices, args.duration, prefix=PREFIX, unseal=True)
+                _say(
+                    f"throughput: {args.devices} devices for {args.duration:g} s each, echo then responder ..."
+                )
+                echo_tp = throughput(
+                    host, port, tp_devices, args.duration, prefix=ECHO_PREFIX, unseal=False
+                )
+                resp_tp = throughput(
+                    host, port, tp_devices, args.duration, prefix=PREFIX, unseal=True
+                )
                 share = resp_tp / echo_tp
-                results["throughput"] = {"echo_per_s": round(echo_tp), "responder_per_s": round(resp_tp),
-                                         "share": round(share, 3)}
-                _say(f"  echo {echo_tp:.0f}/s | responder {resp_tp:.0f}/s | {share:.0%} of echo (goal >= 60%)")
+                results["throughput"] = {
+                    "echo_per_s": round(echo_tp),
+                    "responder_per_s": round(resp_tp),
+                    "share": round(share, 3),
+                }
+                _say(
+                    f"  echo {echo_tp:.0f}/s | responder {resp_tp:.0f}/s | {share:.0%} of echo (goal >= 60%)"
+                )
 
                 if storm_devices:
                     cap = args.sts_cap
                     goal = 1.2 * len(storm_devices) / cap
-                    _say(f"boot storm: {len(storm_devices)} devices, empty cache, STS emulator capped at "
-                         f"{cap:g}/s (goal: last credentials within {goal:.0f} s) ...")
+                    _say(
+                        f"boot storm: {len(storm_devices)} devices, empty cache, STS emulator capped at "
+                        f"{cap:g}/s (goal: last credentials within {goal:.0f} s) ..."
+                    )
                     emulator.reset_stats()
-                    result = storm(host, port, storm_devices, prefix=PREFIX,
-                                   metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
-                                   timeout_s=goal * 2, progress=_say)
+                    result = storm(
+                        host,
+                        port,
+                        storm_devices,
+                        prefix=PREFIX,
+                        metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+                        timeout_s=goal * 2,
+                        progress=_say,
+                    )
                     assume = emulator.stats()["requests"].get("AssumeRole", {})
                     results["storm"] = {
-                        "devices": result.devices, "with_credentials": result.done,
-                        "last_s": round(result.last_s, 2), "median_s": round(result.p50_s, 2),
-                        "goal_s": round(goal, 1), "requests": result.requests,
+                        "devices": result.devices,
+                        "with_credentials": result.done,
+                        "last_s": round(result.last_s, 2),
+                        "median_s": round(result.p50_s, 2),
+                        "goal_s": round(goal, 1),
+                        "requests": result.requests,
                         "sts_throttled_replies": result.throttled_replies,
                         "other_error_replies": result.other_errors,
                         "sts_calls": int(result.sts_calls),
                         "max_sts_calls_per_s": round(result.max_sts_rate, 1),
                         "emulator_assume_role": assume,
                     }
-                    _say(f"  {result.done}/{result.devices} devices got credentials; last after "
-                         f"{result.last_s:.1f} s, median {result.p50_s:.1f} s; {result.requests} requests, "
-                         f"{result.throttled_replies} sts_throttled replies; {int(result.sts_calls)} STS calls, "
-                         f"max {result.max_sts_rate:.0f}/s; emulator AssumeRole outcomes {assume}")
+                    _say(
+                        f"  {result.done}/{result.devices} devices got credentials; last after "
+                        f"{result.last_s:.1f} s, median {result.p50_s:.1f} s; {result.requests} requests, "
+                        f"{result.throttled_replies} sts_throttled replies; {int(result.sts_calls)} STS calls, "
+                        f"max {result.max_sts_rate:.0f}/s; emulator AssumeRole outcomes {assume}"
+                    )
     return results
 
 
@@ -224,8 +332,15 @@ def main(argv: list[str]) -> int:
     storm_ok = True
     if "storm" in results:
         s = results["storm"]
-        storm_ok = (s["with_credentials"] == s["devices"] and s["last_s"] <= s["goal_s"]
-                    and set(s["emulator_assume_role"]) <= {"200"})
-    goals = (results["round_trip"]["p50_ratio"] <= 3 and results["throughput"]["share"] >= 0.6 and storm_ok)
+        storm_ok = (
+            s["with_credentials"] == s["devices"]
+            and s["last_s"] <= s["goal_s"]
+            and set(s["emulator_assume_role"]) <= {"200"}
+        )
+    goals = (
+        results["round_trip"]["p50_ratio"] <= 3
+        and results["throughput"]["share"] >= 0.6
+        and storm_ok
+    )
     _say("all goals met" if goals else "some goals were missed (see above)")
     return 0 if goals else 1

@@ -9,6 +9,7 @@ import pytest
 from cloud.state import ClaimState, MemoryState, SharedState
 from cloud.state.gcra import GcraCell, gcra_step
 from cloud.state.redis import RedisState
+from tests.fixtures.redis import RedisServer
 
 T = 1_764_380_000_000
 
@@ -152,7 +153,9 @@ def test_memory_state_stays_bounded() -> None:
     assert len(state.replies._records.items) < 2_000
 
 
-def test_claim_of_a_dead_owner_is_taken_over_before_its_lease(redis_url: str) -> None:
+def test_claim_of_a_dead_owner_is_taken_over_before_its_lease(
+    redis_url: str, redis_server: RedisServer
+) -> None:
     state = RedisState.from_url(redis_url)
     r = state.replies
     state.heartbeat("proc-a", ttl_ms=60_000)
@@ -165,7 +168,7 @@ def test_claim_of_a_dead_owner_is_taken_over_before_its_lease(redis_url: str) ->
         r.claim("cam:n3", "f", now_ms=T + 1, ttl_ms=600_000, lease_ms=30_000, owner="proc-b").state
         is ClaimState.PENDING
     )
-    state._client.delete("ossmedia:alive:proc-a")  # noqa: SLF001 - proc-a died: its heartbeat lapsed
+    redis_server.client().delete("ossmedia:alive:proc-a")  # proc-a died: its heartbeat lapsed
     assert (
         r.claim("cam:n3", "f", now_ms=T + 2, ttl_ms=600_000, lease_ms=30_000, owner="proc-b").state
         is ClaimState.NEW
