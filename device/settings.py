@@ -163,14 +163,16 @@ class SpoolSettings(_Frozen):
         dir: spool directory (created if missing); keep it on persistent storage.
         max_bytes: bound on the bytes of queued chunks.
         policy: what happens when full: drop the oldest queued chunks, or reject new data.
-        chunk_bytes: size of one spool chunk (and of one append).
+        chunk_bytes: size of one spool chunk (and of one append). 1 MiB keeps a fleet's
+            request rate low (OSS serves a bucket about 10,000 requests/s); at camera
+            bitrates ``chunk_max_age_s`` usually cuts chunks first.
         chunk_max_age_s: a partly filled chunk is written out after this long.
     """
 
     dir: Path = Path("/var/lib/ossmedia/spool")
     max_bytes: int = Field(default=1 * GIB, ge=64 * 1024)
     policy: Literal["drop_oldest", "reject_new"] = "drop_oldest"
-    chunk_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    chunk_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     chunk_max_age_s: float = Field(default=2.0, gt=0)
 
 

@@ -132,10 +132,13 @@ class SelectorLoop:
                         self._guard(client.handle_misc)
         finally:
             self._run_calls()
+            # Thread ids are reused once a thread ends: forget ours so no later thread
+            # mistakes itself for the loop.
+            self._loop_thread_id = None
+            self.closed = True
             self._selector.close()
             self._wake_r.close()
             self._wake_w.close()
-            self.closed = True
 
     # -- scheduling -----------------------------------------------------------------
 
@@ -195,6 +198,8 @@ class SelectorLoop:
 
     def watch(self, sock: socket.socket, client: LoopClient) -> None:
         """Start watching ``sock`` for reads on behalf of ``client``."""
+        if self.closed:
+            return
         self._selector.register(sock, selectors.EVENT_READ, client)
         self._clients[id(client)] = client
 
@@ -202,7 +207,7 @@ class SelectorLoop:
         """Watch ``sock`` for write readiness too (``want``) or reads only."""
         try:
             key = self._selector.get_key(sock)
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, RuntimeError):  # unknown socket, or loop closed
             return
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want else 0)
         if key.events != events:
@@ -210,7 +215,7 @@ class SelectorLoop:
 
     def unwatch(self, sock: socket.socket) -> None:
         """Stop watching ``sock`` (it is about to be closed)."""
-        with contextlib.suppress(KeyError, ValueError):
+        with contextlib.suppress(KeyError, ValueError, RuntimeError):
             self._selector.unregister(sock)
 
     def add(self, client: LoopClient) -> None:

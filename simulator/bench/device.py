@@ -198,43 +198,48 @@ def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
 
 
 def bench_catchup(workdir: Path, outage_s: float) -> Result:
-    """Drain rate of the spool after an OSS outage, while still recording at 4 Mbit/s."""
+    """Catch-up rate after an OSS outage, while still recording at 4 Mbit/s.
+
+    The rate is the bytes uploaded from the end of the outage until the spool is back to
+    less than one chunk, divided by that time: it includes the wait for the uploader's
+    backoff to notice that OSS is back.
+    """
     with local_stack(workdir) as stack:
-        settings = stack.camera_settings("cam-bench-catchup", workdir, duration_s=outage_s + 40)
+        settings = stack.camera_settings("cam-bench-catchup", workdir, duration_s=outage_s + 60)
         agent = Agent(settings)
         agent.start()
-        done = threading.Event()
+        pause = threading.Event()
         try:
-            _wait(lambda: agent.uploader.stats.appended_chunks >= 4, 30)
+            _wait(lambda: agent.uploader.stats.appended_chunks >= 2, 30)
             stack.emulator.set_faults({"outages": [{"duration_s": outage_s, "mode": "error"}]})
             outage_start = time.monotonic()
-            done.wait(outage_s)
-            backlog = agent.spool.stats().bytes
+            pause.wait(outage_s)
             outage_end = time.monotonic()
+            backlog = agent.spool.stats().bytes
             before = agent.journal.state.counters.uploaded_bytes
-            _wait(lambda: agent.journal.state.counters.uploaded_bytes > before, 30)
+            _wait(lambda: agent.journal.state.counters.uploaded_bytes > before, 60)
             resumed = time.monotonic()
-            resumed_bytes = agent.journal.state.counters.uploaded_bytes
             _wait(lambda: agent.spool.stats().bytes < settings.spool.chunk_bytes, 120)
             caught_up = time.monotonic()
-            drained = agent.journal.state.counters.uploaded_bytes - resumed_bytes
+            uploaded = agent.journal.state.counters.uploaded_bytes - before
         finally:
             agent.stop()
             agent.run()
-    rate = drained / max(caught_up - resumed, 1e-6)
+    rate = uploaded / max(caught_up - outage_end, 1e-6)
     recording = RECORDING_BPS / 8
     return Result(
         "catchup",
         {
             "outage_s": round(outage_end - outage_start, 1),
             "backlog_mb": round(backlog / 1e6, 2),
-            "resume_delay_s": round(resumed - outage_end, 2),
-            "drain_s": round(caught_up - resumed, 2),
-            "drain_mb_s": round(rate / 1e6, 2),
+            "chunk_kib": settings.spool.chunk_bytes / 1024,
+            "first_append_after_s": round(resumed - outage_end, 2),
+            "caught_up_after_s": round(caught_up - outage_end, 2),
+            "catchup_mb_s": round(rate / 1e6, 2),
             "recording_mb_s": round(recording / 1e6, 2),
             "ratio": round(rate / recording, 1),
         },
-        "drain >= 5 x recording bitrate",
+        "catch-up >= 5 x recording bitrate",
         rate >= 5 * recording,
     )
 
@@ -294,6 +299,7 @@ def bench_memory(workdir: Path, duration_s: float) -> Result:
         camera = subprocess.Popen(  # noqa: S603 - fixed command line
             [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
              "--until-drained", "--log-level", "WARNING"],
+            env={**os.environ, "MALLOC_ARENA_MAX": "2"},  # as the systemd unit sets it
         )  # fmt: skip
         try:
             samples = _sample(camera, duration_s + 30)
