@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from simulator.oss.auth import Authenticator, IdentityService
 from simulator.oss.dispatch import select_operation
@@ -54,7 +53,7 @@ class OssApp:
 
     def __init__(
         self,
-        iam: IdentityService[Any],
+        iam: IdentityService,
         store: ObjectStore,
         settings: OssSettings | None = None,
         *,

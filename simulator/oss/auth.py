@@ -20,7 +20,7 @@ from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from simulator.emulator.errors import EmulatorError
 from simulator.oss.errors import (
@@ -68,22 +68,20 @@ class PrincipalLike(Protocol):
         ...
 
 
-PrincipalT = TypeVar("PrincipalT", bound=PrincipalLike)
-
-
-class IdentityService(Protocol[PrincipalT]):
+class IdentityService(Protocol):
     """The seam to the IAM half of the emulator (``simulator.iam.Iam`` implements it).
 
-    Generic in the principal type: whatever ``resolve`` returns is what ``is_allowed`` gets back.
+    ``is_allowed`` only ever gets back a principal that ``resolve`` returned, so its parameter
+    is typed loosely: an implementation may ask for its own principal class.
     """
 
-    def resolve(self, access_key_id: str, security_token: str | None) -> tuple[str, PrincipalT]:
+    def resolve(self, access_key_id: str, security_token: str | None) -> tuple[str, PrincipalLike]:
         """Return (secret, principal) for a key; raise an EmulatorError with code/http_status."""
         ...
 
     def is_allowed(
         self,
-        principal: PrincipalT,
+        principal: Any,
         action: str,
         resource: str,
         context: Mapping[str, str | Sequence[str]],
@@ -117,7 +115,7 @@ class Authenticator:
     """
 
     def __init__(
-        self, identity: IdentityService[Any], settings: OssSettings, clock: Callable[[], float]
+        self, identity: IdentityService, settings: OssSettings, clock: Callable[[], float]
     ) -> None:
         self._identity = identity
         self._settings = settings

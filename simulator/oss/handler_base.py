@@ -17,7 +17,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from simulator.oss import responses as render
 from simulator.oss.auth import Caller, IdentityService
@@ -53,9 +53,7 @@ class HandlerBase:
         settings: limits and region.
     """
 
-    def __init__(
-        self, model: OssModel, identity: IdentityService[Any], settings: OssSettings
-    ) -> None:
+    def __init__(self, model: OssModel, identity: IdentityService, settings: OssSettings) -> None:
         self._model = model
         self._identity = identity
         self._settings = settings

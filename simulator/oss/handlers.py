@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from simulator.oss.auth import IdentityService
 from simulator.oss.bucket_handlers import BucketHandlers
@@ -25,9 +24,7 @@ class Handlers:
         settings: limits and region.
     """
 
-    def __init__(
-        self, model: OssModel, identity: IdentityService[Any], settings: OssSettings
-    ) -> None:
+    def __init__(self, model: OssModel, identity: IdentityService, settings: OssSettings) -> None:
         buckets = BucketHandlers(model, identity, settings)
         objects = ObjectHandlers(model, identity, settings)
         self._table: dict[str, Callable[[Call], Awaitable[Response]]] = {
