@@ -170,6 +170,7 @@ class CredentialClient:
         self._flight: Future[Lease] | None = None
         self._waiters: dict[str, Future[CredsResponseOk | CredsResponseError]] = {}
         self._rejected: DeviceRejected | None = None
+        self._denied: tuple[float, CredentialDenied] | None = None
         self._generation = 0
         self.stats = CredentialStats()
 
@@ -204,6 +205,11 @@ class CredentialClient:
             raise self._rejected
         lease = self._lease
         now = self._clock.monotonic()
+        denied = self._denied
+        if denied is not None and now < denied[0] and (lease is None or now >= lease.expires_mono):
+            # A refusal does not go away by asking again at once: ask at most every
+            # retry_max_s, so a misprovisioned fleet does not hammer the responder.
+            raise denied[1]
         if lease is not None and now < lease.refresh_mono:
             return lease
         if lease is not None and now < lease.expires_mono - _MIN_USEFUL_S:
@@ -410,6 +416,7 @@ class CredentialClient:
                 expires_mono=sent_mono + lifetime_s,
             )
             self._lease = lease
+            self._denied = None
             self._lease_changed.notify_all()
         self.stats.leases += 1
         log.info(
@@ -450,9 +457,11 @@ class CredentialClient:
             raise self._rejected
         if code in _RETRY_CODES or code is ErrorCode.CLOCK_SKEW:
             return backoff.next_delay(), code.value, skew_adopted
-        raise CredentialDenied(
+        denial = CredentialDenied(
             f"responder refused the request: {code.value}", code=code.value, request_id=request_id
         )
+        self._denied = (self._clock.monotonic() + self._settings.retry_max_s, denial)
+        raise denial
 
 
 class _OssProvider(CredentialsProvider):  # type: ignore[misc]

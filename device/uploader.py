@@ -207,15 +207,17 @@ class Uploader:
         try:
             after = appender.append(chunk.data, chunk.crc64)
         except (AppendDiverged, ObjectNotAppendable) as exc:
+            # The chunk stays queued; the next step puts it in a new object (a new key, so
+            # this cannot repeat forever).
             log.error("object %s cannot be continued (%s); starting a new one", current.key, exc)
             self._abandon(state)
-            raise
+            return
         except ObjectTooLarge as exc:
             if current.position == 0:
                 raise  # even an empty object cannot take this chunk
             log.warning("store refused to grow %s (%s); rolling over", current.key, exc)
             self._close(state, "size limit")
-            raise
+            return
         self._crash.reached("upload.appended")
         now_ms = self._clock.wall_ms()
         record = current.model_copy(

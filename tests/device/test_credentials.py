@@ -43,7 +43,7 @@ class Harness:
             bus=self.link,
             clock=clock,
             settings=CredentialSettings.model_validate(
-                {"request_timeout_s": 2.0, "retry_initial_s": 0.01, "retry_max_s": 0.05, **settings}
+                {"request_timeout_s": 2.0, "retry_initial_s": 0.01, "retry_max_s": 30.0, **settings}
             ),
             sleep=self.sleeps.append,
         )
@@ -154,6 +154,9 @@ def test_refusals_raise_credential_denied(harness: Harness, code: ErrorCode) -> 
         harness.client.get()
     assert info.value.code == code.value
     assert info.value.request_id == harness.responder.seen[0].request.request_id
+    with pytest.raises(CredentialDenied):
+        harness.client.get()  # refused again without asking during retry_max_s
+    assert len(harness.responder.seen) == 1
 
 
 @pytest.mark.parametrize("code", [ErrorCode.STS_UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.REPLAY])
