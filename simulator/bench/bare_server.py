@@ -10,7 +10,7 @@ Its reply to ``POST /<bucket>/<key>?append&position=N`` carries what ``oss2``'s
 the body length). It sends no ``x-oss-hash-crc64ecma``, so oss2 skips the CRC comparison (it
 still computes the client-side CRC when given ``init_crc``, as in the emulator run).
 
-Run as a separate process::
+Run as a separate process (what :func:`spawned_bare_server` does)::
 
     python -m simulator.bench.bare_server --port 0   # prints {"endpoint": "http://127.0.0.1:PORT"}
 """
@@ -18,8 +18,15 @@ Run as a separate process::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
+import selectors
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 import uvicorn
@@ -28,6 +35,7 @@ from simulator.emulator.asgi import ASGIReceive, ASGISend, Scope
 from simulator.emulator.connection import AbortableHttpToolsProtocol
 from simulator.emulator.runner import bind_socket
 
+_SPAWN_TIMEOUT_S = 30.0
 _request_ids = itertools.count(1)
 
 
@@ -66,6 +74,47 @@ def bare_config() -> uvicorn.Config:
         log_level="warning",
         log_config=None,
     )
+
+
+@dataclass(frozen=True)
+class BareServer:
+    """A running :mod:`simulator.bench.bare_server` process."""
+
+    endpoint: str
+    pid: int
+
+
+@contextlib.contextmanager
+def spawned_bare_server() -> Iterator[BareServer]:
+    """Run :mod:`simulator.bench.bare_server` as a separate process.
+
+    Raises:
+        RuntimeError: the process printed no endpoint in time.
+    """
+    command = [sys.executable, "-m", "simulator.bench.bare_server", "--port", "0"]
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - fixed command line built above
+            command, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+        try:
+            stdout = process.stdout
+            assert stdout is not None  # noqa: S101 - Popen was asked for a pipe
+            with selectors.DefaultSelector() as selector:
+                selector.register(stdout, selectors.EVENT_READ)
+                line = stdout.readline() if selector.select(_SPAWN_TIMEOUT_S) else ""
+            if not line:
+                stderr.seek(0)
+                raise RuntimeError(f"the bare server did not start: {stderr.read()[-2000:]}")
+            yield BareServer(str(json.loads(line)["endpoint"]), process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,8 @@ import oss2
 import pytest
 
 from simulator.bench.append_load import percentile
-from simulator.bench.emulator import main, spawned_bare_server
+from simulator.bench.bare_server import spawned_bare_server
+from simulator.bench.emulator import main
 
 CHUNK_KIB = 16
 
