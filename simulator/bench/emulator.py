@@ -287,8 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Appends per second from concurrent oss2 clients against the emulator in memory "
             "mode, next to a bare ASGI app on the same server stack that only reads the body "
-            "and answers 200; rounds alternate between the two (ABBA order, after a warm-up). Goal: the emulator reaches at least "
-            f"{GOAL_RATIO:.0%} of the baseline (median of the per-round ratios)."
+            "and answers 200; rounds alternate between the two (ABBA order, after a warm-up). "
+            f"Goal: the emulator reaches at least {GOAL_RATIO:.0%} of the baseline (median of "
+            "the per-round ratios)."
         ),
         epilog="Exit status: 0 goal met, 1 goal missed or appends lost, 2 bad arguments.",
     )
