@@ -109,7 +109,7 @@ def camera_settings(
         "spool": {
             "dir": str(spool / device_id),
             "chunk_bytes": max(1024, settings.chunk_bytes),
-            "chunk_max_age_s": 1.0,
+            "chunk_max_age_s": 2.0,
         },
         "upload": {
             "rollover_s": settings.rollover_s,
@@ -298,17 +298,18 @@ def _run(
         if step.end_s is not None
     }
     report = build_report(report, cameras, audits, chaos.applied, recovery)
-    report.spool_end_growth_bytes = _spool_growth(progress)
+    report.spool_end_growth_bytes = _spool_growth(progress, settings.duration_s)
     report.wall_s = round(time.monotonic() - wall_start, 1)
     return report
 
 
-def _spool_growth(progress: _Progress) -> int:
-    """Backlog (produced minus stored) growth over the second half of recording."""
-    hist = progress.history
+def _spool_growth(progress: _Progress, duration_s: float) -> int:
+    """Backlog (produced minus stored) growth over the second half of the recording."""
+    hist = [(at, cams) for at, cams in progress.history if at <= duration_s]
     if len(hist) < 4:
         return 0
-    mid, end = hist[len(hist) // 2][1], hist[-1][1]
+    mid = next(cams for at, cams in hist if at >= duration_s / 2)
+    end = hist[-1][1]
 
     def backlog(cams: dict[str, tuple[int, int]]) -> int:
         return sum(prod - up for up, prod in cams.values())
