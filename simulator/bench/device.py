@@ -64,7 +64,7 @@ class Result:
     """One benchmark's figures."""
 
     name: str
-    figures: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, float | str] = field(default_factory=dict)
     goal: str = ""
     met: bool = False
 
@@ -188,6 +188,10 @@ def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
             "mediafile_hashing_mb_s": round(hashing, 1),
             "ratio_known_crc": round(known / bare, 3),
             "ratio_hashing": round(hashing / bare, 3),
+            **{
+                f"{path}_runs_mb_s": " ".join(f"{rate / 1e6:.0f}" for rate in values)
+                for path, values in rates.items()
+            },
         },
         "MediaFile (agent path, CRC from the spool) >= 90 % of bare oss2",
         known / bare >= 0.9,
