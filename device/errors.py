@@ -27,6 +27,7 @@ Tree::
     │   ├── CredentialDenied         the responder refused this request for good
     │   └── DeviceRejected           the device is revoked or unknown: stop
     ├── LinkError                    the MQTT link failed
+    ├── SourceError                  the recording source cannot be read
     └── SpoolError                   the on-disk spool failed
         ├── SpoolFull                the spool is full and the policy rejects new data
         └── SpoolCorrupt             a spool or journal file failed its checks
@@ -54,6 +55,7 @@ __all__ = [
     "ObjectNotFound",
     "ObjectTooLarge",
     "PositionMismatch",
+    "SourceError",
     "SpoolCorrupt",
     "SpoolError",
     "SpoolFull",
@@ -247,6 +249,12 @@ class LinkError(DeviceError):
     """The MQTT link failed."""
 
     default_code = "link"
+
+
+class SourceError(DeviceError):
+    """The recording source cannot be read (missing file, I/O error)."""
+
+    default_code = "source"
 
 
 class SpoolError(DeviceError):

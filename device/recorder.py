@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from device.clock import Clock
-from device.errors import SpoolFull
+from device.errors import SourceError, SpoolFull
 from device.spool import Spool
 
 __all__ = [
@@ -164,7 +164,10 @@ class DirectorySource:
         for path in sorted(p for p in self.directory.iterdir() if p.is_file()):
             if path.name.startswith("."):
                 continue
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # removed since it was listed
             signature = (stat.st_size, stat.st_mtime_ns)
             previous = self._seen.get(path)
             if previous is None or previous[:2] != signature:
@@ -180,8 +183,11 @@ class DirectorySource:
         while not stop.is_set():
             files = self._complete_files()
             for path in files:
-                data = path.read_bytes()
                 self._seen.pop(path, None)
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # removed by someone else since it was listed
                 yield Piece(data, end_of_segment=True, on_spooled=_remover(path))
             if not files:
                 stop.wait(self._poll_s)
@@ -312,11 +318,15 @@ class Recorder:
 
         Raises:
             device.errors.SpoolError: the spool cannot be written (disk failure).
+            device.errors.SourceError: the source cannot be read.
         """
         try:
             for piece in self._source.pieces(stop):
                 self._take(piece)
             self._flush()
+        except OSError as exc:
+            self._flush()  # what was read before the failure is still recorded
+            raise SourceError(f"recording source failed: {exc.strerror or exc}") from None
         finally:
             self.stats.finished = True
             self.finished.set()

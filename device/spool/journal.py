@@ -97,8 +97,8 @@ class Journal:
         self.path = directory / self.FILE
         self._crash = crash
         self._lock = threading.Lock()
-        directory.mkdir(parents=True, exist_ok=True)
         try:
+            directory.mkdir(parents=True, exist_ok=True)
             raw = self.path.read_bytes()
         except FileNotFoundError:
             self._state = JournalState()

@@ -21,7 +21,7 @@ EXPECTED = {
     "ManualClock", "MediaFile", "MediaFileError", "ModeError", "MqttLink", "ObjectExists",
     "ObjectInfo", "ObjectNotAppendable", "ObjectNotFound", "ObjectStore", "ObjectTooLarge",
     "OssObjectStore", "Outcome", "PositionMismatch", "Publication", "PutResult",
-    "SelectorLoop", "SourceSettings", "Spool", "SpoolCorrupt", "SpoolError", "SpoolFull",
+    "SelectorLoop", "SourceError", "SourceSettings", "Spool", "SpoolCorrupt", "SpoolError", "SpoolFull",
     "SpoolSettings", "StaticTarget", "StorageError", "SystemClock", "TransientStorageError",
     "UploadSettings", "UploadTarget", "Uploader",
 }  # fmt: skip

@@ -6,7 +6,10 @@ import io
 import threading
 from pathlib import Path
 
+import pytest
+
 from device.clock import SystemClock
+from device.errors import SourceError
 from device.recorder import (
     DirectorySource,
     FileSource,
@@ -105,3 +108,14 @@ def test_full_spool_rejections_are_counted_and_recording_goes_on(tmp_path: Path)
     assert recorder.stats.chunks == 2
     assert recorder.stats.rejected_chunks == 3
     assert spool.stats().counters.rejected_bytes == 3000
+
+
+def test_unreadable_source_is_a_source_error(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", max_bytes=1_000_000)
+    recorder = Recorder(
+        FileSource(tmp_path / "gone.ts", CLOCK), spool, CLOCK, chunk_bytes=1000, chunk_max_age_s=60
+    )
+    with pytest.raises(SourceError) as info:
+        recorder.run(threading.Event())
+    assert info.value.code == "source"
+    assert recorder.finished.is_set()
