@@ -8,12 +8,16 @@ reads the registry on every request.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from cloud.registry.models import DeviceRecord, KnownDevice
+from schemas.encoding import b64url_encode
 from schemas.keys import DeviceKeys
 
 _MAX_ENTRIES = 100_000
@@ -28,10 +32,23 @@ class DeviceLookup(Protocol):
 
 @dataclass(frozen=True)
 class ResolvedDevice:
-    """A provisioned device with its derived keys (never shown in a repr)."""
+    """A provisioned device with its derived keys (never shown in a repr).
+
+    ``sealer`` is the AES-256-GCM cipher under ``keys.seal_key``, built once per lookup
+    rather than once per reply.
+    """
 
     record: DeviceRecord
     keys: DeviceKeys = field(repr=False)
+    sealer: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sealer", AESGCM(self.keys.seal_key))
+
+    def seal(self, plaintext: bytes, aad: bytes) -> str:
+        """Seal a reply payload as protocol v1 does: ``b64url(nonce12 || ciphertext+tag)``."""
+        nonce = os.urandom(12)
+        return b64url_encode(nonce + self.sealer.encrypt(nonce, plaintext, aad))
 
 
 class DeviceDirectory:

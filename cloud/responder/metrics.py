@@ -75,11 +75,21 @@ class Metrics:
             "Requests received and not yet answered.",
             registry=r,
         )
+        # Label lookups cost more than the increment; keep the children.
+        self._outcomes: dict[str, Counter] = {}
         self.connected = Gauge(
             "ossmedia_responder_broker_connected",
             "1 while connected to the broker.",
             registry=r,
         )
+
+    def request(self, outcome: str, seconds: float) -> None:
+        """Count one answered request and its latency."""
+        child = self._outcomes.get(outcome)
+        if child is None:
+            child = self._outcomes[outcome] = self.requests.labels(outcome=outcome)
+        child.inc()
+        self.latency.observe(seconds)
 
     def sts_call(self, outcome: str) -> None:
         """Count one AssumeRole attempt."""

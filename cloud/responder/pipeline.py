@@ -47,14 +47,12 @@ from schemas.messages import (
     Access,
     Credentials,
     CredsRequest,
-    CredsResponseOk,
     ErrorCode,
     Grant,
     SealedPayload,
     encode,
 )
 from schemas.protocol import build_error_response, verify_request
-from schemas.sealing import seal
 from schemas.topics import Channel, Topics
 from schemas.wirejson import load_object
 
@@ -67,7 +65,7 @@ _DUPLICATE = "duplicate"
 _MAX_PLAINTEXTS = 100_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """A reply to publish.
 
@@ -125,10 +123,11 @@ def _where(exc: BaseException) -> str:
 class _Request:
     """What is known about the request being handled, as the checks progress."""
 
-    __slots__ = ("device", "device_id", "looked_up", "request_id")
+    __slots__ = ("device", "device_id", "looked_up", "reply_topic", "request_id")
 
-    def __init__(self, device_id: DeviceId) -> None:
+    def __init__(self, device_id: DeviceId, reply_topic: str) -> None:
         self.device_id = device_id
+        self.reply_topic = reply_topic
         self.request_id: str | None = None
         self.device: ResolvedDevice | None = None
         self.looked_up = False
@@ -196,7 +195,7 @@ class Pipeline:
             return Dropped("topic")
         if channel is not Channel.CREDS_REQ:
             return Dropped("topic")
-        ctx = _Request(device_id)
+        ctx = _Request(device_id, self._topics.creds_res(device_id))
         outcome = self._guarded(ctx, lambda: self._checks(ctx, payload, may_block=may_block))
         if isinstance(outcome, Deferred) and may_block:
             return outcome.run()
@@ -281,7 +280,7 @@ class Pipeline:
         if claim.state is ClaimState.DONE and claim.reply is not None:
             return Reply(
                 device_id=ctx.device_id,
-                topic=self._topics.creds_res(ctx.device_id),
+                topic=ctx.reply_topic,
                 payload=claim.reply,
                 outcome=_DUPLICATE,
                 request_id=ctx.request_id,
@@ -362,16 +361,11 @@ class Pipeline:
         plaintext = self._plaintext(issued.credentials, prefix, req.access)
         now = self._clock_ms()
         aad = response_aad(device_id=ctx.device_id, request_id=req.request_id, server_time_ms=now)
-        response = CredsResponseOk(
-            device_id=ctx.device_id,
-            request_id=req.request_id,
-            server_time_ms=now,
-            sealed=seal(device.keys.seal_key, plaintext, aad),
-        )
+        sealed = device.seal(plaintext, aad)
         return Reply(
             device_id=ctx.device_id,
-            topic=self._topics.creds_res(ctx.device_id),
-            payload=encode(response),
+            topic=ctx.reply_topic,
+            payload=ok_reply_bytes(ctx.device_id, req.request_id, now, sealed),
             outcome="ok",
             request_id=req.request_id,
             credential_source=issued.source,
@@ -446,11 +440,26 @@ class Pipeline:
         )
         return Reply(
             device_id=ctx.device_id,
-            topic=self._topics.creds_res(ctx.device_id),
+            topic=ctx.reply_topic,
             payload=encode(response),
             outcome=code.value,
             request_id=ctx.request_id,
         )
+
+
+def ok_reply_bytes(device_id: str, request_id: str, server_time_ms: int, sealed: str) -> bytes:
+    """Encode a success reply exactly as ``schemas.encode(CredsResponseOk(...))`` does.
+
+    This is the hot path of every cache hit, and each value is already known to be valid (a
+    validated device id, a validated 32-hex request id, an integer, unpadded base64url from
+    the sealing helper), so none needs escaping or validating again. A test pins the output
+    to the schemas encoder.
+    """
+    return (
+        f'{{"v":1,"kind":"creds.response","device_id":"{device_id}",'
+        f'"request_id":"{request_id}","ok":true,"server_time_ms":{server_time_ms},'
+        f'"sealed":"{sealed}"}}'
+    ).encode()
 
 
 def _reply_of(outcome: Reply | Deferred) -> Reply:

@@ -23,7 +23,7 @@ _MIN_POLL_S = 0.005
 _MAX_POLL_S = 0.2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestIdentity:
     """The parts of a request the replay rules look at.
 

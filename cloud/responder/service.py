@@ -101,7 +101,7 @@ class ResponderService:
             if self._v5
             else None
         )
-        self._lock = threading.Condition()
+        self._lock = threading.Condition(threading.Lock())
         self._processing = 0
         self._awaiting: dict[int, int] = {}  # reply mid -> request mid
         self._early: set[int] = set()  # PUBACKs seen before their publish was recorded
@@ -109,6 +109,8 @@ class ResponderService:
         self._stopping = threading.Event()
         self._draining = False
         self._thread = threading.Thread(target=self._run, name="responder-mqtt", daemon=True)
+        # Read when scraped, instead of two gauge updates per request.
+        metrics.in_flight.set_function(lambda: self._processing + len(self._awaiting))
 
     # -- set-up --------------------------------------------------------------------------
 
@@ -195,7 +197,6 @@ class ResponderService:
         received = self._monotonic()
         with self._lock:
             self._processing += 1
-        self._metrics.in_flight.inc()
         request_mid = msg.mid if msg.qos > 0 else 0
         deferred = False
         try:
@@ -236,7 +237,6 @@ class ResponderService:
         with self._lock:
             self._processing -= 1
             self._lock.notify_all()
-        self._metrics.in_flight.dec()
 
     def _run_deferred(self, deferred: Deferred, request_mid: int, received: float) -> None:
         try:
@@ -254,8 +254,7 @@ class ResponderService:
             return
         self._publish(outcome, request_mid)
         elapsed = self._monotonic() - received
-        self._metrics.requests.labels(outcome=outcome.outcome).inc()
-        self._metrics.latency.observe(elapsed)
+        self._metrics.request(outcome.outcome, elapsed)
         level = logging.INFO if outcome.outcome in _NOTABLE else logging.DEBUG
         if _log.isEnabledFor(level):
             _log.log(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cloud.state.protocols import Reservation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GcraCell:
     """Stored state of one key: next slot and the promise pointer (both in ms)."""
 
@@ -32,6 +32,7 @@ def gcra_step(
     burst: int,
     max_wait_ms: float,
     promise: bool,
+    promise_interval_ms: float | None = None,
 ) -> tuple[Reservation, GcraCell]:
     """Decide one reservation.
 
@@ -42,6 +43,7 @@ def gcra_step(
         burst: slots usable at once after a pause (at least 1).
         max_wait_ms: the longest an admitted caller may have to wait for its slot.
         promise: hand refused callers spread-out return times.
+        promise_interval_ms: spacing of those return times (default ``interval_ms``).
 
     Returns:
         The reservation and the key's new state.
@@ -56,7 +58,8 @@ def gcra_step(
     if promise:
         slot = max(promised, tat - tau)
         retry = max(1, math.ceil(slot - now_ms))
-        return Reservation(admitted=False, retry_after_ms=retry), GcraCell(tat, slot + interval_ms)
+        step = interval_ms if promise_interval_ms is None else promise_interval_ms
+        return Reservation(admitted=False, retry_after_ms=retry), GcraCell(tat, slot + step)
     retry = max(1, math.ceil(ahead - max_wait_ms))
     return Reservation(admitted=False, retry_after_ms=retry), GcraCell(tat, promised)
 

@@ -20,7 +20,7 @@ class _Expiring:
 
     def __init__(self) -> None:
         self.items: dict[str, tuple[float, object]] = {}
-        self._heap: list[tuple[float, str]] = []
+        self._heap: list[tuple[float, str]] = []  # about one entry per key
         self._ops = 0
 
     def get(self, key: str, now_ms: float) -> object | None:
@@ -30,22 +30,26 @@ class _Expiring:
         return entry[1]
 
     def put(self, key: str, value: object, expires_ms: float, now_ms: float) -> None:
+        known = key in self.items
         self.items[key] = (expires_ms, value)
-        heapq.heappush(self._heap, (expires_ms, key))
+        # A key already in the heap keeps its entry: the sweep re-files it at its current
+        # expiry when that entry comes up, so a hot key costs no heap push per update.
+        if not known:
+            heapq.heappush(self._heap, (expires_ms, key))
         self._ops += 1
-        if self._ops % _SWEEP_EVERY == 0 or len(self._heap) > 4 * max(len(self.items), 256):
+        if self._ops % _SWEEP_EVERY == 0:
             self.sweep(now_ms)
 
     def sweep(self, now_ms: float) -> None:
         while self._heap and self._heap[0][0] <= now_ms:
             _, key = heapq.heappop(self._heap)
             entry = self.items.get(key)
-            if entry is not None and entry[0] <= now_ms:
+            if entry is None:
+                continue
+            if entry[0] <= now_ms:
                 del self.items[key]
-        if len(self._heap) > 4 * max(len(self.items), 256):
-            # Re-inserted keys leave stale heap entries behind; rebuild from the live set.
-            self._heap = [(exp, key) for key, (exp, _) in self.items.items()]
-            heapq.heapify(self._heap)
+            else:
+                heapq.heappush(self._heap, (entry[0], key))
 
 
 class MemoryRateState:
@@ -64,6 +68,7 @@ class MemoryRateState:
         burst: int,
         max_wait_ms: int,
         promise: bool = False,
+        promise_interval_ms: float | None = None,
     ) -> Reservation:
         """See :meth:`cloud.state.protocols.RateState.reserve`."""
         with self._lock:
@@ -75,6 +80,7 @@ class MemoryRateState:
                 burst=burst,
                 max_wait_ms=max_wait_ms,
                 promise=promise,
+                promise_interval_ms=promise_interval_ms,
             )
             self._cells.put(key, new, idle_after(new) + 1, now_ms)
             return reservation

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reservation:
     """The answer of a rate reservation.
 
@@ -40,13 +40,15 @@ class RateState(Protocol):
         burst: int,
         max_wait_ms: int,
         promise: bool = False,
+        promise_interval_ms: float | None = None,
     ) -> Reservation:
         """Take the next slot of ``key`` if it is at most ``max_wait_ms`` away.
 
         Slots are ``interval_ms`` apart; up to ``burst`` may be taken at once after a pause.
         With ``promise``, a refused caller is handed the next unpromised future slot as its
         ``retry_after_ms`` (and later refused callers the ones after it), so callers told to
-        come back return spread out at the rate instead of all at once.
+        come back return spread out at the rate instead of all at once;
+        ``promise_interval_ms`` spaces those promises (default ``interval_ms``).
         """
 
 

@@ -24,6 +24,7 @@ local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local max_wait = tonumber(ARGV[4])
 local promise = ARGV[5] == '1'
+local step = tonumber(ARGV[6])
 local v = redis.call('HMGET', KEYS[1], 't', 'p')
 local tat = now
 local promised = now
@@ -41,7 +42,7 @@ if ahead <= max_wait then
 elseif promise then
   local slot = math.max(promised, tat - tau)
   retry = math.max(1, math.ceil(slot - now))
-  promised = slot + interval
+  promised = slot + step
 else
   retry = math.max(1, math.ceil(ahead - max_wait))
 end
@@ -105,9 +106,18 @@ class RedisRateState:
         burst: int,
         max_wait_ms: int,
         promise: bool = False,
+        promise_interval_ms: float | None = None,
     ) -> Reservation:
         """See :meth:`cloud.state.protocols.RateState.reserve`."""
-        args = [now_ms, repr(float(interval_ms)), burst, max_wait_ms, "1" if promise else "0"]
+        step = interval_ms if promise_interval_ms is None else promise_interval_ms
+        args = [
+            now_ms,
+            repr(float(interval_ms)),
+            burst,
+            max_wait_ms,
+            "1" if promise else "0",
+            repr(float(step)),
+        ]
         out: list[Any] = _guard(
             lambda: self._script(keys=[f"{self._prefix}:rate:{key}"], args=args)
         )

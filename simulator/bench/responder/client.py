@@ -100,10 +100,17 @@ class Connection:
         host / port: the broker.
         on_reply: called from the network thread with ``(device_id, payload)``.
         prefix: topic prefix.
+        device_ids: subscribe to these devices' replies only (default: every device's).
     """
 
     def __init__(
-        self, host: str, port: int, on_reply: Handler, *, prefix: str = "ossmedia"
+        self,
+        host: str,
+        port: int,
+        on_reply: Handler,
+        *,
+        prefix: str = "ossmedia",
+        device_ids: list[str] | None = None,
     ) -> None:
         self.prefix = prefix
         self._on_reply = on_reply
@@ -116,9 +123,13 @@ class Connection:
         self._client.max_inflight_messages_set(5000)
         self._client.max_queued_messages_set(0)
         self._client.on_socket_open = _nodelay
-        self._client.on_connect = lambda c, u, f, r, p: c.subscribe(
-            f"{prefix}/v1/+/creds/res", qos=1
+        # Only its own devices' replies: several connections may share the broker.
+        topics = (
+            [(f"{prefix}/v1/{d}/creds/res", 1) for d in device_ids]
+            if device_ids
+            else [(f"{prefix}/v1/+/creds/res", 1)]
         )
+        self._client.on_connect = lambda c, u, f, r, p: c.subscribe(topics)
         self._client.on_subscribe = lambda c, u, m, r, p: self._ready.set()
         self._client.on_message = self._message
         self._client.connect(host, port, keepalive=60)

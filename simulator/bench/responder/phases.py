@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import multiprocessing
 import random
 import re
 import statistics
@@ -11,9 +12,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.keys import DeviceKeys
 from simulator.bench.responder.client import Connection, Device, now_ms
 
 WAIT_S = 10.0
@@ -69,38 +72,56 @@ def round_trip(
 
 
 def throughput(
-    host: str, port: int, devices: list[Device], duration_s: float, *, prefix: str, unseal: bool
+    host: str,
+    port: int,
+    devices: list[Device],
+    duration_s: float,
+    *,
+    prefix: str,
+    expect_ok: bool,
+    start_at: float | None = None,
 ) -> float:
-    """Completed round trips per second with every device keeping one request in flight."""
+    """Completed round trips per second with every device keeping one request in flight.
+
+    The client does the same work against both servers: it parses each reply and matches its
+    ``request_id`` with the request in flight (with ``expect_ok`` the reply must also be a
+    success). Unsealing is left to the round-trip measurement, so that on a machine where
+    clients and server share the cores, client work does not weigh on one side only.
+    Counting starts at ``start_at`` (wall clock; one second from now by default), so that
+    several client processes measure the same window.
+    """
     by_id = {d.device_id: d for d in devices}
     lock = threading.Lock()
     state: dict[str, Any] = {"counting": False, "stop": False, "done": 0, "errors": 0}
     codes: dict[str, int] = {}
+    pending: dict[str, str] = {}
     conn: Connection
 
+    def send(device_id: str) -> None:
+        request_id, payload = by_id[device_id].request(now_ms())
+        pending[device_id] = request_id
+        conn.publish(device_id, payload)
+
     def on_reply(device_id: str, payload: bytes) -> None:
-        device = by_id[device_id]
-        ok = True
-        if unseal:
-            doc = json.loads(payload)
-            if doc.get("ok"):
-                device.open(doc)
-            else:
-                ok = False
-                code = doc["error"]["code"]
-                codes[code] = codes.get(code, 0) + 1
+        doc = json.loads(payload)
+        ok = doc.get("request_id") == pending.get(device_id)
+        if expect_ok and not doc.get("ok"):
+            ok = False
+            code = doc.get("error", {}).get("code", "?")
+            codes[code] = codes.get(code, 0) + 1
         with lock:
             if state["counting"]:
                 state["done" if ok else "errors"] += 1
             stop = state["stop"]
         if not stop:
-            conn.publish(device_id, device.request(now_ms())[1])
+            send(device_id)
 
-    conn = Connection(host, port, on_reply, prefix=prefix)
+    conn = Connection(host, port, on_reply, prefix=prefix, device_ids=list(by_id))
     try:
         for device in devices:
-            conn.publish(device.device_id, device.request(now_ms())[1])
-        time.sleep(1.0)  # warm-up: every device has its credentials cached
+            send(device.device_id)
+        begin = time.time() + 1.0 if start_at is None else start_at
+        time.sleep(max(0.0, begin - time.time()))  # warm-up
         with lock:
             state["counting"] = True
         start = time.perf_counter()
@@ -114,8 +135,50 @@ def throughput(
     finally:
         conn.close()
     if errors:
-        raise RuntimeError(f"{errors} error replies during the throughput run: {codes}")
+        raise RuntimeError(f"{errors} wrong replies during the throughput run: {codes}")
     return float(done) / elapsed
+
+
+def _throughput_worker(
+    job: tuple[str, int, list[tuple[str, DeviceKeys]], float, str, bool, float],
+) -> float:
+    host, port, devs, duration_s, prefix, expect_ok, start_at = job
+    devices = [Device(device_id, keys) for device_id, keys in devs]
+    return throughput(
+        host, port, devices, duration_s, prefix=prefix, expect_ok=expect_ok, start_at=start_at
+    )
+
+
+def parallel_throughput(
+    host: str,
+    port: int,
+    devices: list[Device],
+    duration_s: float,
+    *,
+    prefix: str,
+    expect_ok: bool,
+    processes: int,
+) -> float:
+    """:func:`throughput` split over several client processes measuring the same window.
+
+    One Python client process tops out at a few thousand round trips per second; splitting
+    the devices keeps the measuring side from being what is measured.
+    """
+    start_at = time.time() + 3.0  # time for every process to start and warm up
+    jobs = [
+        (
+            host,
+            port,
+            [(d.device_id, d.keys) for d in devices[n::processes]],
+            duration_s,
+            prefix,
+            expect_ok,
+            start_at,
+        )
+        for n in range(processes)
+    ]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return sum(pool.map(_throughput_worker, jobs))
 
 
 def _sts_calls(metrics_url: str) -> float:
@@ -188,10 +251,11 @@ def storm(
         retry_ms = doc["error"]["retry_after_ms"] or 1000
         with cond:
             counts["throttled" if code == "sts_throttled" else "other"] += 1
-            # Jitter on top of the responder's hint, as cameras do.
-            heapq.heappush(
-                heap, (time.monotonic() + retry_ms / 1000 * (1 + 0.1 * rng.random()), device_id)
-            )
+            # Jitter on top of the responder's hint, as the camera agent does
+            # (device/credentials.py: up to a quarter of the wait, at least up to a second).
+            base = retry_ms / 1000
+            delay = base + rng.uniform(0, max(0.25 * base, 1.0))
+            heapq.heappush(heap, (time.monotonic() + delay, device_id))
             cond.notify_all()
 
     conn = Connection(host, port, on_reply, prefix=prefix)

@@ -61,7 +61,8 @@ def test_sts_call_limiter_waits_then_refuses_with_retry_after() -> None:
         with pytest.raises(StsThrottled) as info:
             limiter.acquire()
         retries.append(info.value.retry_after_ms)
-    assert retries == [40, 50, 60]
+    # Returns are promised faster than the cap (cameras add jitter and come back late).
+    assert retries == [40, 47, 54]
 
 
 def test_sts_call_limiter_holds_the_cap_over_time() -> None:

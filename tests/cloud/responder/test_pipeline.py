@@ -332,3 +332,21 @@ def test_registry_lookups_are_reused_for_the_device_cache_time() -> None:
     _error(_send(rig, _request(rig, late, "cam-late"), "cam-late"), None, "unknown_device")
     rig.clock.advance(2_000)
     assert _send(rig, _request(rig, late, "cam-late"), "cam-late").outcome == "ok"
+
+
+def test_success_reply_bytes_match_the_schemas_encoder() -> None:
+    from cloud.responder.pipeline import ok_reply_bytes
+    from schemas import CredsResponseOk, DeviceId
+
+    sealed = "wMHCw8TFxsfIycrLqXOgZGQMcpyWEaSs6166m1w_RvsOzRa9UjYFW7tdjEALOX57"
+    model = CredsResponseOk(
+        device_id=DeviceId("cam-0001"),
+        request_id="0123456789abcdef0123456789abcdef",
+        server_time_ms=1764380000456,
+        sealed=sealed,
+    )
+    expected = encode(model)
+    assert (
+        ok_reply_bytes("cam-0001", "0123456789abcdef0123456789abcdef", 1764380000456, sealed)
+        == expected
+    )

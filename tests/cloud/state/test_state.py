@@ -67,11 +67,16 @@ def test_gcra_queue_then_promises_spread_at_the_rate(state: SharedState) -> None
 def test_gcra_step_is_the_redis_script(state: SharedState) -> None:
     cell: GcraCell | None = None
     now = T
-    for step, (interval, burst, wait, promise) in enumerate(
-        [(7.5, 2, 20, True)] * 12 + [(100.0, 1, 0, False)] * 3
-    ):
+    steps = [(7.5, 2, 20, True, 6.0)] * 12 + [(100.0, 1, 0, False, None)] * 3
+    for step, (interval, burst, wait, promise, spacing) in enumerate(steps):
         expected, cell = gcra_step(
-            cell, now_ms=now, interval_ms=interval, burst=burst, max_wait_ms=wait, promise=promise
+            cell,
+            now_ms=now,
+            interval_ms=interval,
+            burst=burst,
+            max_wait_ms=wait,
+            promise=promise,
+            promise_interval_ms=spacing,
         )
         got = state.rates.reserve(
             "mirror",
@@ -80,6 +85,7 @@ def test_gcra_step_is_the_redis_script(state: SharedState) -> None:
             burst=burst,
             max_wait_ms=wait,
             promise=promise,
+            promise_interval_ms=spacing,
         )
         assert got == expected, step
         now += 3
