@@ -1,13 +1,15 @@
-"""Camera reports: ``segment.closed`` on ``P/v1/{device_id}/events`` and ``status``."""
+"""Camera reports: ``segment.closed`` and ``hls.key`` on ``P/v1/{device_id}/events``, ``status``."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from schemas.encoding import b64url_decode
+from schemas.errors import InvalidMessage
 from schemas.fields import (
     Count,
     Crc64,
@@ -46,6 +48,56 @@ class SegmentClosed(WireModel):
     """Time of the first recorded frame."""
     end_ms: Millis
     """Time of the last recorded frame."""
+    sig: Sig
+    """HMAC-SHA256 over the event's canonical string."""
+
+
+CONTENT_KEY_BYTES = 16
+"""An HLS AES-128 content key."""
+
+SEALED_CONTENT_KEY_CHARS = 59
+"""``b64url(nonce12 || key16 || tag16)``: 44 bytes are 59 unpadded base64url characters."""
+
+
+def _sealed_content_key(value: str) -> str:
+    try:
+        blob = b64url_decode(value)
+    except InvalidMessage:
+        raise PydanticCustomError(
+            "base64url", "value is not canonical unpadded base64url"
+        ) from None
+    if len(blob) != 12 + CONTENT_KEY_BYTES + 16:
+        raise PydanticCustomError("sealed_key", "a sealed content key holds 44 bytes")
+    return value
+
+
+SealedContentKey = Annotated[
+    str,
+    Field(pattern=rf"^[A-Za-z0-9_-]{{{SEALED_CONTENT_KEY_CHARS}}}$"),
+    AfterValidator(_sealed_content_key),
+]
+"""A 16-byte content key sealed with AES-256-GCM: ``b64url(nonce12 || ciphertext16 || tag16)``."""
+
+
+class HlsKey(WireModel):
+    """An HLS content key, sealed to the cloud, so the console can serve it to viewers.
+
+    The key itself is inside ``sealed`` (AES-256-GCM under the device's ``seal_key``, bound
+    to ``device_id`` and ``key_id``), so the broker and other subscribers never see it.
+    """
+
+    v: Version = 1
+    """Protocol version."""
+    kind: Literal["hls.key"] = "hls.key"
+    """Message kind."""
+    device_id: DeviceId
+    """The camera whose stream the key encrypts."""
+    key_id: HexId
+    """Random id of the key, as it appears in the playlist's key URI; a redelivery keeps it."""
+    created_ms: Millis
+    """When the camera drew the key."""
+    sealed: SealedContentKey
+    """The 16 key bytes, sealed under the device's ``seal_key``."""
     sig: Sig
     """HMAC-SHA256 over the event's canonical string."""
 

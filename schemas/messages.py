@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
-from schemas.events import SegmentClosed, Status, StatusState
+from schemas.events import HlsKey, SegmentClosed, Status, StatusState
 from schemas.requests import MAX_DURATION_S, MIN_DURATION_S, Access, CredsRequest
 from schemas.responses import (
     Credentials,
@@ -37,6 +37,7 @@ __all__ = [
     "ErrorCode",
     "ErrorInfo",
     "Grant",
+    "HlsKey",
     "SealedPayload",
     "SegmentClosed",
     "Status",
@@ -50,7 +51,7 @@ __all__ = [
     "parse_status",
 ]
 
-EVENT_KINDS = frozenset({"segment.closed"})
+EVENT_KINDS = frozenset({"segment.closed", "hls.key"})
 
 
 class UnsupportedKind(InvalidMessage):
@@ -97,8 +98,11 @@ def parse_response(payload: bytes) -> CredsResponseOk | CredsResponseError:
     raise InvalidMessage("invalid creds.response: 'ok' must be true or false")
 
 
-def parse_event(payload: bytes) -> SegmentClosed:
-    """Parse a message from the events channel.
+def parse_event(payload: bytes) -> SegmentClosed | HlsKey:
+    """Parse a message from the events channel, chosen by its ``kind``.
+
+    Returns:
+        A ``segment.closed`` or an ``hls.key`` event (signatures are not checked here).
 
     Raises:
         PayloadTooLarge: over the size limit.
@@ -111,6 +115,8 @@ def parse_event(payload: bytes) -> SegmentClosed:
         raise InvalidMessage("invalid event: 'kind' must be a string")
     if kind not in EVENT_KINDS:
         raise UnsupportedKind(kind)
+    if kind == "hls.key":
+        return HlsKey.from_wire(obj)
     return SegmentClosed.from_wire(obj)
 
 

@@ -133,9 +133,11 @@ class Ingestor:
 
     def _event(self, topic: str, device_id: str, payload: bytes) -> Outcome:
         try:
-            event: SegmentClosed = parse_event(payload)
+            event = parse_event(payload)
         except SchemaError as exc:
             raise RejectedMessageError(topic, "malformed", _reason(exc)) from None
+        if not isinstance(event, SegmentClosed):
+            raise RejectedMessageError(topic, "unsupported", "content keys are not kept yet")
         if event.device_id != device_id:
             raise RejectedMessageError(topic, "topic_mismatch")
         if not verify_segment_closed(self._keys(topic, device_id), event):

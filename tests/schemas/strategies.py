@@ -15,6 +15,7 @@ from schemas import (
     ErrorCode,
     ErrorInfo,
     Grant,
+    HlsKey,
     SealedPayload,
     SegmentClosed,
     Status,
@@ -174,4 +175,14 @@ json_values = st.recursive(
         st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
     ),
     max_leaves=12,
+)
+
+sealed_content_keys = st.binary(min_size=44, max_size=44).map(b64url_encode)
+hls_keys = st.builds(
+    HlsKey,
+    device_id=device_ids,
+    key_id=hex_ids,
+    created_ms=millis,
+    sealed=sealed_content_keys,
+    sig=sigs,
 )

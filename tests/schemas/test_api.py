@@ -8,6 +8,12 @@ import schemas
 from schemas import errors
 
 EXPECTED_ALL = {
+    "verify_hls_key",
+    "open_hls_key",
+    "hls_key_canonical",
+    "hls_key_aad",
+    "build_hls_key",
+    "HlsKey",
     "DEVICE_ID_PATTERN",
     "MAX_DURATION_S",
     "MAX_JSON_DEPTH",

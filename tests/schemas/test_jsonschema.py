@@ -23,6 +23,7 @@ EXPECTED_FILES = {
     "creds_response_error.json",
     "sealed_payload.json",
     "segment_closed.json",
+    "hls_key.json",
     "status.json",
 }
 
@@ -140,6 +141,7 @@ def _check(schema: dict[str, Any], value: Any, root: dict[str, Any]) -> None:
         S.error_responses.map(lambda m: ("creds_response.json", m)),
         S.sealed_payloads.map(lambda m: ("sealed_payload.json", m)),
         S.segments.map(lambda m: ("segment_closed.json", m)),
+        S.hls_keys.map(lambda m: ("hls_key.json", m)),
         S.statuses.map(lambda m: ("status.json", m)),
     )
 )

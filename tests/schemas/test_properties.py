@@ -108,6 +108,7 @@ def _mutations(valid: st.SearchStrategy[BaseModel]) -> st.SearchStrategy[bytes]:
         _mutations(S.ok_responses),
         _mutations(S.error_responses),
         _mutations(S.segments),
+        _mutations(S.hls_keys),
         _mutations(S.statuses),
         _mutations(S.sealed_payloads),
     )

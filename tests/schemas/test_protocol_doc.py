@@ -22,11 +22,16 @@ from schemas import (
     CredsResponseOk,
     DeviceKeys,
     ErrorCode,
+    HlsKey,
     build_error_response,
+    build_hls_key,
     build_ok_response,
     build_request,
     encode,
     error_canonical,
+    hls_key_aad,
+    hls_key_canonical,
+    open_hls_key,
     open_ok_response,
     parse_event,
     parse_request,
@@ -40,6 +45,7 @@ from schemas import (
     sign_status,
     status_canonical,
     verify_error_response,
+    verify_hls_key,
     verify_request,
     verify_segment_closed,
     verify_status,
@@ -88,6 +94,10 @@ def test_all_blocks_present(ex: dict[str, str]) -> None:
         "segment_json",
         "status_canonical",
         "status_json",
+        "hls_key_aad",
+        "hls_key_nonce",
+        "hls_key_canonical",
+        "hls_key_json",
     }
 
 
@@ -184,6 +194,31 @@ def test_segment_closed(ex: dict[str, str]) -> None:
     assert json.loads(ex["segment_json"])["crc64"] == str(ev.crc64)
     fields = ev.model_dump(exclude={"v", "kind", "sig"})
     assert encode(sign_segment_closed(keys, **fields)).decode() == ex["segment_json"]
+
+
+def test_hls_key(ex: dict[str, str]) -> None:
+    keys = DeviceKeys.from_secret(ex["secret"])
+    ev = parse_event(ex["hls_key_json"].encode())
+    assert isinstance(ev, HlsKey)
+    assert hls_key_canonical(ev) == ex["hls_key_canonical"]
+    assert ev.sig == _mac(keys.sign_key, ex["hls_key_canonical"])
+    assert verify_hls_key(keys, ev)
+    aad = hls_key_aad(device_id=ev.device_id, key_id=ev.key_id)
+    assert aad.decode() == ex["hls_key_aad"]
+    blob = _unb64(ev.sealed)
+    assert blob[:12].hex() == ex["hls_key_nonce"]
+    # Independently of the schemas helpers: AES-256-GCM under seal_key with that aad.
+    assert AESGCM(keys.seal_key).decrypt(blob[:12], blob[12:], aad) == bytes(range(0x10, 0x20))
+    assert open_hls_key(keys, ev) == bytes(range(0x10, 0x20))
+    rebuilt = build_hls_key(
+        keys,
+        device_id=ev.device_id,
+        key_id=ev.key_id,
+        created_ms=ev.created_ms,
+        key=bytes(range(0x10, 0x20)),
+        nonce=bytes.fromhex(ex["hls_key_nonce"]),
+    )
+    assert encode(rebuilt).decode() == ex["hls_key_json"]
 
 
 def test_status(ex: dict[str, str]) -> None:
