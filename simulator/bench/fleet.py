@@ -116,10 +116,14 @@ def main(argv: list[str]) -> int:
         reports.append(report)
         device_hours = args.cameras * args.duration / 3600
         after_boot = max(0, report.sts_calls - args.cameras) / device_hours
+        rate = report.sts_steady_per_device_hour
+        steady = "not measured (no camera refreshed)" if rate is None else f"{rate:.2f}/device-hour"
         print(
             f"RESULT sts: {report.sts_calls} STS calls for {args.cameras} cameras x "
             f"{args.duration:g} s ({report.sts_calls_per_device_hour:.2f}/device-hour incl. "
-            f"boot); after the boot leases {after_boot:.2f}/device-hour",
+            f"boot); after the boot leases {after_boot:.2f}/device-hour; steady state (gaps "
+            f"between each camera's STS keys, {report.sts_steady_intervals} intervals): "
+            f"{steady}",
             flush=True,
         )
     if args.json is not None:

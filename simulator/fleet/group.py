@@ -87,6 +87,7 @@ class CameraResult:
     skew_adoptions: int
     credential_errors: dict[str, int]
     outage_waits: int
+    new_key_times_s: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -94,6 +95,26 @@ class GroupResult:
     """Every camera's result."""
 
     cameras: list[CameraResult] = field(default_factory=list)
+
+
+class KeyLog:
+    """When a camera first held each STS access key (one key per STS call).
+
+    Sampled once per report: the gaps between new keys are the camera's refresh period, which
+    gives STS calls per device-hour at steady state without waiting for many periods.
+    """
+
+    def __init__(self) -> None:
+        self._last: str | None = None
+        self.times_s: list[float] = []
+
+    def observe(self, agent: Agent, start_mono: float) -> None:
+        """Note the camera's current key if it is new (run seconds of the request)."""
+        lease = agent.credentials.current
+        if lease is None or lease.credentials.access_key_id == self._last:
+            return
+        self._last = lease.credentials.access_key_id
+        self.times_s.append(round(lease.issued_mono - start_mono, 3))
 
 
 def _errors(agents: list[Agent]) -> dict[str, int]:
@@ -160,6 +181,7 @@ def run_group(
         agents.append(agent)
     codes: dict[int, int] = {}
     peaks = [0] * len(agents)
+    keys: list[KeyLog] = [KeyLog() for _ in agents]
     threads: list[threading.Thread] = []
 
     def run_one(index: int) -> None:
@@ -188,6 +210,7 @@ def run_group(
         for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
             progress = agent.progress()
             peaks[i] = max(peaks[i], progress.spool_bytes)
+            keys[i].observe(agent, start)
             figures.append(
                 CameraFigures(
                     agent.device_id,
@@ -220,6 +243,7 @@ def run_group(
                 skew_adoptions=cstats.skew_adoptions,
                 credential_errors=dict(cstats.errors),
                 outage_waits=agent.uploader.stats.outage_waits,
+                new_key_times_s=keys[i].times_s,
             )
         )
     return result

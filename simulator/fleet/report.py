@@ -16,7 +16,13 @@ from simulator.fleet.chaos import AppliedStep
 from simulator.fleet.group import CameraResult
 from simulator.fleet.verify import CameraAudit
 
-__all__ = ["FleetReport", "build_report", "histogram_quantile", "percentile"]
+__all__ = [
+    "FleetReport",
+    "build_report",
+    "histogram_quantile",
+    "percentile",
+    "steady_key_rate",
+]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -42,6 +48,26 @@ def histogram_quantile(buckets: Sequence[tuple[float, float]], q: float) -> floa
         if count >= target:
             return bound
     return buckets[-1][0]
+
+
+def steady_key_rate(key_times: Sequence[Sequence[float]]) -> tuple[int, float | None]:
+    """STS credentials per device-hour at steady state, from the gaps between new keys.
+
+    Each camera's first key is its boot lease; every later key is one refresh. The rate is
+    the number of refreshes over the time they span (first to last key), summed over cameras,
+    so one full refresh period per camera is enough and the boot is left out.
+
+    Args:
+        key_times: per camera, the run seconds at which it first held each new key.
+
+    Returns:
+        (intervals measured, credentials per device-hour or ``None`` without an interval).
+    """
+    intervals = sum(max(0, len(times) - 1) for times in key_times)
+    span_s = sum(times[-1] - times[0] for times in key_times if len(times) > 1)
+    if intervals == 0 or span_s <= 0:
+        return intervals, None
+    return intervals, intervals * 3600 / span_s
 
 
 @dataclass
@@ -71,6 +97,8 @@ class FleetReport:
     sts_calls: int = 0
     credential_requests_per_device_hour: float = 0.0
     sts_calls_per_device_hour: float = 0.0
+    sts_steady_per_device_hour: float | None = None
+    sts_steady_intervals: int = 0
     reply_latency_p50_s: float | None = None
     reply_latency_p99_s: float | None = None
     append_latency_p50_s: float | None = None
@@ -115,6 +143,11 @@ class FleetReport:
         def ms(v: float | None) -> str:
             return "-" if v is None else f"{v * 1000:.1f} ms"
 
+        steady = (
+            "-"
+            if self.sts_steady_per_device_hour is None
+            else f"{self.sts_steady_per_device_hour:.2f}/device-hour"
+        )
         lines = [
             f"fleet run: {self.cameras} cameras x {self.duration_s:g} s, scenario "
             f"{self.scenario!r}, seed {self.seed}, {self.processes} process(es), "
@@ -126,7 +159,8 @@ class FleetReport:
             f"still spooled {self.pending_bytes} B ({self.cameras_not_drained} cameras not drained)",
             f"  credential requests {self.credential_requests} "
             f"({self.credential_requests_per_device_hour:.2f}/device-hour), STS calls "
-            f"{self.sts_calls} ({self.sts_calls_per_device_hour:.2f}/device-hour)",
+            f"{self.sts_calls} ({self.sts_calls_per_device_hour:.2f}/device-hour); steady "
+            f"state {steady} over {self.sts_steady_intervals} refresh intervals",
             f"  reply latency p50 <= {ms(self.reply_latency_p50_s)} p99 <= "
             f"{ms(self.reply_latency_p99_s)}; append latency p50 {ms(self.append_latency_p50_s)} "
             f"p99 {ms(self.append_latency_p99_s)}",
@@ -190,6 +224,9 @@ def build_report(
             )
         peaks.append(cam.spool_peak_bytes)
     report.retries_by_cause = causes
+    report.sts_steady_intervals, report.sts_steady_per_device_hour = steady_key_rate(
+        [cam.new_key_times_s for cam in results]
+    )
     report.spool_peak_bytes_max = max(peaks, default=0)
     report.spool_peak_bytes_p99 = int(percentile(peaks, 0.99) or 0)
     device_hours = max(1e-9, report.cameras * report.duration_s / 3600)
