@@ -134,10 +134,16 @@ Nonce = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{22}$"), AfterValidator(_ca
 Sig = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$"), AfterValidator(_canonical_b64url)]
 """An HMAC-SHA256 tag (32 bytes), unpadded base64url."""
 
+# The upper bound is max_length, not a {38,16384} repetition in the pattern: the Rust regex
+# engine unrolls a bounded repetition into one state per step, which cost 6.4 MB of resident
+# memory in every process that imports the protocol (a camera has about 50 MB in all).
 Sealed = Annotated[
-    str, Field(pattern=r"^[A-Za-z0-9_-]{38,16384}$"), AfterValidator(_canonical_b64url)
+    str,
+    Field(pattern=r"^[A-Za-z0-9_-]{38,}$", max_length=16384),
+    AfterValidator(_canonical_b64url),
 ]
-"""``nonce12 || ciphertext || tag16``, unpadded base64url (at least 28 bytes)."""
+"""``nonce12 || ciphertext || tag16``, unpadded base64url (at least 28 bytes, at most 16384
+characters)."""
 
 Token = Annotated[str, Field(pattern=r"^[\x21-\x7e]+$")]
 """Printable ASCII without spaces (credential parts, endpoints); length bounded per field."""
