@@ -112,8 +112,21 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def put(self, key: str, data: bytes) -> PutResult:
-        """Store ``data`` as a whole (normal) object, replacing any previous one."""
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
+        """Store ``data`` as a whole (normal) object, replacing any previous one.
+
+        Repeating a put with the same key and bytes stores the same object again, so a put
+        whose answer was lost is simply sent again.
+
+        Args:
+            key: the object key.
+            data: the whole object.
+            content_type: its ``Content-Type`` (the store's default when ``None``).
+
+        Raises:
+            TransientStorageError: the outcome is unknown (transport error, 5xx, throttling).
+            AuthError, AccessDenied: the credentials or the grant do not allow the put.
+        """
         ...
 
     def head(self, key: str) -> ObjectInfo | None:
@@ -232,6 +245,20 @@ def _from_server_error(
     return StorageError(message, **context)
 
 
+# Playlists are rewritten in place; a CDN in front of the bucket must not keep serving an
+# old version, so they are marked no-cache.
+_NO_CACHE_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl"})
+
+
+def _put_headers(content_type: str | None) -> dict[str, str] | None:
+    if content_type is None:
+        return None
+    headers = {"Content-Type": content_type}
+    if content_type.lower() in _NO_CACHE_TYPES:
+        headers["Cache-Control"] = "no-cache"
+    return headers
+
+
 class OssObjectStore:
     """``ObjectStore`` over an ``oss2.Bucket``.
 
@@ -266,10 +293,11 @@ class OssObjectStore:
             )
         return AppendResult(int(result.next_position), result.crc, str(result.request_id))
 
-    def put(self, key: str, data: bytes) -> PutResult:
+    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
         """See :meth:`ObjectStore.put`."""
+        headers = _put_headers(content_type)
         try:
-            result = self._bucket.put_object(key, data)
+            result = self._bucket.put_object(key, data, headers=headers)
         except _STORE_ERRORS as exc:
             raise convert_oss_error(exc, key=key) from None
         return PutResult(result.crc, str(result.etag), str(result.request_id))

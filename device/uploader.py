@@ -13,6 +13,13 @@ A crash anywhere replays from the journal: a chunk whose append landed but was n
 journaled is sent again at the old position, which OSS refuses, and the HEAD comparison
 then finds it landed; a chunk journaled but not removed is skipped by sequence number.
 
+Whole-object entries (HLS segments and playlists, :meth:`Spool.put_object`) take their turn
+in the same order: the object is put under the granted prefix (repeating a put after a lost
+answer stores the same bytes again), the journal records its sequence number, and the
+entry leaves the spool. They do not touch the current appendable object. Because nothing
+overtakes an entry that failed, a playlist queued after its segments is stored only once
+every one of them is.
+
 Closing an object records a signed ``segment.closed`` event in the journal (in the same
 atomic write that forgets the object), and the event stays there until the broker
 acknowledges it, so an offline camera reports every segment once it is back.
@@ -37,8 +44,19 @@ from device.errors import (
     ObjectTooLarge,
 )
 from device.naming import object_key
+from device.putter import put_object
 from device.settings import UploadSettings
-from device.spool import NO_CRASH, Chunk, CrashPoints, Journal, JournalState, ObjectRecord, Spool
+from device.spool import (
+    NO_CRASH,
+    Chunk,
+    CrashPoints,
+    Journal,
+    JournalState,
+    ObjectRecord,
+    Spool,
+    decode_object_put,
+)
+from device.spool.chunkfile import ChunkFormatError
 from device.target import UploadTarget
 from schemas.ids import new_event_id
 from schemas.keys import DeviceKeys
@@ -78,6 +96,7 @@ class UploaderStats:
 
     appended_chunks: int = 0
     appended_bytes: int = 0
+    objects_put: int = 0
     skipped_chunks: int = 0
     outage_waits: int = 0
     last_error: str | None = None
@@ -177,8 +196,52 @@ class Uploader:
             self._spool.ack(chunk.seq)  # its bytes were journaled before a crash
             self.stats.skipped_chunks += 1
             return True
-        self._upload(chunk, stop or self._stop)
+        if chunk.whole_object:
+            self._put(chunk, stop or self._stop)
+        else:
+            self._upload(chunk, stop or self._stop)
         return True
+
+    # -- whole objects --------------------------------------------------------------
+
+    def _put(self, chunk: Chunk, stop: threading.Event) -> None:
+        try:
+            entry = decode_object_put(chunk.data)
+        except ChunkFormatError as exc:
+            # Its CRC checked out, so the writer made it this way: it can never be sent.
+            log.error("spool entry %d is not a valid object put (%s); skipped", chunk.seq, exc)
+            self._spool.ack(chunk.seq)
+            self.stats.skipped_chunks += 1
+            return
+        store, prefix = self._target.open()
+        key = prefix + entry.name
+        self._crash.reached("upload.putting")
+        put_object(
+            store,
+            key,
+            entry.data,
+            entry.content_type,
+            retry=self._settings.retry,
+            sleep=_interruptible(stop),
+            refresh_credentials=self._target.refresh_after_auth_error,
+        )
+        self._crash.reached("upload.put")
+        state = self._journal.state
+        counters = state.counters.model_copy(
+            update={
+                "uploaded_bytes": state.counters.uploaded_bytes + len(entry.data),
+                "uploaded_chunks": state.counters.uploaded_chunks + 1,
+                "objects_put": state.counters.objects_put + 1,
+                "last_upload_ms": self._clock.wall_ms(),
+            }
+        )
+        self._journal.commit(
+            state.model_copy(update={"last_chunk_seq": chunk.seq, "counters": counters})
+        )
+        self._crash.reached("upload.journaled")
+        self._spool.ack(chunk.seq)
+        self.stats.objects_put += 1
+        log.debug("stored %s (%d bytes, %s)", key, len(entry.data), entry.content_type)
 
     # -- uploading ------------------------------------------------------------------
 

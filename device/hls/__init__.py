@@ -33,6 +33,7 @@ from device.hls.sink import (
     OssBucketSink,
     SegmentSink,
 )
+from device.hls.spooled import SpoolSink
 from device.hls.stream import HlsStats, HlsStream
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "PlaylistWindow",
     "SegmentSink",
     "Segmenter",
+    "SpoolSink",
     "TsSegment",
     "decrypt_segment",
     "encrypt_segment",

@@ -1,20 +1,25 @@
-"""Durable on-disk spool: chunk queue, upload journal, crash points."""
+"""Durable on-disk spool: chunk queue (appends and whole objects), upload journal, crash points."""
 
-from device.spool.chunkfile import Chunk
+from device.spool.chunkfile import FLAG_WHOLE_OBJECT, Chunk
 from device.spool.crash import NO_CRASH, CrashPoints, NoCrash
 from device.spool.journal import Journal, JournalState, ObjectRecord, UploadCounters
+from device.spool.objectput import ObjectPut, decode_object_put, encode_object_put
 from device.spool.queue import Spool, SpoolCounters, SpoolStats
 
 __all__ = [
+    "FLAG_WHOLE_OBJECT",
     "NO_CRASH",
     "Chunk",
     "CrashPoints",
     "Journal",
     "JournalState",
     "NoCrash",
+    "ObjectPut",
     "ObjectRecord",
     "Spool",
     "SpoolCounters",
     "SpoolStats",
     "UploadCounters",
+    "decode_object_put",
+    "encode_object_put",
 ]

@@ -18,13 +18,22 @@ from dataclasses import dataclass
 
 from device.crc64 import crc64
 
-__all__ = ["HEADER_SIZE", "Chunk", "ChunkFormatError", "decode_chunk", "encode_chunk"]
+__all__ = [
+    "FLAG_WHOLE_OBJECT",
+    "HEADER_SIZE",
+    "Chunk",
+    "ChunkFormatError",
+    "decode_chunk",
+    "encode_chunk",
+]
 
 _MAGIC = b"OSMC"
 _VERSION = 1
 _FIELDS = struct.Struct(">4sBBHQQIQ")
 _HEADER_CRC = struct.Struct(">I")
 HEADER_SIZE = _FIELDS.size + _HEADER_CRC.size
+# The chunk holds a whole-object put (:mod:`device.spool.objectput`), not bytes to append.
+FLAG_WHOLE_OBJECT = 0x01
 
 
 class ChunkFormatError(ValueError):
@@ -40,7 +49,7 @@ class Chunk:
         wall_ms: capture time of the chunk's first byte (device wall clock).
         data: the recorded bytes.
         crc64: CRC-64 of ``data``.
-        flags: reserved for markers such as a segment start.
+        flags: markers; :data:`FLAG_WHOLE_OBJECT` says the data is a whole-object put.
     """
 
     seq: int
@@ -53,6 +62,11 @@ class Chunk:
     def size(self) -> int:
         """Length of the data in bytes."""
         return len(self.data)
+
+    @property
+    def whole_object(self) -> bool:
+        """Whether the chunk is a whole-object put rather than bytes to append."""
+        return bool(self.flags & FLAG_WHOLE_OBJECT)
 
 
 def encode_chunk(seq: int, wall_ms: int, data: bytes, flags: int = 0) -> tuple[bytes, int]:

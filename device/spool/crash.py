@@ -13,6 +13,9 @@ points, in the order one chunk and one upload pass them:
 ``upload.appending``    the append is about to be sent
 ``upload.appended``     the append is in the object; the journal does not know yet
 ``upload.journaled``    the journal records the append; the chunk is still queued
+
+A whole-object put passes ``upload.putting`` (about to be sent) and ``upload.put`` (stored,
+not yet journaled) instead of the two append points, then ``upload.journaled``.
 """
 
 from __future__ import annotations

@@ -51,12 +51,13 @@ class ObjectRecord(_Frozen):
 
 
 class UploadCounters(_Frozen):
-    """Cumulative upload figures."""
+    """Cumulative upload figures (whole-object puts count in bytes and chunks too)."""
 
     uploaded_bytes: int = 0
     uploaded_chunks: int = 0
     objects_closed: int = 0
     diverged_objects: int = 0
+    objects_put: int = 0
     last_upload_ms: int | None = None
 
 

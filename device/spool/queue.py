@@ -14,8 +14,16 @@ removes, so a torn chunk is never queued. The uploader removes a chunk with :met
 only after the journal records its append; a chunk that reappears after a crash (its
 removal not yet on disk) has a sequence number the journal already covers and is skipped.
 
-When full, the policy applies: ``drop_oldest`` deletes the oldest queued chunks not being
-uploaded right now, ``reject_new`` refuses the new chunk; both are counted.
+Besides bytes to append, the queue holds whole-object puts (:meth:`Spool.put_object`, an
+HLS segment or playlist), in the same sequence and with the same durability. The uploader
+sends entries strictly in sequence order, so an object queued after others is never stored
+before them.
+
+When full, the policy applies: ``drop_oldest`` deletes the oldest queued append chunks not
+being uploaded right now, ``reject_new`` refuses the new chunk; both are counted. Whole
+objects are never dropped: a playlist queued later may list a segment, and dropping the
+segment would make that playlist lie. A whole object that does not fit is refused with
+``SpoolFull`` under either policy, and its producer keeps it and tries again.
 """
 
 from __future__ import annotations
@@ -31,9 +39,17 @@ from pathlib import Path
 from typing import Literal
 
 from device.errors import SpoolCorrupt, SpoolError, SpoolFull
-from device.spool.chunkfile import HEADER_SIZE, Chunk, ChunkFormatError, decode_chunk, encode_chunk
+from device.spool.chunkfile import (
+    FLAG_WHOLE_OBJECT,
+    HEADER_SIZE,
+    Chunk,
+    ChunkFormatError,
+    decode_chunk,
+    encode_chunk,
+)
 from device.spool.crash import NO_CRASH, CrashPoints
 from device.spool.fsutil import atomic_write, fsync_dir
+from device.spool.objectput import ObjectPut, encode_object_put
 
 __all__ = ["Spool", "SpoolCounters", "SpoolStats"]
 
@@ -58,7 +74,7 @@ class SpoolStats:
     """A snapshot of the spool for status reports.
 
     Attributes:
-        chunks: queued chunks.
+        chunks: queued chunks (whole objects included).
         bytes: queued data bytes.
         oldest_wall_ms: capture time of the oldest queued chunk, if any.
         max_bytes: the bound.
@@ -72,6 +88,7 @@ class SpoolStats:
     max_bytes: int
     policy: str
     counters: SpoolCounters
+    objects: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,7 @@ class _Entry:
     seq: int
     size: int
     wall_ms: int
+    whole: bool = False
 
 
 class Spool:
@@ -142,18 +160,20 @@ class Spool:
                 path.unlink()
                 continue
             size = path.stat().st_size - HEADER_SIZE
-            wall_ms = self._peek_wall_ms(path)
-            self._entries.append(_Entry(seq, max(size, 0), wall_ms))
+            wall_ms, flags = self._peek_header(path)
+            whole = bool(flags & FLAG_WHOLE_OBJECT)
+            self._entries.append(_Entry(seq, max(size, 0), wall_ms, whole))
             self._bytes += max(size, 0)
         return last
 
     @staticmethod
-    def _peek_wall_ms(path: Path) -> int:
+    def _peek_header(path: Path) -> tuple[int, int]:
+        # Only to rebuild the in-memory index; the full checks run when the chunk is read.
         with path.open("rb") as fh:
             raw = fh.read(HEADER_SIZE)
         if len(raw) < HEADER_SIZE:
-            return 0
-        return int.from_bytes(raw[16:24], "big")
+            return 0, 0
+        return int.from_bytes(raw[16:24], "big"), raw[5]
 
     def _load_counters(self) -> SpoolCounters:
         try:
@@ -190,10 +210,11 @@ class Spool:
         """
         if not data:
             raise SpoolError("empty chunk")
+        whole = bool(flags & FLAG_WHOLE_OBJECT)
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
-            self._make_room(len(data))
+            self._make_room(len(data), whole=whole)
             seq = self._next_seq
             self._next_seq += 1
         raw, _ = encode_chunk(seq, wall_ms, data, flags)
@@ -204,15 +225,37 @@ class Spool:
             raise SpoolError(f"cannot write chunk {seq}: {exc.strerror}") from None
         self._crash.reached("chunk.acknowledged")
         with self._cond:
-            self._entries.append(_Entry(seq, len(data), wall_ms))
+            self._entries.append(_Entry(seq, len(data), wall_ms, whole))
             self._bytes += len(data)
             self._cond.notify_all()
         return seq
 
-    def _make_room(self, size: int) -> None:
+    def put_object(self, put: ObjectPut, wall_ms: int) -> int:
+        """Queue a whole-object put durably, behind everything queued before it.
+
+        Args:
+            put: the object's name (below the granted prefix), bytes and content type.
+            wall_ms: when the object was made.
+
+        Returns:
+            Its sequence number; the entry is on disk when this returns.
+
+        Raises:
+            SpoolFull: there is no room (whole objects never push out queued data).
+            SpoolError: the entry could not be written.
+        """
+        return self.put(encode_object_put(put), wall_ms, flags=FLAG_WHOLE_OBJECT)
+
+    def _make_room(self, size: int, *, whole: bool = False) -> None:
         # Called with the lock held.
         if self._bytes + size <= self.max_bytes:
             return
+        if whole:
+            # Not counted as rejected: the producer keeps the object and offers it again.
+            raise SpoolFull(
+                f"spool full ({self._bytes} of {self.max_bytes} bytes); object not queued",
+                position=size,
+            )
         if self.policy == "reject_new" or size > self.max_bytes:
             self._counters.rejected_chunks += 1
             self._counters.rejected_bytes += size
@@ -221,7 +264,8 @@ class Spool:
                 f"spool full ({self._bytes} of {self.max_bytes} bytes); chunk rejected",
                 position=size,
             )
-        victims = [e for e in self._entries if e.seq != self._in_flight]
+        # Whole objects are never victims: a playlist queued behind may list them.
+        victims = [e for e in self._entries if e.seq != self._in_flight and not e.whole]
         while self._bytes + size > self.max_bytes and victims:
             victim = victims.pop(0)
             self._entries.remove(victim)
@@ -315,6 +359,7 @@ class Spool:
                 max_bytes=self.max_bytes,
                 policy=self.policy,
                 counters=SpoolCounters(**asdict(self._counters)),
+                objects=sum(1 for e in self._entries if e.whole),
             )
 
     def wait_empty(self, timeout: float) -> bool:

@@ -27,6 +27,7 @@ def test_public_surface_is_pinned() -> None:
             "PlaylistWindow",
             "SegmentSink",
             "Segmenter",
+            "SpoolSink",
             "TsSegment",
             "decrypt_segment",
             "encrypt_segment",

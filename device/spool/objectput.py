@@ -1,0 +1,100 @@
+"""Whole-object puts in the spool: a fixed name, a content type and the object's bytes.
+
+Most spool chunks are bytes to append to the current object. A chunk flagged
+:data:`~device.spool.chunkfile.FLAG_WHOLE_OBJECT` instead carries one complete object (an
+HLS segment or playlist) to be stored with ``PutObject`` under the device's granted prefix.
+It is queued, made durable and uploaded exactly like any other chunk, in the same order, so
+a playlist spooled after its segments can never reach the store before them.
+
+The chunk's data is::
+
+    name length u16 | name (UTF-8) | content type length u8 | content type (ASCII) | body
+
+The chunk's own CRC-64 covers all of it. The name is relative to the granted prefix, which
+is only known once credentials arrive: the uploader adds it when it sends the put.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from device.spool.chunkfile import ChunkFormatError
+
+__all__ = ["MAX_NAME_BYTES", "ObjectPut", "decode_object_put", "encode_object_put"]
+
+MAX_NAME_BYTES = 1000  # OSS keys are at most 1023 bytes; leave room for the prefix.
+_NAME_LEN = struct.Struct(">H")
+_TYPE_LEN = struct.Struct(">B")
+
+
+@dataclass(frozen=True)
+class ObjectPut:
+    """One whole object waiting in the spool.
+
+    Attributes:
+        name: the object key below the granted prefix (``front/S1/000042.ts``).
+        data: the object's bytes.
+        content_type: its ``Content-Type``.
+    """
+
+    name: str
+    data: bytes
+    content_type: str
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        if not self.content_type or len(self.content_type) > 255:
+            raise ValueError("a content type is 1 to 255 characters")
+        if not self.content_type.isascii() or not self.content_type.isprintable():
+            raise ValueError("a content type is printable ASCII")
+
+    def __repr__(self) -> str:
+        return f"ObjectPut(name={self.name!r}, bytes={len(self.data)}, type={self.content_type!r})"
+
+
+def check_name(name: str) -> None:
+    """Refuse names that are not a clean relative object key.
+
+    Raises:
+        ValueError: empty, too long, absolute, with empty or dot segments, or with control
+            characters.
+    """
+    raw = name.encode("utf-8")
+    if not raw or len(raw) > MAX_NAME_BYTES:
+        raise ValueError(f"an object name is 1 to {MAX_NAME_BYTES} bytes")
+    if name.startswith("/") or "//" in name or "\\" in name or name.endswith("/"):
+        raise ValueError(f"{name!r} is not a clean relative object key")
+    if any(part in (".", "..") for part in name.split("/")):
+        raise ValueError(f"{name!r} steps out of its folder")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        raise ValueError(f"{name!r} contains control characters")
+
+
+def encode_object_put(put: ObjectPut) -> bytes:
+    """Return the chunk data that carries ``put``."""
+    name = put.name.encode("utf-8")
+    ctype = put.content_type.encode("ascii")
+    return _NAME_LEN.pack(len(name)) + name + _TYPE_LEN.pack(len(ctype)) + ctype + put.data
+
+
+def decode_object_put(data: bytes) -> ObjectPut:
+    """Parse the data of a whole-object chunk.
+
+    Raises:
+        ChunkFormatError: the data is too short or its name or content type is invalid.
+    """
+    try:
+        (name_len,) = _NAME_LEN.unpack_from(data, 0)
+        at = _NAME_LEN.size + name_len
+        (type_len,) = _TYPE_LEN.unpack_from(data, at)
+        name = data[_NAME_LEN.size : at].decode("utf-8")
+        start = at + _TYPE_LEN.size
+        ctype = data[start : start + type_len].decode("ascii")
+        if len(ctype) != type_len:
+            raise ChunkFormatError("whole-object chunk is truncated")
+        return ObjectPut(name, data[start + type_len :], ctype)
+    except (struct.error, UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, ChunkFormatError):
+            raise
+        raise ChunkFormatError(f"not a whole-object chunk: {exc}") from None
