@@ -102,7 +102,8 @@ class RejectedMessageError(ConsoleError):
     Attributes:
         topic: the topic it arrived on.
         reason: a short machine-readable reason (``malformed``, ``unknown_device``,
-            ``bad_signature``, ``topic_mismatch``, ``bad_key``, ``revoked``).
+            ``bad_signature``, ``topic_mismatch``, ``bad_key``, ``revoked``, ``bad_seal``,
+            ``key_conflict``).
     """
 
     def __init__(self, topic: str, reason: str, detail: str = "") -> None:

@@ -4,7 +4,9 @@ Each message is checked before anything is stored: the topic must be a protocol 
 ``events`` or ``status`` topic, the payload must parse, the device in the body must be the
 device in the topic, the device must be provisioned and active, and the signature must
 verify with that device's signing key. A ``segment.closed`` object key must lie under the
-device's own prefix. Duplicates change nothing (see :class:`~cloud.console.ledger.Ledger`).
+device's own prefix. An ``hls.key`` must also open with the device's sealing key; the
+content key inside is kept sealed at rest (:class:`~cloud.console.content_keys.ContentKeys`).
+Duplicates change nothing (see :class:`~cloud.console.ledger.Ledger`).
 
 The one unsigned message is a camera's last will: a ``status`` with state ``offline``
 that the broker publishes when the camera drops off. It is accepted only as "this camera
@@ -20,6 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
+from cloud.console.content_keys import ContentKeyError, ContentKeys
 from cloud.console.devices import DeviceAdmin
 from cloud.console.errors import RejectedMessageError
 from cloud.console.ledger import Ledger, SegmentFacts, StatusFacts
@@ -27,14 +30,18 @@ from cloud.console.settings import OssSettings
 from schemas import (
     Channel,
     DeviceKeys,
+    HlsKey,
     InvalidMessage,
     SchemaError,
+    SealError,
     SegmentClosed,
     Status,
     StatusState,
     Topics,
+    open_hls_key,
     parse_event,
     parse_status,
+    verify_hls_key,
     verify_segment_closed,
     verify_status,
 )
@@ -61,6 +68,7 @@ class Ingestor:
         devices: signing-key lookup.
         oss: bucket layout (each device's key prefix).
         topics: topic names under the configured prefix.
+        content_keys: where HLS content keys go.
         clock: wall clock in seconds.
     """
 
@@ -71,9 +79,11 @@ class Ingestor:
         oss: OssSettings,
         topics: Topics,
         *,
+        content_keys: ContentKeys,
         clock: Callable[[], float],
     ) -> None:
         self._ledger = ledger
+        self._content_keys = content_keys
         self._devices = devices
         self._oss = oss
         self._topics = topics
@@ -136,10 +146,30 @@ class Ingestor:
             event = parse_event(payload)
         except SchemaError as exc:
             raise RejectedMessageError(topic, "malformed", _reason(exc)) from None
-        if not isinstance(event, SegmentClosed):
-            raise RejectedMessageError(topic, "unsupported", "content keys are not kept yet")
         if event.device_id != device_id:
             raise RejectedMessageError(topic, "topic_mismatch")
+        if isinstance(event, HlsKey):
+            return self._content_key(topic, device_id, event)
+        return self._segment(topic, device_id, event)
+
+    def _content_key(self, topic: str, device_id: str, event: HlsKey) -> Outcome:
+        keys = self._keys(topic, device_id)
+        if not verify_hls_key(keys, event):
+            raise RejectedMessageError(topic, "bad_signature")
+        try:
+            key = open_hls_key(keys, event)
+        except SealError:
+            # Signed by the device but sealed wrongly: a camera bug, never a key to keep.
+            raise RejectedMessageError(topic, "bad_seal") from None
+        try:
+            stored = self._content_keys.put(
+                device_id, event.key_id, key, created_ms=event.created_ms, now_ms=self._now_ms()
+            )
+        except ContentKeyError:
+            raise RejectedMessageError(topic, "key_conflict", f"key id {event.key_id}") from None
+        return Outcome.STORED if stored else Outcome.DUPLICATE
+
+    def _segment(self, topic: str, device_id: str, event: SegmentClosed) -> Outcome:
         if not verify_segment_closed(self._keys(topic, device_id), event):
             raise RejectedMessageError(topic, "bad_signature")
         if not event.key.startswith(self._oss.device_prefix(device_id)):

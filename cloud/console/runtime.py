@@ -23,6 +23,7 @@ from types import FrameType, TracebackType
 
 import uvicorn
 
+from cloud.console.content_keys import KeySealer
 from cloud.console.devices import DeviceAdmin
 from cloud.console.errors import ConsoleError
 from cloud.console.ledger import Ledger
@@ -68,6 +69,8 @@ class Console:
         store: the bucket; by default OSS with the console's credentials.
         ledger: the ledger; by default SQLite at ``settings.ledger.path``.
         clock: wall clock in seconds.
+        sealer: seals HLS content keys at rest; by default derived from the registry's
+            master key.
 
     Raises:
         ConsoleConfigError: a part cannot be made from the settings.
@@ -81,9 +84,12 @@ class Console:
         store: ObjectStore | None = None,
         ledger: Ledger | None = None,
         clock: Callable[[], float] = time.time,
+        sealer: KeySealer | None = None,
     ) -> None:
         self.settings = settings
-        self.app = create_app(settings, devices=devices, store=store, ledger=ledger, clock=clock)
+        self.app = create_app(
+            settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
+        )
         self.parts: ConsoleParts = self.app.state.parts
         self._mqtt = (
             MqttIngest(settings.mqtt, self.parts.ingestor) if settings.mqtt.enabled else None

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
 from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
@@ -53,6 +54,7 @@ class ConsoleService:
         store: the bucket, with the console's own credentials.
         devices: the device registry seam.
         reconciler: object verification.
+        content_keys: HLS content keys delivered by cameras.
         clock: wall clock in seconds.
     """
 
@@ -64,9 +66,11 @@ class ConsoleService:
         store: ObjectStore,
         devices: DeviceAdmin,
         reconciler: Reconciler,
+        content_keys: ContentKeys,
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
+        self._content_keys = content_keys
         self._ledger = ledger
         self._store = store
         self._devices = devices
@@ -193,6 +197,17 @@ class ConsoleService:
             StorageError: OSS could not be asked.
         """
         return self._reconciler.check_id(recording_id)
+
+    # -- HLS ----------------------------------------------------------------------------
+
+    def content_key(self, device_id: str, key_id: str) -> bytes:
+        """One HLS content key, for a player decrypting a recording.
+
+        Raises:
+            ContentKeyNotFoundError: no such key was delivered by the camera.
+            ContentKeyError: the stored key does not open (the master key changed).
+        """
+        return self._content_keys.get(device_id, key_id)
 
     # -- retention ----------------------------------------------------------------------
 

@@ -69,6 +69,14 @@ CREATE TABLE IF NOT EXISTS retention (
     scope TEXT PRIMARY KEY,
     days  INTEGER
 );
+CREATE TABLE IF NOT EXISTS content_keys (
+    device_id   TEXT NOT NULL,
+    key_id      TEXT NOT NULL,
+    sealed      BLOB NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    PRIMARY KEY (device_id, key_id)
+);
 """
 
 # Every recording query selects these columns; the statements are spelled out in full so no
@@ -416,6 +424,32 @@ class Ledger:
         return self.set_verification(
             event_id, Verification.DELETED, reason="deleted", observed_size=None, now_ms=now_ms
         )
+
+    # -- HLS content keys (sealed by cloud.console.content_keys) ---------------------------
+
+    def add_content_key(
+        self, device_id: str, key_id: str, sealed: bytes, *, created_ms: int, now_ms: int
+    ) -> bool:
+        """Store a sealed content key unless one is already held under this id.
+
+        Returns:
+            True if it was new; False when the id is taken (the stored row is unchanged).
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO content_keys (device_id, key_id, sealed, created_ms,"
+                " received_ms) VALUES (?,?,?,?,?)",
+                (device_id, key_id, sealed, created_ms, now_ms),
+            )
+            return cur.rowcount == 1
+
+    def content_key(self, device_id: str, key_id: str) -> bytes | None:
+        """The sealed content key stored under this id, or None."""
+        rows = self._query(
+            "SELECT sealed FROM content_keys WHERE device_id = ? AND key_id = ?",
+            (device_id, key_id),
+        )
+        return bytes(rows[0]["sealed"]) if rows else None
 
     # -- retention ----------------------------------------------------------------------
 

@@ -259,6 +259,21 @@ async def verify(request: Request) -> Response:
     return _json(RecordingOut.of(found))
 
 
+# -- HLS ------------------------------------------------------------------------------------
+
+
+@api
+async def content_key(request: Request) -> Response:
+    """The 16 bytes of one HLS content key, for a player decrypting a recording."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    key_id = v.key_id(request.path_params["key_id"])
+    key = await run_in_threadpool(ctx.service.content_key, device_id, key_id)
+    return Response(
+        key, media_type="application/octet-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
 # -- retention and devices ---------------------------------------------------------------
 
 
@@ -343,6 +358,7 @@ def api_routes() -> list[Route]:
         Route("/api/recordings/{recording_id}/playback", playback, methods=["GET"]),
         Route("/api/recordings/{recording_id}/download", download, methods=["GET"]),
         Route("/api/recordings/{recording_id}/verify", verify, methods=["POST"]),
+        Route("/api/keys/{device_id}/{key_id}", content_key, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),
         Route("/api/devices", devices, methods=["GET"]),

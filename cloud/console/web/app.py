@@ -8,6 +8,7 @@ closed when the application shuts down; parts passed in belong to the caller.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from cloud.console.content_keys import ContentKeys, KeySealer
 from cloud.console.cursors import CursorCodec
 from cloud.console.devices import DeviceAdmin, RegistryDevices
 from cloud.console.errors import ConsoleConfigError, ConsoleError
@@ -35,10 +37,12 @@ from cloud.console.web.middleware import RequestLimits, SecurityHeaders
 from cloud.console.web.pages import page_routes
 from cloud.console.web.templating import make_environment
 from cloud.errors import CloudError
-from cloud.registry import open_registry
+from cloud.registry import master_key_from, open_registry
 from schemas.topics import Topics
 
 __all__ = ["ConsoleParts", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,6 +55,7 @@ class ConsoleParts:
         devices: the registry seam.
         reconciler: object verification.
         ingestor: MQTT message checks (run by :class:`~cloud.console.runtime.Console`).
+        content_keys: HLS content keys, sealed at rest.
         service: the operations pages and API share.
         closers: cleanup for parts the application made itself.
     """
@@ -61,6 +66,7 @@ class ConsoleParts:
     reconciler: Reconciler
     ingestor: Ingestor
     service: ConsoleService
+    content_keys: ContentKeys
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -76,11 +82,13 @@ def build_parts(
     store: ObjectStore | None = None,
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
+    sealer: KeySealer | None = None,
 ) -> ConsoleParts:
     """Make the console's parts, using the ones given.
 
     Raises:
-        ConsoleConfigError: the registry cannot be opened from the settings.
+        ConsoleConfigError: the registry cannot be opened from the settings, or its master
+            key is malformed.
     """
     closers: list[Callable[[], None]] = []
     if devices is None:
@@ -95,6 +103,9 @@ def build_parts(
         closers.append(ledger.close)
     if store is None:
         store = OssObjectStore(settings.oss)
+    if sealer is None:
+        sealer = _sealer(settings)
+    content_keys = ContentKeys(ledger, sealer)
     reconciler = Reconciler(
         ledger,
         store,
@@ -103,12 +114,41 @@ def build_parts(
         batch=settings.reconcile.batch,
     )
     ingestor = Ingestor(
-        ledger, devices, settings.oss, Topics(settings.mqtt.topic_prefix), clock=clock
+        ledger,
+        devices,
+        settings.oss,
+        Topics(settings.mqtt.topic_prefix),
+        content_keys=content_keys,
+        clock=clock,
     )
     service = ConsoleService(
-        settings, ledger=ledger, store=store, devices=devices, reconciler=reconciler, clock=clock
+        settings,
+        ledger=ledger,
+        store=store,
+        devices=devices,
+        reconciler=reconciler,
+        content_keys=content_keys,
+        clock=clock,
     )
-    return ConsoleParts(ledger, store, devices, reconciler, ingestor, service, closers)
+    return ConsoleParts(
+        ledger, store, devices, reconciler, ingestor, service, content_keys, closers
+    )
+
+
+def _sealer(settings: ConsoleSettings) -> KeySealer:
+    # Content keys are sealed under the registry's master key when the console has it; a
+    # console handed its registry by the caller may not, and then keeps keys for its own
+    # lifetime only.
+    if settings.registry.master_key is None:
+        log.warning(
+            "console: no registry master key configured; HLS content keys will not open "
+            "after a restart (set OSSMEDIA_MASTER_KEY or registry.master_key_file)"
+        )
+        return KeySealer.ephemeral()
+    try:
+        return KeySealer.from_master_key(master_key_from(settings.registry))
+    except CloudError as exc:
+        raise ConsoleConfigError(f"registry master key: {exc}") from None
 
 
 def create_app(
@@ -118,6 +158,7 @@ def create_app(
     store: ObjectStore | None = None,
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
+    sealer: KeySealer | None = None,
 ) -> Starlette:
     """Build the console's web application (pages and REST API).
 
@@ -127,6 +168,8 @@ def create_app(
         store: the bucket; by default OSS with the console's credentials from ``settings.oss``.
         ledger: the recording ledger; by default SQLite at ``settings.ledger.path``.
         clock: wall clock in seconds (sessions, lockouts, links, ledger times).
+        sealer: seals HLS content keys at rest; by default derived from the registry's
+            master key in ``settings.registry``.
 
     Returns:
         The application; ``app.state.parts`` holds its :class:`ConsoleParts`.
@@ -134,7 +177,9 @@ def create_app(
     Raises:
         ConsoleConfigError: a part cannot be made from the settings.
     """
-    parts = build_parts(settings, devices=devices, store=store, ledger=ledger, clock=clock)
+    parts = build_parts(
+        settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
+    )
     session_secret = settings.session.secret
     key = (
         session_secret.get_secret_value().encode("utf-8")

@@ -48,6 +48,7 @@ class _Op:
     errors: tuple[int, ...] = ()
     public: bool = False
     tags: tuple[str, ...] = field(default=())
+    ok_media: str | None = None  # a non-JSON success body of this media type
 
 
 _DEVICE = {
@@ -58,6 +59,12 @@ _DEVICE = {
 }
 _RECORDING = {
     "name": "recording_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+}
+_KEY = {
+    "name": "key_id",
     "in": "path",
     "required": True,
     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -109,6 +116,9 @@ _OPS: tuple[_Op, ...] = (
     _Op("post", "/api/recordings/{recording_id}/verify", "verifyRecording",
         "Check the recording against OSS now", 200, RecordingOut,
         errors=(400, 403, 404, 502), tags=("recordings",)),
+    _Op("get", "/api/keys/{device_id}/{key_id}", "getContentKey",
+        "The 16 bytes of an HLS AES-128 content key a camera delivered", 200, None,
+        errors=(400, 404), tags=("hls",), ok_media="application/octet-stream"),
     _Op("get", "/api/retention", "getRetention", "Retention settings and lifecycle rules",
         200, RetentionOut, tags=("retention",)),
     _Op("put", "/api/retention", "setFleetRetention", "Set or clear the fleet retention",
@@ -151,10 +161,14 @@ def _operation(op: _Op) -> dict[str, Any]:
         params.append(_DEVICE)
     if "{recording_id}" in op.path:
         params.append(_RECORDING)
+    if "{key_id}" in op.path:
+        params.append(_KEY)
     params += [{"name": q, "in": "query", "required": False, "schema": _QUERY[q]} for q in op.query]
     ok: dict[str, Any] = {"description": "success"}
     if op.ok_model is not None:
         ok["content"] = _json_content(_ref(op.ok_model))
+    elif op.ok_media is not None:
+        ok["content"] = {op.ok_media: {"schema": {"type": "string"}}}
     elif op.path.endswith("openapi.json"):
         ok["content"] = _json_content({"type": "object"})
     responses: dict[str, Any] = {str(op.ok): ok}

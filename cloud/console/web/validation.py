@@ -24,6 +24,7 @@ __all__ = [
     "cameras_cursor",
     "check_query",
     "device_id",
+    "key_id",
     "optional_days",
     "page_limit",
     "recording_id",
@@ -65,6 +66,17 @@ def device_id(value: str | None, field: str = "device_id") -> str:
     """
     if value is None or not is_device_id(value):
         raise InvalidInputError(field, "must be 2-32 of A-Z a-z 0-9 _ - starting alphanumeric")
+    return value
+
+
+def key_id(value: str | None) -> str:
+    """An HLS content key id (32 lowercase hex characters).
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    if value is None or _RECORDING_ID.fullmatch(value) is None:
+        raise InvalidInputError("key_id", "must be 32 lowercase hex characters")
     return value
 
 

@@ -10,8 +10,10 @@ import oss2
 from cloud.registry import Registry
 from schemas import (
     DeviceKeys,
+    HlsKey,
     SegmentClosed,
     Status,
+    build_hls_key,
     encode,
     new_event_id,
     sign_segment_closed,
@@ -83,6 +85,18 @@ class TestCamera:
         key, crc = self.upload(name, data)
         return self.segment(key, len(data), crc, start_ms, end_ms)
 
+    def content_key(
+        self, key_id: str, key: bytes, *, created_ms: int = 0, keys: DeviceKeys | None = None
+    ) -> HlsKey:
+        """A sealed, signed ``hls.key`` event handing ``key`` to the console."""
+        return build_hls_key(
+            keys or self.keys,
+            device_id=self.device_id,
+            key_id=key_id,
+            created_ms=created_ms,
+            key=key,
+        )
+
     def status(self, ts_ms: int, *, online: bool = True, **fields: int | None) -> Status:
         """A signed status message."""
         values: dict[str, int | None] = {
@@ -109,6 +123,6 @@ class TestCamera:
         return f"{prefix}/v1/{self.device_id}/status"
 
 
-def wire(message: SegmentClosed | Status) -> bytes:
+def wire(message: SegmentClosed | HlsKey | Status) -> bytes:
     """The message as the camera puts it on the wire."""
     return encode(message)

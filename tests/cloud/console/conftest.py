@@ -73,10 +73,16 @@ def console_emulator() -> Iterator[EmulatorHandle]:
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
+def master_key() -> str:
+    """The registry master key (text form), shared by the registry and the console."""
+    return new_master_key()
+
+
+@pytest.fixture
+def registry(tmp_path: Path, master_key: str) -> Iterator[Registry]:
     """A real device registry (SQLite, encrypted secrets)."""
     reg = Registry(
-        open_store(f"sqlite://{tmp_path / 'registry.db'}"), MasterKey.from_text(new_master_key())
+        open_store(f"sqlite://{tmp_path / 'registry.db'}"), MasterKey.from_text(master_key)
     )
     yield reg
     reg.close()
@@ -127,13 +133,17 @@ StackFactory = Callable[..., Stack]
 
 @contextlib.contextmanager
 def _stacks(
-    emulator: EmulatorHandle, registry: Registry, bucket: oss2.Bucket
+    emulator: EmulatorHandle, registry: Registry, bucket: oss2.Bucket, master_key: str
 ) -> Iterator[StackFactory]:
     started: list[Console] = []
 
     def start(**sections: dict[str, Any]) -> Stack:
         clock = TestClock()
         ledger = Ledger(":memory:")
+        sections = {
+            **sections,
+            "registry": {"master_key": master_key, **sections.get("registry", {})},
+        }
         console = Console(
             console_settings(emulator, **sections),
             devices=RegistryDevices(registry),
@@ -154,10 +164,10 @@ def _stacks(
 
 @pytest.fixture
 def stack_factory(
-    console_emulator: EmulatorHandle, registry: Registry, root_bucket: oss2.Bucket
+    console_emulator: EmulatorHandle, registry: Registry, root_bucket: oss2.Bucket, master_key: str
 ) -> Iterator[StackFactory]:
     """Start consoles: ``stack_factory(session={...})`` overrides settings sections."""
-    with _stacks(console_emulator, registry, root_bucket) as start:
+    with _stacks(console_emulator, registry, root_bucket, master_key) as start:
         yield start
 
 
@@ -173,12 +183,13 @@ def shared_stack(
 ) -> Iterator[Stack]:
     """One console for a whole module, for tests that change nothing (refused requests)."""
     path = tmp_path_factory.mktemp("registry") / "registry.db"
-    reg = Registry(open_store(f"sqlite://{path}"), MasterKey.from_text(new_master_key()))
+    master = new_master_key()
+    reg = Registry(open_store(f"sqlite://{path}"), MasterKey.from_text(master))
     auth = oss2.AuthV4(console_emulator.access_key_id, console_emulator.access_key_secret)
     bucket = oss2.Bucket(
         auth, console_emulator.oss_endpoint, console_emulator.bucket, region=console_emulator.region
     )
-    with _stacks(console_emulator, reg, bucket) as start:
+    with _stacks(console_emulator, reg, bucket, master) as start:
         shared = start()
         shared.camera("cam-1")
         yield shared

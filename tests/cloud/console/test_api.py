@@ -18,6 +18,7 @@ from tests.cloud.console.conftest import (
 )
 
 RID = "0123456789abcdef0123456789abcdef"
+KID = "fedcba9876543210fedcba9876543210"
 
 # Every API operation with concrete path parameters, for the blanket auth and CSRF checks.
 API_CALLS: list[tuple[str, str]] = [
@@ -33,6 +34,7 @@ API_CALLS: list[tuple[str, str]] = [
     ("GET", f"/api/recordings/{RID}/playback"),
     ("GET", f"/api/recordings/{RID}/download"),
     ("POST", f"/api/recordings/{RID}/verify"),
+    ("GET", f"/api/keys/cam-1/{KID}"),
     ("GET", "/api/retention"),
     ("PUT", "/api/retention"),
     ("GET", "/api/devices"),
@@ -51,7 +53,13 @@ def test_the_call_list_covers_every_documented_operation() -> None:
         if path != "/api/session" or method == "delete"
     }
     listed = {
-        (m, p.replace(RID, "{recording_id}").replace("cam-1", "{device_id}")) for m, p in API_CALLS
+        (
+            m,
+            p.replace(RID, "{recording_id}")
+            .replace(KID, "{key_id}")
+            .replace("cam-1", "{device_id}"),
+        )
+        for m, p in API_CALLS
     }
     assert listed == documented
 
