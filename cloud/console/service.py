@@ -13,7 +13,14 @@ from dataclasses import dataclass
 
 from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
-from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError
+from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError, StorageError
+from cloud.console.hls import (
+    MAX_PLAYLIST_BYTES,
+    SEGMENT_CONTENT_TYPE,
+    PlaylistError,
+    is_hls_key,
+    rewrite_playlist,
+)
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
 from cloud.console.reconcile import Reconciler
 from cloud.console.retention import Retention, RetentionPlan
@@ -40,9 +47,11 @@ class SignedLink:
 
 
 def download_name(recording: Recording) -> str:
-    """A file name for a downloaded recording: ``cam-0001-20250101T120000Z.mp4``."""
+    """A file name for a downloaded recording: ``cam-0001-20250101T120000Z.mp4`` (``.m3u8``
+    for an HLS playlist)."""
     start = dt.datetime.fromtimestamp(recording.facts.start_ms / 1000, tz=dt.UTC)
-    return f"{recording.facts.device_id}-{start:%Y%m%dT%H%M%SZ}.mp4"
+    suffix = ".m3u8" if is_hls_key(recording.facts.object_key) else ".mp4"
+    return f"{recording.facts.device_id}-{start:%Y%m%dT%H%M%SZ}{suffix}"
 
 
 class ConsoleService:
@@ -199,6 +208,40 @@ class ConsoleService:
         return self._reconciler.check_id(recording_id)
 
     # -- HLS ----------------------------------------------------------------------------
+
+    def hls_playlist(self, recording_id: str) -> str:
+        """An HLS recording's playlist, rewritten for this viewer (see :mod:`cloud.console.hls`).
+
+        Segment URIs become presigned GETs valid for ``presign_ttl_s``; key URIs point at
+        the console's key endpoint.
+
+        Raises:
+            RecordingNotFoundError: unknown, deleted, or not an HLS recording.
+            StorageError: OSS could not be read, or the playlist is missing.
+            PlaylistError: the stored playlist is not one the console serves.
+        """
+        recording = self.recording(recording_id)
+        key = recording.facts.object_key
+        if not is_hls_key(key):
+            raise RecordingNotFoundError(recording_id)
+        data = self._store.get(key, MAX_PLAYLIST_BYTES)
+        if data is None:
+            raise StorageError("get", object_key=key, code="NoSuchKey", status=404)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise PlaylistError(key, "not UTF-8") from None
+        ttl = self.settings.oss.presign_ttl_s
+        device_id = recording.facts.device_id
+        return rewrite_playlist(
+            text,
+            playlist_key=key,
+            device_id=device_id,
+            device_prefix=self.settings.oss.device_prefix(device_id),
+            presign=lambda segment: self._store.presign_get(
+                segment, ttl, content_type=SEGMENT_CONTENT_TYPE
+            ),
+        )
 
     def content_key(self, device_id: str, key_id: str) -> bytes:
         """One HLS content key, for a player decrypting a recording.

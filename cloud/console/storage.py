@@ -3,7 +3,8 @@
 The console signs everything with its own access key (from its configuration), with V4
 signatures, and never uses a camera's credentials. What it needs from OSS is small: the
 length and CRC-64 of an object, a short-lived presigned GET for playback or download,
-deleting an object, and the bucket's lifecycle rules.
+deleting an object, reading a small object (an HLS playlist), and the bucket's lifecycle
+rules.
 """
 
 from __future__ import annotations
@@ -69,9 +70,26 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def presign_get(self, key: str, ttl_s: int, *, download_name: str | None = None) -> str:
-        """A URL that reads ``key`` for ``ttl_s`` seconds; with ``download_name`` it asks
-        the browser to save the file under that name instead of showing it."""
+    def presign_get(
+        self,
+        key: str,
+        ttl_s: int,
+        *,
+        download_name: str | None = None,
+        content_type: str = "video/mp4",
+    ) -> str:
+        """A URL that reads ``key`` for ``ttl_s`` seconds, answered as ``content_type``;
+        with ``download_name`` it asks the browser to save the file under that name
+        instead of showing it."""
+        ...
+
+    def get(self, key: str, max_bytes: int) -> bytes | None:
+        """The content of ``key`` (a small object such as a playlist), or None if absent.
+
+        Raises:
+            StorageError: OSS failed, could not be reached, or the object is larger than
+                ``max_bytes``.
+        """
         ...
 
     def replace_expiry_rules(self, id_prefix: str, rules: list[ExpiryRule]) -> None:
@@ -154,14 +172,35 @@ class OssObjectStore:
         except oss2.exceptions.OssError as exc:
             raise _storage_error("delete", exc, key) from None
 
-    def presign_get(self, key: str, ttl_s: int, *, download_name: str | None = None) -> str:
+    def presign_get(
+        self,
+        key: str,
+        ttl_s: int,
+        *,
+        download_name: str | None = None,
+        content_type: str = "video/mp4",
+    ) -> str:
         """Presign a V4 GET; see :meth:`ObjectStore.presign_get`."""
-        params: dict[str, str] = {"response-content-type": "video/mp4"}
+        params: dict[str, str] = {"response-content-type": content_type}
         if download_name is not None:
             quoted = urllib.parse.quote(download_name, safe="")
             params["response-content-disposition"] = f"attachment; filename*=UTF-8''{quoted}"
         url: str = self._bucket.sign_url("GET", key, ttl_s, params=params, slash_safe=True)
         return url
+
+    def get(self, key: str, max_bytes: int) -> bytes | None:
+        """GET a small object; see :meth:`ObjectStore.get`."""
+        try:
+            result = self._bucket.get_object(key)
+            data: bytes = result.read(max_bytes + 1)
+            result.close()
+        except oss2.exceptions.NotFound:
+            return None
+        except oss2.exceptions.OssError as exc:
+            raise _storage_error("get", exc, key) from None
+        if len(data) > max_bytes:
+            raise StorageError("get", object_key=key, code="TooLarge")
+        return data
 
     def expiry_rules(self) -> list[ExpiryRule]:
         """The bucket's expiration rules; see :meth:`ObjectStore.expiry_rules`."""

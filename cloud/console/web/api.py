@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cloud.console.errors import InvalidInputError
+from cloud.console.hls import PLAYLIST_CONTENT_TYPE
 from cloud.console.web import validation as v
 from cloud.console.web.api_models import (
     CameraOut,
@@ -263,6 +264,15 @@ async def verify(request: Request) -> Response:
 
 
 @api
+async def hls_playlist(request: Request) -> Response:
+    """An HLS recording's playlist: segments as presigned URLs, keys from this console."""
+    ctx = ctx_of(request)
+    recording_id = v.recording_id(request.path_params["recording_id"])
+    text = await run_in_threadpool(ctx.service.hls_playlist, recording_id)
+    return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+@api
 async def content_key(request: Request) -> Response:
     """The 16 bytes of one HLS content key, for a player decrypting a recording."""
     ctx = ctx_of(request)
@@ -358,6 +368,7 @@ def api_routes() -> list[Route]:
         Route("/api/recordings/{recording_id}/playback", playback, methods=["GET"]),
         Route("/api/recordings/{recording_id}/download", download, methods=["GET"]),
         Route("/api/recordings/{recording_id}/verify", verify, methods=["POST"]),
+        Route("/api/recordings/{recording_id}/playlist.m3u8", hls_playlist, methods=["GET"]),
         Route("/api/keys/{device_id}/{key_id}", content_key, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),

@@ -29,6 +29,7 @@ from cloud.console.errors import (
     ProvisioningError,
     StorageError,
 )
+from cloud.console.hls import PlaylistError
 from cloud.console.service import ConsoleService
 from cloud.console.web.auth import (
     CSRF_FIELD,
@@ -133,6 +134,7 @@ _STATUS_CODES: tuple[tuple[type[ConsoleError], int, str], ...] = (
     (ConflictError, 409, "conflict"),
     (StorageError, 502, "storage_unavailable"),
     (ProvisioningError, 502, "registry_unavailable"),
+    (PlaylistError, 502, "bad_playlist"),
 )
 
 

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from cloud.console.errors import ConflictError, InvalidInputError
+from cloud.console.hls import is_hls_key
 from cloud.console.timeline import DAY_MS, day_bounds
 from cloud.console.web import validation as v
 from cloud.console.web.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
@@ -182,24 +183,35 @@ async def camera_retention(request: Request) -> Response:
 # -- recordings --------------------------------------------------------------------------
 
 
-def _media_csp(url: str) -> str:
+def _media_csp(url: str, *, hls: bool) -> str:
     parts = urllib.parse.urlsplit(url)
     origin = f"{parts.scheme}://{parts.netloc}"
+    if hls:
+        # hls.js fetches the segments from OSS itself and feeds them to the video element
+        # through Media Source Extensions (a blob: URL).
+        return DEFAULT_CSP.replace("media-src 'none'", "media-src blob:").replace(
+            "connect-src 'self'", f"connect-src 'self' {origin}"
+        )
     return DEFAULT_CSP.replace("media-src 'none'", f"media-src {origin}")
 
 
 @page
 async def recording(request: Request) -> Response:
-    """Play one recording through a short-lived presigned URL made for this view only."""
+    """Play one recording through short-lived presigned URLs made for this view only.
+
+    An HLS recording plays through hls.js: its playlist comes from the console, rewritten
+    with presigned segment URLs (see :mod:`cloud.console.hls`).
+    """
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
     found, link = await run_in_threadpool(ctx.service.playback_link, recording_id)
     day = _today(found.facts.start_ms).isoformat()
+    hls = is_hls_key(found.facts.object_key)
     return ctx.render(
         request,
         "recording.html",
-        {"recording": found, "link": link, "day": day},
-        headers={"content-security-policy": _media_csp(link.url), **_NO_STORE},
+        {"recording": found, "link": link, "day": day, "hls": hls},
+        headers={"content-security-policy": _media_csp(link.url, hls=hls), **_NO_STORE},
     )
 
 
