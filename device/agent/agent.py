@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from device.clock import AdjustedClock, Clock, SystemClock
 from device.credentials import CredentialClient
@@ -36,6 +36,11 @@ from schemas.keys import DeviceKeys
 from schemas.topics import Topics
 
 from .status import StatusReporter
+
+if TYPE_CHECKING:  # device.hls is imported only when the HLS output is configured
+    from device.hls import KeyDelivery, SegmentSink
+
+    from .hls_mode import HlsRecorder
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REJECTED", "Agent", "Progress", "make_source"]
 
@@ -99,6 +104,18 @@ def make_source(settings: SourceSettings, clock: Clock, stdin: BinaryIO | None =
     return DirectorySource(path, clock, settle_s=settings.settle_s)
 
 
+def _mqtt_key_delivery(agent: Agent) -> KeyDelivery:
+    from device.hls.delivery import MqttKeyDelivery
+
+    return MqttKeyDelivery(
+        agent.link,
+        device_id=agent.device_id,
+        keys=agent.keys,
+        topics=agent.topics,
+        clock=agent.clock,
+    )
+
+
 class Agent:
     """The camera agent.
 
@@ -107,8 +124,13 @@ class Agent:
         clock: base clock (the agent adds the adopted offset on top).
         crash: crash point hook for the spool, journal and uploader (tests).
         loop: run the MQTT link on this loop instead of a thread of its own.
-        source: the recording source (default: built from ``settings.source``).
+        source: the recording source (default: built from ``settings.source``); append
+            output only.
         stdin: stream for the ``stdin`` source.
+        key_delivery: builds the content-key delivery of encrypted HLS output
+            (``[output] encrypt = true``) from the agent; default: ``hls.key`` events over
+            the agent's MQTT link (:class:`device.hls.delivery.MqttKeyDelivery`).
+        hls_sink: wraps the spool sink of the HLS output (to observe what is produced).
 
     Raises:
         ConfigError: the secret or the source is invalid.
@@ -124,6 +146,8 @@ class Agent:
         loop: SelectorLoop | None = None,
         source: Source | None = None,
         stdin: BinaryIO | None = None,
+        key_delivery: Callable[[Agent], KeyDelivery] | None = None,
+        hls_sink: Callable[[SegmentSink], SegmentSink] | None = None,
     ) -> None:
         self.settings = settings
         self.device_id = settings.device_id
@@ -183,16 +207,40 @@ class Agent:
         )
         # Chunks carry the unadjusted time; the uploader adds the offset in force when it
         # names objects, so chunks spooled before a clock_skew correction are named right too.
-        self.recorder = Recorder(
-            source or make_source(settings.source, self.clock, stdin),
-            self.spool,
-            self.clock.base,
-            chunk_bytes=settings.spool.chunk_bytes,
-            chunk_max_age_s=settings.spool.chunk_max_age_s,
-        )
+        self.recorder: Recorder | HlsRecorder
+        if settings.output.format == "hls":
+            self.recorder = self._hls_recorder(stdin, key_delivery, hls_sink)
+        else:
+            self.recorder = Recorder(
+                source or make_source(settings.source, self.clock, stdin),
+                self.spool,
+                self.clock.base,
+                chunk_bytes=settings.spool.chunk_bytes,
+                chunk_max_age_s=settings.spool.chunk_max_age_s,
+            )
         self._threads: list[threading.Thread] = []
         self._failure: DeviceError | None = None
         self._uploader_stop = threading.Event()
+
+    def _hls_recorder(
+        self,
+        stdin: BinaryIO | None,
+        key_delivery: Callable[[Agent], KeyDelivery] | None,
+        hls_sink: Callable[[SegmentSink], SegmentSink] | None,
+    ) -> HlsRecorder:
+        from .hls_mode import build_hls_recorder
+
+        delivery = None
+        if self.settings.output.encrypt:
+            delivery = (key_delivery or _mqtt_key_delivery)(self)
+        return build_hls_recorder(
+            self.settings,
+            self.spool,
+            self.clock.base,
+            stdin=stdin,
+            key_delivery=delivery,
+            sink_wrapper=hls_sink,
+        )
 
     # -- MQTT glue (loop thread) ------------------------------------------------------
 

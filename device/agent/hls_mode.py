@@ -1,0 +1,287 @@
+"""The agent's HLS output: H.264 in, TS segments and a playlist out, through the spool.
+
+Loaded only when ``[output] format = "hls"``, so the plain append mode never imports
+``device.hls``. :class:`HlsRecorder` takes the recorder's place in the agent: it reads
+access units from the source, feeds an :class:`~device.hls.HlsStream` whose sink is the
+camera's spool (:class:`~device.hls.SpoolSink`), and the agent's uploader stores the
+queued segments and playlists in order with the camera's credentials. A playlist is
+queued only after the segments it lists, and the spool keeps that order all the way to OSS.
+
+Sources (``[source] kind``):
+
+- ``file``: an H.264 Annex B elementary stream (``.h264``), paced at the frame rate;
+- ``stdin``: the same from a pipe (an encoder's output), as fast as it arrives;
+- ``pattern``: a generated H.264 test pattern (pure Python, :mod:`device.agent.hls_pattern`).
+
+Raw Annex B carries no timestamps: pictures are timed by the configured frame rate, so the
+source must not contain B-frames (camera encoders in baseline or main profile without
+B-frames qualify).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from device.backoff import Backoff
+from device.clock import Clock
+from device.errors import ConfigError, SourceError
+from device.hls import (
+    EncryptionOptions,
+    HlsBackpressureError,
+    HlsInputError,
+    HlsOptions,
+    HlsStream,
+    KeyDelivery,
+    KeyDeliveryError,
+    SegmentSink,
+    SpoolSink,
+)
+from device.hls.annexb import AccessUnitSplitter
+from device.recorder import RecorderStats
+from device.settings import AgentSettings, OutputSettings, SourceSettings
+from device.spool import Spool
+
+__all__ = ["HlsRecorder", "access_units", "build_hls_recorder", "hls_options"]
+
+log = logging.getLogger(__name__)
+
+_READ_BYTES = 64 * 1024
+
+
+def hls_options(
+    output: OutputSettings, wall_ms: int, *, device_id: str | None = None
+) -> HlsOptions:
+    """Build the stream's options from the agent's output settings.
+
+    Names are relative to the granted prefix (the uploader adds it). The default session
+    is the start time to the millisecond, so a camera restarted within the same second
+    still starts a new recording instead of overwriting the last one's segments.
+
+    Raises:
+        ConfigError: a name pattern or a timing value is not acceptable.
+    """
+    if output.encrypt and device_id is None:
+        raise ConfigError("encrypted HLS output needs the device id")
+    session = output.session
+    if session is None:
+        seconds, millis = divmod(wall_ms, 1000)
+        session = time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"{millis:03d}Z"
+    try:
+        return HlsOptions(
+            prefix="",
+            stream=output.stream,
+            session=session,
+            segment_name=output.segment_name,
+            playlist_name=output.playlist_name,
+            mode=output.mode,
+            target_duration_s=output.target_duration_s,
+            list_size=output.list_size,
+            frame_rate=output.frame_rate,
+            max_pending_segments=output.max_pending_segments,
+            encryption=EncryptionOptions(
+                device_id=device_id,
+                key_uri_template=output.key_uri_template,
+                rotate_every_segments=output.rotate_every_segments,
+            )
+            if output.encrypt and device_id is not None
+            else None,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"invalid [output] settings: {exc}") from None
+
+
+def access_units(
+    source: SourceSettings,
+    output: OutputSettings,
+    stdin: BinaryIO | None = None,
+) -> tuple[Iterator[bytes], bool]:
+    """Open the configured source as access units.
+
+    Returns:
+        The access units, and whether they should be paced at the frame rate (a file or
+        the pattern would otherwise be read far faster than a camera records).
+
+    Raises:
+        ConfigError: the source cannot be used for HLS (a missing file, a directory).
+    """
+    if source.kind == "pattern":
+        from device.agent.hls_pattern import PatternVideo
+
+        gop = max(1, round(output.frame_rate * min(1.0, output.target_duration_s)))
+        units: Iterator[bytes] = iter(PatternVideo(gop=gop))
+        if source.duration_s is not None:
+            units = _limit(units, round(source.duration_s * output.frame_rate))
+        return units, True
+    if source.kind == "stdin":
+        return _split(stdin or sys.stdin.buffer), False
+    if source.kind == "file" and source.path is not None:
+        if not source.path.is_file():
+            raise ConfigError(f"source file {source.path} does not exist")
+        return _split_file(source), True
+    raise ConfigError(f"source kind {source.kind!r} cannot feed HLS output")
+
+
+def _limit(units: Iterator[bytes], count: int) -> Iterator[bytes]:
+    for _, unit in zip(range(count), units, strict=False):
+        yield unit
+
+
+def _split_file(source: SourceSettings) -> Iterator[bytes]:
+    assert source.path is not None  # noqa: S101 - checked by the caller
+    with source.path.open("rb") as fh:
+        yield from _split(fh)
+
+
+def _split(stream: BinaryIO) -> Iterator[bytes]:
+    splitter = AccessUnitSplitter()
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        data = read(_READ_BYTES)
+        if not data:
+            break
+        yield from splitter.feed(bytes(data))
+    yield from splitter.finish()
+
+
+class HlsRecorder:
+    """Feeds the source's pictures into an HLS stream that writes into the spool.
+
+    It has the recorder's surface (``run``, ``stats``, ``finished``), so the agent runs and
+    reports it the same way.
+
+    Args:
+        units: the source's access units.
+        paced: release pictures at the frame rate.
+        options: the stream's options.
+        spool: the camera's spool.
+        clock: wall time for spool entries and session names; monotonic time for pacing.
+        key_delivery: receives content keys when the options ask for encryption.
+        sink_wrapper: wraps the spool sink (the fleet simulator logs segments with it).
+        close_timeout_s: how long closing waits for room in a full spool.
+    """
+
+    def __init__(
+        self,
+        units: Iterator[bytes],
+        *,
+        paced: bool,
+        options: HlsOptions,
+        spool: Spool,
+        clock: Clock,
+        key_delivery: KeyDelivery | None = None,
+        sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
+        close_timeout_s: float = 30.0,
+    ) -> None:
+        sink: SegmentSink = SpoolSink(spool, clock)
+        if sink_wrapper is not None:
+            sink = sink_wrapper(sink)
+        self._units = units
+        self._paced = paced
+        self.options = options
+        self._clock = clock
+        self._close_timeout_s = close_timeout_s
+        self.stream = HlsStream(sink, key_delivery=key_delivery, clock=clock)
+        self.stats = RecorderStats()
+        self.finished = threading.Event()
+        self.refused_pictures = 0
+        self.bad_pictures = 0
+        self.key_waits = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Record until the source ends or ``stop`` is set, then end the recording.
+
+        With encryption, the recording starts once the first key is delivered (retried
+        until then; the source is not read meanwhile).
+
+        Raises:
+            SourceError: the source cannot be read.
+        """
+        try:
+            if not self._open(stop):
+                return
+            log.info("HLS recording %s -> %s", self.options.session, self.stream.playlist_key)
+            try:
+                self._feed(stop)
+            except OSError as exc:
+                raise SourceError(f"recording source failed: {exc.strerror or exc}") from None
+            finally:
+                # Cuts the last segment and ends the playlist; with the spool as sink this
+                # only waits when the spool is full.
+                if not self.stream.close(timeout_s=self._close_timeout_s):
+                    log.warning("HLS recording ended with segments not queued (spool full)")
+        finally:
+            self.stats.finished = True
+            self.finished.set()
+
+    def _open(self, stop: threading.Event) -> bool:
+        # With encryption, opening delivers the first key, which needs the MQTT link: at
+        # boot it may not be up yet, so keep trying (with jittered delays) until it is.
+        backoff = Backoff(initial=0.5, maximum=10.0)
+        while not stop.is_set():
+            try:
+                self.stream.open(self.options)
+                return True
+            except KeyDeliveryError as exc:
+                self.key_waits += 1
+                delay = backoff.next_delay()
+                log.warning("HLS recording waits %.1f s for key delivery: %s", delay, exc)
+                stop.wait(delay)
+        return False
+
+    def _feed(self, stop: threading.Event) -> None:
+        interval = 1.0 / self.options.frame_rate
+        start = self._clock.monotonic()
+        for index, unit in enumerate(self._units):
+            if stop.is_set():
+                return
+            if self._paced:
+                delay = start + index * interval - self._clock.monotonic()
+                if delay > 0 and stop.wait(delay):
+                    return
+            self.stats.read_bytes += len(unit)
+            try:
+                self.stream.write(video=unit)
+            except HlsBackpressureError:
+                self.refused_pictures += 1
+                if self.refused_pictures in (1, 10, 100) or self.refused_pictures % 1000 == 0:
+                    log.warning("spool full: %d pictures refused so far", self.refused_pictures)
+            except HlsInputError as exc:
+                self.bad_pictures += 1
+                log.warning("picture %d skipped: %s", index, exc.message)
+
+
+def build_hls_recorder(
+    settings: AgentSettings,
+    spool: Spool,
+    clock: Clock,
+    *,
+    stdin: BinaryIO | None = None,
+    key_delivery: KeyDelivery | None = None,
+    sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
+) -> HlsRecorder:
+    """Build the HLS recorder from the agent's settings.
+
+    With ``output.encrypt``, every segment is encrypted with AES-128 and each content key
+    is handed to ``key_delivery`` before any segment encrypted with it is queued.
+
+    Raises:
+        ConfigError: the output settings or the source do not fit HLS.
+    """
+    if settings.output.encrypt and key_delivery is None:
+        raise ConfigError("encrypted HLS output needs a key delivery")
+    options = hls_options(settings.output, clock.wall_ms(), device_id=settings.device_id)
+    units, paced = access_units(settings.source, settings.output, stdin)
+    return HlsRecorder(
+        units,
+        paced=paced,
+        options=options,
+        spool=spool,
+        clock=clock,
+        key_delivery=key_delivery,
+        sink_wrapper=sink_wrapper,
+    )

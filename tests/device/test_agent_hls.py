@@ -1,0 +1,334 @@
+"""The camera agent with HLS output: real Mosquitto, the real responder, the emulator, PyAV.
+
+The agent reads H.264 Annex B (a file, or its own generated pattern), cuts TS segments,
+queues segments and playlists in its spool and uploads them with STS credentials that the
+responder minted over MQTT.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from device.agent.agent import Agent
+from device.agent.cli import main as cli_main
+from device.agent.config import parse_settings
+from device.agent.hls_mode import hls_options
+from device.errors import ConfigError
+from device.hls import SegmentSink, decrypt_segment
+from device.settings import AgentSettings, OutputSettings
+from device.spool import Journal, decode_object_put
+from device.spool.chunkfile import decode_chunk
+from schemas.content_keys import open_hls_key, verify_hls_key
+from schemas.keys import DeviceKeys
+from schemas.messages import HlsKey, parse_event
+from schemas.topics import Topics
+from tests.device.agentkit import AgentRun
+from tests.device.hls.media import encode_video
+from tests.device.hls.playback import HLS_OPTIONS, decode, ffmpeg_log
+from tests.device.hls.sinks import playlist_uris, resolve
+from tests.device.stack import Stack
+from tests.device.toml_out import write_camera_toml
+from tests.fixtures.broker import MqttProbeFactory
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYLIST = "application/vnd.apple.mpegurl"
+
+
+class Tee:
+    """Wraps the agent's spool sink and remembers every segment it was given."""
+
+    def __init__(self, inner: SegmentSink) -> None:
+        self.inner = inner
+        self.segments: dict[str, bytes] = {}
+
+    def put_object(self, key: str, data: bytes, content_type: str) -> None:
+        self.inner.put_object(key, data, content_type)
+        if key.endswith(".ts"):
+            self.segments[key] = data
+
+
+def _mirror(objects: list[tuple[str, bytes]], root: Path) -> None:
+    for key, data in objects:
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _check_playlists(objects: dict[str, bytes]) -> int:
+    """Every stored playlist lists only stored segments; returns how many were checked."""
+    playlists = [key for key in objects if key.endswith(".m3u8")]
+    for key in playlists:
+        for uri in playlist_uris(objects[key].decode()):
+            assert resolve(key, uri) in objects, f"{key} lists {uri}, which is not stored"
+    return len(playlists)
+
+
+def test_hls_camera_uploads_segments_and_a_playlist_that_plays(
+    stack: Stack, tmp_path: Path
+) -> None:
+    units = encode_video(65, fps=10, gop=10)
+    clip = tmp_path / "camera.h264"
+    clip.write_bytes(b"".join(u.data for u in units))
+    settings = stack.agent_settings(
+        "cam-0101",
+        tmp_path / "spool",
+        source={"kind": "file", "path": str(clip)},
+        output={
+            "format": "hls",
+            "mode": "vod",
+            "stream": "front",
+            "session": "S1",
+            "frame_rate": 50,  # paced at 50 pictures/s: 1.3 s of wall time
+            "target_duration_s": 0.2,
+        },
+    )
+    tees: list[Tee] = []
+
+    def tee(inner: SegmentSink) -> SegmentSink:
+        tees.append(Tee(inner))
+        return tees[-1]
+
+    agent = Agent(settings, hls_sink=tee)
+    assert AgentRun(agent).join() == 0
+
+    prefix = "videos/cam-0101/"
+    objects = dict(stack.objects(prefix))
+    produced = {prefix + key: data for key, data in tees[0].segments.items()}
+    assert len(produced) == 7
+    assert {k: v for k, v in objects.items() if k.endswith(".ts")} == produced
+    assert _check_playlists(objects) == 1
+    text = objects[prefix + "front/S1.m3u8"].decode()
+    assert playlist_uris(text) == [f"S1/{i:06d}.ts" for i in range(7)]
+    assert text.endswith("#EXT-X-ENDLIST\n")
+    head = stack.bucket().head_object(prefix + "front/S1.m3u8")
+    assert head.headers["Content-Type"] == PLAYLIST
+    assert head.headers.get("Cache-Control") == "no-cache"
+    assert agent.journal.state.counters.objects_put == 14  # 7 segments, 7 playlist versions
+    assert agent.journal.state.current is None  # nothing was appended
+
+    _mirror(list(objects.items()), tmp_path / "bucket")
+    with ffmpeg_log() as logs:
+        whole = decode(tmp_path / "bucket" / prefix / "front/S1.m3u8", HLS_OPTIONS)
+        for key in sorted(produced):
+            assert decode(tmp_path / "bucket" / key).first_is_key, key
+    assert logs == []
+    assert len(whole.video_pts) == 65
+    assert whole.codecs == {("video", "h264")}
+    # Pictures are timed by the configured frame rate: 1/50 s apart, no gap, no jump.
+    steps = {b - a for a, b in pairwise(whole.video_pts)}
+    assert steps == {90_000 // 50}
+
+
+def test_generated_pattern_is_h264_that_plays(stack: Stack, tmp_path: Path) -> None:
+    settings = stack.agent_settings(
+        "cam-0102",
+        tmp_path / "spool",
+        source={"kind": "pattern", "duration_s": 2.0},
+        output={"format": "hls", "frame_rate": 20, "target_duration_s": 0.5, "list_size": 2},
+    )
+    agent = Agent(settings)
+    assert agent.run(until_drained=True) == 0
+    objects = stack.objects("videos/cam-0102/")
+    segments = [key for key, _ in objects if key.endswith(".ts")]
+    assert len(segments) == 4
+    (playlist,) = [key for key, _ in objects if key.endswith(".m3u8")]
+    assert playlist.startswith("videos/cam-0102/hls/")
+    assert _check_playlists(dict(objects)) == 1
+    _mirror(objects, tmp_path / "bucket")
+    with ffmpeg_log() as logs:
+        live = decode(tmp_path / "bucket" / playlist, HLS_OPTIONS)
+        first = decode(tmp_path / "bucket" / segments[0])
+    assert logs == []
+    assert len(live.video_pts) == 20  # the live window: the last two segments of 0.5 s
+    assert first.first_is_key
+    assert len(first.video_pts) == 10
+
+
+def test_append_mode_does_not_load_the_hls_package() -> None:
+    code = (
+        "import sys, device.agent.agent, device.agent.cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('device.hls')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def _spooled(spool_dir: Path) -> dict[str, bytes]:
+    """What waits in the spool, read from its files without touching them."""
+    done = Journal(spool_dir).state.last_chunk_seq
+    held: dict[str, bytes] = {}
+    for path in sorted((spool_dir / "chunks").glob("*.chunk")):
+        chunk = decode_chunk(path.read_bytes())
+        if chunk.seq > done:
+            assert chunk.whole_object
+            put = decode_object_put(chunk.data)
+            held[put.name] = put.data
+    return held
+
+
+@pytest.mark.parametrize(
+    ("point", "nth"),
+    [
+        ("upload.put", 3),  # stored, not journaled: the restart puts it again
+        ("upload.journaled", 4),  # journaled, still spooled: the restart skips it
+        ("chunk.renamed", 5),  # mid spool write of a segment or playlist
+    ],
+)
+def test_sigkill_in_hls_mode_loses_no_acknowledged_segment(
+    stack: Stack, tmp_path: Path, point: str, nth: int
+) -> None:
+    device_id = "cam-0103"
+    prefix = f"videos/{device_id}/"
+    spool_dir = tmp_path / "spool"
+    output: dict[str, Any] = {
+        "format": "hls",
+        "mode": "live",
+        "frame_rate": 20,
+        "target_duration_s": 0.25,
+        "list_size": 3,
+    }
+    first = stack.agent_settings(
+        device_id, spool_dir, source={"kind": "pattern", "duration_s": 3.0}, output=output
+    )
+    config = write_camera_toml(first, tmp_path / "camera.toml")
+    # Slow puts keep segments waiting in the spool when the process dies.
+    stack.emulator.set_faults({"rules": [{"operations": ["PutObject"], "latency_ms": 150}]})
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.device.agent_crash_child", str(config), point, str(nth)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert child.returncode == -9, child.stdout + child.stderr
+    stack.emulator.clear_faults()
+
+    stored_before = dict(stack.objects(prefix))
+    waiting = {prefix + name: data for name, data in _spooled(spool_dir).items()}
+    acknowledged = {**stored_before, **waiting}
+    assert any(key.endswith(".ts") for key in waiting), "nothing was left to recover"
+
+    second = first.model_copy(
+        update={"source": first.source.model_copy(update={"duration_s": 0.5})}
+    )
+    write_camera_toml(second, config)
+    restart = subprocess.run(
+        [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
+         "--until-drained", "--progress-interval", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert restart.returncode == 0, restart.stderr[-3000:]
+
+    after = dict(stack.objects(prefix))
+    # Every segment and playlist acknowledged before the crash is stored, byte for byte
+    # (the first run's playlist may have been replaced only by a later version of itself).
+    for key, data in acknowledged.items():
+        assert key in after, f"{key} was acknowledged and is lost"
+        if key.endswith(".ts"):
+            assert after[key] == data
+    assert _check_playlists(after) == 2  # the crashed recording's and the restart's
+    sessions = {key.rsplit("/", 2)[1] for key in after if key.endswith(".ts")}
+    assert len(sessions) == 2
+    # The crashed recording's segments are numbered without a hole.
+    first_session = min(sessions)
+    numbers = sorted(
+        int(key.rsplit("/", 1)[1][:-3]) for key in after if f"/{first_session}/" in key
+    )
+    assert numbers == list(range(len(numbers)))
+    # And each of them is a whole segment that decodes from a key frame.
+    _mirror(list(after.items()), tmp_path / "bucket")
+    with ffmpeg_log() as logs:
+        for key in after:
+            if key.endswith(".ts"):
+                assert decode(tmp_path / "bucket" / key).first_is_key, key
+    assert logs == []
+
+
+def test_example_config_is_complete_and_hls_ready(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--example-config"]) == 0
+    text = capsys.readouterr().out
+    data = tomllib.loads(text)
+    settings = parse_settings(data)
+    defaults = AgentSettings(device_id="cam-0001", secret=SecretStr("x"))
+    assert settings.output == defaults.output  # the example shows the defaults
+    hls = parse_settings(
+        {**data, "output": {**data["output"], "format": "hls"}, "source": {"kind": "pattern"}}
+    )
+    options = hls_options(hls.output, wall_ms=1_764_400_000_123)
+    assert options.playlist_key(options.session or "") == "hls/20251129T070640123Z.m3u8"
+    with pytest.raises(ConfigError, match="HLS output reads one H"):
+        parse_settings({**data, "output": {"format": "hls"}})  # a directory source
+
+
+def test_bad_hls_names_are_a_config_error() -> None:
+    output = OutputSettings(format="hls", segment_name="{stream}/fixed.ts")
+    with pytest.raises(ConfigError, match="segment_name"):
+        hls_options(output, wall_ms=0)
+
+
+def test_encrypted_hls_keys_reach_mqtt_sealed_and_decrypt_the_segments(
+    stack: Stack, tmp_path: Path, mqtt_client_factory: MqttProbeFactory
+) -> None:
+    device_id = "cam-0104"
+    settings = stack.agent_settings(
+        device_id,
+        tmp_path / "spool",
+        source={"kind": "pattern", "duration_s": 2.0},
+        output={
+            "format": "hls",
+            "mode": "vod",
+            "session": "E1",
+            "frame_rate": 20,
+            "target_duration_s": 0.5,
+            "encrypt": True,
+            "rotate_every_segments": 2,
+        },
+    )
+    probe = mqtt_client_factory(stack.broker)
+    probe.connect()
+    topics = Topics("ossmedia")
+    probe.subscribe(topics.events(device_id))
+    keys = DeviceKeys.from_secret(settings.secret.get_secret_value())
+
+    agent = Agent(settings)
+    assert agent.run(until_drained=True) == 0
+
+    content_keys: dict[str, bytes] = {}
+    for message in probe.received(topics.events(device_id)):
+        event = parse_event(message.payload)
+        if isinstance(event, HlsKey):
+            assert verify_hls_key(keys, event)
+            content_keys[event.key_id] = open_hls_key(keys, event)
+            assert content_keys[event.key_id] not in message.payload  # sealed on the wire
+    assert len(content_keys) == 2  # four segments, a new key every two
+
+    prefix = f"videos/{device_id}/"
+    objects = dict(stack.objects(prefix))
+    text = objects[prefix + "hls/E1.m3u8"].decode()
+    tags = re.findall(r'#EXT-X-KEY:METHOD=AES-128,URI="([^"]+)",IV=0x([0-9A-F]{32})', text)
+    uris = playlist_uris(text)
+    assert len(tags) == len(uris) == 4
+    out = tmp_path / "clear"
+    out.mkdir()
+    with ffmpeg_log() as logs:
+        for (uri, iv), name in zip(tags, uris, strict=True):
+            key_id = uri.rsplit("/", 1)[1]
+            assert uri == f"/api/keys/{device_id}/{key_id}"
+            data = objects[resolve(prefix + "hls/E1.m3u8", name)]
+            clear = decrypt_segment(data, content_keys[key_id], bytes.fromhex(iv))
+            path = out / name.rsplit("/", 1)[1]
+            path.write_bytes(clear)
+            decoded = decode(path)
+            assert decoded.first_is_key
+            assert len(decoded.video_pts) == 10
+    assert logs == []
+    for key in content_keys.values():
+        assert all(key not in data for data in objects.values())  # never beside the media
