@@ -12,6 +12,7 @@ from types import FrameType
 from device.agent.agent import EXIT_FAILED, Agent, Progress
 from device.agent.allocator import tune_allocator
 from device.agent.config import load_settings
+from device.agent.example import EXAMPLE_CONFIG
 from device.errors import DeviceError
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +30,15 @@ minimal camera.toml:
   [source]
   kind = "directory"
   path = "/var/lib/ossmedia/segments"
+
+HLS output (TS segments and an m3u8 playlist from H.264 Annex B):
+  [source]
+  kind = "file"              # or "stdin", or "pattern" (generated)
+  path = "/var/lib/ossmedia/camera.h264"
+  [output]
+  format = "hls"
+
+--example-config prints every setting with its default.
 """
 
 
@@ -44,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--config", type=Path, metavar="FILE", help="camera.toml to load")
     parser.add_argument(
-        "--config", type=Path, required=True, metavar="FILE", help="camera.toml to load"
+        "--example-config",
+        action="store_true",
+        help="print a commented camera.toml with every setting and exit",
     )
     parser.add_argument(
         "--until-drained",
@@ -77,7 +90,13 @@ def main(argv: list[str]) -> int:
     Returns:
         The exit status.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.example_config:
+        print(EXAMPLE_CONFIG, end="")
+        return 0
+    if args.config is None:
+        parser.error("--config is required")
     tune_allocator()  # before the agent starts its threads
     logging.basicConfig(
         level=getattr(logging, args.log_level),
@@ -104,11 +123,12 @@ def main(argv: list[str]) -> int:
         log.info("%s", progress.line())
 
     log.info(
-        "camera %s: broker %s, spool %s, source %s",
+        "camera %s: broker %s, spool %s, source %s, output %s",
         settings.device_id,
         settings.broker.url,
         settings.spool.dir,
         settings.source.kind,
+        settings.output.format,
     )
     return agent.run(
         until_drained=args.until_drained,
