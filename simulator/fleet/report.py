@@ -162,8 +162,8 @@ class FleetReport:
             f"{self.sts_calls} ({self.sts_calls_per_device_hour:.2f}/device-hour); steady "
             f"state {steady} over {self.sts_steady_intervals} refresh intervals",
             f"  reply latency p50 <= {ms(self.reply_latency_p50_s)} p99 <= "
-            f"{ms(self.reply_latency_p99_s)}; append latency p50 {ms(self.append_latency_p50_s)} "
-            f"p99 {ms(self.append_latency_p99_s)}",
+            f"{ms(self.reply_latency_p99_s)}; append latency p50 <= "
+            f"{ms(self.append_latency_p50_s)} p99 <= {ms(self.append_latency_p99_s)}",
             f"  spool peak {mb(self.spool_peak_bytes_max)} (p99 over cameras "
             f"{mb(self.spool_peak_bytes_p99)})",
         ]
