@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--drain", type=float, default=60.0, help="seconds allowed to upload the backlog (60)"
     )
+    parser.add_argument(
+        "--output",
+        choices=["append", "hls"],
+        default="append",
+        help="append: bytes appended to objects; hls: TS segments and a live playlist from "
+        "each camera's generated H.264 pattern (append)",
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report to this file")
     parser.add_argument("--broker", help="use this MQTT broker (mqtt://host:port)")
     parser.add_argument("--endpoint", help="use this running emulator (http://host:port)")
@@ -91,6 +98,7 @@ def main(argv: list[str]) -> int:
         emulator_endpoint=args.endpoint,
         admin_token=os.environ.get("OSSMEDIA_ADMIN_TOKEN"),
         workdir=args.workdir,
+        output=args.output,
     )
     stop = threading.Event()
     previous = None

@@ -33,7 +33,7 @@ from simulator.fleet.group import (
     group_process_main,
     run_group,
 )
-from simulator.fleet.latency import merge_counts
+from simulator.fleet.hls import hls_camera_settings
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
 from simulator.fleet.scenario import Scenario
 from simulator.fleet.services import LocalServices, local_services
@@ -51,9 +51,7 @@ class FleetSettings:
         cameras: number of virtual cameras.
         duration_s: how long each camera records.
         bitrate_bps: each camera's bitrate.
-        chunk_bytes: size of each produced piece (and of each spool chunk / append); a
-            chunk is spooled when full or 2 s old, whichever is later to come at the bitrate
-            (:func:`chunk_age_s`).
+        chunk_bytes: size of each produced piece (and of each spool chunk / append).
         scenario: the faults to inject.
         seed: seeds every random choice of the run.
         processes: camera groups, each in its own process (1: all in this process).
@@ -67,6 +65,9 @@ class FleetSettings:
         rollover_s: start a new object after this much recording time.
         video: cameras encode real H.264 test-pattern video (PyAV) live.
         basic_broker: the external broker lacks MQTT 5 and shared subscriptions (amqtt).
+        output: ``append`` (bytes appended to objects) or ``hls`` (the agent's HLS mode on
+            its generated H.264 pattern: TS segments and a live playlist; ``bitrate_bps``,
+            ``chunk_bytes``, ``clip`` and ``video`` do not apply).
     """
 
     cameras: int = 10
@@ -88,13 +89,7 @@ class FleetSettings:
     rollover_s: float = 20.0
     video: bool = False
     basic_broker: bool = False
-
-
-def chunk_age_s(settings: FleetSettings) -> float:
-    """How long a camera buffers before it spools a chunk: 2 s like the camera default, or
-    as long as a ``chunk_bytes`` chunk takes to fill at the bitrate, so larger chunks do mean
-    fewer, larger appends."""
-    return max(2.0, settings.chunk_bytes * 8 / settings.bitrate_bps)
+    output: str = "append"
 
 
 def camera_settings(
@@ -119,7 +114,7 @@ def camera_settings(
         "spool": {
             "dir": str(spool / device_id),
             "chunk_bytes": max(1024, settings.chunk_bytes),
-            "chunk_max_age_s": chunk_age_s(settings),
+            "chunk_max_age_s": 2.0,
         },
         "upload": {
             "rollover_s": settings.rollover_s,
@@ -128,6 +123,7 @@ def camera_settings(
             "status_interval_s": 30.0,
             "retry": {"attempts": 4, "initial_s": 0.1, "max_s": 1.0, "request_timeout_s": 10},
         },
+        **(hls_camera_settings(settings.duration_s) if settings.output == "hls" else {}),
     }
 
 
@@ -307,18 +303,10 @@ def _run(
         for i, step in enumerate(chaos.applied)
         if step.end_s is not None
     }
-    appends = merge_counts([group.append_latency_counts for group in results])
-    report.append_latency_p50_s = _finite(histogram_quantile(appends, 0.5))
-    report.append_latency_p99_s = _finite(histogram_quantile(appends, 0.99))
     report = build_report(report, cameras, audits, chaos.applied, recovery)
     report.spool_end_growth_bytes = _spool_growth(progress, settings.duration_s)
     report.wall_s = round(time.monotonic() - wall_start, 1)
     return report
-
-
-def _finite(value: float | None) -> float | None:
-    # A quantile in the overflow bucket (beyond ten minutes) has no upper bound to report.
-    return value if value is not None and value != float("inf") else None
 
 
 def _spool_growth(progress: _Progress, duration_s: float) -> int:

@@ -1,7 +1,8 @@
 """Read back every camera's objects with the bucket owner's key and audit them.
 
 Each camera's objects (``videos/{device_id}/`` by default) are listed, read in key order (keys
-start with the recording time, so key order is recording order) and joined. The join is
+start with the recording time, so key order is recording order) and joined; HLS playlists are
+left out of the join and checked instead (each may list only stored segments). The join is
 audited byte by byte against the camera's chunk log; each object's bytes are also checked
 against the CRC-64 the server computed while the appends arrived.
 """
@@ -16,6 +17,7 @@ import oss2
 
 from device.crc64 import crc64
 from simulator.fleet.group import CameraResult
+from simulator.fleet.hls import PLAYLIST_SUFFIX, playlist_problems
 from simulator.fleet.integrity import (
     ObjectProblem,
     StoredObject,
@@ -74,11 +76,13 @@ def verify_cameras(
 
     def one(cam: CameraResult) -> CameraAudit:
         objects = read_objects(bucket, prefix_of(cam.device_id))
-        stored = b"".join(obj.data for obj in objects)
+        # HLS playlists are rewritten in place: they are checked, not part of the stream.
+        media = [obj for obj in objects if not obj.key.endswith(PLAYLIST_SUFFIX)]
+        stored = b"".join(obj.data for obj in media)
         # A camera that did not drain in time still holds its tail in the spool: pending.
         in_flight = () if cam.drained else [c.seq for c in cam.chunks]
         stream = audit_stream(cam.chunks, stored, in_flight=in_flight)
-        problems = audit_objects(objects, [], crc64)
+        problems = audit_objects(media, [], crc64) + playlist_problems(objects)
         return CameraAudit(cam.device_id, stream, len(objects), problems, cam.drained)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
