@@ -34,6 +34,7 @@ API_CALLS: list[tuple[str, str]] = [
     ("GET", f"/api/recordings/{RID}/playback"),
     ("GET", f"/api/recordings/{RID}/download"),
     ("POST", f"/api/recordings/{RID}/verify"),
+    ("GET", f"/api/recordings/{RID}/playlist.m3u8"),
     ("GET", f"/api/keys/cam-1/{KID}"),
     ("GET", "/api/retention"),
     ("PUT", "/api/retention"),
