@@ -21,6 +21,7 @@ from device.settings import AgentSettings
 from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan
 from simulator.fleet.hls import hls_camera
 from simulator.fleet.integrity import Chunk
+from simulator.fleet.latency import AppendTimer, LatencyHistogram
 
 __all__ = ["CameraResult", "CameraSpec", "GroupResult", "GroupSnapshot", "GroupSpec", "run_group"]
 
@@ -96,6 +97,7 @@ class GroupResult:
     """Every camera's result."""
 
     cameras: list[CameraResult] = field(default_factory=list)
+    append_latency_counts: list[int] = field(default_factory=list)
 
 
 class KeyLog:
@@ -116,6 +118,52 @@ class KeyLog:
             return
         self._last = lease.credentials.access_key_id
         self.times_s.append(round(lease.issued_mono - start_mono, 3))
+
+
+class _Lifecycle:
+    """Ends cameras once they have drained, without a thread per camera while they record.
+
+    ``Agent.run`` would wake ten times a second per camera to ask whether it has drained; the
+    group asks once per report instead and only then runs the agent's own drained shutdown
+    (close the last object, publish its event), which returns at once, in a short thread.
+    """
+
+    def __init__(self, agents: list[Agent], codes: dict[int, int]) -> None:
+        self._agents = agents
+        self._codes = codes
+        self._threads: dict[int, threading.Thread] = {}
+
+    def _finish(self, index: int) -> None:
+        def run() -> None:
+            self._codes[index] = self._agents[index].run(until_drained=True)
+
+        thread = threading.Thread(target=run, name=f"finish-{index}", daemon=True)
+        self._threads[index] = thread
+        thread.start()
+
+    def finish_drained(self) -> None:
+        """Shut down every camera that has drained (one not yet started has not)."""
+        for index, agent in enumerate(self._agents):
+            if index not in self._threads and agent.drained():
+                self._finish(index)
+
+    def finish_all(self) -> None:
+        """Shut down every camera not yet ending (after ``Agent.stop``, run returns at once)."""
+        for index in range(len(self._agents)):
+            if index not in self._threads:
+                self._finish(index)
+
+    def done(self) -> bool:
+        """Whether every camera has been shut down."""
+        return len(self._threads) == len(self._agents) and not any(
+            t.is_alive() for t in self._threads.values()
+        )
+
+    def join(self, timeout_s: float) -> None:
+        """Wait for the shutdowns in progress."""
+        end = time.monotonic() + timeout_s
+        for thread in self._threads.values():
+            thread.join(max(0.0, end - time.monotonic()))
 
 
 def _errors(agents: list[Agent]) -> dict[str, int]:
@@ -162,6 +210,7 @@ def run_group(
     loop.start()
     logs: list[ChunkLog] = []
     agents: list[Agent] = []
+    latency = LatencyHistogram()
     for cam in spec.cameras:
         settings = AgentSettings.model_validate_json(cam.settings_json)
         chunk_log = ChunkLog()
@@ -181,6 +230,7 @@ def run_group(
         agent = Agent(
             settings,
             clock=SkewedClock(cam.skew, start),
+            crash=AppendTimer(latency),
             loop=loop,
             source=source,
             hls_sink=hls_sink,
@@ -190,30 +240,32 @@ def run_group(
     codes: dict[int, int] = {}
     peaks = [0] * len(agents)
     keys: list[KeyLog] = [KeyLog() for _ in agents]
-    threads: list[threading.Thread] = []
-
-    def run_one(index: int) -> None:
-        delay = spec.cameras[index].start_delay_s
-        if delay > 0:
-            stop.wait(delay)
-        codes[index] = agents[index].run(until_drained=True, progress_interval_s=3600)
-
-    for index in range(len(agents)):
-        thread = threading.Thread(target=run_one, args=(index,), daemon=True)
-        threads.append(thread)
-        thread.start()
+    lifecycle = _Lifecycle(agents, codes)
+    boot = sorted(range(len(agents)), key=lambda i: spec.cameras[i].start_delay_s)
     deadline = start + spec.duration_s + spec.drain_s
     ending = False
-    pause = threading.Event()  # never set: a plain wait between reports
-    while any(t.is_alive() for t in threads):
-        pause.wait(spec.report_s)
+    next_report = start + spec.report_s
+    pause = threading.Event()  # never set: a plain wait between boots and reports
+    while boot or not lifecycle.done():
+        now = time.monotonic()
+        while boot and (stop.is_set() or start + spec.cameras[boot[0]].start_delay_s <= now):
+            agents[boot.pop(0)].start()
+        if boot:
+            pause.wait(min(next_report, start + spec.cameras[boot[0]].start_delay_s) - now)
+        else:
+            pause.wait(max(0.0, next_report - now))
+        if time.monotonic() < next_report:
+            continue
+        next_report += spec.report_s
         if stop.is_set() and not ending:
             ending = True
             deadline = min(deadline, time.monotonic() + spec.drain_s)
         if time.monotonic() > deadline:
             for agent in agents:
                 agent.stop()
+            lifecycle.finish_all()
             break
+        lifecycle.finish_drained()
         figures = []
         for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
             progress = agent.progress()
@@ -229,10 +281,9 @@ def run_group(
                 )
             )
         report(GroupSnapshot(time.monotonic() - start, tuple(figures), _errors(agents)))
-    for thread in threads:
-        thread.join(90)
+    lifecycle.join(90)
     loop.stop()
-    result = GroupResult()
+    result = GroupResult(append_latency_counts=latency.counts())
     for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
         cstats = agent.credentials.stats
         figures_end = agent.reporter.figures()

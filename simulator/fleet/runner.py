@@ -34,6 +34,7 @@ from simulator.fleet.group import (
     run_group,
 )
 from simulator.fleet.hls import hls_camera_settings
+from simulator.fleet.latency import merge_counts
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
 from simulator.fleet.scenario import Scenario
 from simulator.fleet.services import LocalServices, local_services
@@ -51,7 +52,9 @@ class FleetSettings:
         cameras: number of virtual cameras.
         duration_s: how long each camera records.
         bitrate_bps: each camera's bitrate.
-        chunk_bytes: size of each produced piece (and of each spool chunk / append).
+        chunk_bytes: size of each produced piece (and of each spool chunk / append); a
+            chunk is spooled when full or 2 s old, whichever is later to come at the bitrate
+            (:func:`chunk_age_s`).
         scenario: the faults to inject.
         seed: seeds every random choice of the run.
         processes: camera groups, each in its own process (1: all in this process).
@@ -92,6 +95,13 @@ class FleetSettings:
     output: str = "append"
 
 
+def chunk_age_s(settings: FleetSettings) -> float:
+    """How long a camera buffers before it spools a chunk: 2 s like the camera default, or
+    as long as a ``chunk_bytes`` chunk takes to fill at the bitrate, so larger chunks do mean
+    fewer, larger appends."""
+    return max(2.0, settings.chunk_bytes * 8 / settings.bitrate_bps)
+
+
 def camera_settings(
     settings: FleetSettings, services: LocalServices, device_id: str, spool: Path
 ) -> dict[str, Any]:
@@ -114,7 +124,7 @@ def camera_settings(
         "spool": {
             "dir": str(spool / device_id),
             "chunk_bytes": max(1024, settings.chunk_bytes),
-            "chunk_max_age_s": 2.0,
+            "chunk_max_age_s": chunk_age_s(settings),
         },
         "upload": {
             "rollover_s": settings.rollover_s,
@@ -303,10 +313,18 @@ def _run(
         for i, step in enumerate(chaos.applied)
         if step.end_s is not None
     }
+    appends = merge_counts([group.append_latency_counts for group in results])
+    report.append_latency_p50_s = _finite(histogram_quantile(appends, 0.5))
+    report.append_latency_p99_s = _finite(histogram_quantile(appends, 0.99))
     report = build_report(report, cameras, audits, chaos.applied, recovery)
     report.spool_end_growth_bytes = _spool_growth(progress, settings.duration_s)
     report.wall_s = round(time.monotonic() - wall_start, 1)
     return report
+
+
+def _finite(value: float | None) -> float | None:
+    # A quantile in the overflow bucket (beyond ten minutes) has no upper bound to report.
+    return value if value is not None and value != float("inf") else None
 
 
 def _spool_growth(progress: _Progress, duration_s: float) -> int:
