@@ -290,7 +290,7 @@ AGENT_IMPORTS = "ossmedia_cli, device.agent.cli"
 """What an ``ossmedia camera`` process imports before it reads its configuration."""
 
 LIBRARY_IMPORTS = (
-    "oss2, paho.mqtt.client, tenacity, crcmod, pydantic.main, "
+    "oss2, paho.mqtt.client, tenacity, crcmod, pydantic.main, pydantic.fields, "
     "cryptography.hazmat.primitives.ciphers.aead"
 )
 """The third-party libraries under the agent: the object store client, MQTT, retries, CRC,
