@@ -18,7 +18,8 @@ in the same order: the object is put under the granted prefix (repeating a put a
 answer stores the same bytes again), the journal records its sequence number, and the
 entry leaves the spool. They do not touch the current appendable object. Because nothing
 overtakes an entry that failed, a playlist queued after its segments is stored only once
-every one of them is.
+every one of them is. An entry marked for it (a finished HLS playlist) is announced with a
+signed ``segment.closed`` event once stored, like a closed appendable object.
 
 Closing an object records a signed ``segment.closed`` event in the journal (in the same
 atomic write that forgets the object), and the event stays there until the broker
@@ -36,6 +37,7 @@ from typing import Protocol
 from device.appender import Appender, AppendState
 from device.backoff import Backoff
 from device.clock import AdjustedClock
+from device.crc64 import crc64
 from device.errors import (
     AppendDiverged,
     DeviceError,
@@ -235,9 +237,29 @@ class Uploader:
                 "last_upload_ms": self._clock.wall_ms(),
             }
         )
-        self._journal.commit(
-            state.model_copy(update={"last_chunk_seq": chunk.seq, "counters": counters})
-        )
+        update: dict[str, object] = {"last_chunk_seq": chunk.seq, "counters": counters}
+        if entry.report is not None:
+            # Recorded in the same atomic journal write as the put itself, so the event
+            # is neither lost nor made twice by a crash (the put may be repeated).
+            seq = state.next_object_seq
+            event = sign_segment_closed(
+                self._keys,
+                device_id=self.device_id,
+                event_id=new_event_id(),
+                seq=seq,
+                key=key,
+                bytes=len(entry.data),
+                crc64=crc64(entry.data),
+                start_ms=entry.report.start_ms + self._clock.offset_ms,
+                end_ms=entry.report.end_ms + self._clock.offset_ms,
+            )
+            update["pending_events"] = (*state.pending_events, encode(event).decode())
+            update["next_object_seq"] = seq + 1
+            update["counters"] = counters.model_copy(
+                update={"objects_closed": counters.objects_closed + 1}
+            )
+            log.info("stored %s; reported closed", key)
+        self._journal.commit(state.model_copy(update=update))
         self._crash.reached("upload.journaled")
         self._spool.ack(chunk.seq)
         self.stats.objects_put += 1

@@ -177,7 +177,8 @@ class HlsRecorder:
         sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
         close_timeout_s: float = 30.0,
     ) -> None:
-        sink: SegmentSink = SpoolSink(spool, clock)
+        self._spool_sink = SpoolSink(spool, clock)
+        sink: SegmentSink = self._spool_sink
         if sink_wrapper is not None:
             sink = sink_wrapper(sink)
         self._units = units
@@ -243,6 +244,8 @@ class HlsRecorder:
                 delay = start + index * interval - self._clock.monotonic()
                 if delay > 0 and stop.wait(delay):
                     return
+            if index == 0:
+                self._spool_sink.recording_started(self._clock.wall_ms())
             self.stats.read_bytes += len(unit)
             try:
                 self.stream.write(video=unit)

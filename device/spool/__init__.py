@@ -3,7 +3,7 @@
 from device.spool.chunkfile import FLAG_WHOLE_OBJECT, Chunk
 from device.spool.crash import NO_CRASH, CrashPoints, NoCrash
 from device.spool.journal import Journal, JournalState, ObjectRecord, UploadCounters
-from device.spool.objectput import ObjectPut, decode_object_put, encode_object_put
+from device.spool.objectput import ObjectPut, Report, decode_object_put, encode_object_put
 from device.spool.queue import Spool, SpoolCounters, SpoolStats
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "NoCrash",
     "ObjectPut",
     "ObjectRecord",
+    "Report",
     "Spool",
     "SpoolCounters",
     "SpoolStats",

@@ -8,7 +8,12 @@ a playlist spooled after its segments can never reach the store before them.
 
 The chunk's data is::
 
-    name length u16 | name (UTF-8) | content type length u8 | content type (ASCII) | body
+    name length u16 | name (UTF-8) | content type length u8 | content type (ASCII)
+    | flags u8 | [start_ms u64 | end_ms u64, when flags has REPORT] | body
+
+An entry with a :class:`Report` asks the uploader to announce the object with a signed
+``segment.closed`` event once it is stored (a finished HLS playlist: the console lists
+recordings from these events).
 
 The chunk's own CRC-64 covers all of it. The name is relative to the granted prefix, which
 is only known once credentials arrive: the uploader adds it when it sends the put.
@@ -21,11 +26,34 @@ from dataclasses import dataclass
 
 from device.spool.chunkfile import ChunkFormatError
 
-__all__ = ["MAX_NAME_BYTES", "ObjectPut", "decode_object_put", "encode_object_put"]
+__all__ = [
+    "MAX_NAME_BYTES",
+    "ObjectPut",
+    "Report",
+    "check_name",
+    "decode_object_put",
+    "encode_object_put",
+]
 
 MAX_NAME_BYTES = 1000  # OSS keys are at most 1023 bytes; leave room for the prefix.
 _NAME_LEN = struct.Struct(">H")
 _TYPE_LEN = struct.Struct(">B")
+_FLAGS = struct.Struct(">B")
+_SPAN = struct.Struct(">QQ")
+_REPORT = 0x01
+
+
+@dataclass(frozen=True)
+class Report:
+    """Announce the stored object with ``segment.closed``, covering this recording time.
+
+    Attributes:
+        start_ms: wall time of the recording's first frame.
+        end_ms: wall time of its last frame.
+    """
+
+    start_ms: int
+    end_ms: int
 
 
 @dataclass(frozen=True)
@@ -36,11 +64,13 @@ class ObjectPut:
         name: the object key below the granted prefix (``front/S1/000042.ts``).
         data: the object's bytes.
         content_type: its ``Content-Type``.
+        report: announce it with a ``segment.closed`` event once stored.
     """
 
     name: str
     data: bytes
     content_type: str
+    report: Report | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -48,9 +78,14 @@ class ObjectPut:
             raise ValueError("a content type is 1 to 255 characters")
         if not self.content_type.isascii() or not self.content_type.isprintable():
             raise ValueError("a content type is printable ASCII")
+        if self.report is not None and not 0 <= self.report.start_ms <= self.report.end_ms:
+            raise ValueError("a reported span needs 0 <= start_ms <= end_ms")
 
     def __repr__(self) -> str:
-        return f"ObjectPut(name={self.name!r}, bytes={len(self.data)}, type={self.content_type!r})"
+        return (
+            f"ObjectPut(name={self.name!r}, bytes={len(self.data)}, "
+            f"type={self.content_type!r}, report={self.report is not None})"
+        )
 
 
 def check_name(name: str) -> None:
@@ -75,7 +110,11 @@ def encode_object_put(put: ObjectPut) -> bytes:
     """Return the chunk data that carries ``put``."""
     name = put.name.encode("utf-8")
     ctype = put.content_type.encode("ascii")
-    return _NAME_LEN.pack(len(name)) + name + _TYPE_LEN.pack(len(ctype)) + ctype + put.data
+    head = _NAME_LEN.pack(len(name)) + name + _TYPE_LEN.pack(len(ctype)) + ctype
+    if put.report is None:
+        return head + _FLAGS.pack(0) + put.data
+    span = _SPAN.pack(put.report.start_ms, put.report.end_ms)
+    return head + _FLAGS.pack(_REPORT) + span + put.data
 
 
 def decode_object_put(data: bytes) -> ObjectPut:
@@ -93,7 +132,15 @@ def decode_object_put(data: bytes) -> ObjectPut:
         ctype = data[start : start + type_len].decode("ascii")
         if len(ctype) != type_len:
             raise ChunkFormatError("whole-object chunk is truncated")
-        return ObjectPut(name, data[start + type_len :], ctype)
+        at = start + type_len
+        (flags,) = _FLAGS.unpack_from(data, at)
+        at += _FLAGS.size
+        report = None
+        if flags & _REPORT:
+            start_ms, end_ms = _SPAN.unpack_from(data, at)
+            at += _SPAN.size
+            report = Report(start_ms, end_ms)
+        return ObjectPut(name, data[at:], ctype, report)
     except (struct.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ChunkFormatError):
             raise

@@ -22,6 +22,7 @@ from device.agent.agent import Agent
 from device.agent.cli import main as cli_main
 from device.agent.config import parse_settings
 from device.agent.hls_mode import hls_options
+from device.crc64 import crc64
 from device.errors import ConfigError
 from device.hls import SegmentSink, decrypt_segment
 from device.settings import AgentSettings, OutputSettings
@@ -31,7 +32,7 @@ from schemas.content_keys import open_hls_key, verify_hls_key
 from schemas.keys import DeviceKeys
 from schemas.messages import HlsKey, parse_event
 from schemas.topics import Topics
-from tests.device.agentkit import AgentRun
+from tests.device.agentkit import AgentRun, Watcher, wait_until
 from tests.device.hls.media import encode_video
 from tests.device.hls.playback import HLS_OPTIONS, decode, ffmpeg_log
 from tests.device.hls.sinks import playlist_uris, resolve
@@ -73,7 +74,7 @@ def _check_playlists(objects: dict[str, bytes]) -> int:
 
 
 def test_hls_camera_uploads_segments_and_a_playlist_that_plays(
-    stack: Stack, tmp_path: Path
+    stack: Stack, tmp_path: Path, mqtt_client_factory: MqttProbeFactory
 ) -> None:
     units = encode_video(65, fps=10, gop=10)
     clip = tmp_path / "camera.h264"
@@ -91,6 +92,9 @@ def test_hls_camera_uploads_segments_and_a_playlist_that_plays(
             "target_duration_s": 0.2,
         },
     )
+    probe = mqtt_client_factory(stack.broker)
+    probe.connect()
+    watcher = Watcher(probe, "cam-0101", settings.secret.get_secret_value())
     tees: list[Tee] = []
 
     def tee(inner: SegmentSink) -> SegmentSink:
@@ -114,6 +118,17 @@ def test_hls_camera_uploads_segments_and_a_playlist_that_plays(
     assert head.headers.get("Cache-Control") == "no-cache"
     assert agent.journal.state.counters.objects_put == 14  # 7 segments, 7 playlist versions
     assert agent.journal.state.current is None  # nothing was appended
+    # The finished playlist is announced like a closed object, so the console lists it.
+    wait_until(lambda: len(watcher.events()) == 1, what="segment.closed of the playlist")
+    (event,) = watcher.events()
+    playlist = objects[prefix + "front/S1.m3u8"]
+    assert (event.key, event.bytes, event.crc64) == (
+        prefix + "front/S1.m3u8",
+        len(playlist),
+        crc64(playlist),
+    )
+    assert event.end_ms - event.start_ms >= 1000  # 65 pictures paced at 50/s
+    assert agent.journal.state.pending_events == ()
 
     _mirror(list(objects.items()), tmp_path / "bucket")
     with ffmpeg_log() as logs:

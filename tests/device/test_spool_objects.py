@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 
 from device.clock import AdjustedClock, SystemClock
+from device.crc64 import crc64
 from device.errors import SpoolFull, StorageError, TransientStorageError
 from device.hls import SpoolSink
 from device.settings import AppendRetrySettings, UploadSettings
-from device.spool import Journal, ObjectPut, Spool, decode_object_put
+from device.spool import Journal, ObjectPut, Report, Spool, decode_object_put
 from device.target import StaticTarget
 from device.uploader import Uploader
+from schemas.events import SegmentClosed
 from schemas.keys import DeviceKeys, new_device_secret
+from schemas.messages import parse_event
 from simulator.emulator.handle import EmulatorHandle
 from tests.device.hls.observed import RecordingStore, observed_emulator, playlist_violations
 from tests.device.stores import camera_store, root_store
@@ -47,6 +50,17 @@ def test_objects_and_append_chunks_keep_one_order_across_reopen(tmp_path: Path) 
         ("append", b"append-2", ""),
         ("front/S.m3u8", b"#EXTM3U\n", M3U8),
     ]
+
+
+def test_report_request_survives_the_round_trip(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    put = ObjectPut("s.m3u8", b"#EXTM3U\n#EXT-X-ENDLIST\n", M3U8, Report(1_000, 9_000))
+    spool.put_object(put, wall_ms=1)
+    chunk = spool.peek(0)
+    assert chunk is not None
+    assert decode_object_put(chunk.data) == put
+    with pytest.raises(ValueError, match="span"):
+        ObjectPut("s.m3u8", b"x", M3U8, Report(9_000, 1_000))
 
 
 def test_drop_oldest_never_drops_a_whole_object(tmp_path: Path) -> None:
@@ -142,9 +156,36 @@ def test_uploader_puts_objects_under_the_grant_prefix_with_their_types(tmp_path:
         assert root.head(PREFIX + "rec/S/000000.ts").content_type == "video/mp2t"  # type: ignore[union-attr]
         counters = journal.state.counters
         assert counters.objects_put == 4
+        assert journal.state.pending_events == ()  # no playlist asked to be reported
         assert counters.uploaded_chunks == 5
         assert journal.state.current is not None  # the append object is untouched
         assert [c.key for c in store.log()] == [PREFIX + n for n in expected]
+
+
+def test_a_stored_final_playlist_is_reported_once_with_its_crc(tmp_path: Path) -> None:
+    with observed_emulator() as (emulator, _):
+        spool = Spool(tmp_path, max_bytes=1_000_000)
+        journal = Journal(tmp_path)
+        sink = SpoolSink(spool, SystemClock())
+        sink.recording_started(1_764_000_000_000)
+        sink.put_object("rec/S/000000.ts", b"segment", "video/mp2t")
+        sink.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\n", M3U8)
+        final = b"#EXTM3U\nS/000000.ts\n#EXT-X-ENDLIST\n"
+        sink.put_object("rec/S.m3u8", final, M3U8)
+        uploader = _uploader(spool, journal, emulator)
+        first_seq = journal.state.next_object_seq
+        assert _drain(uploader, spool) == []
+        (payload,) = journal.state.pending_events
+        event = parse_event(payload.encode())
+        assert isinstance(event, SegmentClosed)
+        assert (event.key, event.bytes, event.crc64, event.seq) == (
+            PREFIX + "rec/S.m3u8",
+            len(final),
+            crc64(final),
+            first_seq,
+        )
+        assert event.start_ms == 1_764_000_000_000 <= event.end_ms
+        assert journal.state.counters.objects_closed == 1
 
 
 def _check_order(store: RecordingStore, expected: dict[str, bytes]) -> None:
