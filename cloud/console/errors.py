@@ -9,13 +9,19 @@ Every console error derives from :class:`ConsoleError`, itself a
         ├── InvalidInputError         a request parameter failed validation (HTTP 400)
         ├── NotFoundError             a camera, recording or device does not exist (HTTP 404)
         │   ├── RecordingNotFoundError
-        │   └── DeviceNotFoundError
+        │   ├── DeviceNotFoundError
+        │   └── ContentKeyNotFoundError   (cloud.console.content_keys)
         ├── ConflictError             the operation contradicts the current state (HTTP 409)
         ├── RejectedMessageError      an MQTT event or status was malformed, unsigned or forged
         ├── StorageError              OSS answered with an error or could not be reached (HTTP 502)
+        ├── PlaylistError             a stored HLS playlist the console will not serve (HTTP 502;
+        │                             cloud.console.hls)
+        ├── ContentKeyError           a stored content key does not open, or a key id was sent
+        │                             with a different key (cloud.console.content_keys)
         └── ProvisioningError         the device registry refused or failed an operation
 
-Messages never contain secrets: no device secret, access key secret, password or session key.
+Messages never contain secrets: no device secret, access key secret, password, session key or
+content key.
 """
 
 from __future__ import annotations

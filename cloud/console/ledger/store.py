@@ -4,6 +4,8 @@ Writes are idempotent by construction: a recording's primary key is the event id
 ``(device_id, seq)`` is unique, so a duplicate or redelivered ``segment.closed`` is ignored
 by the database itself (``INSERT OR IGNORE``); a status only replaces an older one. A
 deleted recording stays as a tombstone so that a late redelivery cannot bring it back.
+HLS content keys live here too, only ever sealed (:mod:`cloud.console.content_keys`); a key
+id is written once.
 
 One connection is shared by the MQTT thread, the reconciler thread and the web server's
 worker threads; a lock serialises access, which SQLite needs anyway for writes.
