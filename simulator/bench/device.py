@@ -300,11 +300,20 @@ the protocol and settings models, AES-GCM unsealing."""
 def _idle_kib(imports: str) -> tuple[int, int]:
     """(VmRSS, RssAnon) in KiB of an interpreter that imported ``imports`` and waits."""
     idle = subprocess.Popen(  # noqa: S603 - fixed command line
-        [sys.executable, "-c", f"import {imports}, time; time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import {imports}, time; print('ready', flush=True); time.sleep(60)",
+        ],
         env={**os.environ, "MALLOC_ARENA_MAX": "2"},
+        stdout=subprocess.PIPE,
     )
     try:
-        return max(_sample(idle, 3.0), default=(0, 0))
+        # Sampled once the imports are done: on a loaded machine they take seconds.
+        ready = idle.stdout.readline() if idle.stdout is not None else b""
+        if ready.strip() != b"ready":
+            raise RuntimeError(f"importing {imports} failed")
+        return max(_sample(idle, 1.0), default=(0, 0))
     finally:
         idle.kill()
         idle.wait()
