@@ -213,6 +213,8 @@ class SourceSettings(_Frozen):
         duration_s: stop the pattern after this long (``None`` runs until stopped).
         settle_s: a segment file is complete once unchanged for this long.
         seed: seed of the generated pattern (same seed, same bytes).
+        audio_path: with HLS output and a ``file`` source: AAC in ADTS to mux beside the
+            video (``output.audio_sample_rate`` must match it).
     """
 
     kind: Literal["file", "stdin", "directory", "pattern"] = "pattern"
@@ -221,6 +223,7 @@ class SourceSettings(_Frozen):
     duration_s: float | None = Field(default=None, gt=0)
     settle_s: float = Field(default=2.0, ge=0)
     seed: int = 0
+    audio_path: Path | None = None
 
     @model_validator(mode="after")
     def _check_path(self) -> SourceSettings:
@@ -263,6 +266,7 @@ class OutputSettings(_Frozen):
             ``{device_id}`` and ``{key_id}`` (give the console's absolute URL when players
             read playlists straight from OSS).
         rotate_every_segments: draw a new key every N segments (unset: one per recording).
+        audio_sample_rate: the AAC sample rate of ``source.audio_path`` (unset: no audio).
     """
 
     format: Literal["append", "hls"] = "append"
@@ -278,6 +282,7 @@ class OutputSettings(_Frozen):
     encrypt: bool = False
     key_uri_template: str = "/api/keys/{device_id}/{key_id}"
     rotate_every_segments: int | None = Field(default=None, ge=1)
+    audio_sample_rate: int | None = None
 
 
 class AgentSettings(_Frozen):
@@ -311,4 +316,9 @@ class AgentSettings(_Frozen):
             raise ValueError(
                 "HLS output reads one H.264 stream: source kind file, stdin or pattern"
             )
+        audio = self.source.audio_path is not None
+        if audio and (self.output.format != "hls" or self.source.kind != "file"):
+            raise ValueError("source.audio_path goes with HLS output from a file source")
+        if audio != (self.output.audio_sample_rate is not None):
+            raise ValueError("source.audio_path and output.audio_sample_rate go together")
         return self

@@ -48,7 +48,12 @@ def _resolve_paths(settings: AgentSettings, base: Path) -> AgentSettings:
         }
     )
     spool = settings.spool.model_copy(update={"dir": absolute(settings.spool.dir)})
-    source = settings.source.model_copy(update={"path": absolute(settings.source.path)})
+    source = settings.source.model_copy(
+        update={
+            "path": absolute(settings.source.path),
+            "audio_path": absolute(settings.source.audio_path),
+        }
+    )
     return settings.model_copy(update={"broker": broker, "spool": spool, "source": source})
 
 

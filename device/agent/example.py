@@ -46,6 +46,7 @@ path = "/var/lib/ossmedia/segments"  # for file and directory
 # With HLS output the source is H.264 Annex B without B-frames: a .h264 file (paced at
 # output.frame_rate), stdin (an encoder's pipe), or the generated pattern; duration_s
 # ends a pattern after that long.
+# audio_path = "/var/lib/ossmedia/camera.aac"  # HLS from a file: AAC in ADTS beside it
 
 [output]
 format = "append"                    # "append": appendable objects; "hls": TS segments + m3u8
@@ -62,4 +63,5 @@ max_pending_segments = 16            # while the spool is full, then pictures ar
 encrypt = false                      # AES-128 segments; keys go to the console over MQTT
 key_uri_template = "/api/keys/{device_id}/{key_id}"   # EXT-X-KEY URI (console)
 # rotate_every_segments = 100        # a new key every N segments (default: one per recording)
+# audio_sample_rate = 16000          # with source.audio_path: its AAC sample rate
 """

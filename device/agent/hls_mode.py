@@ -9,7 +9,8 @@ queued only after the segments it lists, and the spool keeps that order all the 
 
 Sources (``[source] kind``):
 
-- ``file``: an H.264 Annex B elementary stream (``.h264``), paced at the frame rate;
+- ``file``: an H.264 Annex B elementary stream (``.h264``), paced at the frame rate, with
+  optional AAC in ADTS from ``audio_path`` interleaved by time;
 - ``stdin``: the same from a pipe (an encoder's output), as fast as it arrives;
 - ``pattern``: a generated H.264 test pattern (pure Python, :mod:`device.agent.hls_pattern`).
 
@@ -25,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 from device.backoff import Backoff
@@ -41,16 +43,18 @@ from device.hls import (
     SegmentSink,
     SpoolSink,
 )
+from device.hls.adts import AdtsFrame, split_adts
 from device.hls.annexb import AccessUnitSplitter
 from device.recorder import RecorderStats
 from device.settings import AgentSettings, OutputSettings, SourceSettings
 from device.spool import Spool
 
-__all__ = ["HlsRecorder", "access_units", "build_hls_recorder", "hls_options"]
+__all__ = ["HlsRecorder", "access_units", "adts_frames", "build_hls_recorder", "hls_options"]
 
 log = logging.getLogger(__name__)
 
 _READ_BYTES = 64 * 1024
+ADTS_HEADER_BYTES = 7
 
 
 def hls_options(
@@ -83,6 +87,7 @@ def hls_options(
             list_size=output.list_size,
             frame_rate=output.frame_rate,
             max_pending_segments=output.max_pending_segments,
+            audio_sample_rate=output.audio_sample_rate,
             encryption=EncryptionOptions(
                 device_id=device_id,
                 key_uri_template=output.key_uri_template,
@@ -126,6 +131,31 @@ def access_units(
     raise ConfigError(f"source kind {source.kind!r} cannot feed HLS output")
 
 
+def adts_frames(path: Path) -> Iterator[AdtsFrame]:
+    """Read an ADTS file one frame at a time.
+
+    Raises:
+        ConfigError: the file does not exist.
+        HlsInputError: a header is broken or the last frame is cut short.
+    """
+    if not path.is_file():
+        raise ConfigError(f"audio file {path} does not exist")
+    return _read_adts(path)
+
+
+def _read_adts(path: Path) -> Iterator[AdtsFrame]:
+    with path.open("rb") as fh:
+        while header := fh.read(ADTS_HEADER_BYTES):
+            length = (
+                ((header[3] & 0x03) << 11) | (header[4] << 3) | (header[5] >> 5)
+                if len(header) == ADTS_HEADER_BYTES
+                else 0
+            )
+            rest = fh.read(max(0, length - len(header)))
+            # split_adts checks the sync word, the header fields and the length.
+            yield from split_adts(header + rest)
+
+
 def _limit(units: Iterator[bytes], count: int) -> Iterator[bytes]:
     for _, unit in zip(range(count), units, strict=False):
         yield unit
@@ -157,6 +187,8 @@ class HlsRecorder:
     Args:
         units: the source's access units.
         paced: release pictures at the frame rate.
+        audio: ADTS frames to interleave, each written once the pictures have reached its
+            time (audio and video start together).
         options: the stream's options.
         spool: the camera's spool.
         clock: wall time for spool entries and session names; monotonic time for pacing.
@@ -172,6 +204,7 @@ class HlsRecorder:
         paced: bool,
         options: HlsOptions,
         spool: Spool,
+        audio: Iterator[AdtsFrame] | None = None,
         clock: Clock,
         key_delivery: KeyDelivery | None = None,
         sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
@@ -182,6 +215,8 @@ class HlsRecorder:
         if sink_wrapper is not None:
             sink = sink_wrapper(sink)
         self._units = units
+        self._audio = audio
+        self._audio_s = 0.0  # audio written so far, in seconds
         self._paced = paced
         self.options = options
         self._clock = clock
@@ -190,6 +225,7 @@ class HlsRecorder:
         self.stats = RecorderStats()
         self.finished = threading.Event()
         self.refused_pictures = 0
+        self.refused_audio_frames = 0
         self.bad_pictures = 0
         self.key_waits = 0
 
@@ -256,6 +292,30 @@ class HlsRecorder:
             except HlsInputError as exc:
                 self.bad_pictures += 1
                 log.warning("picture %d skipped: %s", index, exc.message)
+            self._feed_audio(until_s=(index + 1) * interval)
+
+    def _feed_audio(self, until_s: float) -> None:
+        # Audio is timed by sample count from the first picture on, so it is written as
+        # soon as the pictures cover its start: players then find both in each segment.
+        if self._audio is None:
+            return
+        rate = self.options.audio_sample_rate or 1
+        while self._audio_s < until_s:
+            try:
+                frame = next(self._audio, None)
+            except HlsInputError as exc:
+                log.warning("audio ends early: %s", exc.message)
+                frame = None
+            if frame is None:
+                self._audio = None
+                return
+            self._audio_s += frame.samples / rate
+            try:
+                self.stream.write(audio=frame.data)
+            except HlsBackpressureError:
+                self.refused_audio_frames += 1
+            except HlsInputError as exc:
+                log.warning("audio frame skipped: %s", exc.message)
 
 
 def build_hls_recorder(
@@ -279,9 +339,13 @@ def build_hls_recorder(
         raise ConfigError("encrypted HLS output needs a key delivery")
     options = hls_options(settings.output, clock.wall_ms(), device_id=settings.device_id)
     units, paced = access_units(settings.source, settings.output, stdin)
+    audio = None
+    if settings.source.audio_path is not None:
+        audio = adts_frames(settings.source.audio_path)
     return HlsRecorder(
         units,
         paced=paced,
+        audio=audio,
         options=options,
         spool=spool,
         clock=clock,

@@ -33,7 +33,7 @@ from schemas.keys import DeviceKeys
 from schemas.messages import HlsKey, parse_event
 from schemas.topics import Topics
 from tests.device.agentkit import AgentRun, Watcher, wait_until
-from tests.device.hls.media import encode_video
+from tests.device.hls.media import encode_audio, encode_video
 from tests.device.hls.playback import HLS_OPTIONS, decode, ffmpeg_log
 from tests.device.hls.sinks import playlist_uris, resolve
 from tests.device.stack import Stack
@@ -347,3 +347,51 @@ def test_encrypted_hls_keys_reach_mqtt_sealed_and_decrypt_the_segments(
     assert logs == []
     for key in content_keys.values():
         assert all(key not in data for data in objects.values())  # never beside the media
+
+
+def test_h264_file_with_aac_audio_plays_both(stack: Stack, tmp_path: Path) -> None:
+    units = encode_video(30, fps=10, gop=10)
+    video = tmp_path / "camera.h264"
+    video.write_bytes(b"".join(u.data for u in units))
+    audio = tmp_path / "camera.aac"
+    audio.write_bytes(b"".join(frame.data for frame in encode_audio(4.0, rate=16_000)))
+    settings = stack.agent_settings(
+        "cam-0105",
+        tmp_path / "spool",
+        source={"kind": "file", "path": str(video), "audio_path": str(audio)},
+        output={
+            "format": "hls",
+            "mode": "vod",
+            "session": "A1",
+            "frame_rate": 20,
+            "target_duration_s": 0.5,
+            "audio_sample_rate": 16_000,
+        },
+    )
+    agent = Agent(settings)
+    assert agent.run(until_drained=True) == 0
+    prefix = "videos/cam-0105/"
+    objects = stack.objects(prefix)
+    _mirror(objects, tmp_path / "bucket")
+    with ffmpeg_log() as logs:
+        whole = decode(tmp_path / "bucket" / prefix / "hls/A1.m3u8", HLS_OPTIONS)
+    assert logs == []
+    assert whole.codecs == {("video", "h264"), ("audio", "aac")}
+    assert len(whole.video_pts) == 30
+    # 30 pictures at 20/s are 1.5 s; audio follows the pictures to (at most a frame past) there.
+    assert 1.5 * 16_000 <= whole.audio_samples <= 1.5 * 16_000 + 1024
+    assert whole.audio_pts[0] == whole.video_pts[0]
+
+
+def test_audio_needs_its_sample_rate_and_a_file_source() -> None:
+    base = {"device_id": "cam-0001", "secret": "x"}
+    with pytest.raises(ConfigError, match="go together"):
+        parse_settings(
+            {**base, "source": {"kind": "file", "path": "v.h264", "audio_path": "a.aac"},
+             "output": {"format": "hls"}}
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="HLS output from a file source"):
+        parse_settings(
+            {**base, "source": {"kind": "pattern", "audio_path": "a.aac"},
+             "output": {"format": "hls", "audio_sample_rate": 16_000}}
+        )  # fmt: skip
