@@ -19,7 +19,6 @@ from device.agent.agent import Agent
 from device.mqtt import SelectorLoop
 from device.settings import AgentSettings
 from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan
-from simulator.fleet.hls import hls_camera
 from simulator.fleet.integrity import Chunk
 from simulator.fleet.latency import AppendTimer, LatencyHistogram
 
@@ -214,7 +213,6 @@ def run_group(
     for cam in spec.cameras:
         settings = AgentSettings.model_validate_json(cam.settings_json)
         chunk_log = ChunkLog()
-        settings, hls_sink = hls_camera(settings, spec.duration_s - cam.start_delay_s, chunk_log)
         source = LoggingSource(
             settings.device_id,
             seed=spec.seed,
@@ -233,7 +231,6 @@ def run_group(
             crash=AppendTimer(latency),
             loop=loop,
             source=source,
-            hls_sink=hls_sink,
         )
         logs.append(chunk_log)
         agents.append(agent)
@@ -268,16 +265,18 @@ def run_group(
         lifecycle.finish_drained()
         figures = []
         for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
-            progress = agent.progress()
-            peaks[i] = max(peaks[i], progress.spool_bytes)
+            # Only figures that never wait: Agent.progress reads the journal, whose lock is
+            # held through each commit's fsyncs, and would hold this loop behind them.
+            spool_bytes = agent.spool.stats().bytes
+            peaks[i] = max(peaks[i], spool_bytes)
             keys[i].observe(agent, start)
             figures.append(
                 CameraFigures(
                     agent.device_id,
                     chunk_log.produced_bytes,
-                    progress.uploaded_bytes,
-                    progress.spool_bytes,
-                    progress.connected,
+                    agent.uploader.stats.appended_bytes,
+                    spool_bytes,
+                    agent.link.is_connected(),
                 )
             )
         report(GroupSnapshot(time.monotonic() - start, tuple(figures), _errors(agents)))
