@@ -19,6 +19,7 @@ from device.agent.agent import Agent
 from device.mqtt import SelectorLoop
 from device.settings import AgentSettings
 from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan
+from simulator.fleet.hls import hls_camera
 from simulator.fleet.integrity import Chunk
 from simulator.fleet.latency import AppendTimer, LatencyHistogram
 
@@ -213,6 +214,7 @@ def run_group(
     for cam in spec.cameras:
         settings = AgentSettings.model_validate_json(cam.settings_json)
         chunk_log = ChunkLog()
+        settings, hls_sink = hls_camera(settings, spec.duration_s - cam.start_delay_s, chunk_log)
         source = LoggingSource(
             settings.device_id,
             seed=spec.seed,
@@ -231,6 +233,7 @@ def run_group(
             crash=AppendTimer(latency),
             loop=loop,
             source=source,
+            hls_sink=hls_sink,
         )
         logs.append(chunk_log)
         agents.append(agent)

@@ -34,6 +34,7 @@ from simulator.fleet.group import (
     group_process_main,
     run_group,
 )
+from simulator.fleet.hls import hls_camera_settings
 from simulator.fleet.latency import merge_counts
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
 from simulator.fleet.scenario import Scenario
@@ -69,6 +70,9 @@ class FleetSettings:
         rollover_s: start a new object after this much recording time.
         video: cameras encode real H.264 test-pattern video (PyAV) live.
         basic_broker: the external broker lacks MQTT 5 and shared subscriptions (amqtt).
+        output: ``append`` (bytes appended to objects) or ``hls`` (the agent's HLS mode on
+            its generated H.264 pattern: TS segments and a live playlist; ``bitrate_bps``,
+            ``chunk_bytes``, ``clip`` and ``video`` do not apply).
     """
 
     cameras: int = 10
@@ -90,6 +94,7 @@ class FleetSettings:
     rollover_s: float = 20.0
     video: bool = False
     basic_broker: bool = False
+    output: str = "append"
 
 
 def chunk_age_s(settings: FleetSettings) -> float:
@@ -130,6 +135,7 @@ def camera_settings(
             "status_interval_s": 30.0,
             "retry": {"attempts": 4, "initial_s": 0.1, "max_s": 1.0, "request_timeout_s": 10},
         },
+        **(hls_camera_settings(settings.duration_s) if settings.output == "hls" else {}),
     }
 
 
