@@ -7,6 +7,7 @@ responder minted over MQTT.
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from device.agent.hls_mode import hls_options
 from device.crc64 import crc64
 from device.errors import ConfigError
 from device.hls import SegmentSink, decrypt_segment
+from device.hls.h264 import join_annexb, split_annexb
 from device.settings import AgentSettings, OutputSettings
 from device.spool import Journal, decode_object_put
 from device.spool.chunkfile import decode_chunk
@@ -395,3 +397,24 @@ def test_audio_needs_its_sample_rate_and_a_file_source() -> None:
             {**base, "source": {"kind": "pattern", "audio_path": "a.aac"},
              "output": {"format": "hls", "audio_sample_rate": 16_000}}
         )  # fmt: skip
+
+
+def test_annexb_from_stdin_is_taken_as_fast_as_it_comes(stack: Stack, tmp_path: Path) -> None:
+    units = encode_video(25, fps=10, gop=10)
+    settings = stack.agent_settings(
+        "cam-0106",
+        tmp_path / "spool",
+        source={"kind": "stdin"},
+        output={"format": "hls", "mode": "vod", "session": "P1", "target_duration_s": 0.4},
+    )
+    agent = Agent(settings, stdin=io.BytesIO(b"".join(u.data for u in units)))
+    assert agent.run(until_drained=True) == 0
+    # Every picture was taken (counted with 4-byte start codes, as the splitter emits them).
+    assert agent.recorder.stats.read_bytes == sum(
+        len(join_annexb(split_annexb(u.data))) for u in units
+    )
+    objects = dict(stack.objects("videos/cam-0106/"))
+    text = objects["videos/cam-0106/hls/P1.m3u8"].decode()
+    # 25 pictures at the default 25 per second, a key frame every 10: cuts at 10 and 20.
+    assert playlist_uris(text) == [f"P1/{i:06d}.ts" for i in range(3)]
+    assert re.findall(r"#EXTINF:([\d.]+),", text) == ["0.400", "0.400", "0.200"]
