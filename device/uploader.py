@@ -99,9 +99,15 @@ class UploaderStats:
     appended_chunks: int = 0
     appended_bytes: int = 0
     objects_put: int = 0
+    put_bytes: int = 0
     skipped_chunks: int = 0
     outage_waits: int = 0
     last_error: str | None = None
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes appended plus bytes of whole objects put (HLS segments and playlists)."""
+        return self.appended_bytes + self.put_bytes
 
 
 class Uploader:
@@ -263,6 +269,7 @@ class Uploader:
         self._crash.reached("upload.journaled")
         self._spool.ack(chunk.seq)
         self.stats.objects_put += 1
+        self.stats.put_bytes += len(entry.data)
         log.debug("stored %s (%d bytes, %s)", key, len(entry.data), entry.content_type)
 
     # -- uploading ------------------------------------------------------------------

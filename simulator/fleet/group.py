@@ -277,7 +277,7 @@ def run_group(
                 CameraFigures(
                     agent.device_id,
                     chunk_log.produced_bytes,
-                    agent.uploader.stats.appended_bytes,
+                    agent.uploader.stats.stored_bytes,
                     spool_bytes,
                     agent.link.is_connected(),
                 )
