@@ -36,11 +36,12 @@ from schemas.messages import HlsKey, parse_event
 from schemas.topics import Topics
 from tests.device.agentkit import AgentRun, Watcher, wait_until
 from tests.device.hls.media import encode_audio, encode_video
+from tests.device.hls.observed import observed_emulator, playlist_violations
 from tests.device.hls.playback import HLS_OPTIONS, decode, ffmpeg_log
 from tests.device.hls.sinks import playlist_uris, resolve
 from tests.device.stack import Stack
 from tests.device.toml_out import write_camera_toml
-from tests.fixtures.broker import MqttProbeFactory
+from tests.fixtures.broker import MosquittoFactory, MqttProbeFactory
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYLIST = "application/vnd.apple.mpegurl"
@@ -418,3 +419,75 @@ def test_annexb_from_stdin_is_taken_as_fast_as_it_comes(stack: Stack, tmp_path: 
     # 25 pictures at the default 25 per second, a key frame every 10: cuts at 10 and 20.
     assert playlist_uris(text) == [f"P1/{i:06d}.ts" for i in range(3)]
     assert re.findall(r"#EXTINF:([\d.]+),", text) == ["0.400", "0.400", "0.200"]
+
+
+def test_live_camera_under_outage_and_lost_responses_never_lists_a_missing_segment(
+    mosquitto_factory: MosquittoFactory, tmp_path: Path
+) -> None:
+    """The whole camera (real responder and credentials) against an emulator whose store
+    records every object it commits, so every playlist version OSS held is checked."""
+    with observed_emulator() as (emulator, store):
+        stack = Stack(mosquitto_factory(), emulator, tmp_path / "stack-obs")
+        try:
+            settings = stack.agent_settings(
+                "cam-0107",
+                tmp_path / "spool",
+                source={"kind": "pattern", "duration_s": 4.0},
+                output={
+                    "format": "hls",
+                    "session": "L1",
+                    "playlist_name": "{stream}/live.m3u8",
+                    "frame_rate": 20,
+                    "target_duration_s": 0.25,
+                    "list_size": 3,
+                },
+            )
+            # oss-lost-responses on PutObject all along, and oss-outage for 1.5 s.
+            emulator.set_faults(
+                {
+                    "seed": 11,
+                    "rules": [{"operations": ["PutObject"], "lost_response_rate": 0.2}],
+                    "outages": [{"after_s": 1.5, "duration_s": 1.5, "mode": "reset"}],
+                }
+            )
+            tees: list[Tee] = []
+
+            def tee(inner: SegmentSink) -> SegmentSink:
+                tees.append(Tee(inner))
+                return tees[-1]
+
+            agent = Agent(settings, hls_sink=tee)
+            assert AgentRun(agent).join() == 0
+            injected = emulator.faults()["injected"].get("PutObject", {})
+            emulator.clear_faults()
+        finally:
+            stack.close()
+        assert injected.get("lost_response", 0) > 0, injected
+        assert injected.get("outage_reset", 0) > 0, injected
+
+        commits = store.log()
+        versions, problems = playlist_violations(commits)
+        assert problems == []
+        assert versions >= 16
+        prefix = "videos/cam-0107/"
+        produced = {prefix + key: data for key, data in tees[0].segments.items()}
+        assert len(produced) == 16
+        stored = {c.key: c.data for c in commits if c.key.endswith(".ts")}
+        assert stored == produced
+        final = [c for c in commits if c.key.endswith(".m3u8")][-1]
+        assert playlist_uris(final.data.decode()) == [f"L1/{i:06d}.ts" for i in range(13, 16)]
+        assert final.data.endswith(b"#EXT-X-ENDLIST\n")
+
+        out = tmp_path / "segments"
+        out.mkdir()
+        pts: list[int] = []
+        with ffmpeg_log() as logs:
+            for key in sorted(produced):
+                path = out / key.rsplit("/", 1)[1]
+                path.write_bytes(produced[key])
+                decoded = decode(path)
+                assert decoded.first_is_key, key
+                assert len(decoded.video_pts) == 5
+                pts += decoded.video_pts
+        assert logs == []
+        assert {b - a for a, b in pairwise(pts)} == {90_000 // 20}
