@@ -5,7 +5,7 @@ buffer, the bytes read back from the spool, the request body. glibc serves such 
 ``mmap`` at first, but after the first one is freed it raises its mmap threshold above that
 size and serves later ones from the heap, where freed chunk-sized holes stay resident. With
 a fixed threshold every chunk-sized block is mapped and unmapped, and each thread's arena
-holds only small objects; on a camera that is about 2.5 MB less resident memory while
+holds only small objects; on a camera that is about 2 MB less resident memory while
 recording. Capping the arenas at two keeps each new thread from reserving its own.
 
 ``MALLOC_ARENA_MAX`` and ``MALLOC_MMAP_THRESHOLD_`` in the environment do the same; setting
