@@ -136,7 +136,7 @@ Sig = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$"), AfterValidator(_cano
 
 # The upper bound is max_length, not a {38,16384} repetition in the pattern: the Rust regex
 # engine unrolls a bounded repetition into one state per step, which cost 6.4 MB of resident
-# memory in every process that imports the protocol (a camera has about 50 MB in all).
+# memory in every process that imports the protocol (a camera's goal is 50 MB in all).
 Sealed = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9_-]{38,}$", max_length=16384),
