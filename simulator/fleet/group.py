@@ -9,6 +9,7 @@ the end, a :class:`GroupResult` with each camera's chunk log and counters.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,8 @@ from simulator.fleet.latency import AppendTimer, LatencyHistogram
 __all__ = ["CameraResult", "CameraSpec", "GroupResult", "GroupSnapshot", "GroupSpec", "run_group"]
 
 log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -313,5 +316,9 @@ def run_group(
 def group_process_main(spec: GroupSpec, queue: Any) -> None:
     """Child-process entry point: run the group, send snapshots and the result on ``queue``."""
     logging.basicConfig(level=logging.ERROR)
+    # Hundreds of camera threads share this process's GIL. At the default 5 ms switch
+    # interval a backlog (boot, an outage's end) wakes them all and most of the CPU goes to
+    # handing the GIL round; longer turns keep the work flowing.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     result = run_group(spec, lambda snap: queue.put(("snapshot", snap)))
     queue.put(("result", result))
