@@ -83,6 +83,7 @@ class FaultProxy:
         self._sleep = sleep
         self._server: asyncio.Server | None = None
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._serving: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stats = ProxyStats()
 
@@ -106,10 +107,19 @@ class FaultProxy:
         self._server = await asyncio.start_server(self._serve, self._host, self._port)
 
     async def stop(self) -> None:
-        """Stop listening and reset every open connection."""
+        """Stop listening, reset every open connection and wait for its tasks to end.
+
+        A reset connection's pumps see the end of their streams on the loop's next turns and
+        its deliveries may be asleep on the link's latency: they are cancelled, so when this
+        returns no task of the proxy is left pending.
+        """
         if self._server is not None:
             self._server.close()
         self._reset_all(count=False)
+        serving = list(self._serving)
+        for task in serving:
+            task.cancel()
+        await asyncio.gather(*serving, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -134,6 +144,10 @@ class FaultProxy:
             _reset(writer)
 
     async def _serve(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
         self.stats.connections += 1
         try:
             u_reader, u_writer = await asyncio.open_connection(*self._upstream)
@@ -158,6 +172,10 @@ class FaultProxy:
         ]
         try:
             await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            # stop(): a cancelled gather cancels its children; wait until they are over.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         finally:
             self._links.discard(link)
             for w in link:
@@ -251,6 +269,10 @@ def running_proxy(
         loop.run_until_complete(proxy.start())
         ready.set()
         loop.run_forever()
+        # proxy.stop() has ended every connection's tasks; close the loop's own async
+        # generators before the loop itself is closed.
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
     thread = threading.Thread(target=run, name="netfault-proxy", daemon=True)
     thread.start()
@@ -262,4 +284,3 @@ def running_proxy(
         asyncio.run_coroutine_threadsafe(proxy.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-        loop.close()

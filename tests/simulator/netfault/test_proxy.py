@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
 import socket
 import threading
 import time
@@ -9,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from simulator.netfault import LinkProfile, running_proxy
+from simulator.netfault import FaultProxy, LinkProfile, running_proxy
 
 
 @pytest.fixture
@@ -199,3 +202,39 @@ def test_invalid_profiles_are_rejected() -> None:
         LinkProfile(reset_probability=1.5)
     with pytest.raises(ValueError, match="latency"):
         LinkProfile(latency_s=-1)
+
+
+def test_stop_leaves_no_task_pending(echo_server: tuple[str, int]) -> None:
+    # An open connection has four tasks (two pumps, two deliveries); with bytes sent on a
+    # slow link a delivery is asleep too. All of them must be over when stop returns.
+    async def scenario() -> set[asyncio.Task[object]]:
+        proxy = FaultProxy(echo_server)
+        await proxy.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"ping")
+        assert await reader.readexactly(4) == b"ping"
+        proxy.set_profile(LinkProfile(latency_s=5.0))
+        writer.write(b"in flight")
+        await writer.drain()
+        await proxy.stop()
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        writer.close()
+        return left
+
+    assert asyncio.run(scenario()) == set()
+
+
+def test_running_proxy_ends_without_pending_tasks(
+    echo_server: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.ERROR, logger="asyncio"),
+        running_proxy(echo_server) as proxy,
+        connect(proxy.port) as sock,
+    ):
+        sock.sendall(b"ping")
+        assert recv_exact(sock, 4) == b"ping"
+        proxy.set_profile(LinkProfile(latency_s=5.0))
+        sock.sendall(b"in flight")
+    gc.collect()  # a task destroyed while pending is reported when it is collected
+    assert [r.getMessage() for r in caplog.records if "pending" in r.getMessage()] == []
