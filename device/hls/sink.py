@@ -18,9 +18,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import oss2
-import oss2.exceptions
-
 from device.store import convert_oss_error
 
 __all__ = [
@@ -34,7 +31,6 @@ __all__ = [
 
 SEGMENT_CONTENT_TYPE = "video/mp2t"
 PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
-_OSS_ERRORS = (oss2.exceptions.OssError, OSError)
 
 
 @runtime_checkable
@@ -109,12 +105,16 @@ class OssBucketSink:
         Raises:
             StorageError: the put failed (converted from oss2 and transport errors).
         """
+        # Imported here: a camera whose HLS output goes through its spool never loads oss2
+        # for this module.
+        import oss2.exceptions
+
         headers = {"Content-Type": content_type}
         if content_type == PLAYLIST_CONTENT_TYPE:
             headers["Cache-Control"] = "no-cache"
         try:
             self._bucket.put_object(key, data, headers=headers)
-        except _OSS_ERRORS as exc:
+        except (oss2.exceptions.OssError, OSError) as exc:
             raise convert_oss_error(exc, key=key) from None
 
     def __repr__(self) -> str:
