@@ -38,10 +38,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from oss2.credentials import Credentials as OssCredentials
-from oss2.credentials import CredentialsProvider
+from typing import TYPE_CHECKING, Protocol
 
 from device.backoff import Backoff
 from device.clock import AdjustedClock
@@ -51,7 +48,6 @@ from device.errors import (
     DeviceError,
     DeviceRejected,
 )
-from device.oss_auth import ClockedAuth
 from device.settings import CredentialSettings
 from schemas.errors import SchemaError
 from schemas.keys import DeviceKeys
@@ -65,6 +61,12 @@ from schemas.responses import (
     Grant,
 )
 from schemas.topics import Topics
+
+if TYPE_CHECKING:  # oss2 is loaded only by a camera that uses the oss2 client
+    from oss2.credentials import CredentialsProvider
+
+    from device.oss_auth import ClockedAuth
+    from device.osshttp import RequestSigner
 
 __all__ = ["CredentialClient", "Lease", "MessageBus"]
 
@@ -274,7 +276,9 @@ class CredentialClient:
         Use it with ``oss2.ProviderAuth`` so every OSS request is signed with whatever
         credentials are current when it is sent.
         """
-        return _OssProvider(self, timeout)
+        from device.oss_auth import LeaseProvider  # imports oss2
+
+        return LeaseProvider(self.get, timeout)
 
     def oss_auth(self, timeout: float | None = None) -> ClockedAuth:
         """Return an oss2 auth (V1 signatures) over :meth:`oss_provider`.
@@ -282,7 +286,27 @@ class CredentialClient:
         Requests are dated with the device clock, including any offset adopted from a
         ``clock_skew`` reply, so OSS accepts them even when the system clock is wrong.
         """
+        from device.oss_auth import ClockedAuth  # imports oss2
+
         return ClockedAuth(self.oss_provider(timeout), self._clock)
+
+    def http_signer(self, timeout: float | None = None) -> RequestSigner:
+        """Return a signer for :class:`~device.osshttp.HttpObjectStore` (no oss2 involved).
+
+        Like :meth:`oss_auth`: every request is signed with the credentials current when it
+        is sent, and dated with the device clock.
+        """
+        from device.osshttp import AccessKeys, RequestSigner
+
+        def keys() -> AccessKeys:
+            credentials = self.get(timeout).credentials
+            return AccessKeys(
+                credentials.access_key_id,
+                credentials.access_key_secret,
+                credentials.security_token,
+            )
+
+        return RequestSigner(keys, self._clock)
 
     def close(self) -> None:
         """Cut short any wait in progress; later calls fail fast."""
@@ -462,19 +486,3 @@ class CredentialClient:
         )
         self._denied = (self._clock.monotonic() + self._settings.retry_max_s, denial)
         raise denial
-
-
-class _OssProvider(CredentialsProvider):  # type: ignore[misc]
-    """oss2 asks this for credentials each time it signs a request."""
-
-    def __init__(self, client: CredentialClient, timeout: float | None) -> None:
-        self._client = client
-        self._timeout = timeout
-
-    def get_credentials(self) -> OssCredentials:
-        lease = self._client.get(self._timeout)
-        return OssCredentials(
-            lease.credentials.access_key_id,
-            lease.credentials.access_key_secret,
-            lease.credentials.security_token,
-        )

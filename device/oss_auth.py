@@ -8,15 +8,19 @@ accepted before (and without) the system clock being fixed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.utils import formatdate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import oss2
-from oss2.credentials import CredentialsProvider
+from oss2.credentials import Credentials, CredentialsProvider
 
 from device.clock import Clock
 
-__all__ = ["ClockedAuth"]
+if TYPE_CHECKING:
+    from device.credentials import Lease
+
+__all__ = ["ClockedAuth", "LeaseProvider"]
 
 _SECURITY_TOKEN_HEADER = "x-oss-security-token"  # noqa: S105 - a header name
 
@@ -45,3 +49,25 @@ class ClockedAuth(oss2.ProviderAuth):  # type: ignore[misc]
         req.headers["date"] = formatdate(self._clock.wall_ms() / 1000.0, usegmt=True)
         signature = self._ProviderAuth__make_signature(req, bucket_name, key, credentials)
         req.headers["authorization"] = f"OSS {credentials.get_access_key_id()}:{signature}"
+
+
+class LeaseProvider(CredentialsProvider):  # type: ignore[misc]
+    """oss2 asks this for credentials each time it signs a request.
+
+    Args:
+        lease: returns the current lease (the credential client's ``get``), waiting at most
+            ``timeout`` seconds.
+        timeout: how long one request may wait for credentials.
+    """
+
+    def __init__(self, lease: Callable[[float | None], Lease], timeout: float | None) -> None:
+        self._lease = lease
+        self._timeout = timeout
+
+    def get_credentials(self) -> Credentials:
+        credentials = self._lease(self._timeout).credentials
+        return Credentials(
+            credentials.access_key_id,
+            credentials.access_key_secret,
+            credentials.security_token,
+        )

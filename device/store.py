@@ -4,16 +4,19 @@ Everything above this module (``MediaFile``, the uploader) talks to :class:`Obje
 which speaks in plain values and :mod:`device.errors` exceptions. :class:`OssObjectStore`
 is the only place in the device package that calls ``oss2`` for object operations, and
 :func:`convert_oss_error` is the one boundary where ``oss2`` and transport exceptions become
-``DeviceError`` subclasses.
+``DeviceError`` subclasses. :func:`server_error` decides which ``StorageError`` an OSS error
+answer (status and code) becomes; the stdlib client in :mod:`device.osshttp` uses it too, so
+both clients raise the same exception for the same answer.
+
+``oss2`` (with ``requests`` and the Alibaba SDK it pulls in, about 37 MB resident) is imported
+only when an :class:`OssObjectStore` is built: a camera configured with the stdlib client
+never loads it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import oss2
-import oss2.exceptions
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from device.errors import (
     AccessDenied,
@@ -28,6 +31,9 @@ from device.errors import (
     TransientStorageError,
 )
 
+if TYPE_CHECKING:
+    import oss2.exceptions
+
 __all__ = [
     "AppendResult",
     "ObjectInfo",
@@ -35,6 +41,8 @@ __all__ = [
     "OssObjectStore",
     "PutResult",
     "convert_oss_error",
+    "put_headers",
+    "server_error",
 ]
 
 
@@ -154,9 +162,6 @@ _AUTH_CODES = frozenset(
         "RequestTimeTooSkewed",
     }
 )
-# oss2 raises OssError subclasses; response bodies streamed through requests raise its
-# exceptions, which are OSErrors.
-_STORE_ERRORS = (oss2.exceptions.OssError, OSError)
 _THROTTLE_CODES = frozenset({"SlowDown", "Throttling", "TooManyRequests", "RequestTimeout"})
 _TOO_LARGE_CODES = frozenset({"ObjectSizeTooLarge", "ObjectTooLarge", "InvalidObjectSize"})
 
@@ -174,6 +179,8 @@ def convert_oss_error(
     Returns:
         The matching ``StorageError`` subclass, carrying code, key, position, request id.
     """
+    import oss2.exceptions  # already loaded: only oss2 raises what lands here
+
     if isinstance(exc, DeviceError):
         return exc
     if isinstance(exc, oss2.exceptions.PositionNotEqualToLength):
@@ -221,15 +228,48 @@ def convert_oss_error(
 def _from_server_error(
     exc: oss2.exceptions.OssError, *, key: str | None, position: int | None
 ) -> StorageError:
-    status = int(exc.status)
-    code = str(exc.code or "") or f"HTTP{status}"
+    return server_error(
+        int(exc.status),
+        str(exc.code or ""),
+        str(exc.message or ""),
+        request_id=exc.request_id or None,
+        key=key,
+        position=position,
+    )
+
+
+def server_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    request_id: str | None,
+    key: str | None,
+    position: int | None,
+) -> StorageError:
+    """Classify an OSS error answer (other than ``PositionNotEqualToLength``).
+
+    Args:
+        status: the HTTP status.
+        code: the ``Code`` of the error document; empty when the answer had none.
+        message: its ``Message``; empty when none.
+        request_id: the ``x-oss-request-id`` (``None`` when absent).
+        key: the object key of the failed request.
+        position: the append position or read offset of the failed request.
+
+    Returns:
+        ``TransientStorageError`` for 5xx, 429 and throttling codes, ``AuthError`` for a 403
+        that fresh credentials may fix, ``AccessDenied`` for other 403s, ``ObjectNotFound``
+        for 404, ``ObjectTooLarge`` / ``ObjectNotAppendable`` by code, else ``StorageError``.
+    """
+    code = code or f"HTTP{status}"
     context: dict[str, Any] = {
         "code": code,
         "object_key": key,
         "position": position,
-        "request_id": exc.request_id or None,
+        "request_id": request_id,
     }
-    message = str(exc.message or code)
+    message = message or code
     if code in _TOO_LARGE_CODES:
         return ObjectTooLarge(message, **context)
     if status >= 500 or status == 429 or code in _THROTTLE_CODES:
@@ -250,7 +290,8 @@ def _from_server_error(
 _NO_CACHE_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl"})
 
 
-def _put_headers(content_type: str | None) -> dict[str, str] | None:
+def put_headers(content_type: str | None) -> dict[str, str] | None:
+    """The headers a put sends for ``content_type`` (``None``: the client's default)."""
     if content_type is None:
         return None
     headers = {"Content-Type": content_type}
@@ -271,6 +312,12 @@ class OssObjectStore:
     """
 
     def __init__(self, auth: Any, endpoint: str, bucket: str, *, timeout_s: float = 30.0) -> None:
+        import oss2  # here, not at the top: see the module docstring
+
+        # oss2 raises OssError subclasses; response bodies streamed through requests raise
+        # its exceptions, which are OSErrors.
+        self._errors: tuple[type[BaseException], ...] = (oss2.exceptions.OssError, OSError)
+        self._not_found: type[BaseException] = oss2.exceptions.NotFound
         self._bucket = oss2.Bucket(
             auth, endpoint, bucket, connect_timeout=timeout_s, session=oss2.Session()
         )
@@ -281,7 +328,7 @@ class OssObjectStore:
         """See :meth:`ObjectStore.append`."""
         try:
             result = self._bucket.append_object(key, position, data)
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             raise convert_oss_error(exc, key=key, position=position) from None
         if result.next_position is None:
             raise TransientStorageError(
@@ -295,10 +342,10 @@ class OssObjectStore:
 
     def put(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
         """See :meth:`ObjectStore.put`."""
-        headers = _put_headers(content_type)
+        headers = put_headers(content_type)
         try:
             result = self._bucket.put_object(key, data, headers=headers)
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             raise convert_oss_error(exc, key=key) from None
         return PutResult(result.crc, str(result.etag), str(result.request_id))
 
@@ -306,11 +353,11 @@ class OssObjectStore:
         """See :meth:`ObjectStore.head`."""
         try:
             result = self._bucket.head_object(key)
-        except oss2.exceptions.NotFound as exc:
+        except self._not_found as exc:
             if getattr(exc, "code", "") == "NoSuchBucket":
                 raise convert_oss_error(exc, key=key) from None
             return None
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             raise convert_oss_error(exc, key=key) from None
         return ObjectInfo(
             key=key,
@@ -337,12 +384,12 @@ class OssObjectStore:
         try:
             result = self._bucket.get_object(key, byte_range=byte_range)
             return bytes(result.read())
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             raise convert_oss_error(exc, key=key, position=start) from None
 
     def delete(self, key: str) -> None:
         """See :meth:`ObjectStore.delete`."""
         try:
             self._bucket.delete_object(key)
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             raise convert_oss_error(exc, key=key) from None
