@@ -36,6 +36,7 @@ __all__ = [
     "AppendRetrySettings",
     "BrokerSettings",
     "CredentialSettings",
+    "OssSettings",
     "OutputSettings",
     "SourceSettings",
     "SpoolSettings",
@@ -199,6 +200,19 @@ class UploadSettings(_Frozen):
     status_interval_s: float = Field(default=30.0, gt=0)
 
 
+class OssSettings(_Frozen):
+    """Which client talks to the object store.
+
+    Attributes:
+        client: ``"oss2"``, Alibaba's SDK (the default); or ``"http"``, the device's own
+            client on the standard library (:mod:`device.osshttp`). Both send the same
+            requests and raise the same errors; ``"http"`` leaves out oss2, ``requests``
+            and the Alibaba SDK modules oss2 imports, for cameras short of memory.
+    """
+
+    client: Literal["oss2", "http"] = "oss2"
+
+
 class SourceSettings(_Frozen):
     """Where the recording comes from.
 
@@ -296,6 +310,7 @@ class AgentSettings(_Frozen):
         credentials: credential requests and refresh.
         spool: the on-disk queue.
         upload: objects, rollover, retries.
+        oss: the object store client.
         source: the recording source.
         output: appendable objects or HLS.
     """
@@ -307,6 +322,7 @@ class AgentSettings(_Frozen):
     credentials: CredentialSettings = CredentialSettings()
     spool: SpoolSettings = SpoolSettings()
     upload: UploadSettings = UploadSettings()
+    oss: OssSettings = OssSettings()
     source: SourceSettings = SourceSettings()
     output: OutputSettings = OutputSettings()
 

@@ -1,7 +1,8 @@
 """Where the uploader writes: an object store plus the key prefix it may use.
 
-:class:`GrantTarget` builds the oss2-backed store from the credential client's grant
-(endpoint, bucket, prefix) and signs every request with the current credentials;
+:class:`GrantTarget` builds the store from the credential client's grant (endpoint,
+bucket, prefix), with the oss2 client or the stdlib one (:mod:`device.osshttp`), and signs
+every request with the current credentials;
 :class:`StaticTarget` wraps a ready store and prefix (tools and tests that hold their own
 credentials).
 """
@@ -9,7 +10,7 @@ credentials).
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import Literal, Protocol
 
 from device.credentials import CredentialClient, Lease
 from device.store import ObjectStore, OssObjectStore
@@ -44,6 +45,8 @@ class GrantTarget:
         credentials: the credential client.
         timeout_s: HTTP timeout of one store request.
         credentials_timeout_s: how long ``open`` waits for credentials.
+        client: ``"oss2"`` (:class:`~device.store.OssObjectStore`) or ``"http"``
+            (:class:`~device.osshttp.HttpObjectStore`, which never imports oss2).
     """
 
     def __init__(
@@ -52,12 +55,14 @@ class GrantTarget:
         *,
         timeout_s: float = 30.0,
         credentials_timeout_s: float | None = None,
+        client: Literal["oss2", "http"] = "oss2",
     ) -> None:
         self._credentials = credentials
+        self._client = client
         self._timeout_s = timeout_s
         self._credentials_timeout_s = credentials_timeout_s
         self._lock = threading.Lock()
-        self._store: OssObjectStore | None = None
+        self._store: ObjectStore | None = None
         self._where: tuple[str, str] | None = None
         self._lease_used: Lease | None = None
 
@@ -67,15 +72,27 @@ class GrantTarget:
         where = (lease.grant.endpoint, lease.grant.bucket)
         with self._lock:
             if self._store is None or self._where != where:
-                self._store = OssObjectStore(
-                    self._credentials.oss_auth(self._credentials_timeout_s),
-                    lease.grant.endpoint,
-                    lease.grant.bucket,
-                    timeout_s=self._timeout_s,
-                )
+                self._store = self._build(*where)
                 self._where = where
             self._lease_used = lease
             return self._store, lease.grant.prefix
+
+    def _build(self, endpoint: str, bucket: str) -> ObjectStore:
+        if self._client == "http":
+            from device.osshttp import HttpObjectStore  # only this client's modules
+
+            return HttpObjectStore(
+                self._credentials.http_signer(self._credentials_timeout_s),
+                endpoint,
+                bucket,
+                timeout_s=self._timeout_s,
+            )
+        return OssObjectStore(
+            self._credentials.oss_auth(self._credentials_timeout_s),
+            endpoint,
+            bucket,
+            timeout_s=self._timeout_s,
+        )
 
     def refresh_after_auth_error(self) -> None:
         """See :meth:`UploadTarget.refresh_after_auth_error`."""

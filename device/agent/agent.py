@@ -184,7 +184,9 @@ class Agent:
             settings=settings.credentials,
         )
         self.target = GrantTarget(
-            self.credentials, timeout_s=settings.upload.retry.request_timeout_s
+            self.credentials,
+            timeout_s=settings.upload.retry.request_timeout_s,
+            client=settings.oss.client,
         )
         self.reporter = StatusReporter(
             device_id=self.device_id,

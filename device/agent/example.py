@@ -40,6 +40,10 @@ key_suffix = ".mp4"
 outage_max_s = 5
 status_interval_s = 30
 
+[oss]
+client = "oss2"                      # or "http": the device's stdlib client, same requests
+                                     # and errors, without oss2's libraries (less memory)
+
 [source]
 kind = "directory"                   # file | stdin | directory | pattern
 path = "/var/lib/ossmedia/segments"  # for file and directory
