@@ -1,23 +1,62 @@
-"""Object stores on a running emulator: root credentials, or camera-like STS credentials."""
+"""Object stores on a running emulator: root credentials, or camera-like STS credentials.
+
+Every builder takes ``client``: ``"oss2"`` (:class:`OssObjectStore`) or ``"http"``
+(:class:`HttpObjectStore`), signed with the same credentials.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 import oss2
 from aliyunsdkcore.client import AcsClient
 from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
 
 from cloud.responder.policy import session_policy
-from device.store import OssObjectStore
+from device.clock import SystemClock
+from device.osshttp import AccessKeys, HttpObjectStore, RequestSigner
+from device.store import ObjectStore, OssObjectStore
 from simulator.emulator.handle import EmulatorHandle
 
+Client = Literal["oss2", "http"]
+CLIENTS: tuple[Client, ...] = ("oss2", "http")
 
-def root_store(emulator: EmulatorHandle, *, timeout_s: float = 10.0) -> OssObjectStore:
+
+def keyed_store(
+    client: Client,
+    provider: oss2.credentials.CredentialsProvider,
+    endpoint: str,
+    bucket: str,
+    *,
+    timeout_s: float = 10.0,
+) -> ObjectStore:
+    """A store of the given client, signing every request with ``provider``'s credentials."""
+    if client == "oss2":
+        return OssObjectStore(oss2.ProviderAuth(provider), endpoint, bucket, timeout_s=timeout_s)
+
+    def keys() -> AccessKeys:
+        c = provider.get_credentials()
+        return AccessKeys(c.access_key_id, c.access_key_secret, c.security_token)
+
+    signer = RequestSigner(keys, SystemClock())
+    return HttpObjectStore(signer, endpoint, bucket, timeout_s=timeout_s)
+
+
+def static_keys(access_key_id: str, secret: str) -> oss2.credentials.CredentialsProvider:
+    """A provider serving one permanent key."""
+    return oss2.credentials.StaticCredentialsProvider(access_key_id, secret)
+
+
+def root_store(
+    emulator: EmulatorHandle, *, timeout_s: float = 10.0, client: Client = "oss2"
+) -> ObjectStore:
     """A store signed with the account's root key (may do anything, delete included)."""
-    auth = oss2.Auth(emulator.access_key_id, emulator.access_key_secret)
-    return OssObjectStore(auth, emulator.oss_endpoint, emulator.bucket, timeout_s=timeout_s)
+    provider = static_keys(emulator.access_key_id, emulator.access_key_secret)
+    return keyed_store(
+        client, provider, emulator.oss_endpoint, emulator.bucket, timeout_s=timeout_s
+    )
 
 
 @dataclass(frozen=True)
@@ -67,10 +106,12 @@ class RotatingCameraCredentials(oss2.credentials.CredentialsProvider):  # type: 
 
 
 def camera_store(
-    emulator: EmulatorHandle, prefix: str, provider: RotatingCameraCredentials | None = None
-) -> OssObjectStore:
+    emulator: EmulatorHandle,
+    prefix: str,
+    provider: RotatingCameraCredentials | None = None,
+    *,
+    client: Client = "oss2",
+) -> ObjectStore:
     """A store signed with camera credentials limited to ``prefix`` (no delete, no list)."""
     provider = provider or RotatingCameraCredentials(emulator, prefix)
-    return OssObjectStore(
-        oss2.ProviderAuth(provider), emulator.oss_endpoint, emulator.bucket, timeout_s=10.0
-    )
+    return keyed_store(client, provider, emulator.oss_endpoint, emulator.bucket)

@@ -1,4 +1,8 @@
-"""The oss2 boundary: every store failure arrives as a DeviceError subclass with context."""
+"""The ObjectStore contract, for both clients (oss2 and the stdlib ``device.osshttp``).
+
+Every store failure arrives as the same DeviceError subclass with context, whichever client
+sent the request: the emulator (proven against real oss2) answers, the client converts.
+"""
 
 from __future__ import annotations
 
@@ -16,16 +20,29 @@ from device.errors import (
     PositionMismatch,
     TransientStorageError,
 )
-from device.store import OssObjectStore
 from simulator.emulator.handle import EmulatorHandle
-from tests.device.stores import RotatingCameraCredentials, camera_store, root_store
+from tests.device.stores import (
+    CLIENTS,
+    Client,
+    RotatingCameraCredentials,
+    camera_store,
+    keyed_store,
+    root_store,
+    static_keys,
+)
 
 PREFIX = "videos/cam-test/"
 KEY = PREFIX + "object.mp4"
 
 
-def test_append_head_get_round_trip(emulator: EmulatorHandle) -> None:
-    store = camera_store(emulator, PREFIX)
+@pytest.fixture(params=CLIENTS)
+def client(request: pytest.FixtureRequest) -> Client:
+    """Each contract test runs once per client."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_append_head_get_round_trip(emulator: EmulatorHandle, client: Client) -> None:
+    store = camera_store(emulator, PREFIX, client=client)
     first = store.append(KEY, 0, b"hello ")
     second = store.append(KEY, first.next_position, b"world")
     assert (second.next_position, second.crc64) == (11, 5981764153023615706)
@@ -38,8 +55,10 @@ def test_append_head_get_round_trip(emulator: EmulatorHandle) -> None:
     assert store.head(PREFIX + "missing") is None
 
 
-def test_position_mismatch_carries_the_object_length(emulator: EmulatorHandle) -> None:
-    store = camera_store(emulator, PREFIX)
+def test_position_mismatch_carries_the_object_length(
+    emulator: EmulatorHandle, client: Client
+) -> None:
+    store = camera_store(emulator, PREFIX, client=client)
     store.append(KEY, 0, b"0123456789")
     with pytest.raises(PositionMismatch) as info:
         store.append(KEY, 4, b"x")
@@ -48,10 +67,12 @@ def test_position_mismatch_carries_the_object_length(emulator: EmulatorHandle) -
     assert info.value.request_id
 
 
-def test_not_appendable_and_too_large(make_emulator: Callable[..., EmulatorHandle]) -> None:
+def test_not_appendable_and_too_large(
+    make_emulator: Callable[..., EmulatorHandle], client: Client
+) -> None:
     emulator = make_emulator(max_append_size=100)
-    root_store(emulator).put(PREFIX + "normal", b"put")
-    store = camera_store(emulator, PREFIX)
+    root_store(emulator, client=client).put(PREFIX + "normal", b"put")
+    store = camera_store(emulator, PREFIX, client=client)
     with pytest.raises(ObjectNotAppendable):
         store.append(PREFIX + "normal", 3, b"x")
     store.append(KEY, 0, b"x" * 60)
@@ -60,8 +81,8 @@ def test_not_appendable_and_too_large(make_emulator: Callable[..., EmulatorHandl
     assert info.value.code == "ObjectSizeTooLarge"
 
 
-def test_policy_denials_are_access_denied(emulator: EmulatorHandle) -> None:
-    store = camera_store(emulator, PREFIX)
+def test_policy_denials_are_access_denied(emulator: EmulatorHandle, client: Client) -> None:
+    store = camera_store(emulator, PREFIX, client=client)
     store.append(KEY, 0, b"x")
     with pytest.raises(AccessDenied):
         store.delete(KEY)
@@ -69,12 +90,12 @@ def test_policy_denials_are_access_denied(emulator: EmulatorHandle) -> None:
         store.append("videos/other-camera/x.mp4", 0, b"x")
 
 
-def test_expired_token_is_an_auth_error(emulator: EmulatorHandle) -> None:
+def test_expired_token_is_an_auth_error(emulator: EmulatorHandle, client: Client) -> None:
     # Tokens live 900 s and requests may be 900 s off, so mint while the emulator's clock is
     # behind, then move it past the expiry without a skew.
     emulator.admin.call("POST", "/clock", {"offset_s": -700})
     credentials = RotatingCameraCredentials(emulator, PREFIX)
-    store = camera_store(emulator, PREFIX, credentials)
+    store = camera_store(emulator, PREFIX, credentials, client=client)
     store.append(KEY, 0, b"x")
     emulator.admin.call("POST", "/clock", {"offset_s": 250})
     with pytest.raises(AuthError) as info:
@@ -84,9 +105,9 @@ def test_expired_token_is_an_auth_error(emulator: EmulatorHandle) -> None:
     assert store.append(KEY, 1, b"y").next_position == 2
 
 
-def test_bad_key_is_an_auth_error(emulator: EmulatorHandle) -> None:
-    store = OssObjectStore(
-        oss2.Auth("nobody", "nothing"), emulator.oss_endpoint, emulator.bucket, timeout_s=5
+def test_bad_key_is_an_auth_error(emulator: EmulatorHandle, client: Client) -> None:
+    store = keyed_store(
+        client, static_keys("nobody", "nothing"), emulator.oss_endpoint, emulator.bucket
     )
     with pytest.raises(AuthError) as info:
         store.head(KEY)
@@ -105,8 +126,10 @@ def test_bad_key_is_an_auth_error(emulator: EmulatorHandle) -> None:
     ],
     ids=["503", "500", "reset", "lost-response", "outage"],
 )  # fmt: skip
-def test_transient_failures(emulator: EmulatorHandle, fault: dict[str, object], code: str) -> None:
-    store = camera_store(emulator, PREFIX)
+def test_transient_failures(
+    emulator: EmulatorHandle, client: Client, fault: dict[str, object], code: str
+) -> None:
+    store = camera_store(emulator, PREFIX, client=client)
     emulator.set_faults(fault)
     with pytest.raises(TransientStorageError) as info:
         store.append(KEY, 0, b"x")
@@ -114,14 +137,14 @@ def test_transient_failures(emulator: EmulatorHandle, fault: dict[str, object], 
     assert info.value.object_key == KEY
 
 
-def test_unreachable_store_is_transient() -> None:
-    store = OssObjectStore(oss2.Auth("a", "b"), "http://127.0.0.1:9", "media", timeout_s=1)
+def test_unreachable_store_is_transient(client: Client) -> None:
+    store = keyed_store(client, static_keys("a", "b"), "http://127.0.0.1:9", "media", timeout_s=1)
     with pytest.raises(TransientStorageError):
         store.head(KEY)
 
 
-def test_no_oss2_exception_escapes(emulator: EmulatorHandle) -> None:
-    store = camera_store(emulator, PREFIX)
+def test_no_oss2_exception_escapes(emulator: EmulatorHandle, client: Client) -> None:
+    store = camera_store(emulator, PREFIX, client=client)
     failures = [
         lambda: store.delete(KEY),
         lambda: store.get(PREFIX + "missing"),
