@@ -70,8 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
 def quiet_logs(verbose: bool) -> None:
     """Keep the progress readable: thousands of cameras warn about every injected fault."""
     logging.basicConfig(level=logging.WARNING if verbose else logging.ERROR)
-    # The fault proxy's loop may end with resets still being delivered; nothing to report.
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def main(argv: list[str]) -> int:

@@ -148,6 +148,15 @@ class FaultProxy:
         if task is not None:
             self._serving.add(task)
             task.add_done_callback(self._serving.discard)
+        try:
+            await self._link(c_reader, c_writer)
+        except asyncio.CancelledError:
+            # Only stop() cancels a connection. End normally: Python 3.11's stream server
+            # asks a finished handler task for its exception, which raises (and is logged as
+            # an error) when the task was cancelled.
+            return
+
+    async def _link(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
         self.stats.connections += 1
         try:
             u_reader, u_writer = await asyncio.open_connection(*self._upstream)
