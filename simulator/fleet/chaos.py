@@ -21,7 +21,7 @@ from simulator.fleet.scenario import Scenario, Step
 from simulator.fleet.services import LocalServices
 from simulator.netfault import LinkProfile
 
-__all__ = ["AppliedStep", "ChaosDriver", "plan_skews"]
+__all__ = ["AppliedStep", "ChaosDriver", "plan_skews", "plan_spool_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,27 @@ def plan_skews(
         for device_id in rng.sample(device_ids, count):
             plans.setdefault(device_id, []).append(SkewPlan(step.at.resolve(duration_s), offset))
     return plans
+
+
+def plan_spool_limits(
+    scenario: Scenario, device_ids: list[str], chunk_bytes: int, seed: int
+) -> dict[str, int]:
+    """Choose, with the run's seed, the cameras each ``spool_pressure`` step squeezes.
+
+    Returns:
+        device id -> its spool's bound in bytes (``max_bytes``, raised to two chunks and to
+        the 64 KiB the camera accepts).
+    """
+    rng = random.Random(seed + 1)  # noqa: S311 - a reproducible choice of cameras
+    limits: dict[str, int] = {}
+    for step in scenario.steps:
+        if step.action != "spool_pressure":
+            continue
+        share = float(step.params.get("share", 1.0))  # type: ignore[arg-type]
+        bound = max(64 * 1024, 2 * chunk_bytes, int(_f(step, "max_bytes", 64 * 1024)))
+        for device_id in rng.sample(device_ids, round(share * len(device_ids))):
+            limits[device_id] = min(bound, limits.get(device_id, bound))
+    return limits
 
 
 def _f(step: Step, name: str, default: float) -> float:
@@ -135,8 +156,8 @@ class ChaosDriver:
 
     def _apply(self, step: Step, applied: AppliedStep, end: float | None) -> None:
         services = self.services
-        if step.action == "clock_skew":
-            return  # planned into the cameras' clocks up front (plan_skews)
+        if step.action in {"clock_skew", "spool_pressure"}:
+            return  # planned into the cameras up front (plan_skews, plan_spool_limits)
         if services is None:
             raise RuntimeError("needs local services")
         if step.action in {"oss_faults", "oss_outage", "sts_throttle"}:

@@ -183,6 +183,26 @@ def _match_later(view: memoryview, pos: int, expected: Sequence[Chunk], start: i
     return None
 
 
+def count_policy_drops(audit: StreamAudit, dropped_bytes: int) -> StreamAudit:
+    """Count missing bytes the camera says its spool policy dropped as dropped, not lost.
+
+    The spool numbers its chunks itself, so the audit cannot tell a dropped chunk from a
+    lost one; the camera's own count of dropped bytes can. Missing bytes up to that count
+    become dropped; any beyond it stay lost. Use only when the run forced drops (a squeezed
+    spool): otherwise a camera that drops anything has lost it.
+
+    Args:
+        audit: the stream audit (changed in place and returned).
+        dropped_bytes: the bytes the camera's spool dropped by policy.
+    """
+    moved = min(audit.lost_bytes, max(0, dropped_bytes))
+    audit.lost_bytes -= moved
+    audit.dropped_bytes += moved
+    if audit.lost_bytes == 0:
+        audit.lost_seqs.clear()
+    return audit
+
+
 @dataclass(frozen=True)
 class ObjectProblem:
     """One object whose stored bytes disagree with the camera's report."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from simulator.fleet.camera import SkewPlan
-from simulator.fleet.chaos import ChaosDriver, plan_skews
+from simulator.fleet.chaos import ChaosDriver, plan_skews, plan_spool_limits
 from simulator.fleet.group import (
     CameraSpec,
     GroupResult,
@@ -70,6 +70,9 @@ class FleetSettings:
         rollover_s: start a new object after this much recording time.
         video: cameras encode real H.264 test-pattern video (PyAV) live.
         basic_broker: the external broker lacks MQTT 5 and shared subscriptions (amqtt).
+        store_dir: the local emulator keeps objects in files here (``None``: in memory, or,
+            for a run that produces more than :data:`MEMORY_STORE_LIMIT_BYTES`, in files in a
+            temporary directory on disk).
         output: ``append`` (bytes appended to objects) or ``hls`` (the agent's HLS mode on
             its generated H.264 pattern: TS segments and a live playlist; ``bitrate_bps``,
             ``chunk_bytes``, ``clip`` and ``video`` do not apply).
@@ -94,6 +97,7 @@ class FleetSettings:
     rollover_s: float = 20.0
     video: bool = False
     basic_broker: bool = False
+    store_dir: Path | None = None
     output: str = "append"
 
 
@@ -105,8 +109,13 @@ def chunk_age_s(settings: FleetSettings) -> float:
 
 
 def camera_settings(
-    settings: FleetSettings, services: LocalServices, device_id: str, spool: Path
+    settings: FleetSettings,
+    services: LocalServices,
+    device_id: str,
+    spool: Path,
+    spool_max_bytes: int | None = None,
 ) -> dict[str, Any]:
+    squeezed = {} if spool_max_bytes is None else {"max_bytes": spool_max_bytes}
     return {
         "device_id": device_id,
         "secret": services.provision(device_id),
@@ -127,6 +136,8 @@ def camera_settings(
             "dir": str(spool / device_id),
             "chunk_bytes": max(1024, settings.chunk_bytes),
             "chunk_max_age_s": chunk_age_s(settings),
+            "policy": "drop_oldest",
+            **squeezed,
         },
         "upload": {
             "rollover_s": settings.rollover_s,
@@ -226,6 +237,11 @@ def run_fleet(
                 tempfile.TemporaryDirectory(prefix="ossmedia-fleet-", dir=_scratch_root())
             )
         )
+        store_dir = settings.store_dir
+        if store_dir is None and _projected_bytes(settings) > MEMORY_STORE_LIMIT_BYTES:
+            store_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-fleet-store-"))
+            )
         services = stack.enter_context(
             local_services(
                 workdir,
@@ -236,6 +252,7 @@ def run_fleet(
                 emulator_endpoint=settings.emulator_endpoint,
                 admin_token=settings.admin_token,
                 basic_broker=settings.basic_broker,
+                store_dir=store_dir,
             )
         )
         if on_services is not None:
@@ -255,9 +272,12 @@ def _run(
     ids = [f"cam-{i:05d}" for i in range(settings.cameras)]
     rng = random.Random(settings.seed)  # noqa: S311 - reproducible boot spread
     skews = plan_skews(settings.scenario, ids, settings.duration_s, settings.seed)
+    limits = plan_spool_limits(settings.scenario, ids, settings.chunk_bytes, settings.seed)
     specs = []
     for device_id in ids:
-        data = camera_settings(settings, services, device_id, workdir / "spool")
+        data = camera_settings(
+            settings, services, device_id, workdir / "spool", limits.get(device_id)
+        )
         skew: tuple[SkewPlan, ...] = tuple(skews.get(device_id, ()))
         specs.append(
             CameraSpec(
@@ -290,7 +310,7 @@ def _run(
         services.emulator.clear_faults()
     services.set_link(LinkProfile())
     cameras = [cam for group in results for cam in group.cameras]
-    audits = verify_cameras(cameras, services.bucket())
+    audits = verify_cameras(cameras, services.bucket(), drops_forced=bool(limits))
     stats = services.emulator.stats()
     report = FleetReport(
         scenario=settings.scenario.name,
@@ -326,6 +346,14 @@ def _run(
     return report
 
 
+# Above this many produced bytes the emulator keeps objects on disk, not in memory.
+MEMORY_STORE_LIMIT_BYTES = 2_000_000_000
+
+
+def _projected_bytes(settings: FleetSettings) -> float:
+    return settings.cameras * settings.duration_s * settings.bitrate_bps / 8
+
+
 def _scratch_root() -> str | None:
     """Memory-backed scratch space when the machine has it, else the system default.
 
@@ -345,17 +373,23 @@ def _finite(value: float | None) -> float | None:
 
 
 def _spool_growth(progress: _Progress, duration_s: float) -> int:
-    """Backlog (produced minus stored) growth over the second half of the recording."""
-    hist = [(at, cams) for at, cams in progress.history if at <= duration_s]
-    if len(hist) < 4:
-        return 0
-    mid = next(cams for at, cams in hist if at >= duration_s / 2)
-    end = hist[-1][1]
+    """Backlog (produced minus stored) growth over the second half of the recording.
+
+    The mean backlog over the last quarter minus the mean over the third: a camera's backlog
+    rises by a chunk and falls to nothing once per chunk period, and cameras booted together
+    do so in step, so two single moments could differ by a chunk per camera with nothing
+    falling behind; means over whole periods do not.
+    """
+    hist = [(at, cams) for at, cams in progress.history if duration_s / 2 <= at <= duration_s]
 
     def backlog(cams: dict[str, tuple[int, int]]) -> int:
         return sum(prod - up for up, prod in cams.values())
 
-    return backlog(end) - backlog(mid)
+    third = [backlog(cams) for at, cams in hist if at < duration_s * 0.75]
+    fourth = [backlog(cams) for at, cams in hist if at >= duration_s * 0.75]
+    if not third or not fourth:
+        return 0
+    return int(sum(fourth) / len(fourth) - sum(third) / len(third))
 
 
 def _run_groups(

@@ -17,7 +17,10 @@ Steps (``action``):
 - ``link``: cameras reach the services through the TCP fault proxy with the given profile
   (``bandwidth_bytes_per_s``, ``latency_ms``, ``jitter_ms``, ``reset_probability``,
   ``data_limit_bytes``);
-- ``spool_pressure``: spools are shrunk to ``max_bytes`` so the overflow policy must act.
+- ``spool_pressure``: a ``share`` of the cameras (default all) record into spools of only
+  ``max_bytes`` (at least two chunks) with the ``drop_oldest`` policy, so an outage makes the
+  policy act; a spool is sized when its camera starts, so the step holds for the whole run
+  whatever its ``at``. The audit counts the bytes so dropped as dropped, not lost.
 """
 
 from __future__ import annotations

@@ -209,6 +209,7 @@ def local_services(
     emulator_endpoint: str | None = None,
     admin_token: str | None = None,
     basic_broker: bool = False,
+    store_dir: Path | None = None,
 ) -> Iterator[LocalServices]:
     """Start broker, emulator, registry and responder(s); stop them at the end.
 
@@ -222,6 +223,8 @@ def local_services(
         emulator_endpoint: use this running emulator instead of starting one.
         admin_token: the running emulator's admin token.
         basic_broker: the external broker lacks MQTT 5 and shared subscriptions.
+        store_dir: keep the emulator's objects in files here (not fsync'd) instead of in
+            memory; for runs that store more than the machine's memory should hold.
     """
     broker: MosquittoProcess | None = None
     if broker_url is None:
@@ -233,7 +236,9 @@ def local_services(
     try:
         with contextlib.ExitStack() as stack:
             if emulator_endpoint is None:
-                emu_settings = EmulatorSettings(port=0, access_log=False, seed=seed)
+                emu_settings = EmulatorSettings(
+                    port=0, access_log=False, seed=seed, data_dir=store_dir, fsync=False
+                )
                 emulator = stack.enter_context(running_emulator(emu_settings))
             else:
                 admin = AdminClient(emulator_endpoint, admin_token or "")

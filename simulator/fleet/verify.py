@@ -24,6 +24,7 @@ from simulator.fleet.integrity import (
     StreamAudit,
     audit_objects,
     audit_stream,
+    count_policy_drops,
 )
 
 __all__ = ["CameraAudit", "read_objects", "verify_cameras"]
@@ -61,6 +62,7 @@ def verify_cameras(
     bucket: oss2.Bucket,
     prefix_of: Callable[[str], str] = lambda device_id: f"videos/{device_id}/",
     workers: int = 8,
+    drops_forced: bool = False,
 ) -> list[CameraAudit]:
     """Audit every camera's stored bytes against what it produced.
 
@@ -69,6 +71,9 @@ def verify_cameras(
         bucket: the bucket, opened with a key that may list and read every prefix.
         prefix_of: a camera's object prefix.
         workers: parallel readers.
+        drops_forced: the scenario squeezed the spools, so bytes a camera reports dropped
+            by its spool policy are counted as dropped (see
+            :func:`~simulator.fleet.integrity.count_policy_drops`); otherwise they are lost.
 
     Returns:
         One audit per camera, in the order given.
@@ -82,6 +87,8 @@ def verify_cameras(
         # A camera that did not drain in time still holds its tail in the spool: pending.
         in_flight = () if cam.drained else [c.seq for c in cam.chunks]
         stream = audit_stream(cam.chunks, stored, in_flight=in_flight)
+        if drops_forced:
+            count_policy_drops(stream, cam.dropped_bytes)
         problems = audit_objects(media, [], crc64) + playlist_problems(objects)
         return CameraAudit(cam.device_id, stream, len(objects), problems, cam.drained)
 

@@ -59,7 +59,7 @@ def test_untouched_objects_pass(recorded: tuple[LocalServices, CameraResult]) ->
 
 def _replace(services: LocalServices, key: str, data: bytes) -> bytes:
     bucket = services.bucket()
-    original = bucket.get_object(key).read()
+    original = bytes(bucket.get_object(key).read())
     bucket.put_object(key, data)
     return original
 

@@ -33,9 +33,11 @@ def test_fifty_cameras_sixty_seconds_of_chaos_lose_nothing(tmp_path: Path) -> No
     assert (report.lost_bytes, report.duplicated_bytes, report.corrupted_bytes) == (0, 0, 0)
     assert report.cameras_not_drained == 0, summary
     assert report.pending_bytes == 0
-    # Every produced byte is stored exactly once.
-    assert report.stored_bytes == report.produced_bytes == report.ok_bytes > 0
-    assert report.dropped_bytes == 0  # chaos does not squeeze the spool
+    # Every produced byte is stored exactly once, but for what the squeezed spools (10 % of
+    # the cameras, 64 KiB each, through a 6 s outage) dropped by policy.
+    assert report.stored_bytes == report.ok_bytes > 0
+    assert report.dropped_bytes > 0, summary
+    assert report.stored_bytes + report.dropped_bytes == report.produced_bytes
     # The faults were injected, and the cameras saw and survived them.
     injected = report.retries_by_cause
     assert injected.get("oss:error", 0) > 0, injected
@@ -54,5 +56,8 @@ def test_fifty_cameras_sixty_seconds_of_chaos_lose_nothing(tmp_path: Path) -> No
     for action in ("broker_restart", "responder_restart", "oss_outage"):
         assert recovered[action] is not None, report.steps
     assert report.reply_latency_p50_s is not None
+    assert report.append_latency_p50_s is not None
+    assert report.append_latency_p99_s is not None
+    assert report.append_latency_p50_s <= report.append_latency_p99_s
     assert "online" in progress.getvalue()
     assert "RESULT: OK" in summary

@@ -15,6 +15,7 @@ from simulator.fleet.integrity import (
     StoredObject,
     audit_objects,
     audit_stream,
+    count_policy_drops,
 )
 
 
@@ -91,6 +92,27 @@ def test_policy_drops_are_counted_separately() -> None:
     audit = audit_stream(log(chunks), stored, dropped=[0, 1, 2])
     assert audit.clean
     assert audit.dropped_bytes == sum(len(c) for c in chunks[:3])
+
+
+def test_drops_the_camera_reports_are_dropped_and_the_rest_stays_lost() -> None:
+    chunks = make_chunks(10)
+    stored = b"".join(chunks[:2] + chunks[4:])  # chunks 2 and 3 missing
+    missing = len(chunks[2]) + len(chunks[3])
+    dropped = count_policy_drops(audit_stream(log(chunks), stored), len(chunks[2]) + 5000)
+    assert dropped.clean
+    assert (dropped.dropped_bytes, dropped.lost_bytes) == (missing, 0)
+    partly = count_policy_drops(audit_stream(log(chunks), stored), len(chunks[2]))
+    assert not partly.clean
+    assert (partly.dropped_bytes, partly.lost_bytes) == (len(chunks[2]), len(chunks[3]))
+
+
+def test_reported_drops_do_not_excuse_duplicates_or_corruption() -> None:
+    chunks = make_chunks(10)
+    duplicated = count_policy_drops(
+        audit_stream(log(chunks), b"".join(chunks[:5] + chunks[4:])), 10_000
+    )
+    assert duplicated.duplicated_bytes == len(chunks[4])
+    assert not duplicated.clean
 
 
 @settings(max_examples=60, deadline=None)

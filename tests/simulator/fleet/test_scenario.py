@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.fleet.chaos import plan_spool_limits
 from simulator.fleet.scenario import ScenarioError, builtin_names, load_scenario
 
 REQUIRED = {
@@ -43,7 +44,20 @@ def test_chaos_mixes_every_kind_of_fault() -> None:
         "responder_restart",
         "clock_skew",
         "link",
+        "spool_pressure",
     }
+
+
+def test_spool_pressure_squeezes_a_seeded_share_to_at_least_two_chunks() -> None:
+    ids = [f"cam-{i:03d}" for i in range(200)]
+    limits = plan_spool_limits(load_scenario("chaos"), ids, 16 * 1024, seed=3)
+    assert len(limits) == 20  # share 0.1
+    assert set(limits.values()) == {64 * 1024}
+    assert limits == plan_spool_limits(load_scenario("chaos"), ids, 16 * 1024, seed=3)
+    assert limits != plan_spool_limits(load_scenario("chaos"), ids, 16 * 1024, seed=4)
+    big = plan_spool_limits(load_scenario("chaos"), ids, 256 * 1024, seed=3)
+    assert set(big.values()) == {512 * 1024}
+    assert plan_spool_limits(load_scenario("steady"), ids, 16 * 1024, seed=3) == {}
 
 
 def test_percent_times_scale_with_the_run() -> None:
