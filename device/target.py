@@ -77,6 +77,11 @@ class GrantTarget:
             self._lease_used = lease
             return self._store, lease.grant.prefix
 
+    @property
+    def store(self) -> ObjectStore | None:
+        """The store built for the current grant (``None`` before the first ``open``)."""
+        return self._store
+
     def _build(self, endpoint: str, bucket: str) -> ObjectStore:
         if self._client == "http":
             from device.osshttp import HttpObjectStore  # only this client's modules

@@ -1,0 +1,112 @@
+"""The camera agent with ``[oss] client = "http"``: end to end, under faults, and without oss2.
+
+Real Mosquitto, the real responder and the emulator with its fault injection, as in
+test_agent.py; the agent talks to the store through :mod:`device.osshttp` only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cloud.settings import Limits
+from device.agent.agent import Agent
+from device.osshttp import HttpObjectStore
+from device.recorder import pattern_bytes
+from device.store import OssObjectStore
+from tests.device.agentkit import AgentRun, wait_until
+from tests.device.stack import Stack, sha256
+from tests.device.toml_out import write_camera_toml
+
+REPO = Path(__file__).resolve().parents[2]
+HTTP = {"client": "http"}
+# What oss2 brings in and the stdlib client leaves out.
+OSS2_LIBRARIES = {"oss2", "requests", "urllib3", "aliyunsdkcore", "aliyunsdkkms", "Crypto"}
+
+
+def test_records_and_uploads_through_the_http_client(stack: Stack, tmp_path: Path) -> None:
+    settings = stack.agent_settings("cam-http", tmp_path / "spool", oss=HTTP)
+    agent = Agent(settings)
+    assert agent.run(until_drained=True) == 0
+
+    assert isinstance(agent.target.store, HttpObjectStore)
+    recorded = agent.recorder.stats.read_bytes
+    assert recorded == 500_000
+    (key, data), = stack.objects("videos/cam-http/")  # fmt: skip
+    assert data == pattern_bytes(0, 0, recorded)
+    assert key.endswith("-000001.mp4")
+    # Eight 64 KiB appends and their HEADs went over kept-alive connections.
+    assert agent.target.store.connections_opened <= 2
+
+
+def test_the_default_client_is_still_oss2(stack: Stack, tmp_path: Path) -> None:
+    settings = stack.agent_settings("cam-oss2", tmp_path / "spool")
+    agent = Agent(settings)
+    assert agent.run(until_drained=True) == 0
+    assert isinstance(agent.target.store, OssObjectStore)
+
+
+def test_lost_responses_errors_and_an_expired_token_store_every_byte_once(
+    stack_factory: Callable[..., Stack], tmp_path: Path
+) -> None:
+    """Issue tests 1 and 2 with the stdlib client: reconciliation and the forced refresh."""
+    stack = stack_factory(limits=Limits(device_requests_per_minute=600, device_burst=50,
+                                        cache_reuse_threshold=1.0))  # fmt: skip
+    stack.emulator.admin.call("POST", "/clock", {"offset_s": -700})
+    settings = stack.agent_settings(
+        "cam-http-faults",
+        tmp_path / "spool",
+        oss=HTTP,
+        source={"duration_s": 3.0, "bitrate_bps": 2_000_000},
+    )
+    stack.emulator.set_faults(
+        {"seed": 11, "rules": [{"operations": ["AppendObject"], "lost_response_rate": 0.3,
+                                "error_rate": 0.1, "reset_rate": 0.1}]}
+    )  # fmt: skip
+    agent = Agent(settings)
+    run = AgentRun(agent)
+    wait_until(lambda: agent.uploader.stats.appended_chunks >= 3, what="first appends")
+    stack.emulator.admin.call("POST", "/clock", {"offset_s": 250})  # token now expired
+    assert run.join() == 0
+
+    recorded = agent.recorder.stats.read_bytes
+    assert recorded == 750_000
+    injected = stack.emulator.faults()["injected"]["AppendObject"]
+    assert injected.get("lost_response", 0) > 0, injected
+    assert injected.get("reset", 0) > 0, injected
+    assert agent.credentials.stats.forced_refreshes == 1
+    requests = stack.emulator.stats()["requests"]
+    assert sum(by_status.get("403", 0) for by_status in requests.values()) == 1
+    (_, data), = stack.objects("videos/cam-http-faults/")  # fmt: skip
+    assert sha256(data) == sha256(pattern_bytes(0, 0, recorded))
+
+
+def _run_camera_process(stack: Stack, tmp_path: Path, client: str) -> set[str]:
+    settings = stack.agent_settings(f"cam-proc-{client}", tmp_path / client, oss={"client": client})
+    config = write_camera_toml(settings, tmp_path / f"{client}.toml")
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.device.agent_modules_child", str(config)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stdout + child.stderr
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    assert report["exit"] == 0
+    stored = stack.stored(f"videos/cam-proc-{client}/")
+    assert stored == pattern_bytes(0, 0, 500_000)
+    return set(report["modules"])
+
+
+@pytest.mark.parametrize("client", ["http", "oss2"])
+def test_a_camera_process_loads_oss2_only_with_the_oss2_client(
+    stack: Stack, tmp_path: Path, client: str
+) -> None:
+    loaded = _run_camera_process(stack, tmp_path, client)
+    if client == "http":
+        assert sorted(OSS2_LIBRARIES & loaded) == []
+    else:
+        assert {"oss2", "requests", "aliyunsdkcore"} <= loaded
