@@ -9,9 +9,10 @@ Three measurements, each next to a baseline taken in the same run:
 * ``catchup``: an agent records at 4 Mbit/s through a 30 s OSS outage, then drains its spool;
   goal: drain rate of at least 5 times the recording bitrate.
 * ``memory``: resident memory of an ``ossmedia camera`` process recording and uploading at
-  4 Mbit/s, next to two idle interpreters: one that imported what the agent imports, one that
-  imported only the third-party libraries the camera is built on (the floor no agent code
-  can go below); goal: 50 MB or less.
+  4 Mbit/s, once per object store client (``[oss] client = "oss2"``, then ``"http"``), each
+  next to two idle interpreters: one that imported what that agent imports, one that
+  imported only the third-party libraries it is built on (the floor no agent code can go
+  below); goal: 50 MB or less, for the ``http`` client (the one for constrained cameras).
 
 The emulator runs as a separate process (a camera does not share its CPU with OSS); the
 broker is a real Mosquitto and the responder is the real one, in this process.
@@ -296,6 +297,19 @@ LIBRARY_IMPORTS = (
 """The third-party libraries under the agent: the object store client, MQTT, retries, CRC,
 the protocol and settings models, AES-GCM unsealing."""
 
+CLIENT_IMPORTS = {
+    "oss2": ("oss2", "oss2"),
+    "http": ("device.osshttp", "http.client, xml.etree.ElementTree, mimetypes"),
+}
+"""Per ``[oss] client``: what the agent imports once configured with it, and what its object
+store client stands on (oss2; or the standard library modules the device's own client uses)."""
+
+
+def _libraries(client: str) -> str:
+    """The floor for ``client``: LIBRARY_IMPORTS with oss2 swapped for that client's base."""
+    rest = LIBRARY_IMPORTS.split(", ", 1)[1]
+    return f"{CLIENT_IMPORTS[client][1]}, {rest}"
+
 
 def _idle_kib(imports: str) -> tuple[int, int]:
     """(VmRSS, RssAnon) in KiB of an interpreter that imported ``imports`` and waits."""
@@ -319,60 +333,85 @@ def _idle_kib(imports: str) -> tuple[int, int]:
         idle.wait()
 
 
-def bench_memory(workdir: Path, duration_s: float) -> Result:
-    """Resident memory of a recording, uploading ``ossmedia camera`` process."""
-    libraries = _idle_kib(LIBRARY_IMPORTS)
-    baseline = _idle_kib(AGENT_IMPORTS)
-    with local_stack(workdir) as stack:
-        settings = stack.camera_settings("cam-bench-memory", workdir, duration_s=duration_s)
-        config = workdir / "camera.toml"
-        config.write_text(_toml(settings))
-        camera = subprocess.Popen(  # noqa: S603 - fixed command line
-            [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
-             "--until-drained", "--log-level", "WARNING"],
-            env={**os.environ, "MALLOC_ARENA_MAX": "2"},  # as the systemd unit sets it
-        )  # fmt: skip
-        try:
-            samples = _sample(camera, duration_s + 30)
-            code = camera.wait(60)
-        finally:
-            if camera.poll() is None:
-                camera.kill()
-                camera.wait()
-        uploaded = sum(
-            obj.size
-            for obj in oss2.ObjectIteratorV2(
-                oss2.Bucket(
-                    oss2.Auth(stack.emulator.access_key_id, stack.emulator.access_key_secret),
-                    stack.emulator.oss_endpoint,
-                    stack.emulator.bucket,
-                ),
-                prefix="videos/cam-bench-memory/",
-            )
+def _camera_kib(
+    stack: LocalStack, workdir: Path, client: str, duration_s: float
+) -> tuple[list[tuple[int, int]], int, int]:
+    """Run one recording, uploading camera; return its samples, exit code, uploaded bytes."""
+    device_id = f"cam-bench-memory-{client}"
+    settings = stack.camera_settings(device_id, workdir, duration_s=duration_s)
+    config = workdir / f"camera-{client}.toml"
+    config.write_text(_toml(settings, client))
+    camera = subprocess.Popen(  # noqa: S603 - fixed command line
+        [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
+         "--until-drained", "--log-level", "WARNING"],
+        env={**os.environ, "MALLOC_ARENA_MAX": "2"},  # as the systemd unit sets it
+    )  # fmt: skip
+    try:
+        samples = _sample(camera, duration_s + 30)
+        code = camera.wait(60)
+    finally:
+        if camera.poll() is None:
+            camera.kill()
+            camera.wait()
+    uploaded = sum(
+        obj.size
+        for obj in oss2.ObjectIteratorV2(
+            oss2.Bucket(
+                oss2.Auth(stack.emulator.access_key_id, stack.emulator.access_key_secret),
+                stack.emulator.oss_endpoint,
+                stack.emulator.bucket,
+            ),
+            prefix=f"videos/{device_id}/",
         )
-    steady = samples[len(samples) // 4 :] or samples or [(0, 0)]
-    peak = max(rss for rss, _ in steady) / 1024
+    )
+    return samples, code, uploaded
+
+
+def bench_memory(workdir: Path, duration_s: float) -> Result:
+    """Resident memory of a recording, uploading ``ossmedia camera`` process, per client."""
+    figures: dict[str, float | str] = {}
+    peaks: dict[str, float] = {}
+    codes: list[int] = []
+    idle = {
+        client: (
+            _idle_kib(_libraries(client)),
+            _idle_kib(f"{AGENT_IMPORTS}, {CLIENT_IMPORTS[client][0]}"),
+        )
+        for client in CLIENT_IMPORTS
+    }
+    with local_stack(workdir) as stack:
+        runs = {c: _camera_kib(stack, workdir, c, duration_s) for c in CLIENT_IMPORTS}
+    for client, (samples, code, uploaded) in runs.items():
+        libraries, baseline = idle[client]
+        steady = samples[len(samples) // 4 :] or samples or [(0, 0)]
+        peak = max(rss for rss, _ in steady) / 1024
+        peaks[client] = peak
+        codes.append(code)
+        figures.update(
+            {
+                f"{client}_libraries_rss_mb": round(libraries[0] / 1024, 1),
+                f"{client}_idle_imports_rss_mb": round(baseline[0] / 1024, 1),
+                f"{client}_agent_peak_rss_mb": round(peak, 1),
+                f"{client}_agent_median_rss_mb": round(
+                    statistics.median(r for r, _ in steady) / 1024, 1
+                ),
+                f"{client}_agent_peak_anon_mb": round(max(a for _, a in steady) / 1024, 1),
+                f"{client}_agent_over_idle_mb": round(peak - baseline[0] / 1024, 1),
+                f"{client}_uploaded_mb": round(uploaded / 1e6, 2),
+                f"{client}_exit_code": code,
+            }
+        )
+    figures["http_saves_mb"] = round(peaks["oss2"] - peaks["http"], 1)
+    figures["recorded_s"] = duration_s
     return Result(
         "memory",
-        {
-            "libraries_rss_mb": round(libraries[0] / 1024, 1),
-            "libraries_anon_mb": round(libraries[1] / 1024, 1),
-            "idle_imports_rss_mb": round(baseline[0] / 1024, 1),
-            "idle_imports_anon_mb": round(baseline[1] / 1024, 1),
-            "agent_peak_rss_mb": round(peak, 1),
-            "agent_median_rss_mb": round(statistics.median(r for r, _ in steady) / 1024, 1),
-            "agent_peak_anon_mb": round(max(a for _, a in steady) / 1024, 1),
-            "agent_over_idle_mb": round(peak - baseline[0] / 1024, 1),
-            "recorded_s": duration_s,
-            "uploaded_mb": round(uploaded / 1e6, 2),
-            "exit_code": code,
-        },
-        "agent RSS <= 50 MB",
-        peak <= 50 and code == 0,
+        figures,
+        'agent RSS <= 50 MB with [oss] client = "http"',
+        peaks["http"] <= 50 and codes == [0, 0],
     )
 
 
-def _toml(settings: AgentSettings) -> str:
+def _toml(settings: AgentSettings, client: str) -> str:
     return "\n".join(
         [
             f'device_id = "{settings.device_id}"',
@@ -381,6 +420,8 @@ def _toml(settings: AgentSettings) -> str:
             f'url = "{settings.broker.url}"',
             "[spool]",
             f'dir = "{settings.spool.dir}"',
+            "[oss]",
+            f'client = "{client}"',
             "[source]",
             'kind = "pattern"',
             f"bitrate_bps = {settings.source.bitrate_bps}",
