@@ -8,6 +8,8 @@ import hmac
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas import InvalidKey, InvalidMessage, SealError, b64url_decode, seal, sign, unseal, verify
 
@@ -35,6 +37,39 @@ def test_verify_rejects_wrong_key_text_or_sig() -> None:
     assert not verify(KEY, "a\nb", "!" * 43)
     flipped = ("B" if sig[0] == "A" else "A") + sig[1:]
     assert not verify(KEY, "a\nb", flipped)
+
+
+def _verify_by_decoding(key: bytes, canonical: str, sig: str) -> bool:
+    expected = hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).digest()
+    try:
+        return hmac.compare_digest(expected, b64url_decode(sig))
+    except InvalidMessage:
+        return False
+
+
+_CANONICAL = "ossmedia/v1\ncreds.request\ncam-0001"
+
+
+def _spellings(sig: str) -> list[str]:
+    # The true signature and the ways a forger could re-spell it: another last character
+    # (same bytes when only spare bits differ), padding, a standard-alphabet character.
+    last = [sig[:-1] + c for c in "AEIMQUYcgkosw048BFJN"]
+    return [sig, *last, sig + "=", sig.replace("-", "+"), sig.replace("_", "/"), sig + "\ud800"]
+
+
+@given(st.binary(min_size=32, max_size=32), st.text(max_size=40), st.data())
+def test_verify_agrees_with_decoding_the_signature(
+    key: bytes, canonical: str, data: st.DataObject
+) -> None:
+    true_sig = sign(key, canonical)
+    sig = data.draw(st.one_of(st.sampled_from(_spellings(true_sig)), st.text(max_size=50)))
+    assert verify(key, canonical, sig) == _verify_by_decoding(key, canonical, sig)
+
+
+def test_only_the_canonical_spelling_verifies() -> None:
+    sig = sign(KEY, _CANONICAL)
+    verdicts = {s: verify(KEY, _CANONICAL, s) for s in _spellings(sig)}
+    assert [s for s, ok in verdicts.items() if ok] == [sig]
 
 
 @pytest.mark.parametrize("key", [b"", bytes(31), bytes(33), "k" * 32])
