@@ -8,6 +8,7 @@ concurrent requests for the same device and access share one STS call (single fl
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,6 +25,12 @@ from cloud.responder.sts import CredentialMinter, StsCredentials
 from cloud.state.protocols import BlobState
 
 _MAX_LOCAL = 100_000
+
+
+@functools.lru_cache(maxsize=65536)
+def _policy_digest(policy: str) -> str:
+    # Each device's policy is the same document request after request.
+    return hashlib.sha256(policy.encode()).hexdigest()[:16]
 
 
 class CacheObserver(Protocol):
@@ -77,8 +84,7 @@ class CredentialCache:
     @staticmethod
     def key(device_id: str, access: str, policy: str) -> str:
         """The cache key: the device, the access and the exact policy the entry was minted with."""
-        digest = hashlib.sha256(policy.encode()).hexdigest()[:16]
-        return f"creds:{device_id}:{access}:{digest}"
+        return f"creds:{device_id}:{access}:{_policy_digest(policy)}"
 
     def _encode(self, key: str, creds: StsCredentials, issued_ms: int) -> bytes:
         plain = json.dumps(

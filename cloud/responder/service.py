@@ -3,7 +3,8 @@
 Threads and their jobs:
 
 - the network thread owns the paho client: it connects (jittered exponential backoff between
-  attempts), resubscribes on every connect, and runs ``loop()``;
+  attempts), resubscribes on every connect, and runs its network I/O
+  (:class:`~cloud.responder.netloop.NetworkLoop`);
 - the network thread also runs :class:`~cloud.responder.pipeline.Pipeline` for everything
   that cannot block (cache hits and refusals: no thread hop, no lock convoy);
 - a pool of worker threads runs the rest (STS calls, waits for a duplicate's first copy), so
@@ -35,6 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from cloud.responder.metrics import Metrics
+from cloud.responder.netloop import NetworkLoop
 from cloud.responder.pipeline import Deferred, Dropped, Pipeline, Reply
 from cloud.settings import BrokerSettings
 from schemas.topics import Topics
@@ -61,6 +63,27 @@ def _properties(packet: int, **values: int) -> Properties:
     for name, value in values.items():
         setattr(props, name, value)
     return props
+
+
+class _PackedOnce(Properties):
+    """Publish properties that never change, packed once.
+
+    paho packs a message's properties again on every publish, which costs more than the rest
+    of building the packet; every reply carries the same message expiry.
+    """
+
+    _packed: bytes
+
+    def __init__(self, packet: int, **values: int) -> None:
+        super().__init__(packet)  # type: ignore[no-untyped-call]
+        for name, value in values.items():
+            setattr(self, name, value)
+        # Properties.__setattr__ only takes MQTT property names.
+        object.__setattr__(self, "_packed", bytes(super().pack()))  # type: ignore[no-untyped-call]
+
+    def pack(self) -> bytes:
+        """The packed properties, as ``Properties.pack`` returns them."""
+        return self._packed
 
 
 class ResponderService:
@@ -96,8 +119,9 @@ class ResponderService:
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="responder")
         self._client = self._make_client()
+        self._loop = NetworkLoop(self._client)
         self._reply_props = (
-            _properties(PacketTypes.PUBLISH, MessageExpiryInterval=broker.reply_expiry_s)
+            _PackedOnce(PacketTypes.PUBLISH, MessageExpiryInterval=broker.reply_expiry_s)
             if self._v5
             else None
         )
@@ -224,7 +248,8 @@ class ResponderService:
             if request_mid is None:
                 self._early.add(mid)
                 return
-            self._lock.notify_all()
+            if self._draining:
+                self._lock.notify_all()
         self._ack(request_mid)
 
     # -- workers ---------------------------------------------------------------------------
@@ -236,7 +261,10 @@ class ResponderService:
     def _done(self) -> None:
         with self._lock:
             self._processing -= 1
-            self._lock.notify_all()
+            # Only stop() waits on the condition, and it sets _draining before it checks the
+            # counters under this lock: no wake-up is lost.
+            if self._draining:
+                self._lock.notify_all()
 
     def _run_deferred(self, deferred: Deferred, request_mid: int, received: float) -> None:
         try:
@@ -328,7 +356,7 @@ class ResponderService:
                 continue
             attempt = 0
             while not self._stopping.is_set():
-                rc = self._client.loop(timeout=0.1)
+                rc = self._loop.step(timeout=0.1)
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
             if self._stopping.is_set():
@@ -341,7 +369,7 @@ class ResponderService:
         # Socket work stays on this thread: send DISCONNECT here and flush it.
         self._client.disconnect()
         for _ in range(10):
-            if self._client.loop(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            if self._loop.step(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 break
 
     # -- public API ------------------------------------------------------------------------
@@ -386,7 +414,10 @@ class ResponderService:
                     break
                 self._lock.wait(min(left, 0.1))
         self._stopping.set()
+        self._loop.wake()
         self._thread.join(timeout=5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._metrics.connected.set(0)
         _log.info("stopped")

@@ -134,6 +134,21 @@ def test_schema_error_echoes_a_readable_request_id(rig: Rig) -> None:
     assert not rig.minter.calls
 
 
+def test_a_request_in_another_json_layout_is_served_like_a_compact_one(rig: Rig) -> None:
+    keys = _add(rig)
+    compact = _request(rig, keys)
+    doc = json.loads(compact)
+    spaced = json.dumps(doc, indent=1).encode()  # whitespace: read by the full JSON path
+    reply = _send(rig, spaced)
+    assert reply.outcome == "ok"
+    assert isinstance(parse_response(reply.payload), CredsResponseOk)
+    # The same request in compact form is a duplicate delivery: the stored answer again.
+    assert _send(rig, compact).payload == reply.payload
+    # Its nonce on another request is a replay, whichever layout the replay arrives in.
+    other = json.loads(_request(rig, keys, nonce=doc["nonce"]))
+    _error(_send(rig, json.dumps(other, indent=1).encode()), keys, "replay")
+
+
 def test_unknown_device_gets_an_unsigned_error(rig: Rig) -> None:
     keys = DeviceKeys.from_secret(new_device_secret())
     _error(_send(rig, _request(rig, keys)), None, "unknown_device")

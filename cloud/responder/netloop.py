@@ -1,0 +1,94 @@
+"""One paho client's network I/O, driven from the thread that owns the client.
+
+paho's own ``loop()`` writes a byte to an internal socket pair for every packet queued, so
+that a ``select()`` waiting in another thread wakes up. The responder publishes most replies
+(and their acknowledgements) from the network thread itself, where those are two system calls
+per request for nothing: the packets go out at the end of the same pass anyway. This loop
+uses paho's external-loop API (``loop_read`` / ``loop_write`` / ``loop_misc`` and the
+``on_socket_register_write`` callback) and wakes itself only when another thread (a worker
+with a reply, ``stop()`` with an unsubscribe) queues a packet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+_OK = MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+class NetworkLoop:
+    """Read, write and keep alive one client, a pass at a time.
+
+    Args:
+        client: the paho client; its ``on_socket_register_write`` callback is taken.
+    """
+
+    def __init__(self, client: mqtt.Client) -> None:
+        self._client = client
+        self._owner: int | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        client.on_socket_register_write = self._on_register_write
+
+    def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        # paho calls this when a packet is queued while none was waiting. On the loop's own
+        # thread the packet goes out at the end of the pass; from elsewhere, the loop may be
+        # waiting in select() and must be woken.
+        if threading.get_ident() != self._owner:
+            self.wake()
+
+    def wake(self) -> None:
+        """End the current wait early (from any thread)."""
+        with contextlib.suppress(OSError):  # buffer full (a wake-up is pending) or closed
+            self._wake_w.send(b"\0")
+
+    def step(self, timeout: float) -> MQTTErrorCode:
+        """Wait up to ``timeout`` seconds for traffic, then read, write and keep alive.
+
+        Call it from one thread only: that thread owns the client's socket.
+
+        Returns:
+            paho's code: success, or why the connection is gone (paho has then closed the
+            socket and called ``on_disconnect``, as its own loop does).
+        """
+        self._owner = threading.get_ident()
+        client = self._client
+        sock = client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        # TLS can hold decrypted bytes that select() does not see.
+        pending = getattr(sock, "pending", None)
+        buffered = pending is not None and pending() > 0
+        wlist = [sock] if client.want_write() else []
+        try:
+            readable, _, _ = select.select(
+                [sock, self._wake_r], wlist, [], 0.0 if buffered else timeout
+            )
+        except (OSError, ValueError, TypeError):  # the socket was closed under us
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if self._wake_r in readable:
+            with contextlib.suppress(OSError):
+                self._wake_r.recv(4096)
+        if buffered or sock in readable:
+            rc = client.loop_read()
+            if rc != _OK:
+                return rc
+        # Replies and acknowledgements queued while reading go out now, not after a wait.
+        if client.want_write():
+            rc = client.loop_write()
+            if rc != _OK:
+                return rc
+        return client.loop_misc()
+
+    def close(self) -> None:
+        """Release the wake-up sockets."""
+        self._wake_r.close()
+        self._wake_w.close()
