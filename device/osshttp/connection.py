@@ -132,8 +132,9 @@ class ConnectionPool:
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
+                if connection is None:
+                    self.opened += 1
             if connection is None:
-                self.opened += 1
                 return self._factory(self._host, self._port, self._timeout_s)
             if not _dropped(connection):
                 return connection

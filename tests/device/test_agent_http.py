@@ -44,6 +44,32 @@ def test_records_and_uploads_through_the_http_client(stack: Stack, tmp_path: Pat
     assert agent.target.store.connections_opened <= 2
 
 
+def test_hls_output_through_the_http_client(stack: Stack, tmp_path: Path) -> None:
+    """Segments and playlists are puts with a content type, the playlists marked no-cache."""
+    settings = stack.agent_settings(
+        "cam-http-hls",
+        tmp_path / "spool",
+        oss=HTTP,
+        source={"kind": "pattern", "duration_s": 2.0},
+        output={"format": "hls", "frame_rate": 20, "target_duration_s": 0.5, "list_size": 2},
+    )
+    agent = Agent(settings)
+    assert agent.run(until_drained=True) == 0
+    assert isinstance(agent.target.store, HttpObjectStore)
+    objects = dict(stack.objects("videos/cam-http-hls/"))
+    segments = sorted(key for key in objects if key.endswith(".ts"))
+    (playlist,) = [key for key in objects if key.endswith(".m3u8")]
+    assert len(segments) == 4
+    folder = playlist.rsplit("/", 1)[0]
+    listed = [line for line in objects[playlist].decode().splitlines() if line.endswith(".ts")]
+    assert [f"{folder}/{uri}" for uri in listed] == segments[-2:]  # the live window
+    bucket = stack.bucket()
+    assert bucket.head_object(segments[0]).content_type == "video/mp2t"
+    stored = bucket.head_object(playlist)
+    assert stored.content_type == "application/vnd.apple.mpegurl"
+    assert stored.headers.get("Cache-Control") == "no-cache"
+
+
 def test_the_default_client_is_still_oss2(stack: Stack, tmp_path: Path) -> None:
     settings = stack.agent_settings("cam-oss2", tmp_path / "spool")
     agent = Agent(settings)
