@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import pytest
 
 from cloud.settings import Limits
 from device.agent.agent import Agent
+from device.agent.cli import main as cli_main
+from device.agent.config import parse_settings
+from device.errors import ConfigError
 from device.osshttp import HttpObjectStore
 from device.recorder import pattern_bytes
 from device.store import OssObjectStore
@@ -27,6 +31,15 @@ REPO = Path(__file__).resolve().parents[2]
 HTTP = {"client": "http"}
 # What oss2 brings in and the stdlib client leaves out.
 OSS2_LIBRARIES = {"oss2", "requests", "urllib3", "aliyunsdkcore", "aliyunsdkkms", "Crypto"}
+
+
+def test_the_client_is_chosen_in_camera_toml(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["--example-config"]) == 0
+    example = tomllib.loads(capsys.readouterr().out)
+    assert example["oss"] == {"client": "oss2"}
+    assert parse_settings({**example, "oss": HTTP}).oss.client == "http"
+    with pytest.raises(ConfigError, match=r"oss\.client"):
+        parse_settings({**example, "oss": {"client": "requests"}})
 
 
 def test_records_and_uploads_through_the_http_client(stack: Stack, tmp_path: Path) -> None:
