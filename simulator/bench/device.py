@@ -299,7 +299,7 @@ the protocol and settings models, AES-GCM unsealing."""
 
 CLIENT_IMPORTS = {
     "oss2": ("oss2", "oss2"),
-    "http": ("device.osshttp", "http.client, xml.etree.ElementTree, mimetypes"),
+    "http": ("device.osshttp", "http.client, mimetypes"),
 }
 """Per ``[oss] client``: what the agent imports once configured with it, and what its object
 store client stands on (oss2; or the standard library modules the device's own client uses)."""
