@@ -30,6 +30,7 @@ __all__ = ["HttpObjectStore"]
 
 _USER_AGENT = "ossmedia-camera"
 _CRC_HEADER = "x-oss-hash-crc64ecma"
+_MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "HTTP404"})
 # oss2's additions to the mimetypes table (``oss2.utils._EXTRA_TYPES_MAP``).
 _EXTRA_TYPES = {
     ".js": "application/javascript",
@@ -53,7 +54,11 @@ def _guessed_type(key: str) -> str | None:
 
 
 def _optional_int(value: str | None) -> int | None:
-    return int(value) if value else None
+    """A decimal header value; a missing or garbled one counts as absent."""
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
 
 
 def _unquoted(etag: str) -> str:
@@ -148,13 +153,15 @@ class HttpObjectStore:
         try:
             answer = self._send("HEAD", key, {}, {}, None)
         except ObjectNotFound as exc:
-            if exc.code == "NoSuchBucket":
-                raise
-            return None
+            # As oss2's head_object: a missing key (or a bare 404) is "no object"; a missing
+            # bucket, or any other 404 code, is an error.
+            if exc.code in _MISSING_OBJECT_CODES:
+                return None
+            raise
         headers = answer.headers
         return ObjectInfo(
             key=key,
-            size=int(headers.get("content-length") or 0),
+            size=_optional_int(headers.get("content-length")) or 0,
             crc64=_optional_int(headers.get(_CRC_HEADER)),
             object_type=headers.get("x-oss-object-type") or "Normal",
             etag=_unquoted(headers.get("etag", "")),

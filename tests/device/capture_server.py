@@ -30,6 +30,8 @@ class CaptureServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.drop_after_answer = drop_after_answer
         self.requests: list[Captured] = []
+        self.canned: list[tuple[int, dict[str, str], bytes]] = []
+        """Answers to give instead of the default ones, first to last."""
         self.connections = 0
         self.dropped = threading.Semaphore(0)
         """Released once per connection closed by the server after its answer."""
@@ -63,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes = b"") -> None:
+        if self.server.canned:
+            status, headers, body = self.server.canned.pop(0)
         self.server.requests.append(
             Captured(
                 self.command,

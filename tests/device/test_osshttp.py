@@ -237,3 +237,32 @@ def test_a_connection_the_server_dropped_is_replaced() -> None:
             assert server.dropped.acquire(timeout=5)
         assert store.connections_opened == server.connections == 5
         assert len(server.requests) == 5
+
+
+def test_answers_oss2_would_not_parse_still_raise_device_errors() -> None:
+    clock = ManualClock(wall_ms=_now_ms())
+    error = b"<Error><Code>InternalError</Code><Message>x & y</Message></Error>"  # not XML
+    with capture_server() as server:
+        server.canned = [
+            (404, {}, b""),  # a HEAD 404 without x-oss-err: no such object
+            (404, {"x-oss-err": "bm90IGJhc2U2NA=="}, b""),  # x-oss-err that is not XML
+            (200, {"x-oss-next-append-position": "twelve"}, b""),
+            (409, {}, b"<Error><Code>PositionNotEqualToLength</Code></Error>"),  # no position
+            (500, {"Content-Type": "application/xml"}, error),
+            (200, {"x-oss-hash-crc64ecma": "1"}, b""),  # a put whose CRC differs
+        ]
+        store = _http_store(server.endpoint, clock)
+        assert store.head("a.mp4") is None
+        assert store.head("b.mp4") is None
+        outcomes = [
+            _outcome(lambda: store.append("k.mp4", 0, b"x")),
+            _outcome(lambda: store.append("k.mp4", 3, b"x")),
+            _outcome(lambda: store.append("k.mp4", 3, b"x")),
+            _outcome(lambda: store.put("k.m3u8", b"x")),
+        ]
+    assert [o[:4] for o in outcomes] == [
+        ("TransientStorageError", "bad_response", "k.mp4", 0),
+        ("TransientStorageError", "bad_response", "k.mp4", 3),
+        ("TransientStorageError", "InternalError", "k.mp4", 3),
+        ("IntegrityError", "integrity", "k.m3u8", None),
+    ]
