@@ -160,8 +160,13 @@ class ResponderService:
             password = s.password.get_secret_value() if s.password else None
             client.username_pw_set(s.username, password)
         # Replies are small and many; paho's default of 20 unacknowledged publishes would
-        # throttle a busy responder on the broker's round trip.
-        client.max_inflight_messages_set(1000)
+        # throttle a busy responder on the broker's round trip. No paho-side cap at all (0):
+        # past a cap paho only holds replies back in its own queue (it never drops them), and
+        # on every PUBACK walks all unacknowledged messages to release queued ones. The flow
+        # stays bounded by the broker: a QoS 1 request is acknowledged only once its reply
+        # is, and the broker keeps at most our Receive Maximum (its own in-flight limit on
+        # MQTT 3.1.1) of them unacknowledged.
+        client.max_inflight_messages_set(0)
         client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
