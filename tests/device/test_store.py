@@ -143,6 +143,19 @@ def test_unreachable_store_is_transient(client: Client) -> None:
         store.head(KEY)
 
 
+def test_an_answer_slower_than_the_timeout_is_transient(
+    emulator: EmulatorHandle, client: Client
+) -> None:
+    provider = RotatingCameraCredentials(emulator, PREFIX)
+    store = keyed_store(client, provider, emulator.oss_endpoint, emulator.bucket, timeout_s=0.3)
+    emulator.set_faults({"rules": [{"operations": ["AppendObject"], "latency_ms": 1500}]})
+    with pytest.raises(TransientStorageError) as info:
+        store.append(KEY, 0, b"x")
+    assert (info.value.code, info.value.position) == ("transport", 0)
+    emulator.clear_faults()
+    assert store.head(PREFIX + "never-written") is None  # the store answers again
+
+
 def test_no_oss2_exception_escapes(emulator: EmulatorHandle, client: Client) -> None:
     store = camera_store(emulator, PREFIX, client=client)
     failures = [
