@@ -5,7 +5,8 @@ Three measurements, each next to a baseline taken in the same run:
 * ``throughput``: appends per second through ``MediaFile`` (exactly-once bookkeeping, CRC-64,
   tenacity) against a bare ``oss2`` ``append_object`` loop, same emulator, same chunk size,
   runs interleaved; goal: MediaFile at 90 % or more of the bare loop. Reported for the
-  agent's path (each chunk's CRC comes from the spool) and for ``write(data)`` (hashed).
+  agent's path (each chunk's CRC comes from the spool) and for ``write(data)`` (hashed), and
+  for the agent's path over the stdlib client (``[oss] client = "http"``).
 * ``catchup``: an agent records at 4 Mbit/s through a 30 s OSS outage, then drains its spool;
   goal: drain rate of at least 5 times the recording bitrate.
 * ``memory``: resident memory of an ``ossmedia camera`` process recording and uploading at
@@ -51,8 +52,10 @@ from cloud.settings import (
     StsSettings,
 )
 from device.agent.agent import Agent
+from device.clock import SystemClock
 from device.crc64 import crc64
 from device.media_file import MediaFile
+from device.osshttp import AccessKeys, HttpObjectStore, RequestSigner
 from device.settings import AgentSettings
 from device.store import OssObjectStore
 from simulator.broker import MosquittoProcess, MosquittoSettings
@@ -149,11 +152,15 @@ def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
     """
     chunks = [os.urandom(chunk_bytes) for _ in range(8)]
     crcs = [crc64(chunk) for chunk in chunks]
-    rates: dict[str, list[float]] = {"bare": [], "hashing": [], "known_crc": []}
+    rates: dict[str, list[float]] = {"bare": [], "hashing": [], "known_crc": [], "http": []}
     with spawned_emulator("--quiet") as emulator:
         auth = oss2.Auth(emulator.access_key_id, emulator.access_key_secret)
         bucket = oss2.Bucket(auth, emulator.oss_endpoint, emulator.bucket)
         store = OssObjectStore(auth, emulator.oss_endpoint, emulator.bucket)
+        keys = AccessKeys(emulator.access_key_id, emulator.access_key_secret)
+        http_store = HttpObjectStore(
+            RequestSigner(lambda: keys, SystemClock()), emulator.oss_endpoint, emulator.bucket
+        )
 
         def run(path: str, key: str) -> float:
             start = time.perf_counter()
@@ -163,14 +170,14 @@ def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
                     result = bucket.append_object(key, position, chunks[i % 8])
                     position = result.next_position
             else:
-                media = MediaFile(store, key, "aw")
+                media = MediaFile(http_store if path == "http" else store, key, "aw")
                 for i in range(appends):
-                    known = crcs[i % 8] if path == "known_crc" else None
+                    known = None if path == "hashing" else crcs[i % 8]
                     media.write(chunks[i % 8], crc64=known)
                 media.close()
             return appends * chunk_bytes / (time.perf_counter() - start)
 
-        order = ["bare", "hashing", "known_crc"]
+        order = ["bare", "hashing", "known_crc", "http"]
         for round_no in range(rounds + 1):  # round 0 warms every path up
             for path in order + order[::-1]:
                 rate = run(path, f"bench/{path}-{round_no}-{time.perf_counter_ns()}")
@@ -179,6 +186,7 @@ def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
     bare = statistics.median(rates["bare"]) / 1e6
     hashing = statistics.median(rates["hashing"]) / 1e6
     known = statistics.median(rates["known_crc"]) / 1e6
+    http = statistics.median(rates["http"]) / 1e6
     return Result(
         "throughput",
         {
@@ -188,8 +196,10 @@ def bench_throughput(chunk_bytes: int, appends: int, rounds: int) -> Result:
             "bare_oss2_mb_s": round(bare, 1),
             "mediafile_known_crc_mb_s": round(known, 1),
             "mediafile_hashing_mb_s": round(hashing, 1),
+            "mediafile_http_known_crc_mb_s": round(http, 1),
             "ratio_known_crc": round(known / bare, 3),
             "ratio_hashing": round(hashing / bare, 3),
+            "ratio_http_known_crc": round(http / bare, 3),
             **{
                 f"{path}_runs_mb_s": " ".join(f"{rate / 1e6:.0f}" for rate in values)
                 for path, values in rates.items()
