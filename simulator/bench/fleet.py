@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chunk", type=int, default=64 * 1024, help="bytes per chunk and append (65536)"
     )
+    parser.add_argument(
+        "--oss-client",
+        choices=("oss2", "http"),
+        default="oss2",
+        help="the cameras' object store client (oss2, the camera's default)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the fleet reports here")
     return parser
@@ -68,6 +74,7 @@ def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
         seed=args.seed,
         processes=args.processes,
         drain_s=max(60.0, args.duration / 2),
+        oss_client=args.oss_client,
     )
     report = run_fleet(settings, out=sys.stderr)
     print(report.summary(), flush=True)

@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="append: bytes appended to objects; hls: TS segments and a live playlist from "
         "each camera's generated H.264 pattern (append)",
     )
+    parser.add_argument(
+        "--oss-client",
+        choices=("oss2", "http"),
+        default="oss2",
+        help="the cameras' object store client (oss2, the camera's default)",
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report to this file")
     parser.add_argument("--broker", help="use this MQTT broker (mqtt://host:port)")
     parser.add_argument("--endpoint", help="use this running emulator (http://host:port)")
@@ -96,6 +102,7 @@ def main(argv: list[str]) -> int:
         emulator_endpoint=args.endpoint,
         admin_token=os.environ.get("OSSMEDIA_ADMIN_TOKEN"),
         workdir=args.workdir,
+        oss_client=args.oss_client,
         output=args.output,
     )
     stop = threading.Event()

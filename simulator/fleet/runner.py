@@ -70,6 +70,8 @@ class FleetSettings:
         rollover_s: start a new object after this much recording time.
         video: cameras encode real H.264 test-pattern video (PyAV) live.
         basic_broker: the external broker lacks MQTT 5 and shared subscriptions (amqtt).
+        oss_client: the cameras' object store client, ``oss2`` (the camera's default) or
+            ``http`` (the camera's stdlib client: the same requests, less work per request).
         store_dir: the local emulator keeps objects in files here (``None``: in memory, or,
             for a run that produces more than :data:`MEMORY_STORE_LIMIT_BYTES`, in files in a
             temporary directory on disk).
@@ -98,6 +100,7 @@ class FleetSettings:
     video: bool = False
     basic_broker: bool = False
     store_dir: Path | None = None
+    oss_client: str = "oss2"
     output: str = "append"
 
 
@@ -139,6 +142,7 @@ def camera_settings(
             "policy": "drop_oldest",
             **squeezed,
         },
+        "oss": {"client": settings.oss_client},
         "upload": {
             "rollover_s": settings.rollover_s,
             "outage_initial_s": 0.5,
