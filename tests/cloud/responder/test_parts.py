@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 
@@ -9,6 +10,7 @@ import pytest
 
 from cloud.errors import StsRejected, StsThrottled, StsUnavailable
 from cloud.responder.cache import CredentialCache
+from cloud.responder.cli import GC_THRESHOLDS, main
 from cloud.responder.limiter import StsCallLimiter
 from cloud.responder.policy import session_policy
 from cloud.responder.replay import ReplayGuard, RequestIdentity
@@ -291,3 +293,14 @@ def test_sts_client_does_not_retry_a_rejection(emulator: EmulatorHandle) -> None
         client.assume_role(session_name="cam-1", policy=POLICY, duration_s=900)
     assert info.value.http_status == 404
     assert emulator.stats()["requests"]["AssumeRole"] == {"404": 1}
+
+
+def test_the_responder_process_raises_the_gc_thresholds(capsys: pytest.CaptureFixture[str]) -> None:
+    before = gc.get_threshold()
+    try:
+        assert main(["--example-config"]) == 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
+    finally:
+        gc.set_threshold(*before)
+    assert "[broker]" in capsys.readouterr().out
