@@ -44,13 +44,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_config(emulator: Emulator) -> uvicorn.Config:
-    """uvicorn settings for the emulator: our own access log, no server header, lifespan on."""
+    """uvicorn settings for the emulator: our own access log, no server header, lifespan on.
+
+    uvicorn's ``Date`` header is off: the emulator dates every response from its own clock.
+    """
     return uvicorn.Config(
         emulator.app,
         http=AbortableHttpToolsProtocol,
         lifespan="on",
         access_log=False,
         server_header=False,
+        date_header=False,
         log_level=emulator.settings.log_level,
         timeout_graceful_shutdown=5,
         log_config=None,

@@ -115,6 +115,7 @@ class Emulator:
             admin=AdminApp(self, self.admin_token),
             base_host=BASE_HOST,
             on_shutdown=self.close,
+            clock=self.clock,
         )
         self.port: int | None = None
         self._closed = False

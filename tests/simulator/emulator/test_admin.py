@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -112,3 +113,21 @@ def test_info_matches_the_handle(any_emulator: EmulatorHandle) -> None:
     assert info["bucket"] == "ossmedia"
     assert info["region"] == "cn-hangzhou"
     assert info["sts_endpoint"] == info["oss_endpoint"] == any_emulator.oss_endpoint
+
+
+def test_every_response_has_one_date_from_the_emulator_clock(emulator: EmulatorHandle) -> None:
+    from email.utils import parsedate_to_datetime
+
+    emulator.advance_clock(10 * 86_400)  # ten days ahead: the real time would show
+    emulator.set_faults({"rules": [{"operations": ["GetObject"], "error_rate": 1.0}]})
+    replies = [
+        httpx.get(f"{emulator.oss_endpoint}/{emulator.bucket}/anything"),  # OSS, injected 5xx
+        httpx.get(f"{emulator.oss_endpoint}/{emulator.bucket}/?acl"),  # OSS, its own refusal
+        httpx.post(emulator.sts_endpoint, params={"Action": "AssumeRole"}),  # STS error
+        httpx.get(f"{emulator.oss_endpoint}/__admin/health"),  # admin
+    ]
+    for reply in replies:
+        dates = reply.headers.get_list("date")
+        assert len(dates) == 1, (reply.request.url, dates)
+        ahead = parsedate_to_datetime(dates[0]).timestamp() - time.time()
+        assert 10 * 86_400 - 60 < ahead < 10 * 86_400 + 60, (reply.request.url, dates)
