@@ -64,9 +64,9 @@ class SessionSettings(_Frozen):
         secret: key that signs session cookies (at least 32 characters). When absent a
             random key is made at start, so sessions end when the console restarts.
         max_age_s: a session ends this long after login.
-        max_login_failures: failed logins per user name before it is locked out for
-            ``lockout_s`` seconds.
-        lockout_s: how long a locked-out user name stays locked.
+        max_login_failures: failed logins per user name and client address before that
+            name is locked out from that address for ``lockout_s`` seconds.
+        lockout_s: how long a locked-out user name stays locked for that address.
     """
 
     secret: SecretStr | None = None

@@ -37,7 +37,7 @@ from cloud.console.web.api_models import (
     TimelineOut,
 )
 from cloud.console.web.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
-from cloud.console.web.context import api, ctx_of, error_response
+from cloud.console.web.context import api, client_address, ctx_of, error_response
 from cloud.console.web.pages import _today
 
 __all__ = ["api_routes"]
@@ -105,9 +105,11 @@ async def session_create(request: Request) -> Response:
     if expected is None or not tokens_match(expected, request.headers.get(CSRF_HEADER)):
         return error_response(request, 403, "csrf", "get a token from GET /api/session first")
     body = await _body(request, LoginIn)
-    if ctx.authenticator.locked_out(body.username):
+    if ctx.authenticator.locked_out(body.username, client_address(request)):
         return error_response(request, 429, "locked_out", "too many failed logins; wait")
-    if not await run_in_threadpool(ctx.authenticator.check, body.username, body.password):
+    if not await run_in_threadpool(
+        ctx.authenticator.check, body.username, body.password, client_address(request)
+    ):
         return error_response(request, 401, "bad_credentials", "wrong user name or password")
     session = ctx.sessions.create(body.username)
     response = _json(

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -153,7 +154,13 @@ class SessionStore:
 
 
 class Authenticator:
-    """Checks operator passwords, with a per-user lockout after repeated failures.
+    """Checks operator passwords, locking out a user name from one address after failures.
+
+    Failures are counted per user name *and* client address: a guesser locks the name out for
+    its own address only, so it cannot lock a real operator out from everywhere by typing
+    wrong passwords for them. The failure records are bounded; past the bound the least
+    recently failed go first (each attempt costs a password hash, so filling the bound takes
+    longer than a lockout lasts).
 
     Args:
         operators: who may log in.
@@ -171,48 +178,49 @@ class Authenticator:
         self._hashes = {op.username: op.password_hash.get_secret_value() for op in operators}
         self._settings = settings
         self._clock = clock
-        self._failures: dict[str, list[float]] = {}
+        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
         self._lock = threading.Lock()
         # Unknown user names still cost one hash check, so timing does not reveal them.
         sample = next(iter(self._hashes.values()), "")
         log2_n = int(sample.split("$")[1]) if sample.count("$") == 5 else 10
         self._decoy = hash_password(secrets.token_urlsafe(16), log2_n=log2_n)
 
-    def locked_out(self, username: str) -> bool:
-        """True while ``username`` has too many recent failures."""
+    def locked_out(self, username: str, client: str) -> bool:
+        """True while ``username`` has too many recent failures from ``client``."""
+        key = (username, client)
         now = self._clock()
         with self._lock:
-            recent = [
-                t for t in self._failures.get(username, []) if now - t < self._settings.lockout_s
-            ]
+            recent = [t for t in self._failures.get(key, []) if now - t < self._settings.lockout_s]
             if recent:
-                self._failures[username] = recent
+                self._failures[key] = recent
             else:
-                self._failures.pop(username, None)
+                self._failures.pop(key, None)
             return len(recent) >= self._settings.max_login_failures
 
-    def check(self, username: str, password: str) -> bool:
+    def check(self, username: str, password: str, client: str) -> bool:
         """Check a login attempt.
 
         Args:
             username: the typed user name.
             password: the typed password.
+            client: the address the attempt came from.
 
         Returns:
-            True for a known operator with the right password who is not locked out.
+            True for a known operator with the right password who is not locked out from
+            ``client``.
         """
-        if self.locked_out(username):
+        if self.locked_out(username, client):
             return False
         stored = self._hashes.get(username)
         ok = verify_password(password, stored if stored is not None else self._decoy)
         ok = ok and stored is not None
-        if not ok:
-            with self._lock:
-                failures = self._failures.setdefault(username, [])
-                failures.append(self._clock())
-                if len(self._failures) > _MAX_SESSIONS:
-                    self._failures.clear()  # bounded memory under a spray of names
-        else:
-            with self._lock:
-                self._failures.pop(username, None)
+        key = (username, client)
+        with self._lock:
+            if ok:
+                self._failures.pop(key, None)
+            else:
+                self._failures.setdefault(key, []).append(self._clock())
+                self._failures.move_to_end(key)
+                while len(self._failures) > _MAX_SESSIONS:
+                    self._failures.popitem(last=False)
         return ok

@@ -122,6 +122,11 @@ def ctx_of(request: Request) -> WebContext:
     return ctx
 
 
+def client_address(request: Request) -> str:
+    """The peer address of the connection (a reverse proxy's own address when behind one)."""
+    return request.client.host if request.client is not None else "-"
+
+
 def is_api(request: Request) -> bool:
     """True for REST API paths (JSON answers)."""
     return request.url.path.startswith("/api/")

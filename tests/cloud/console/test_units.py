@@ -14,12 +14,12 @@ from cloud.console.cursors import CursorCodec
 from cloud.console.errors import ConsoleConfigError, InvalidInputError
 from cloud.console.ledger import Recording, SegmentFacts, Verification
 from cloud.console.passwords import is_valid_hash
-from cloud.console.settings import ConsoleSettings, parse_settings
+from cloud.console.settings import ConsoleSettings, OperatorAccount, SessionSettings, parse_settings
 from cloud.console.timeline import build_timeline, day_bounds
-from cloud.console.web.auth import Signer
+from cloud.console.web.auth import Authenticator, Signer
 from cloud.registry import Registry
 from simulator.emulator.handle import EmulatorHandle
-from tests.cloud.console.conftest import PASSWORD_HASH, login
+from tests.cloud.console.conftest import OPERATOR, PASSWORD, PASSWORD_HASH, login
 
 
 def test_password_hash_round_trip() -> None:
@@ -175,3 +175,22 @@ def test_local_settings_start_a_console_one_can_log_in_to(
         with httpx.Client(base_url=url) as http:
             login(http, "admin", "demo password")
             assert http.get("/api/cameras").status_code == 200
+
+
+def test_lockout_holds_for_the_guessing_address_only() -> None:
+    now = [1_000.0]
+    auth = Authenticator(
+        (OperatorAccount(username=OPERATOR, password_hash=PASSWORD_HASH),),
+        SessionSettings(max_login_failures=3, lockout_s=60),
+        clock=lambda: now[0],
+    )
+    for _ in range(3):
+        assert not auth.check(OPERATOR, "wrong", "203.0.113.9")
+    assert auth.locked_out(OPERATOR, "203.0.113.9")
+    assert not auth.check(OPERATOR, PASSWORD, "203.0.113.9")  # right password, still locked
+    # The operator at another address is not locked out by someone else's guesses.
+    assert not auth.locked_out(OPERATOR, "198.51.100.7")
+    assert auth.check(OPERATOR, PASSWORD, "198.51.100.7")
+    now[0] += 61
+    assert auth.check(OPERATOR, PASSWORD, "203.0.113.9")
+
