@@ -193,4 +193,3 @@ def test_lockout_holds_for_the_guessing_address_only() -> None:
     assert auth.check(OPERATOR, PASSWORD, "198.51.100.7")
     now[0] += 61
     assert auth.check(OPERATOR, PASSWORD, "203.0.113.9")
-
