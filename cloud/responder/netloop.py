@@ -12,6 +12,7 @@ with a reply, ``stop()`` with an unsubscribe) queues a packet.
 from __future__ import annotations
 
 import contextlib
+import math
 import select
 import socket
 import threading
@@ -41,7 +42,7 @@ class NetworkLoop:
     def _on_register_write(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         # paho calls this when a packet is queued while none was waiting. On the loop's own
         # thread the packet goes out at the end of the pass; from elsewhere, the loop may be
-        # waiting in select() and must be woken.
+        # waiting in poll() and must be woken.
         if threading.get_ident() != self._owner:
             self.wake()
 
@@ -64,20 +65,24 @@ class NetworkLoop:
         sock = client.socket()
         if sock is None:
             return MQTTErrorCode.MQTT_ERR_NO_CONN
-        # TLS can hold decrypted bytes that select() does not see.
+        # TLS can hold decrypted bytes that poll() does not see.
         pending = getattr(sock, "pending", None)
         buffered = pending is not None and pending() > 0
-        wlist = [sock] if client.want_write() else []
+        # poll(), not select(): select() cannot watch descriptors past FD_SETSIZE (1024), which
+        # a responder sharing its process with many connections (the fleet simulator) reaches.
+        poller = select.poll()
         try:
-            readable, _, _ = select.select(
-                [sock, self._wake_r], wlist, [], 0.0 if buffered else timeout
-            )
+            poller.register(sock, select.POLLIN | (select.POLLOUT if client.want_write() else 0))
+            poller.register(self._wake_r, select.POLLIN)
+            events = poller.poll(0 if buffered else math.ceil(timeout * 1000))
         except (OSError, ValueError, TypeError):  # the socket was closed under us
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
-        if self._wake_r in readable:
+        ready = {fd for fd, _ in events}
+        if self._wake_r.fileno() in ready:
             with contextlib.suppress(OSError):
                 self._wake_r.recv(4096)
-        if buffered or sock in readable:
+        readable = sock.fileno() in ready
+        if buffered or readable:
             rc = client.loop_read()
             if rc != _OK:
                 return rc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -102,3 +103,38 @@ def test_a_publish_from_another_thread_ends_the_wait(
         if loop.step(timeout=0.05) != MQTTErrorCode.MQTT_ERR_SUCCESS:
             break
     loop.close()
+
+
+def test_a_client_socket_past_fd_setsize_still_works(
+    mosquitto: MosquittoProcess, received: Received
+) -> None:
+    # In a process with many connections (the fleet simulator hosts the responder beside the
+    # emulator's camera connections), the client's descriptor can be past 1024, which
+    # select() cannot watch.
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    client = _client("netloop-high-fd")
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, r, p: connected.set()
+    loop = NetworkLoop(client)
+    try:
+        client.connect(mosquitto.host, mosquitto.port)
+        sock = client.socket()
+        assert sock is not None
+        assert sock.fileno() > 1024
+        for _ in range(100):
+            assert loop.step(timeout=0.1) == MQTTErrorCode.MQTT_ERR_SUCCESS
+            if connected.is_set():
+                break
+        assert connected.is_set()
+        client.publish(TOPIC, b"high", qos=1)
+        for _ in range(100):
+            assert loop.step(timeout=0.1) == MQTTErrorCode.MQTT_ERR_SUCCESS
+            if received.payloads:
+                break
+        assert received.wait_for(1, timeout=5) == [b"high"]
+        client.disconnect()
+        loop.step(timeout=0.05)
+    finally:
+        loop.close()
+        for fd in filler:
+            os.close(fd)
