@@ -134,13 +134,17 @@ def test_graceful_shutdown_answers_requests_in_flight(
     emulator: EmulatorHandle,
     tmp_path: Path,
     broad_role: str,
+    responders: list[Responder],
 ) -> None:
-    settings = responder_settings(
-        broker, emulator, tmp_path, master_key=new_master_key(), role_arn=broad_role
+    # A group of its own: no other responder on this module's broker may take a request.
+    responder = _start(
+        responders,
+        broker,
+        emulator,
+        tmp_path,
+        role_arn=broad_role,
+        broker={"shared_group": "graceful-shutdown"},
     )
-    responder = build_responder(settings)
-    responder.start()
-    assert responder.service.wait_connected(10)
     devices = [f"cam-gs{n}" for n in range(6)]
     keys = {d: Keys.from_secret(responder.registry.add(d)[1]) for d in devices}
     probe = ProtocolClient(broker.host, broker.port)
