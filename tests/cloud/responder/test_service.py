@@ -144,6 +144,8 @@ def test_graceful_shutdown_answers_requests_in_flight(
         tmp_path,
         role_arn=broad_role,
         broker={"shared_group": "graceful-shutdown"},
+        # Six simultaneous STS calls must all be admitted (90/s with a 50 ms queue admits 5).
+        limits={"sts_calls_per_second": 1000.0},
     )
     devices = [f"cam-gs{n}" for n in range(6)]
     keys = {d: Keys.from_secret(responder.registry.add(d)[1]) for d in devices}
