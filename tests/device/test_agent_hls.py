@@ -37,7 +37,7 @@ from schemas.topics import Topics
 from tests.device.agentkit import AgentRun, Watcher, wait_until
 from tests.device.hls.media import encode_audio, encode_video
 from tests.device.hls.observed import observed_emulator, playlist_violations
-from tests.device.hls.playback import HLS_OPTIONS, decode, ffmpeg_log
+from tests.device.hls.playback import HLS_OPTIONS, decode, decode_segments, ffmpeg_log
 from tests.device.hls.sinks import playlist_uris, resolve
 from tests.device.stack import Stack
 from tests.device.toml_out import write_camera_toml
@@ -478,14 +478,9 @@ def test_live_camera_under_outage_and_lost_responses_never_lists_a_missing_segme
         assert playlist_uris(final.data.decode()) == [f"L1/{i:06d}.ts" for i in range(13, 16)]
         assert final.data.endswith(b"#EXT-X-ENDLIST\n")
 
-        out = tmp_path / "segments"
-        out.mkdir()
         pts: list[int] = []
         with ffmpeg_log() as logs:
-            for key in sorted(produced):
-                path = out / key.rsplit("/", 1)[1]
-                path.write_bytes(produced[key])
-                decoded = decode(path)
+            for key, decoded in decode_segments(produced, tmp_path / "segments"):
                 assert decoded.first_is_key, key
                 assert len(decoded.video_pts) == 5
                 pts += decoded.video_pts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +66,17 @@ def decode(path: Path, options: dict[str, str] | None = None) -> Decoded:
                 audio_pts.append(frame.pts)
                 samples += frame.samples
     return Decoded(codecs, video_pts, audio_pts, first_is_key, samples)
+
+
+def decode_segments(segments: Mapping[str, bytes], directory: Path) -> list[tuple[str, Decoded]]:
+    """Write each segment (by key, in key order) into ``directory`` and decode it on its own."""
+    directory.mkdir()
+    decoded = []
+    for key in sorted(segments):
+        path = directory / key.rsplit("/", 1)[1]
+        path.write_bytes(segments[key])
+        decoded.append((key, decode(path)))
+    return decoded
 
 
 def extinf(text: str) -> list[float]:

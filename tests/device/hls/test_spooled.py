@@ -22,7 +22,7 @@ from simulator.emulator.handle import EmulatorHandle
 from tests.device.agentkit import wait_until
 from tests.device.hls.media import VideoUnit
 from tests.device.hls.observed import Commit, observed_emulator, playlist_violations
-from tests.device.hls.playback import decode, ffmpeg_log
+from tests.device.hls.playback import decode_segments, ffmpeg_log
 from tests.device.hls.sinks import playlist_uris
 from tests.device.stores import camera_store
 
@@ -128,14 +128,9 @@ def test_live_stream_through_the_spool_survives_outage_and_lost_responses(
         assert text.endswith("#EXT-X-ENDLIST\n")
 
         # Each segment decodes on its own from a key frame; timestamps run on across them.
-        out = tmp_path / "mirror"
-        out.mkdir()
         pts: list[int] = []
         with ffmpeg_log() as logs:
-            for key in sorted(produced):
-                path = out / key.rsplit("/", 1)[1]
-                path.write_bytes(produced[key])
-                decoded = decode(path)
+            for key, decoded in decode_segments(produced, tmp_path / "mirror"):
                 assert decoded.first_is_key, key
                 pts += decoded.video_pts
         assert logs == []
