@@ -293,7 +293,12 @@ def test_encrypted_hls_recording_plays(
 
         page.on("response", seen)
         _login(page, stack.url, f"/recordings/{event.event_id}")
-        # hls.js feeds the element through Media Source Extensions, not a URL of its own.
+        # hls.js feeds the element through Media Source Extensions, not a URL of its own; it
+        # attaches once its script has run, which may be after the page has loaded.
+        page.wait_for_function(
+            "() => (document.querySelector('#player')?.src || '').startsWith('blob:')",
+            timeout=15_000,
+        )
         assert (page.get_attribute("#player", "src") or "").startswith("blob:")
         page.evaluate(
             "() => { const v = document.getElementById('player'); v.muted = true;"
