@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import os
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from schemas import aesgcm
 from schemas.encoding import b64url_decode, b64url_encode
 from schemas.errors import InvalidKey, InvalidMessage, SealError
 
-NONCE_BYTES = 12
-TAG_BYTES = 16
+NONCE_BYTES = aesgcm.NONCE_BYTES
+TAG_BYTES = aesgcm.TAG_BYTES
 
 
-def _cipher(seal_key: bytes) -> AESGCM:
-    if not isinstance(seal_key, bytes) or len(seal_key) != 32:
+def _check_key(seal_key: bytes) -> None:
+    if not isinstance(seal_key, bytes) or len(seal_key) != aesgcm.KEY_BYTES:
         raise InvalidKey("seal key must be 32 bytes")
-    return AESGCM(seal_key)
 
 
 def seal(seal_key: bytes, plaintext: bytes, aad: bytes, nonce: bytes | None = None) -> str:
@@ -37,12 +34,12 @@ def seal(seal_key: bytes, plaintext: bytes, aad: bytes, nonce: bytes | None = No
         InvalidKey: ``seal_key`` is not 32 bytes.
         InvalidMessage: ``nonce`` is given and not 12 bytes.
     """
-    cipher = _cipher(seal_key)
+    _check_key(seal_key)
     if nonce is None:
         nonce = os.urandom(NONCE_BYTES)
     elif not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES:
         raise InvalidMessage(f"seal nonce must be {NONCE_BYTES} bytes")
-    return b64url_encode(nonce + cipher.encrypt(nonce, plaintext, aad))
+    return b64url_encode(nonce + aesgcm.backend.encrypt(seal_key, nonce, plaintext, aad))
 
 
 def unseal(seal_key: bytes, sealed: str, aad: bytes) -> bytes:
@@ -60,14 +57,11 @@ def unseal(seal_key: bytes, sealed: str, aad: bytes) -> bytes:
         InvalidKey: ``seal_key`` is not 32 bytes.
         SealError: malformed blob, wrong key, or any change to nonce, ciphertext, tag or aad.
     """
-    cipher = _cipher(seal_key)
+    _check_key(seal_key)
     try:
         blob = b64url_decode(sealed)
     except InvalidMessage:
         raise SealError("sealed value is not unpadded base64url") from None
     if len(blob) < NONCE_BYTES + TAG_BYTES:
         raise SealError("sealed value is too short")
-    try:
-        return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
-    except InvalidTag:
-        raise SealError("sealed value failed authentication (tampered or wrong key)") from None
+    return aesgcm.backend.decrypt(seal_key, blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)

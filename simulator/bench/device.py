@@ -300,12 +300,10 @@ def _sample(process: subprocess.Popen[bytes], seconds: float) -> list[tuple[int,
 AGENT_IMPORTS = "ossmedia_cli, device.agent.cli"
 """What an ``ossmedia camera`` process imports before it reads its configuration."""
 
-LIBRARY_IMPORTS = (
-    "oss2, paho.mqtt.client, tenacity, crcmod, pydantic.main, pydantic.fields, "
-    "cryptography.hazmat.primitives.ciphers.aead"
-)
-"""The third-party libraries under the agent: the object store client, MQTT, retries, CRC,
-the protocol and settings models, AES-GCM unsealing."""
+LIBRARY_IMPORTS = "oss2, paho.mqtt.client, tenacity, crcmod, pydantic.main, pydantic.fields, ctypes"
+"""The libraries under the agent: the object store client, MQTT, retries, CRC, the protocol
+and settings models, and ctypes for AES-GCM unsealing through the OpenSSL that ``hashlib``
+and ``ssl`` already load (``schemas/aesgcm.py``)."""
 
 CLIENT_IMPORTS = {
     "oss2": ("oss2", "oss2"),

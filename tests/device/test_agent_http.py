@@ -147,5 +147,8 @@ def test_a_camera_process_loads_oss2_only_with_the_oss2_client(
     loaded = _run_camera_process(stack, tmp_path, client)
     if client == "http":
         assert sorted(OSS2_LIBRARIES & loaded) == []
+        # credentials were unsealed (the upload happened) through Python's own libcrypto
+        assert {"schemas", "_hashlib", "ctypes"} <= loaded
+        assert "cryptography" not in loaded
     else:
         assert {"oss2", "requests", "aliyunsdkcore"} <= loaded
