@@ -6,13 +6,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oss2.utils import Crc64 as OssCrc64
 
-from device.crc64 import Crc64, combine, crc64
+from device.crc64 import IMPLEMENTATION, Crc64, combine, crc64, crc64_reference
 
 
 def oss2_crc(data: bytes) -> int:
     state = OssCrc64(0)
     state.update(data)
     return int(state.crc)
+
+
+def test_liblzma_hashes_here_and_crcmod_agrees() -> None:
+    # The fast path must be the one in use on this machine (a fleet's CPU budget counts on
+    # it); crcmod is what a camera without liblzma falls back to.
+    assert IMPLEMENTATION == "liblzma"
+    data = bytes(range(256)) * 1000
+    assert crc64(data) == crc64_reference(data) == oss2_crc(data)
+    assert crc64(bytearray(data)) == crc64(memoryview(data)) == crc64(data)
 
 
 def test_known_values() -> None:
