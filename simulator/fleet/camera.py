@@ -10,6 +10,7 @@ device through its own clock seam.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import threading
@@ -55,27 +56,48 @@ class SkewedClock(SystemClock):
 
 
 class PieceBytes:
-    """Deterministic synthetic bytes, drawn a whole piece at a time.
+    """Deterministic synthetic bytes, a whole piece at a time, at memory-copy speed.
 
-    Each piece comes from a generator seeded with the camera, the run's seed and the piece's
-    number, so every piece differs and a run repeats exactly; one C call fills a piece (a
-    hash per 32 bytes cost a fleet of 1,000 cameras at 256 kbit/s half a core).
+    Every piece opens with a 32-byte tag, the SHA-256 of the camera, the run's seed and the
+    piece's number, so no two pieces of a run are alike, a piece stored in the wrong place or
+    under the wrong camera fails the audit, and a run repeats exactly. The rest of the piece
+    is a slice of a random pool shared by the run's cameras, starting at an offset the tag
+    picks. Drawing each piece from a seeded generator instead (``random.randbytes``, about
+    250 MB/s) cost a fleet of 1,500 cameras at 256 kbit/s an eighth of its camera processes.
 
     Args:
         camera_id: the camera.
         seed: the run's seed.
     """
 
+    POOL_BYTES = 1 << 20
+    TAG_BYTES = 32
+
     def __init__(self, camera_id: str, seed: int) -> None:
-        digest = hashlib.sha256(f"{camera_id}/{seed}".encode()).digest()
-        self._base = int.from_bytes(digest[:16], "big")
+        self._prefix = f"{camera_id}/{seed}/".encode()
+        self._pool = _pool(seed)
         self._count = 0
 
     def read(self, size: int) -> bytes:
         """Return the next piece, ``size`` bytes long."""
-        rng = random.Random(self._base + self._count)  # noqa: S311 - test data, not secrets
+        tag = hashlib.sha256(self._prefix + str(self._count).encode()).digest()
         self._count += 1
-        return rng.randbytes(size)
+        if size <= self.TAG_BYTES:
+            return tag[:size]
+        parts = [tag]
+        offset = int.from_bytes(tag[:4], "big") % self.POOL_BYTES
+        need = size - self.TAG_BYTES
+        while need > 0:
+            part = self._pool[offset : offset + need]
+            parts.append(part)
+            need -= len(part)
+            offset = 0
+        return b"".join(parts)
+
+
+@functools.cache
+def _pool(seed: int) -> bytes:
+    return random.Random(seed).randbytes(PieceBytes.POOL_BYTES)  # noqa: S311 - test data
 
 
 class ChunkLog:
