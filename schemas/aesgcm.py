@@ -62,18 +62,15 @@ class _Libcrypto:
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         c_int_p = ctypes.POINTER(ctypes.c_int)
-        ptr, buf = ctypes.c_void_p, ctypes.c_char_p
+        ptr, buf, c_int = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
         signatures: dict[str, tuple[object, list[object]]] = {
             "EVP_CIPHER_CTX_new": (ptr, []),
             "EVP_CIPHER_CTX_free": (None, [ptr]),
-            "EVP_CIPHER_CTX_ctrl": (ctypes.c_int, [ptr, ctypes.c_int, ctypes.c_int, ptr]),
+            "EVP_CIPHER_CTX_ctrl": (c_int, [ptr, c_int, c_int, ptr]),
             "EVP_aes_256_gcm": (ptr, []),
-            "EVP_EncryptInit_ex": (ctypes.c_int, [ptr, ptr, ptr, buf, buf]),
-            "EVP_EncryptUpdate": (ctypes.c_int, [ptr, ptr, c_int_p, buf, ctypes.c_int]),
-            "EVP_EncryptFinal_ex": (ctypes.c_int, [ptr, ptr, c_int_p]),
-            "EVP_DecryptInit_ex": (ctypes.c_int, [ptr, ptr, ptr, buf, buf]),
-            "EVP_DecryptUpdate": (ctypes.c_int, [ptr, ptr, c_int_p, buf, ctypes.c_int]),
-            "EVP_DecryptFinal_ex": (ctypes.c_int, [ptr, ptr, c_int_p]),
+            "EVP_CipherInit_ex": (c_int, [ptr, ptr, ptr, buf, buf, c_int]),
+            "EVP_CipherUpdate": (c_int, [ptr, ptr, c_int_p, buf, c_int]),
+            "EVP_CipherFinal_ex": (c_int, [ptr, ptr, c_int_p]),
         }
         for symbol, (restype, argtypes) in signatures.items():
             function = getattr(lib, symbol)
@@ -86,46 +83,55 @@ class _Libcrypto:
 
     def encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         _check(key, nonce, plaintext, aad)
-        lib = self._lib
-        out = ctypes.create_string_buffer(len(plaintext) + TAG_BYTES)
-        written = ctypes.c_int(0)
-        ctx = _new_context(lib)
-        try:
-            ok = lib.EVP_EncryptInit_ex(ctx, self._cipher, None, key, nonce) == 1
-            if ok and aad:
-                ok = lib.EVP_EncryptUpdate(ctx, None, written, aad, len(aad)) == 1
-            ok = ok and lib.EVP_EncryptUpdate(ctx, out, written, plaintext, len(plaintext)) == 1
-            ok = ok and lib.EVP_EncryptFinal_ex(ctx, out, written) == 1
-            tag = ctypes.addressof(out) + len(plaintext)
-            ok = ok and lib.EVP_CIPHER_CTX_ctrl(ctx, _EVP_CTRL_GCM_GET_TAG, TAG_BYTES, tag) == 1
-        finally:
-            lib.EVP_CIPHER_CTX_free(ctx)
-        if not ok:
+        tag = ctypes.create_string_buffer(TAG_BYTES)
+        ciphertext = self._run(True, key, nonce, plaintext, aad, tag)
+        if ciphertext is None:
             raise OSError("libcrypto failed to encrypt with AES-256-GCM")
-        return out.raw
+        return ciphertext + tag.raw
 
     def decrypt(self, key: bytes, nonce: bytes, data: bytes, aad: bytes) -> bytes:
         _check(key, nonce, data, aad)
         if len(data) < TAG_BYTES:
             raise SealError("sealed value is too short")
-        lib = self._lib
         size = len(data) - TAG_BYTES
-        out = ctypes.create_string_buffer(max(size, 1))
         tag = ctypes.create_string_buffer(data[size:], TAG_BYTES)
+        plaintext = self._run(False, key, nonce, data[:size], aad, tag)
+        if plaintext is None:
+            raise SealError("sealed value failed authentication (tampered or wrong key)")
+        return plaintext
+
+    def _run(
+        self,
+        encrypting: bool,
+        key: bytes,
+        nonce: bytes,
+        data: bytes,
+        aad: bytes,
+        tag: ctypes.Array[ctypes.c_char],
+    ) -> bytes | None:
+        """One GCM pass over ``data``; ``tag`` receives the tag (encrypting) or is checked.
+
+        Returns None when a step fails, which when decrypting means the tag did not match.
+        GCM is a stream mode: each update writes as many bytes as it reads, the final step
+        none, so one output buffer the size of ``data`` is enough.
+        """
+        lib = self._lib
+        out = ctypes.create_string_buffer(max(len(data), 1))
         written = ctypes.c_int(0)
         ctx = _new_context(lib)
         try:
-            ok = lib.EVP_DecryptInit_ex(ctx, self._cipher, None, key, nonce) == 1
+            ok = lib.EVP_CipherInit_ex(ctx, self._cipher, None, key, nonce, int(encrypting)) == 1
             if ok and aad:
-                ok = lib.EVP_DecryptUpdate(ctx, None, written, aad, len(aad)) == 1
-            ok = ok and lib.EVP_DecryptUpdate(ctx, out, written, data[:size], size) == 1
-            ok = ok and lib.EVP_CIPHER_CTX_ctrl(ctx, _EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) == 1
-            ok = ok and lib.EVP_DecryptFinal_ex(ctx, out, written) == 1
+                ok = lib.EVP_CipherUpdate(ctx, None, written, aad, len(aad)) == 1
+            ok = ok and lib.EVP_CipherUpdate(ctx, out, written, data, len(data)) == 1
+            if ok and not encrypting:
+                ok = lib.EVP_CIPHER_CTX_ctrl(ctx, _EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) == 1
+            ok = ok and lib.EVP_CipherFinal_ex(ctx, out, written) == 1
+            if ok and encrypting:
+                ok = lib.EVP_CIPHER_CTX_ctrl(ctx, _EVP_CTRL_GCM_GET_TAG, TAG_BYTES, tag) == 1
         finally:
             lib.EVP_CIPHER_CTX_free(ctx)
-        if not ok:
-            raise SealError("sealed value failed authentication (tampered or wrong key)")
-        return out.raw[:size]
+        return out.raw[: len(data)] if ok else None
 
 
 def _new_context(lib: ctypes.CDLL) -> int:
