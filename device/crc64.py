@@ -2,10 +2,13 @@
 
 Hashing uses liblzma's ``lzma_crc64`` (the same CRC is the xz format's check), found through
 Python's own ``_lzma`` module and accepted only after it reproduces the standard check value.
-It uses carry-less multiplication and runs at several GB/s, about 15 times faster than
+It uses carry-less multiplication and runs at several GB/s, about 20 times faster than
 crcmod's table-driven C extension (the implementation behind oss2's ``Crc64``), which is used
-where liblzma is missing; the two are tested against each other. At a fleet's or a 4K
-camera's rates that difference is most of a core. The CRC of a whole object can be continued chunk by chunk
+where liblzma is missing; the two are tested against each other. On one camera the
+difference is small; with thousands of simulated cameras per machine it is a real share of
+the CPU.
+
+The CRC of a whole object can be continued chunk by chunk
 (``crc64(b, crc64(a)) == crc64(a + b)``) or combined from independently computed parts with
 :func:`combine`, which needs no data at all: the uploader uses it with the CRC the spool
 stored for each chunk, so an append does not hash its bytes a second time.
