@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,10 +9,9 @@ import pytest
 from device.agent.config import load_settings
 from device.recorder import pattern_bytes
 from device.spool import Journal, Spool
+from tests.device.crashkit import kill_camera_at, restart_camera
 from tests.device.stack import Stack
 from tests.device.toml_out import write_camera_toml
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -38,11 +35,7 @@ def test_sigkill_mid_upload_then_restart_loses_and_duplicates_nothing(
     if point == "inflight":
         stack.emulator.set_faults({"rules": [{"operations": ["AppendObject"], "latency_ms": 1500}]})
     config = write_camera_toml(first, tmp_path / "camera.toml")
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.device.agent_crash_child", str(config), point, str(nth)],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert child.returncode == -9, child.stdout + child.stderr
+    kill_camera_at(config, point, nth)
     stack.emulator.clear_faults()
 
     # What survived the crash: bytes already journaled as uploaded plus bytes still spooled.
@@ -61,12 +54,7 @@ def test_sigkill_mid_upload_then_restart_loses_and_duplicates_nothing(
     )
     write_camera_toml(second, config)
     assert load_settings(config).source.kind == "file"
-    restart = subprocess.run(
-        [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
-         "--until-drained", "--progress-interval", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert restart.returncode == 0, restart.stderr[-3000:]
+    restart_camera(config)
 
     stored = stack.stored(f"videos/{device_id}/")
     after = segment.read_bytes()

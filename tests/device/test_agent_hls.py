@@ -35,6 +35,7 @@ from schemas.keys import DeviceKeys
 from schemas.messages import HlsKey, parse_event
 from schemas.topics import Topics
 from tests.device.agentkit import AgentRun, Watcher, wait_until
+from tests.device.crashkit import kill_camera_at, restart_camera
 from tests.device.hls.media import encode_audio, encode_video
 from tests.device.hls.observed import observed_emulator, playlist_violations
 from tests.device.hls.playback import HLS_OPTIONS, decode, decode_segments, ffmpeg_log
@@ -58,6 +59,19 @@ class Tee:
         self.inner.put_object(key, data, content_type)
         if key.endswith(".ts"):
             self.segments[key] = data
+
+
+def _record_teed(settings: AgentSettings) -> tuple[Agent, Tee]:
+    """Run an HLS camera to the end; return it and the tee that saw every segment it stored."""
+    tees: list[Tee] = []
+
+    def tee(inner: SegmentSink) -> SegmentSink:
+        tees.append(Tee(inner))
+        return tees[-1]
+
+    agent = Agent(settings, hls_sink=tee)
+    assert AgentRun(agent).join() == 0
+    return agent, tees[0]
 
 
 def _mirror(objects: list[tuple[str, bytes]], root: Path) -> None:
@@ -98,18 +112,11 @@ def test_hls_camera_uploads_segments_and_a_playlist_that_plays(
     probe = mqtt_client_factory(stack.broker)
     probe.connect()
     watcher = Watcher(probe, "cam-0101", settings.secret.get_secret_value())
-    tees: list[Tee] = []
-
-    def tee(inner: SegmentSink) -> SegmentSink:
-        tees.append(Tee(inner))
-        return tees[-1]
-
-    agent = Agent(settings, hls_sink=tee)
-    assert AgentRun(agent).join() == 0
+    agent, teed = _record_teed(settings)
 
     prefix = "videos/cam-0101/"
     objects = dict(stack.objects(prefix))
-    produced = {prefix + key: data for key, data in tees[0].segments.items()}
+    produced = {prefix + key: data for key, data in teed.segments.items()}
     assert len(produced) == 7
     assert {k: v for k, v in objects.items() if k.endswith(".ts")} == produced
     assert _check_playlists(objects) == 1
@@ -222,11 +229,7 @@ def test_sigkill_in_hls_mode_loses_no_acknowledged_segment(
     config = write_camera_toml(first, tmp_path / "camera.toml")
     # Slow puts keep segments waiting in the spool when the process dies.
     stack.emulator.set_faults({"rules": [{"operations": ["PutObject"], "latency_ms": 150}]})
-    child = subprocess.run(
-        [sys.executable, "-m", "tests.device.agent_crash_child", str(config), point, str(nth)],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert child.returncode == -9, child.stdout + child.stderr
+    kill_camera_at(config, point, nth)
     stack.emulator.clear_faults()
 
     stored_before = dict(stack.objects(prefix))
@@ -238,12 +241,7 @@ def test_sigkill_in_hls_mode_loses_no_acknowledged_segment(
         update={"source": first.source.model_copy(update={"duration_s": 0.5})}
     )
     write_camera_toml(second, config)
-    restart = subprocess.run(
-        [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
-         "--until-drained", "--progress-interval", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert restart.returncode == 0, restart.stderr[-3000:]
+    restart_camera(config)
 
     after = dict(stack.objects(prefix))
     # Every segment and playlist acknowledged before the crash is stored, byte for byte
@@ -450,14 +448,7 @@ def test_live_camera_under_outage_and_lost_responses_never_lists_a_missing_segme
                     "outages": [{"after_s": 1.5, "duration_s": 1.5, "mode": "reset"}],
                 }
             )
-            tees: list[Tee] = []
-
-            def tee(inner: SegmentSink) -> SegmentSink:
-                tees.append(Tee(inner))
-                return tees[-1]
-
-            agent = Agent(settings, hls_sink=tee)
-            assert AgentRun(agent).join() == 0
+            _, teed = _record_teed(settings)
             injected = emulator.faults()["injected"].get("PutObject", {})
             emulator.clear_faults()
         finally:
@@ -470,7 +461,7 @@ def test_live_camera_under_outage_and_lost_responses_never_lists_a_missing_segme
         assert problems == []
         assert versions >= 16
         prefix = "videos/cam-0107/"
-        produced = {prefix + key: data for key, data in tees[0].segments.items()}
+        produced = {prefix + key: data for key, data in teed.segments.items()}
         assert len(produced) == 16
         stored = {c.key: c.data for c in commits if c.key.endswith(".ts")}
         assert stored == produced
