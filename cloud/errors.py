@@ -7,7 +7,8 @@ Tree::
     ├── RegistryError          device registry
     │   ├── DeviceNotFound         no device with that id
     │   ├── DeviceExists           ``add`` of an id that is already provisioned
-    │   └── SecretDecryptError     a stored secret does not open with the master key
+    │   ├── SecretDecryptError     a stored secret does not open with the master key
+    │   └── BrokerAccountError     the broker refused or did not answer an account change
     ├── StateError             shared state backend (memory or Redis) failed
     └── StsError               AssumeRole failed after retries
         ├── StsThrottled           STS (or our own cap) refused the call: retry later
@@ -81,6 +82,15 @@ class SecretDecryptError(RegistryError):
             f"the secret of {device_id!r} does not decrypt with this master key",
             device_id=device_id,
         )
+
+
+class BrokerAccountError(RegistryError):
+    """The broker's dynamic-security API refused, or did not answer, an account change.
+
+    Args:
+        message: what went wrong (the broker's own error text, never a password).
+        device_id: the camera concerned.
+    """
 
 
 class StateError(CloudError):

@@ -1,8 +1,10 @@
 """deploy/mosquitto: the ACL cannot drift from the generator, and the config really runs.
 
 The production ``mosquitto.conf`` is started by a real Mosquitto with only its machine-specific
-values swapped (ports, loopback binds, certificate / password / ACL / persistence paths, and
-the run-as user); every other directive is used exactly as shipped.
+values swapped (ports, loopback binds, certificate / password / ACL / plugin / persistence
+paths, and the run-as user); every other directive is used exactly as shipped. Camera
+accounts are created the way ``ossmedia devices add`` creates them, through the
+dynamic-security plugin's control topic.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ from simulator.broker import (
     pick_free_port,
     project_acl,
 )
+from cloud.registry.broker_accounts import BrokerAdminSettings, DynsecAccounts
+from schemas.ids import DeviceId
+from schemas.topics import Topics
+from simulator.broker.binaries import find_dynsec_plugin
+from simulator.broker.dynsec import write_bootstrap
 from simulator.broker.render import write_password_file
 from tests.fixtures.broker import BrokerTls, MqttProbe, MqttProbeFactory
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto"
-ACCOUNTS = {
-    "cam-a": "camera-a-password",
-    "cam-b": "camera-b-password",
-    "svc.responder": "responder-password",
-    "svc.console": "console-password",
-}
+CAMERAS = {"cam-a": "camera-a-password", "cam-b": "camera-b-password"}
+SERVICES = {"svc.responder": "responder-password", "svc.console": "console-password"}
+ACCOUNTS = {**CAMERAS, **SERVICES}
+ADMIN = ("svc.provisioner", "provisioner-password")
 
 
 def _directives(text: str) -> list[tuple[str, str]]:
@@ -55,31 +60,36 @@ def _listener_sections(pairs: list[tuple[str, str]]) -> list[list[tuple[str, str
 
 
 def test_deploy_acl_is_the_generated_acl() -> None:
-    assert (DEPLOY / "acl").read_text(encoding="utf-8") == project_acl().render()
+    assert (DEPLOY / "acl").read_text(encoding="utf-8") == project_acl(cameras=False).render()
 
 
 def test_deploy_config_choices() -> None:
     pairs = _directives((DEPLOY / "mosquitto.conf").read_text(encoding="utf-8"))
     general = pairs[: [key for key, _ in pairs].index("listener")]
     for expected in [
-        ("per_listener_settings", "false"),
-        ("allow_anonymous", "false"),
+        ("per_listener_settings", "true"),
         ("set_tcp_nodelay", "true"),
         ("persistence", "true"),
-        ("password_file", "/etc/mosquitto/ossmedia/passwd"),
-        ("acl_file", "/etc/mosquitto/ossmedia/acl"),
+        ("max_packet_size", "65536"),
     ]:
         assert expected in general
     cameras, services = _listener_sections(pairs)
     assert cameras[0] == ("listener", "8883")
     assert ("use_username_as_clientid", "true") in cameras
     assert ("require_certificate", "false") in cameras
+    # Cameras only in the plugin (which refuses SUBSCRIBEs), never in the password file.
+    camera_keys = {key for key, _ in cameras}
+    assert {"plugin", "plugin_opt_config_file"} <= camera_keys
+    assert not {"password_file", "acl_file"} & camera_keys
     for section in (cameras, services):
+        assert ("allow_anonymous", "false") in section
         assert ("protocol", "mqtt") in section
         assert ("tls_version", "tlsv1.2") in section
         assert {key for key, _ in section} >= {"certfile", "keyfile"}
     assert services[0] == ("listener", "8884 127.0.0.1")
-    assert "use_username_as_clientid" not in {key for key, _ in services}
+    assert ("password_file", "/etc/mosquitto/ossmedia/passwd") in services
+    assert ("acl_file", "/etc/mosquitto/ossmedia/acl") in services
+    assert not {"use_username_as_clientid", "plugin"} & {key for key, _ in services}
 
 
 def _adapt(tmp_path: Path, tls: BrokerTls) -> tuple[Path, int, int]:
@@ -92,7 +102,7 @@ def _adapt(tmp_path: Path, tls: BrokerTls) -> tuple[Path, int, int]:
         MosquittoSettings(
             passwords=tuple(
                 PasswordEntry(username=user, password=SecretStr(secret))
-                for user, secret in ACCOUNTS.items()
+                for user, secret in SERVICES.items()
             )
         ),
         passwd,
@@ -100,7 +110,11 @@ def _adapt(tmp_path: Path, tls: BrokerTls) -> tuple[Path, int, int]:
     acl = tmp_path / "acl"
     acl.write_text((DEPLOY / "acl").read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "data").mkdir()
+    dynsec = tmp_path / "dynamic-security.json"
+    write_bootstrap(dynsec, *ADMIN)
     replacements = {
+        "plugin": find_dynsec_plugin(),
+        "plugin_opt_config_file": str(dynsec),
         "password_file": str(passwd),
         "acl_file": str(acl),
         "persistence_location": f"{tmp_path / 'data'}/",
@@ -130,13 +144,25 @@ def _adapt(tmp_path: Path, tls: BrokerTls) -> tuple[Path, int, int]:
     return config, camera_port, service_port
 
 
+def admin_accounts(broker: MosquittoProcess, tls: BrokerTls) -> DynsecAccounts:
+    """The camera accounts of the running deploy config, as ``ossmedia devices`` reaches them."""
+    admin = BrokerAdminSettings(
+        url=broker.url, username=ADMIN[0], password=SecretStr(ADMIN[1]), ca_file=tls.ca_file
+    )
+    return DynsecAccounts(admin, topics=Topics())
+
+
 @pytest.fixture
 def deployed(tmp_path: Path, broker_tls: BrokerTls) -> Iterator[tuple[MosquittoProcess, int]]:
-    """The deploy config running on free ports: the broker (camera listener) and service port."""
+    """The deploy config running on free ports with cam-a and cam-b provisioned: the broker
+    (camera listener) and the service port."""
     config, camera_port, service_port = _adapt(tmp_path, broker_tls)
     settings = MosquittoSettings(port=camera_port, tls=broker_tls.server_settings())
     broker = MosquittoProcess(settings, tmp_path / "run", config_file=config)
     broker.start()
+    accounts = admin_accounts(broker, broker_tls)
+    for camera, password in CAMERAS.items():
+        accounts.ensure(DeviceId(camera), password)
     yield broker, service_port
     broker.stop()
 
@@ -161,6 +187,10 @@ def test_deploy_config_runs_the_protocol(
 
     anonymous = mqtt_client_factory(broker, ca_file=broker_tls.ca_file)
     assert anonymous.connect().is_failure
+    # Camera accounts do not exist on the service listener, service accounts not on the
+    # camera listener.
+    assert login("cam-a", service_port, client_id="cam-a").connect().is_failure
+    assert login("svc.responder", client_id="responder-x").connect().is_failure
 
     responder = login("svc.responder", service_port, client_id="responder-1")
     assert not responder.connect().is_failure
