@@ -4,7 +4,7 @@ The registry location and master key come from ``--config responder.toml`` (its
 ``[registry]`` table), ``--registry URL`` and ``--master-key-file``, and the environment
 (``OSSMEDIA_MASTER_KEY``, ``OSSMEDIA_REGISTRY_URL``).
 
-With ``--broker-admin-url`` (or ``OSSMEDIA_BROKER_ADMIN_URL``), ``add`` and ``rotate`` also
+With ``--provisioner-url`` (or ``OSSMEDIA_PROVISIONER_URL``), ``add`` and ``rotate`` also
 create or re-key the camera's broker account through Mosquitto's dynamic-security API (a
 fresh random MQTT password, written into the camera config), and ``revoke`` disables it;
 see :mod:`cloud.registry.broker_accounts`.
@@ -48,12 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin = parser.add_argument_group(
         "broker accounts (Mosquitto dynamic-security plugin)",
         "add/rotate create or re-key the camera's broker account, revoke disables it; the "
-        "password comes from OSSMEDIA_BROKER_ADMIN_PASSWORD or --broker-admin-password-file",
+        "password comes from OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file",
     )
-    admin.add_argument("--broker-admin-url", help="mqtt(s)://host:port of the plugin's listener")
-    admin.add_argument("--broker-admin-user", default="svc.provisioner", help="admin account")
-    admin.add_argument("--broker-admin-password-file", type=Path, help="file holding its password")
-    admin.add_argument("--broker-admin-ca-file", type=Path, help="CA bundle to verify the broker")
+    admin.add_argument("--provisioner-url", help="mqtt(s)://host:port of the plugin's listener")
+    admin.add_argument("--provisioner-user", default="svc.provisioner", help="admin account")
+    admin.add_argument("--provisioner-password-file", type=Path, help="file holding its password")
+    admin.add_argument("--provisioner-ca-file", type=Path, help="CA bundle to verify the broker")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     add = sub.add_parser("add", help="provision a device and print its secret once")
@@ -90,22 +90,22 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Responder
 def _broker_accounts(
     args: argparse.Namespace, settings: ResponderSettings, environ: Mapping[str, str]
 ) -> CameraAccounts | None:
-    url = args.broker_admin_url or environ.get("OSSMEDIA_BROKER_ADMIN_URL")
+    url = args.provisioner_url or environ.get("OSSMEDIA_PROVISIONER_URL")
     if not url:
         return None
-    if args.broker_admin_password_file is not None:
-        password = args.broker_admin_password_file.read_text(encoding="utf-8").strip()
+    if args.provisioner_password_file is not None:
+        password = args.provisioner_password_file.read_text(encoding="utf-8").strip()
     else:
-        password = environ.get("OSSMEDIA_BROKER_ADMIN_PASSWORD", "")
+        password = environ.get("OSSMEDIA_PROVISIONER_PASSWORD", "")
     if not password:
         raise ValueError(
-            "--broker-admin-url needs OSSMEDIA_BROKER_ADMIN_PASSWORD or --broker-admin-password-file"
+            "--provisioner-url needs OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file"
         )
     admin = BrokerAdminSettings(
         url=url,
-        username=args.broker_admin_user,
+        username=args.provisioner_user,
         password=SecretStr(password),
-        ca_file=args.broker_admin_ca_file,
+        ca_file=args.provisioner_ca_file,
     )
     return DynsecAccounts(admin, topics=Topics(settings.broker.topic_prefix))
 

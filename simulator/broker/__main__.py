@@ -1,4 +1,4 @@
-"""``python -m simulator.broker acl``: print the project's Mosquitto ACL.
+"""``python -m simulator.broker``: print the project's Mosquitto ACL, or write a first dynsec file.
 
 ``deploy/mosquitto/acl`` is this command's output for the default prefix; a test keeps the two
 identical.
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _dynsec_init(args: argparse.Namespace) -> int:
     # From the environment for scripts, else asked for: never on the command line.
-    password = os.environ.get("OSSMEDIA_BROKER_ADMIN_PASSWORD") or getpass.getpass(
+    password = os.environ.get("OSSMEDIA_PROVISIONER_PASSWORD") or getpass.getpass(
         f"password for {args.admin}: "
     )
     write_bootstrap(args.file, args.admin, password)
