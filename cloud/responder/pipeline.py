@@ -8,14 +8,21 @@ The checks run in exactly this order, and the first one that fails decides the r
 4. registry            -> ``unknown_device`` (unsigned) or ``revoked``
 5. signature           -> ``bad_signature``
 6. skew window         -> ``clock_skew`` (the signed ``server_time_ms`` lets the camera adjust)
-7. nonce               -> ``replay``; a duplicate of the same request gets the stored reply
-8. per-device rate     -> ``rate_limited`` with ``retry_after_ms``
+7. per-device rate     -> ``rate_limited`` with ``retry_after_ms``
+8. nonce               -> ``replay``; a duplicate of the same request gets the stored reply
 9. access allowed      -> ``access_denied``
 10. credentials        -> success, or ``sts_throttled`` / ``sts_unavailable`` / ``internal``
 
 Every outcome is answered on the device's own ``creds/res`` topic, signed when the device is
 known. Only input too broken to name a device (a topic that is not a request topic of a
 valid device id) is dropped. This module is pure logic: no MQTT, an injected clock.
+
+The rate check comes before the nonce on purpose: a request refused for its rate leaves
+nothing behind in the shared state (no nonce record, no stored reply), so what one device
+can hold there is bounded by what its rate admits (``burst`` plus the rate over the nonce
+lifetime), however many validly signed requests it sends. The price is that a QoS 1
+duplicate arriving while its device is over the limit is answered ``rate_limited`` instead
+of with the stored reply; the camera already holds the first answer.
 """
 
 from __future__ import annotations
@@ -270,6 +277,11 @@ class Pipeline:
             return self._error(ctx, ErrorCode.BAD_SIGNATURE, "signature does not verify")
         if abs(req.issued_at_ms - self._clock_ms()) > self._skew_ms:
             return self._error(ctx, ErrorCode.CLOCK_SKEW, "issued_at_ms is outside the window")
+        rate = self._device_limiter.check(ctx.device_id)
+        if not rate.admitted:
+            return self._error(
+                ctx, ErrorCode.RATE_LIMITED, "too many requests", retry_after=rate.retry_after_ms
+            )
         ident = RequestIdentity(
             device_id=ctx.device_id,
             request_id=req.request_id,
@@ -322,11 +334,6 @@ class Pipeline:
     def _admitted(
         self, ctx: _Request, req: CredsRequest, device: ResolvedDevice, *, may_block: bool
     ) -> Reply | Deferred:
-        rate = self._device_limiter.check(ctx.device_id)
-        if not rate.admitted:
-            return self._error(
-                ctx, ErrorCode.RATE_LIMITED, "too many requests", retry_after=rate.retry_after_ms
-            )
         access = req.access.value
         if access not in device.record.access:
             return self._error(ctx, ErrorCode.ACCESS_DENIED, f"{access} is not allowed")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
+import redis
 
 from cloud.errors import StsRejected, StsThrottled, StsUnavailable
 from cloud.responder.pipeline import Dropped, Reply
 from cloud.settings import Limits
+from cloud.state.redis import RedisState
 from schemas import (
     CredsResponseError,
     CredsResponseOk,
@@ -260,15 +263,47 @@ def test_per_device_rate_limit_with_retry_after() -> None:
     assert _send(rig, _request(rig, keys)).outcome == "ok"
 
 
-def test_duplicate_of_an_error_gets_the_same_error() -> None:
+def test_duplicate_of_an_error_gets_the_same_error(rig: Rig) -> None:
+    keys = _add(rig, access=frozenset({"append"}))
+    payload = _request(rig, keys, access="read")
+    first = _send(rig, payload)
+    assert first.outcome == "access_denied"
+    rig.clock.advance(1_000)
+    assert _send(rig, payload).payload == first.payload
+
+
+def test_a_rate_limited_request_leaves_no_nonce_behind() -> None:
+    # Refused before its nonce is recorded: once the device is under its rate again, the
+    # same (still fresh) request is decided anew instead of being answered from storage.
     rig = make_rig(limits=Limits(device_requests_per_minute=1, device_burst=1))
     keys = _add(rig)
     _send(rig, _request(rig, keys))
     payload = _request(rig, keys)
-    first = _send(rig, payload)
-    assert first.outcome == "rate_limited"
-    rig.clock.advance(120_000)
-    assert _send(rig, payload).payload == first.payload
+    assert _send(rig, payload).outcome == "rate_limited"
+    rig.clock.advance(60_000)
+    assert _send(rig, payload).outcome == "ok"
+
+
+def test_a_flood_from_one_device_does_not_grow_the_shared_state(redis_url: str) -> None:
+    # 2,000 validly signed, fresh requests from one camera, against a real Redis: only what
+    # its rate admits may be stored (the nonce records of admitted requests, the rate key,
+    # the cached credential), not one record per request.
+    state = RedisState.from_url(redis_url, key_prefix=f"flood-{uuid.uuid4().hex[:8]}")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        before = client.dbsize()
+        rig = make_rig(limits=Limits(device_requests_per_minute=10, device_burst=5), state=state)
+        keys = _add(rig)
+        outcomes: dict[str, int] = {}
+        for _ in range(2_000):
+            reply = _send(rig, _request(rig, keys))
+            outcomes[reply.outcome] = outcomes.get(reply.outcome, 0) + 1
+            rig.clock.advance(10)
+        assert outcomes == {"ok": 5 + 3, "rate_limited": 2_000 - 8}  # burst + 20 s at 10/min
+        assert client.dbsize() - before <= 8 + 3
+    finally:
+        client.close()
+        state.close()
 
 
 def test_access_not_granted_is_denied(rig: Rig) -> None:
