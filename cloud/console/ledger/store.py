@@ -37,7 +37,7 @@ __all__ = ["FLEET", "Ledger"]
 FLEET = "*"  # retention scope meaning "every camera"
 _log = logging.getLogger("ossmedia.console.ledger")
 
-_SCHEMA = """
+_CREATE_RECORDINGS = """
 CREATE TABLE IF NOT EXISTS recordings (
     event_id       TEXT PRIMARY KEY,
     device_id      TEXT NOT NULL,
@@ -52,7 +52,10 @@ CREATE TABLE IF NOT EXISTS recordings (
     reason         TEXT NOT NULL DEFAULT '',
     checked_ms     INTEGER,
     observed_size  INTEGER
-);
+)"""
+_SCHEMA = (
+    _CREATE_RECORDINGS
+    + """;
 CREATE INDEX IF NOT EXISTS recordings_by_seq ON recordings (device_id, seq);
 CREATE INDEX IF NOT EXISTS recordings_by_time ON recordings (device_id, start_ms, event_id);
 CREATE INDEX IF NOT EXISTS recordings_by_check ON recordings (verification, checked_ms);
@@ -87,6 +90,7 @@ CREATE TABLE IF NOT EXISTS content_keys (
     PRIMARY KEY (device_id, key_id)
 );
 """
+)
 
 # Every recording query selects these columns; the statements are spelled out in full so no
 # SQL is ever assembled at run time.
@@ -170,16 +174,16 @@ def _upgrade(db: sqlite3.Connection) -> None:
         "SELECT sql FROM sqlite_master WHERE type='table' AND name='recordings'"
     ).fetchone()
     if row is not None and "UNIQUE (device_id, seq)" in row[0]:
-        # Fixed text only: the first statement of _SCHEMA is the current table definition.
-        create_recordings = _SCHEMA.split(";", 1)[0]
-        db.executescript(
-            "BEGIN IMMEDIATE;"
-            "ALTER TABLE recordings RENAME TO recordings_v1;"
-            f"{create_recordings};"  # noqa: S608 - a constant of this module, no input
-            "INSERT INTO recordings SELECT * FROM recordings_v1;"
-            "DROP TABLE recordings_v1;"
-            "COMMIT;"
-        )
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("ALTER TABLE recordings RENAME TO recordings_v1")
+            db.execute(_CREATE_RECORDINGS)
+            db.execute("INSERT INTO recordings SELECT * FROM recordings_v1")
+            db.execute("DROP TABLE recordings_v1")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
     columns = {r[1] for r in db.execute("PRAGMA table_info(cameras)")}
     if columns and "n_seq_collisions" not in columns:
         db.execute("ALTER TABLE cameras ADD COLUMN n_seq_collisions INTEGER NOT NULL DEFAULT 0")
