@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from device.errors import SpoolCorrupt, SpoolError
 from device.spool.crash import NO_CRASH, CrashPoints
 from device.spool.fsutil import atomic_write
+from device.spool.mark import SourceMark
 
 __all__ = ["Journal", "JournalState", "ObjectRecord", "UploadCounters"]
 
@@ -71,6 +72,8 @@ class JournalState(_Frozen):
         current: the object being appended to, if any.
         pending_events: signed ``segment.closed`` payloads not yet acknowledged by the broker.
         counters: upload counters.
+        source: the source mark of the newest stored chunk that had one (where a restarted
+            recording continues once the queue holds no newer mark).
     """
 
     version: int = 1
@@ -79,6 +82,7 @@ class JournalState(_Frozen):
     current: ObjectRecord | None = None
     pending_events: tuple[str, ...] = ()
     counters: UploadCounters = UploadCounters()
+    source: SourceMark | None = None
 
 
 class Journal:
