@@ -20,15 +20,20 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from device.spool.journal import Journal
 from device.spool.mark import SourceMark
+from device.spool.queue import Spool
 
 __all__ = [
     "NEW",
     "Resumable",
     "ResumeDecision",
+    "committed_mark",
     "file_identity",
+    "newest_mark",
     "resume_offset",
     "segment_identity",
 ]
@@ -102,3 +107,22 @@ def resume_offset(
         mark.offset,
     )
     return ResumeDecision(0, "source changed since the restart: new recording", changed=True)
+
+
+def newest_mark(queued: SourceMark | None, stored: SourceMark | None) -> SourceMark | None:
+    """Where a restarted recording continues: the newest mark still queued in the spool
+    (``Spool.recovered_mark``), else the one the journal took over from the last stored chunk."""
+    return queued or stored
+
+
+def committed_mark(spool_dir: Path) -> SourceMark | None:
+    """The mark a camera whose spool is ``spool_dir`` would resume from, read before the
+    agent is built (for a source that is built outside it). The spool is left as it was.
+
+    Raises:
+        SpoolError: the spool or its journal cannot be read.
+    """
+    journal = Journal(spool_dir)
+    spool = Spool(spool_dir, max_bytes=1, done_through=journal.state.last_chunk_seq)
+    spool.close()
+    return newest_mark(spool.recovered_mark, journal.state.source)

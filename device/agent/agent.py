@@ -26,7 +26,7 @@ from device.recorder import (
     Source,
     StreamSource,
 )
-from device.resume import Resumable
+from device.resume import Resumable, newest_mark
 from device.settings import AgentSettings, SourceSettings
 from device.spool import NO_CRASH, CrashPoints, Journal, SourceMark, Spool
 from device.target import GrantTarget
@@ -183,7 +183,7 @@ class Agent:
             done_through=self.journal.state.last_chunk_seq,
         )
         # Where the recording stands: the newest mark still queued, else the last stored one.
-        self.resume_mark = self.spool.recovered_mark or self.journal.state.source
+        self.resume_mark = newest_mark(self.spool.recovered_mark, self.journal.state.source)
         self._stop = threading.Event()
         self.link = MqttLink(
             settings.broker,

@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,9 @@ class ChaosDriver:
         self._helpers: list[threading.Thread] = []
         self._faults: list[tuple[Step, float, float | None]] = []
         self._start = 0.0
+        # Set by the runner when cameras run in processes it can kill (``camera_kill``):
+        # called with the share to kill and the run time, returns how many were killed.
+        self.kill_cameras: Callable[[float, float], int] | None = None
 
     def start(self, start_mono: float) -> None:
         """Begin applying steps, counting time from ``start_mono``."""
@@ -181,6 +185,11 @@ class ChaosDriver:
             helper = threading.Thread(target=restart, name=f"fleet-{step.action}", daemon=True)
             self._helpers.append(helper)
             helper.start()
+        elif step.action == "camera_kill":
+            if self.kill_cameras is None:
+                raise RuntimeError("camera_kill needs cameras in group processes")
+            applied.params["killed"] = self.kill_cameras(_f(step, "share", 0.5), self.now())
+            applied.end_s = round(self.now(), 3)
         elif step.action == "link":
             services.set_link(
                 LinkProfile(

@@ -31,10 +31,10 @@ from simulator.fleet.group import (
     GroupResult,
     GroupSnapshot,
     GroupSpec,
-    group_process_main,
     run_group,
 )
 from simulator.fleet.hls import hls_camera_settings
+from simulator.fleet.kills import GroupProcesses
 from simulator.fleet.latency import merge_counts
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
 from simulator.fleet.scenario import Scenario
@@ -404,7 +404,7 @@ def _run_groups(
 ) -> list[GroupResult]:
     inbox: Any
     results: dict[int, GroupResult] = {}
-    if len(specs) == 1:
+    if len(specs) == 1 and "camera_kill" not in chaos.scenario.actions():
         inbox = queue.Queue()
         spec = specs[0]
 
@@ -420,22 +420,19 @@ def _run_groups(
         thread.join(30)
         return [results[0]]
     ctx = multiprocessing.get_context("spawn")
-    mp_queue = ctx.Queue()
-    procs = []
     relays = []
     inbox = queue.Queue()
-    for index, spec in enumerate(specs):
-        child_queue = ctx.Queue()
-        proc = ctx.Process(target=group_process_main, args=(spec, child_queue), daemon=True)
-        proc.start()
-        procs.append(proc)
+    procs = GroupProcesses(ctx, specs, chaos.seed)
+    chaos.kill_cameras = procs.kill_share
+    for index in range(len(procs)):
 
-        def relay(i: int = index, q: Any = child_queue, p: Any = proc) -> None:
+        def relay(i: int = index) -> None:
             while True:
+                p, q = procs.current(i)
                 try:
                     kind, payload = q.get(timeout=1.0)
                 except queue.Empty:
-                    if not p.is_alive():
+                    if not p.is_alive() and not procs.expected(i, p):
                         inbox.put((i, "result", GroupResult()))
                         return
                     continue
@@ -446,12 +443,10 @@ def _run_groups(
         t = threading.Thread(target=relay, daemon=True)
         t.start()
         relays.append(t)
-    del mp_queue
     chaos.start(time.monotonic())
     progress.start = time.monotonic()
     _collect(inbox, progress, results, len(specs))
-    for proc in procs:
-        proc.join(30)
+    procs.join(30)
     return [results[i] for i in sorted(results)]
 
 

@@ -20,7 +20,11 @@ Steps (``action``):
 - ``spool_pressure``: a ``share`` of the cameras (default all) record into spools of only
   ``max_bytes`` (at least two chunks) with the ``drop_oldest`` policy, so an outage makes the
   policy act; a spool is sized when its camera starts, so the step holds for the whole run
-  whatever its ``at``. The audit counts the bytes so dropped as dropped, not lost.
+  whatever its ``at``. The audit counts the bytes so dropped as dropped, not lost;
+- ``camera_kill``: SIGKILL a ``share`` (default half, at least one) of the camera processes
+  and start them again at once over the same spools; their cameras resume their recordings
+  from what the spools committed (cameras with a live-encoded ``--video`` stream cannot
+  resume and are not meant for this step).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ Action = Literal[
     "clock_skew",
     "link",
     "spool_pressure",
+    "camera_kill",
 ]
 
 
