@@ -159,6 +159,7 @@ class StreamSource:
         self._stream = stream
         self._clock = clock
         self._bitrate = bitrate_bps
+        self.resume_note = "cannot resume (a stream): recording what arrives from now on"
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield what the stream gives until end of file."""

@@ -121,6 +121,10 @@ def make_source(
     return DirectorySource(path, clock, settle_s=settings.settle_s, resume=resume)
 
 
+def _resume_note(source: object) -> str:
+    return source.resume_note if isinstance(source, Resumable) else ""
+
+
 def _mqtt_key_delivery(agent: Agent) -> KeyDelivery:
     from device.hls.delivery import MqttKeyDelivery
 
@@ -183,6 +187,7 @@ class Agent:
             done_through=self.journal.state.last_chunk_seq,
         )
         # Where the recording stands: the newest mark still queued, else the last stored one.
+        self._crash = crash
         self.resume_mark = newest_mark(self.spool.recovered_mark, self.journal.state.source)
         self._stop = threading.Event()
         self.link = MqttLink(
@@ -266,6 +271,8 @@ class Agent:
             stdin=stdin,
             key_delivery=delivery,
             sink_wrapper=hls_sink,
+            resume=self.resume_mark,
+            crash=self._crash,
         )
 
     # -- MQTT glue (loop thread) ------------------------------------------------------
@@ -350,7 +357,7 @@ class Agent:
             position=state.current.position if state.current else 0,
             connected=self.link.is_connected(),
             cred_expires_in_s=expires,
-            source_note=self.source.resume_note if isinstance(self.source, Resumable) else "",
+            source_note=_resume_note(self.source or self.recorder),
         )
 
     def drained(self) -> bool:

@@ -7,6 +7,8 @@ once more to the end. What the bucket holds, read back with the root key, must e
 source byte for byte. Each source-side crash point is tried: ``chunk.tmp_written`` (the
 chunk and its source position are not committed yet), ``source.spooled`` (both committed,
 a directory's segment file not yet removed) and ``source.released`` (segment file removed).
+HLS output from a file must go on in the same session: the bucket ends up holding exactly
+what one uninterrupted recording stores.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import pytest
 
 from device.agent.agent import Agent
 from device.agent.config import load_settings
+from device.agent.hls_mode import access_units, hls_options
+from device.hls import HlsStream, MemorySink
 from device.recorder import pattern_bytes
 from device.spool import Journal
 from tests.device.agentkit import wait_until
 from tests.device.crashkit import kill_camera_at, restart_camera
+from tests.device.hls.media import encode_video
 from tests.device.stack import Stack
 from tests.device.toml_out import write_camera_toml
 
@@ -125,3 +130,44 @@ def test_sigkill_twice_then_restart_stores_the_source_exactly_once(
     assert len(stored) == len(expected)
     assert stored == expected
     assert first.source is None or first.source.kind == kind
+
+
+@pytest.mark.parametrize("client", ["oss2", "http"])
+@pytest.mark.parametrize("point", ["chunk.tmp_written", "source.spooled"])
+def test_hls_from_a_file_continues_its_session_after_sigkill_twice(
+    stack: Stack, tmp_path: Path, point: str, client: str
+) -> None:
+    device_id = f"cam-hls-{point.split('.')[1][:4]}-{client}"
+    prefix = f"videos/{device_id}/"
+    clip = tmp_path / "camera.h264"
+    clip.write_bytes(b"".join(u.data for u in encode_video(120, fps=10, gop=10)))
+    settings = stack.agent_settings(
+        device_id,
+        tmp_path / "spool",
+        source={"kind": "file", "path": str(clip)},
+        output={"format": "hls", "mode": "vod", "frame_rate": 40, "target_duration_s": 0.25},
+        oss={"client": client},
+    )
+    config = write_camera_toml(settings, tmp_path / "camera.toml")
+    stack.emulator.set_faults(
+        {"rules": [{"operations": ["PutObject"], "error_rate": 0.1, "lost_response_rate": 0.05}]}
+    )
+    # 12 segments, each followed by a playlist version: 6 entries are a quarter.
+    kill_camera_at(config, point, 6)
+    kill_camera_at(config, point, 6)
+    restart_camera(config)
+
+    stored = {key.removeprefix(prefix): data for key, data in stack.objects(prefix)}
+    playlists = [key for key in stored if key.endswith(".m3u8")]
+    assert len(playlists) == 1, sorted(stored)  # one session, not one per start
+    session = playlists[0].rsplit("/", 1)[1].removesuffix(".m3u8")
+    # What one uninterrupted recording of the file in that session stores, byte for byte.
+    output = settings.output.model_copy(update={"session": session})
+    reference = MemorySink()
+    stream = HlsStream(reference)
+    stream.open(hls_options(output, 0, device_id=device_id))
+    for unit in access_units(settings.source, output)[0]:
+        stream.write(video=unit)
+    assert stream.close()
+    assert len(reference.objects) == 13
+    assert stored == {key: obj.data for key, obj in reference.objects.items()}
