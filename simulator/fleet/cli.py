@@ -88,6 +88,8 @@ def main(argv: list[str]) -> int:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         parser.error(str(exc))
+    if "camera_kill" in scenario.actions() and args.output == "hls":
+        parser.error("a camera_kill step needs cameras that resume: use --output append")
     quiet_logs(args.verbose)
     settings = FleetSettings(
         cameras=args.cameras,

@@ -7,6 +7,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
+from simulator.fleet.cli import main as fleet_main
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import load_scenario
 
@@ -38,3 +41,12 @@ def test_killed_and_restarted_camera_processes_lose_and_duplicate_nothing(
     assert report.cameras_not_drained == 0, summary
     # Every byte the cameras produced (12 s at 256 kbit/s less the boot spread) is stored.
     assert report.stored_bytes == report.ok_bytes == report.produced_bytes > 6 * 300_000
+
+
+def test_a_kill_scenario_with_hls_output_is_refused_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        fleet_main(["--scenario", "camera-kill", "--output", "hls", "--cameras", "2"])
+    assert exit_info.value.code == 2
+    assert "camera_kill step needs cameras that resume" in capsys.readouterr().err
