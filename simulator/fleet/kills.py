@@ -77,24 +77,27 @@ class GroupProcesses:
         """
         count = max(1, round(share * len(self._slots)))
         chosen = self._rng.sample(range(len(self._slots)), min(count, len(self._slots)))
+        killed = 0
         for index in chosen:
             with self._lock:
-                self._killing.add(index)
                 proc, _ = self._slots[index]
+                if proc.pid is None or not proc.is_alive():
+                    continue  # its cameras are done: nothing to kill, nothing to restart
+                self._killing.add(index)
             try:
-                if proc.pid is not None and proc.is_alive():
-                    os.kill(proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)
                 proc.join(30)
                 spec = dataclasses.replace(self._specs[index], elapsed_s=elapsed_s)
                 replacement = self._spawn(spec)
                 with self._lock:
                     self._slots[index] = replacement
                 self.kills += 1
+                killed += 1
                 log.info("camera process %d killed at %.1f s and restarted", index, elapsed_s)
             finally:
                 with self._lock:
                     self._killing.discard(index)
-        return len(chosen)
+        return killed
 
     def join(self, timeout_s: float) -> None:
         """Wait for every current process to end."""

@@ -45,7 +45,7 @@ CHUNK = 64 * 1024
 FILE_BYTES = 16 * CHUNK  # the kills come after the 4th chunk of each run: 1/4, then 1/2
 SEGMENT_BYTES = CHUNK + CHUNK // 2  # two chunks per segment file: a kill can split one
 SEGMENTS = 6
-PATTERN = {"kind": "pattern", "bitrate_bps": 4_000_000, "duration_s": 1.5, "seed": 7}
+PATTERN = {"kind": "pattern", "bitrate_bps": 4_000_000, "duration_s": 1.2, "seed": 7}
 
 
 def _source(kind: str, tmp_path: Path) -> tuple[dict[str, Any], bytes]:
@@ -86,6 +86,8 @@ def _run_directory_to_the_end(config: Path) -> None:
 
     threading.Thread(target=stop_when_stored, daemon=True).start()
     assert agent.run() == 0
+    # The progress line says the recording went on rather than started again.
+    assert agent.progress().source_note.startswith("resumed after"), agent.progress().line()
 
 
 CASES = [
@@ -145,7 +147,7 @@ def test_hls_from_a_file_continues_its_session_after_sigkill_twice(
         device_id,
         tmp_path / "spool",
         source={"kind": "file", "path": str(clip)},
-        output={"format": "hls", "mode": "vod", "frame_rate": 40, "target_duration_s": 0.25},
+        output={"format": "hls", "mode": "vod", "frame_rate": 80, "target_duration_s": 0.125},
         oss={"client": client},
     )
     config = write_camera_toml(settings, tmp_path / "camera.toml")
