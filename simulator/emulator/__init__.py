@@ -8,7 +8,7 @@ Typical in-process use::
         bucket = oss2.Bucket(oss2.Auth(emu.access_key_id, emu.access_key_secret),
                              emu.oss_endpoint, emu.bucket)
 
-Names are imported lazily: ``simulator.emulator.errors`` is the error root of the IAM, STS and
+Names are imported lazily: ``simulator.base.errors`` is the error root of the IAM, STS and
 OSS packages, and importing it must not start pulling in the server (uvicorn) as well.
 """
 
@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simulator.emulator.errors import EmulatorConfigError, EmulatorError
+    from simulator.base.errors import EmulatorConfigError, EmulatorError
     from simulator.emulator.faults import FaultConfig, FaultRule, Outage
     from simulator.emulator.handle import (
         AdminClient,
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "AdminClient": "simulator.emulator.handle",
     "Emulator": "simulator.emulator.server",
-    "EmulatorConfigError": "simulator.emulator.errors",
-    "EmulatorError": "simulator.emulator.errors",
+    "EmulatorConfigError": "simulator.base.errors",
+    "EmulatorError": "simulator.base.errors",
     "EmulatorHandle": "simulator.emulator.handle",
     "EmulatorSettings": "simulator.emulator.settings",
     "FaultConfig": "simulator.emulator.faults",

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulator.emulator.errors import EmulatorConfigError
+from simulator.base.errors import EmulatorConfigError
 from simulator.iam import tokens
 
 DEFAULT_ACCOUNT = "1000000000000001"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.emulator.asgi import ASGIApp, ASGIReceive, ASGISend, Scope
+from simulator.base.asgi import ASGIApp, ASGIReceive, ASGISend, Scope
 
 
 @dataclass(frozen=True)

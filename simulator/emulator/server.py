@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.base.errors import EmulatorConfigError
 from simulator.emulator.admin import AdminApp
 from simulator.emulator.app import EmulatorApp
 from simulator.emulator.clock import EmulatorClock
 from simulator.emulator.config import EmulatorConfig, default_config, load_config
-from simulator.emulator.errors import EmulatorConfigError
 from simulator.emulator.faults import FaultInjector
 from simulator.emulator.middleware import EmulatorMiddleware
 from simulator.emulator.oss_backend import UNAVAILABLE, OssBackend

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from simulator.emulator.errors import EmulatorConfigError
+from simulator.base.errors import EmulatorConfigError
 from simulator.iam import errors, tokens
 from simulator.iam.conditions import Context
 from simulator.iam.entities import AccessKey, Principal, Role, Session, TemporaryCredentials

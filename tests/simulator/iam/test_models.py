@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from simulator.emulator.errors import EmulatorConfigError
+from simulator.base.errors import EmulatorConfigError
 from simulator.iam import Iam, IamError, IamStore
 from simulator.sts.errors import StsError
 
