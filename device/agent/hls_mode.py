@@ -231,6 +231,7 @@ class HlsRecorder:
         crash: CrashPoints = NO_CRASH,
     ) -> None:
         self._spool_sink = SpoolSink(spool, clock, mark=mark, skip=skip, crash=crash)
+        self._resumable = mark is not None
         self.resume_note = resume_note
         sink: SegmentSink = self._spool_sink
         if sink_wrapper is not None:
@@ -263,18 +264,29 @@ class HlsRecorder:
             if not self._open(stop):
                 return
             log.info("HLS recording %s -> %s", self.options.session, self.stream.playlist_key)
+            read_to_end = False
             try:
-                self._feed(stop)
+                read_to_end = self._feed(stop)
             except OSError as exc:
                 raise SourceError(f"recording source failed: {exc.strerror or exc}") from None
             finally:
-                # Cuts the last segment and ends the playlist; with the spool as sink this
-                # only waits when the spool is full.
-                if not self.stream.close(timeout_s=self._close_timeout_s):
-                    log.warning("HLS recording ended with segments not queued (spool full)")
+                self._end(read_to_end)
         finally:
             self.stats.finished = True
             self.finished.set()
+
+    def _end(self, read_to_end: bool) -> None:
+        if self._resumable and not read_to_end:
+            # Stopped before the end of a recording that resumes: the next start continues
+            # the session after the last queued segment, so cut no short segment here and
+            # do not end the playlist. Queue what is finished (waits only on a full spool).
+            self.stream.flush()
+            log.info("HLS recording %s stopped; a restart continues it", self.options.session)
+            return
+        # Cuts the last segment and ends the playlist; with the spool as sink this only
+        # waits when the spool is full.
+        if not self.stream.close(timeout_s=self._close_timeout_s):
+            log.warning("HLS recording ended with segments not queued (spool full)")
 
     def _open(self, stop: threading.Event) -> bool:
         # With encryption, opening delivers the first key, which needs the MQTT link: at
@@ -291,19 +303,20 @@ class HlsRecorder:
                 stop.wait(delay)
         return False
 
-    def _feed(self, stop: threading.Event) -> None:
+    def _feed(self, stop: threading.Event) -> bool:
+        """Feed the source; return whether it was read to its end."""
         interval = 1.0 / self.options.frame_rate
         start = self._clock.monotonic()
         for index, unit in enumerate(self._units):
             if stop.is_set():
-                return
+                return False
             if self._spool_sink.skipping:
                 # Replaying what was queued before a restart: as fast as it muxes.
                 start = self._clock.monotonic() - index * interval
             elif self._paced:
                 delay = start + index * interval - self._clock.monotonic()
                 if delay > 0 and stop.wait(delay):
-                    return
+                    return False
             if index == 0:
                 self._spool_sink.recording_started(self._clock.wall_ms())
             self.stats.read_bytes += len(unit)
@@ -317,6 +330,7 @@ class HlsRecorder:
                 self.bad_pictures += 1
                 log.warning("picture %d skipped: %s", index, exc.message)
             self._feed_audio(until_s=(index + 1) * interval)
+        return True
 
     def _feed_audio(self, until_s: float) -> None:
         # Audio is timed by sample count from the first picture on, so it is written as

@@ -24,6 +24,7 @@ from device.agent.config import load_settings
 from device.agent.hls_mode import access_units, hls_options
 from device.hls import HlsStream, MemorySink
 from device.recorder import pattern_bytes
+from device.settings import AgentSettings
 from device.spool import Journal
 from tests.device.agentkit import wait_until
 from tests.device.crashkit import kill_camera_at, restart_camera
@@ -134,31 +135,19 @@ def test_sigkill_twice_then_restart_stores_the_source_exactly_once(
     assert first.source is None or first.source.kind == kind
 
 
-@pytest.mark.parametrize("client", ["oss2", "http"])
-@pytest.mark.parametrize("point", ["chunk.tmp_written", "source.spooled"])
-def test_hls_from_a_file_continues_its_session_after_sigkill_twice(
-    stack: Stack, tmp_path: Path, point: str, client: str
-) -> None:
-    device_id = f"cam-hls-{point.split('.')[1][:4]}-{client}"
-    prefix = f"videos/{device_id}/"
+def _hls_camera(stack: Stack, tmp_path: Path, device_id: str, client: str) -> AgentSettings:
     clip = tmp_path / "camera.h264"
     clip.write_bytes(b"".join(u.data for u in encode_video(120, fps=10, gop=10)))
-    settings = stack.agent_settings(
+    return stack.agent_settings(
         device_id,
         tmp_path / "spool",
         source={"kind": "file", "path": str(clip)},
         output={"format": "hls", "mode": "vod", "frame_rate": 80, "target_duration_s": 0.125},
         oss={"client": client},
     )
-    config = write_camera_toml(settings, tmp_path / "camera.toml")
-    stack.emulator.set_faults(
-        {"rules": [{"operations": ["PutObject"], "error_rate": 0.1, "lost_response_rate": 0.05}]}
-    )
-    # 12 segments, each followed by a playlist version: 6 entries are a quarter.
-    kill_camera_at(config, point, 6)
-    kill_camera_at(config, point, 6)
-    restart_camera(config)
 
+
+def _assert_one_uninterrupted_recording(stack: Stack, settings: AgentSettings, prefix: str) -> None:
     stored = {key.removeprefix(prefix): data for key, data in stack.objects(prefix)}
     playlists = [key for key in stored if key.endswith(".m3u8")]
     assert len(playlists) == 1, sorted(stored)  # one session, not one per start
@@ -167,9 +156,50 @@ def test_hls_from_a_file_continues_its_session_after_sigkill_twice(
     output = settings.output.model_copy(update={"session": session})
     reference = MemorySink()
     stream = HlsStream(reference)
-    stream.open(hls_options(output, 0, device_id=device_id))
+    stream.open(hls_options(output, 0, device_id=settings.device_id))
     for unit in access_units(settings.source, output)[0]:
         stream.write(video=unit)
     assert stream.close()
     assert len(reference.objects) == 13
     assert stored == {key: obj.data for key, obj in reference.objects.items()}
+
+
+def test_hls_from_a_file_stopped_cleanly_goes_on_in_its_session(
+    stack: Stack, tmp_path: Path
+) -> None:
+    device_id = "cam-hls-stop"
+    settings = _hls_camera(stack, tmp_path, device_id, "oss2")
+    config = write_camera_toml(settings, tmp_path / "camera.toml")
+    agent = Agent(load_settings(config))
+    spool = agent.spool
+
+    def stop_at_a_quarter() -> None:
+        queued = lambda: spool.stats().objects + agent.journal.state.counters.objects_put  # noqa: E731
+        wait_until(lambda: queued() >= 6, timeout=30, what="a quarter of the recording")
+        agent.stop()
+
+    threading.Thread(target=stop_at_a_quarter, daemon=True).start()
+    assert agent.run() == 0
+    assert not any(key.endswith(".m3u8") and b"ENDLIST" in data
+                   for key, data in stack.objects(f"videos/{device_id}/"))  # fmt: skip
+    restart_camera(config)
+    _assert_one_uninterrupted_recording(stack, settings, f"videos/{device_id}/")
+
+
+@pytest.mark.parametrize("client", ["oss2", "http"])
+@pytest.mark.parametrize("point", ["chunk.tmp_written", "source.spooled"])
+def test_hls_from_a_file_continues_its_session_after_sigkill_twice(
+    stack: Stack, tmp_path: Path, point: str, client: str
+) -> None:
+    device_id = f"cam-hls-{point.split('.')[1][:4]}-{client}"
+    prefix = f"videos/{device_id}/"
+    settings = _hls_camera(stack, tmp_path, device_id, client)
+    config = write_camera_toml(settings, tmp_path / "camera.toml")
+    stack.emulator.set_faults(
+        {"rules": [{"operations": ["PutObject"], "error_rate": 0.1, "lost_response_rate": 0.05}]}
+    )
+    # 12 segments, each followed by a playlist version: 6 entries are a quarter.
+    kill_camera_at(config, point, 6)
+    kill_camera_at(config, point, 6)
+    restart_camera(config)
+    _assert_one_uninterrupted_recording(stack, settings, prefix)
