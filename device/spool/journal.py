@@ -2,7 +2,8 @@
 
 One small JSON file records the current object (key, committed length and CRC-64, time
 range), the highest spool sequence number whose bytes are in the store, the next object
-number, upload counters and the ``segment.closed`` events not yet confirmed by the broker.
+number, upload counters, the ``segment.closed`` events not yet confirmed by the broker and
+the source mark of the newest stored chunk (:mod:`device.spool.mark`).
 It is rewritten with :func:`~device.spool.fsutil.atomic_write` (temporary file, fsync,
 rename, directory fsync), so after any crash it holds either the previous or the new state,
 never a mix. The uploader writes it after each append lands and before it removes the

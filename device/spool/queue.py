@@ -10,9 +10,12 @@ Layout of the spool directory::
 A chunk is *acknowledged* when :meth:`Spool.put` returns: by then its bytes are fsync'd
 and its name is renamed into ``chunks/`` and fsync'd too, so neither SIGKILL nor a power
 cut can lose it. A crash earlier leaves at most a file in ``tmp/``, which the next open
-removes, so a torn chunk is never queued. The uploader removes a chunk with :meth:`ack`
-only after the journal records its append; a chunk that reappears after a crash (its
-removal not yet on disk) has a sequence number the journal already covers and is skipped.
+removes, so a torn chunk is never queued. A chunk may carry a source mark (where in its
+source its last byte came from, :mod:`device.spool.mark`), made durable by the same rename;
+on open, the newest queued mark is :attr:`Spool.recovered_mark`. The uploader removes a
+chunk with :meth:`ack` only after the journal records its append; a chunk that reappears
+after a crash (its removal not yet on disk) has a sequence number the journal already
+covers and is skipped.
 
 Besides bytes to append, the queue holds whole-object puts (:meth:`Spool.put_object`, an
 HLS segment or playlist), in the same sequence and with the same durability. The uploader

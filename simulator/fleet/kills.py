@@ -45,7 +45,6 @@ class GroupProcesses:
         self._lock = threading.Lock()
         self._slots: list[tuple[Any, Any]] = []
         self._killing: set[int] = set()
-        self.kills = 0
         for spec in specs:
             self._slots.append(self._spawn(spec))
 
@@ -91,7 +90,6 @@ class GroupProcesses:
                 replacement = self._spawn(spec)
                 with self._lock:
                     self._slots[index] = replacement
-                self.kills += 1
                 killed += 1
                 log.info("camera process %d killed at %.1f s and restarted", index, elapsed_s)
             finally:
