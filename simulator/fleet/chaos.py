@@ -219,9 +219,7 @@ class ChaosDriver:
                 finally:
                     applied.end_s = round(self.now(), 3)
 
-            helper = threading.Thread(
-                target=run_restart, name=f"fleet-{step.action}", daemon=True
-            )
+            helper = threading.Thread(target=run_restart, name=f"fleet-{step.action}", daemon=True)
             self._helpers.append(helper)
             helper.start()
         elif step.action == "link":
