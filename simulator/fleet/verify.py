@@ -141,7 +141,13 @@ def verify_cameras(
         keys = [obj.key for obj in media]
         findings = []
         for finding in stream.findings:
-            key, offset = locate(keys, starts, total, finding.offset)
+            if finding.kind == "lost" and finding.offset > 0:
+                # Missing bytes belong after what was stored before them: name that object
+                # (a cut tail), not the next one.
+                key, before = locate(keys, starts, total, finding.offset - 1)
+                offset = before + 1
+            else:
+                key, offset = locate(keys, starts, total, finding.offset)
             findings.append(
                 {
                     "kind": finding.kind,
