@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             f"built-in scenarios: {', '.join(builtin_names())}\n"
-            "with --endpoint, the emulator's admin token is read from OSSMEDIA_ADMIN_TOKEN."
+            "with --endpoint, the emulator's admin token is read from OSSMEDIA_ADMIN_TOKEN and\n"
+            "each run writes under its own key prefix (fleet-runs/<run>/<device_id>/).\n"
+            "the JSON report and the external-service requirements: docs/fleet.md."
         ),
     )
     parser.add_argument("--cameras", type=int, default=10, help="number of cameras (10)")
