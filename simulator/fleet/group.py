@@ -135,8 +135,8 @@ class FleetAgent(Agent):
     """The camera agent, noting each ``segment.closed`` it reports.
 
     The audit checks every stored object against the size and CRC-64 its camera reported,
-    so a wrong object is named; an event is noted when the uploader first hands it over
-    (it may be published again after a reconnect: the key keeps the first).
+    so a wrong object is named. The latest report of a key wins: a playlist is rewritten
+    and reported again, and an event published again after a reconnect is the same event.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -149,7 +149,7 @@ class FleetAgent(Agent):
         except ValidationError:
             log.warning("%s: unreadable segment.closed event", self.device_id)
         else:
-            self.closed.setdefault(event.key, ClosedSegment(event.key, event.bytes, event.crc64))
+            self.closed[event.key] = ClosedSegment(event.key, event.bytes, event.crc64)
         return super().publish_event(payload)
 
 

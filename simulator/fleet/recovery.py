@@ -17,7 +17,7 @@ from dataclasses import dataclass
 __all__ = ["CameraPoint", "History", "Recovery", "measure_recovery"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CameraPoint:
     """One camera at one sample."""
 

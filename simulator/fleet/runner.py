@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from simulator.fleet.camera import SkewPlan
 from simulator.fleet.chaos import ChaosDriver, plan_skews, plan_spool_limits
 from simulator.fleet.checks import check_services, check_settings
+from simulator.fleet.emulator_state import delta_stats, injected_by_cause, restore_faults
 from simulator.fleet.errors import FleetError, FleetServiceError
 from simulator.fleet.group import (
     CameraSpec,
@@ -337,7 +338,7 @@ def _run(
         infrastructure.append(f"clearing the emulator's faults: {exc}")
     services.set_link(LinkProfile())
     # Counted before the audit reads the objects back: only the cameras' requests.
-    stats = _delta_stats(stats_before, services.emulator.stats())
+    stats = delta_stats(stats_before, services.emulator.stats())
     results = [r for r in outcome.results if r is not None]
     cameras = [cam for group in results for cam in group.cameras]
     try:
@@ -347,7 +348,7 @@ def _run(
     except Exception as exc:
         infrastructure.append(f"reading the objects back: {exc}")
         audits = []
-    note = _restore_faults(services, faults_before)
+    note = restore_faults(services, faults_before)
     report = FleetReport(
         scenario=settings.scenario.name,
         seed=settings.seed,
@@ -370,7 +371,7 @@ def _run(
     report.oss_requests = requests
     report.injected_faults = stats["faults"]
     report.sts_calls = sum(requests.get("AssumeRole", {}).values())
-    report.retries_by_cause = _injected_by_cause(report.injected_faults)
+    report.retries_by_cause = injected_by_cause(report.injected_faults)
     latency = services.reply_latencies()
     report.reply_latency_p50_s = histogram_quantile(latency, 0.5)
     report.reply_latency_p99_s = histogram_quantile(latency, 0.99)
@@ -390,44 +391,6 @@ def _run(
         report.set_duration(round(outcome.stopped_at_s, 1))
     report.wall_s = round(time.monotonic() - wall_start, 1)
     return report
-
-
-def _delta_stats(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The emulator's counters ``after`` minus ``before`` (requests and injected faults)."""
-    out: dict[str, Any] = {}
-    for section in ("requests", "faults"):
-        old = before.get(section, {})
-        delta: dict[str, dict[str, int]] = {}
-        for op, counts in after.get(section, {}).items():
-            for kind, n in counts.items():
-                diff = n - old.get(op, {}).get(kind, 0)
-                if diff > 0:
-                    delta.setdefault(op, {})[kind] = diff
-        out[section] = delta
-    return out
-
-
-def _injected_by_cause(injected: dict[str, dict[str, int]]) -> dict[str, int]:
-    """Injected faults that make a camera retry, by service and kind (``oss:error``,
-    ``sts:throttle``); added latency is not a retry and is left out."""
-    causes: dict[str, int] = {}
-    for op, kinds in injected.items():
-        service = "sts" if op == "AssumeRole" else "oss"
-        for kind, n in kinds.items():
-            if kind != "delayed":
-                causes[f"{service}:{kind}"] = causes.get(f"{service}:{kind}", 0) + n
-    return causes
-
-
-def _restore_faults(services: LocalServices, config: dict[str, Any]) -> str:
-    """Put back the fault configuration the emulator had before the run."""
-    if not config.get("rules") and not config.get("outages"):
-        return ""
-    try:
-        services.emulator.set_faults(config)
-    except Exception as exc:
-        return f"could not restore its fault configuration ({exc}); it injects none now"
-    return "its fault configuration was restored (outage windows count from now)"
 
 
 # Above this many produced bytes the emulator keeps objects on disk, not in memory.

@@ -157,7 +157,7 @@ def verify_cameras(
                     "seq": finding.seq,
                 }
             )
-        problems = audit_objects(media, cam.closed, crc64) + playlist_problems(objects)
+        problems = audit_objects(objects, cam.closed, crc64) + playlist_problems(objects)
         return CameraAudit(cam.device_id, stream, len(objects), problems, cam.drained, findings)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
