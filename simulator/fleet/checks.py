@@ -14,20 +14,47 @@ import os
 import socket
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 from simulator.emulator.handle import AdminClient
 from simulator.fleet.errors import FleetInputError
-
-if TYPE_CHECKING:
-    from simulator.fleet.runner import FleetSettings
+from simulator.fleet.scenario import Scenario
 
 __all__ = ["MIN_CHUNK_BYTES", "check_report_path", "check_services", "check_settings"]
 
 # The spool's smallest chunk: smaller pieces are gathered into chunks of this size.
 MIN_CHUNK_BYTES = 1024
+
+
+class FleetSettings(Protocol):
+    """What the checks read of :class:`simulator.fleet.runner.FleetSettings`."""
+
+    @property
+    def cameras(self) -> int: ...
+    @property
+    def processes(self) -> int: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def drain_s(self) -> float: ...
+    @property
+    def output(self) -> str: ...
+    @property
+    def chunk_bytes(self) -> int: ...
+    @property
+    def bitrate_bps(self) -> int: ...
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def broker_url(self) -> str | None: ...
+    @property
+    def emulator_endpoint(self) -> str | None: ...
+    @property
+    def admin_token(self) -> str | None: ...
+    @property
+    def workdir(self) -> Path | None: ...
 
 
 def check_settings(settings: FleetSettings) -> None:
