@@ -196,3 +196,29 @@ def test_damage_inside_a_rebuilt_piece_is_counted_to_the_byte() -> None:
     garbage = rng.randbytes(333)
     audit = audit_stream(chunks, garbage + b"".join(pieces), starts=[0, 333])
     assert (audit.corrupted_bytes, audit.ok_bytes) == (333, 30000)
+
+
+def test_steps_the_run_ended_before_are_reported_not_applied() -> None:
+    scenario = Scenario(
+        name="s",
+        description="d",
+        steps=(
+            Step.model_validate({"at": 0, "action": "clock_skew"}),
+            Step.model_validate({"at": 50, "action": "clock_skew"}),
+        ),
+    )
+    driver = ChaosDriver(scenario, None, 60, 1)
+    driver.start(time.monotonic())
+    deadline = time.monotonic() + 10
+    while not driver.applied and time.monotonic() < deadline:
+        time.sleep(0.02)
+    driver.stop()  # a Ctrl-C at 0 s: the second step never came
+    assert [(s.at_s > 0, s.error) for s in driver.applied] == [
+        (False, None),
+        (True, "not reached: the run ended first"),
+    ]
+    report = _report(
+        steps=[{"action": s.action, "at_s": s.at_s, "error": s.error} for s in driver.applied]
+    )
+    assert report.exit_status == 3
+    assert "step clock_skew at 50.0s not applied: not reached" in report.summary()
