@@ -237,25 +237,23 @@ class _Walk:
         self.audit.dropped_bytes += sum(c.size for c in chunks if c.seq in self.dropped)
         region = self.view[pos:end]
         first_seq = kept[0].seq if kept else None
+        want_size = sum(c.size for c in kept)
         if self.regenerate is None or not kept:
+            # Without the produced bytes only whole chunks can be told apart: the stored
+            # stretch is corrupted, and what it falls short of the chunks it stands for is lost.
             self.audit.note("corrupted", pos, len(region), first_seq)
-            covered = 0
-            for chunk in kept:
-                covered += chunk.size
-                if covered > len(region):
-                    self._missing([chunk], end, at_end)
-            return
-        want = b"".join(self.regenerate(c.seq, c.size) for c in kept)
-        common = min(len(region), len(want))
-        same = _equal_bytes(region[:common], want[:common])
-        self.audit.ok_bytes += same
-        if common - same:
-            first_bad = next(k for k in range(common) if region[k] != want[k])
-            self.audit.note("corrupted", pos + first_bad, common - same, first_seq)
-        if len(region) > common:
-            self.audit.note("corrupted", pos + common, len(region) - common, first_seq)
-        if len(want) > common:
-            missing = len(want) - common
+        else:
+            want = b"".join(self.regenerate(c.seq, c.size) for c in kept)
+            common = min(len(region), len(want))
+            same = _equal_bytes(region[:common], want[:common])
+            self.audit.ok_bytes += same
+            if common - same:
+                first_bad = next(k for k in range(common) if region[k] != want[k])
+                self.audit.note("corrupted", pos + first_bad, common - same, first_seq)
+            if len(region) > common:
+                self.audit.note("corrupted", pos + common, len(region) - common, first_seq)
+        missing = want_size - len(region)
+        if missing > 0 and kept:
             last = kept[-1]
             if at_end and last.seq in self.pending:
                 self.audit.pending_bytes += missing

@@ -222,3 +222,15 @@ def test_steps_the_run_ended_before_are_reported_not_applied() -> None:
     )
     assert report.exit_status == 3
     assert "step clock_skew at 50.0s not applied: not reached" in report.summary()
+
+
+def test_a_cut_tail_without_the_bytes_is_its_stored_part_corrupted_and_the_rest_lost() -> None:
+    pieces = [piece_bytes("cam-2", 1, n, 3000) for n in range(4)]
+    chunks = [Chunk.of(n, data) for n, data in enumerate(pieces)]
+    stored = b"".join(pieces[:2])[:-700] + b"".join(pieces[2:])
+    audit = audit_stream(chunks, stored, starts=[0, 5300])
+    assert (audit.corrupted_bytes, audit.lost_bytes, audit.ok_bytes) == (2300, 700, 9000)
+    assert [(f.kind, f.offset, f.size) for f in audit.findings] == [
+        ("corrupted", 3000, 2300),
+        ("lost", 5300, 700),
+    ]
