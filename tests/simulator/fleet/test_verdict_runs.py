@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import oss2
+import pytest
 
 from simulator.emulator.handle import EmulatorHandle
+from simulator.fleet.errors import FleetServiceError
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import Scenario, load_scenario
 from simulator.fleet.verdict import Reason
@@ -153,3 +155,18 @@ def test_two_runs_against_one_external_emulator_each_audit_their_own_objects(
         for status, n in outcomes.items():
             assert after[op][status] >= n
     assert "restored" in first.emulator_note
+
+
+def test_services_that_do_not_start_are_an_infrastructure_failure(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x", encoding="utf-8")
+    settings = FleetSettings(
+        cameras=1,
+        duration_s=2,
+        bitrate_bps=64_000,
+        chunk_bytes=4096,
+        workdir=tmp_path / "w",
+        store_dir=blocker,  # the emulator cannot keep its objects there
+    )
+    with pytest.raises(FleetServiceError, match="did not start"):
+        run_fleet(settings, out=io.StringIO())
