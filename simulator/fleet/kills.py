@@ -20,9 +20,10 @@ import os
 import random
 import signal
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from simulator.fleet.group import GroupSpec, group_process_main
+from simulator.fleet.group import GroupSpec
 
 __all__ = ["GroupProcesses"]
 
@@ -33,26 +34,24 @@ class GroupProcesses:
     """The group processes of a run, each in a slot that a replacement can take over.
 
     Args:
-        ctx: the multiprocessing context (``spawn``).
         specs: one group per slot.
+        spawn: starts a group process; returns it and the queue it reports on.
         seed: the run's seed (which slots a kill picks).
     """
 
-    def __init__(self, ctx: Any, specs: list[GroupSpec], seed: int) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        specs: list[GroupSpec],
+        spawn: Callable[[GroupSpec], tuple[Any, Any]],
+        *,
+        seed: int,
+    ) -> None:
         self._specs = specs
+        self._spawn = spawn
         self._rng = random.Random(seed + 2)  # noqa: S311 - a reproducible choice of groups
         self._lock = threading.Lock()
-        self._slots: list[tuple[Any, Any]] = []
         self._killing: set[int] = set()
-        for spec in specs:
-            self._slots.append(self._spawn(spec))
-
-    def _spawn(self, spec: GroupSpec) -> tuple[Any, Any]:
-        child_queue = self._ctx.Queue()
-        proc = self._ctx.Process(target=group_process_main, args=(spec, child_queue), daemon=True)
-        proc.start()
-        return proc, child_queue
+        self._slots: list[tuple[Any, Any]] = [spawn(spec) for spec in specs]
 
     def __len__(self) -> int:
         return len(self._slots)

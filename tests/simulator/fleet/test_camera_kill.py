@@ -12,6 +12,7 @@ import pytest
 from simulator.fleet.cli import main as fleet_main
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import load_scenario
+from simulator.fleet.verdict import EXIT_STATUS, Reason
 
 
 def test_killed_and_restarted_camera_processes_lose_and_duplicate_nothing(
@@ -46,7 +47,7 @@ def test_killed_and_restarted_camera_processes_lose_and_duplicate_nothing(
 def test_a_kill_scenario_with_hls_output_is_refused_with_a_message(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        fleet_main(["--scenario", "camera-kill", "--output", "hls", "--cameras", "2"])
-    assert exit_info.value.code == 2
-    assert "camera_kill step needs cameras that resume" in capsys.readouterr().err
+    code = fleet_main(["--scenario", "camera-kill", "--output", "hls", "--cameras", "2"])
+    assert code == EXIT_STATUS[Reason.INVALID_INPUT]
+    err = capsys.readouterr().err
+    assert "steps.1 (camera_kill): needs cameras that resume (--output append)" in err
