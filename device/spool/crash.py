@@ -23,6 +23,9 @@ position is committed with the chunk itself, at ``chunk.renamed``:
 ``source.spooled``      chunk and source position durable; the source not yet told (a
                         directory's segment file is still there)
 ``source.released``     the source was told (the segment file is removed)
+
+With HLS output, ``source.spooled`` is passed after each segment or playlist is queued;
+a playlist carries the recording's position, a segment does not.
 """
 
 from __future__ import annotations
