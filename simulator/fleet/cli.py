@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from simulator import lifetime
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import ScenarioError, builtin_names, load_scenario
+from simulator.lifetime import exit_status_help
 
 __all__ = ["build_parser", "main", "quiet_logs"]
 
@@ -26,8 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
             "Mosquitto, OSS + STS emulator and credential responder (or given services), "
             "inject a chaos scenario, then read every camera's objects back and account for "
             "every byte it produced (SHA-256 per produced chunk, CRC-64 per object).\n\n"
-            "Exit status: 0 when nothing was lost, duplicated or corrupted; 1 otherwise; "
-            "2 on bad arguments."
+            "Ctrl-C or SIGTERM ends the recording early: the cameras upload what they hold "
+            "(up to --drain seconds), the report covers what was recorded and says it was "
+            "stopped early; a second Ctrl-C or SIGTERM skips that drain. Every process the "
+            "run starts ends with it, even when it is killed.\n\n"
+            + exit_status_help("nothing was lost, duplicated or corrupted", "something was")
         ),
         epilog=(
             f"built-in scenarios: {', '.join(builtin_names())}\n"
@@ -105,17 +108,18 @@ def main(argv: list[str]) -> int:
         oss_client=args.oss_client,
         output=args.output,
     )
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        report = run_fleet(settings, out=sys.stderr, stop=stop)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with lifetime.command_lifetime("ossmedia fleet") as shutdown:
+        try:
+            report = run_fleet(settings, out=sys.stderr, stop=shutdown.stop)
+        except lifetime.DrainSkipped as skipped:
+            print("ossmedia fleet: stopped without draining; no report", file=sys.stderr)
+            return lifetime.signal_status(skipped.signum)
+    if shutdown.signal_name is not None and shutdown.after_s is not None:
+        report.stopped_early(shutdown.signal_name, shutdown.after_s)
     print(report.summary())
     if args.report is not None:
         report.write(args.report)
         print(f"report written to {args.report}")
+    if shutdown.requested:
+        return shutdown.exit_status()
     return 0 if report.ok else 1

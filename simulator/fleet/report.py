@@ -111,6 +111,7 @@ class FleetReport:
     spool_end_growth_bytes: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
     wall_s: float = 0.0
+    stopped_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -125,6 +126,11 @@ class FleetReport:
         device_hours = max(1e-9, self.cameras * duration_s / 3600)
         self.credential_requests_per_device_hour = self.credential_requests / device_hours
         self.sts_calls_per_device_hour = self.sts_calls / device_hours
+
+    def stopped_early(self, signal_name: str, after_s: float) -> None:
+        """Mark the run as ended early by ``signal_name`` (the cameras recorded ``after_s``)."""
+        self.stopped_by = signal_name
+        self.set_duration(round(min(self.duration_s, after_s), 1))
 
     def to_json(self) -> str:
         """The report as JSON (with ``ok``)."""
@@ -167,6 +173,8 @@ class FleetReport:
             f"  spool peak {mb(self.spool_peak_bytes_max)} (p99 over cameras "
             f"{mb(self.spool_peak_bytes_p99)})",
         ]
+        if self.stopped_by is not None:
+            lines.insert(1, f"  stopped early by {self.stopped_by} after {self.duration_s:g} s")
         if self.retries_by_cause:
             causes = ", ".join(f"{k}={v}" for k, v in sorted(self.retries_by_cause.items()))
             lines.append(f"  retries by cause: {causes}")

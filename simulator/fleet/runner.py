@@ -16,7 +16,6 @@ import os
 import queue
 import random
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from simulator import lifetime
 from simulator.fleet.camera import SkewPlan
 from simulator.fleet.chaos import ChaosDriver, plan_skews, plan_spool_limits
 from simulator.fleet.group import (
@@ -236,16 +236,12 @@ def run_fleet(
     """
     stop = stop or threading.Event()
     with contextlib.ExitStack() as stack:
-        workdir = settings.workdir or Path(
-            stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="ossmedia-fleet-", dir=_scratch_root())
-            )
+        workdir = settings.workdir or stack.enter_context(
+            lifetime.workdir("ossmedia-fleet-", root=_scratch_root())
         )
         store_dir = settings.store_dir
         if store_dir is None and _projected_bytes(settings) > MEMORY_STORE_LIMIT_BYTES:
-            store_dir = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-fleet-store-"))
-            )
+            store_dir = stack.enter_context(lifetime.workdir("ossmedia-fleet-store-"))
         services = stack.enter_context(
             local_services(
                 workdir,
@@ -426,7 +422,9 @@ def _run_groups(
     inbox = queue.Queue()
     for index, spec in enumerate(specs):
         child_queue = ctx.Queue()
-        proc = ctx.Process(target=group_process_main, args=(spec, child_queue), daemon=True)
+        proc = ctx.Process(
+            target=lifetime.tied(group_process_main), args=(spec, child_queue), daemon=True
+        )
         proc.start()
         procs.append(proc)
 
