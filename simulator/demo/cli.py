@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from simulator.broker import MosquittoNotFoundError, find_mosquitto
 from simulator.demo.amqtt_broker import running_amqtt
-from simulator.fleet.cli import quiet_logs
+from simulator.fleet.cli import CAMERAS_DRAIN, quiet_logs
 from simulator.fleet.report import FleetReport
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import Scenario
@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
         file=out,
         flush=True,
     )
-    with command_lifetime("ossmedia demo") as shutdown:
+    with command_lifetime("ossmedia demo", draining=CAMERAS_DRAIN) as shutdown:
         try:
             report = _run(args, broker_kind, video, shutdown, out)
         except DrainSkipped as skipped:

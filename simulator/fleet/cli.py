@@ -13,7 +13,9 @@ from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import ScenarioError, builtin_names, load_scenario
 from simulator.lifetime import exit_status_help
 
-__all__ = ["build_parser", "main", "quiet_logs"]
+__all__ = ["CAMERAS_DRAIN", "build_parser", "main", "quiet_logs"]
+
+CAMERAS_DRAIN = "the cameras upload what they hold, then the report follows"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +110,7 @@ def main(argv: list[str]) -> int:
         oss_client=args.oss_client,
         output=args.output,
     )
-    with lifetime.command_lifetime("ossmedia fleet") as shutdown:
+    with lifetime.command_lifetime("ossmedia fleet", draining=CAMERAS_DRAIN) as shutdown:
         try:
             report = run_fleet(settings, out=sys.stderr, stop=shutdown.stop)
         except lifetime.DrainSkipped as skipped:

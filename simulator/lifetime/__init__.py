@@ -31,7 +31,7 @@ from simulator.lifetime.lifeline import (
     running_lifeline,
     tied,
 )
-from simulator.lifetime.signals import DrainSkipped, Shutdown, shutdown_signals
+from simulator.lifetime.signals import DRAINING, DrainSkipped, Shutdown, shutdown_signals
 from simulator.lifetime.status import EXIT_STATUSES, exit_status_help, signal_status
 from simulator.lifetime.workdirs import owned_workdir, scratch_roots, sweep_stale
 
@@ -57,16 +57,17 @@ __all__ = [
 
 
 @contextlib.contextmanager
-def command_lifetime(name: str) -> Iterator[Shutdown]:
+def command_lifetime(name: str, *, draining: str = DRAINING) -> Iterator[Shutdown]:
     """Run a command's body with a lifeline and the stop signals routed to a :class:`Shutdown`.
 
     Stale work directories of dead runs are removed first.
 
     Args:
         name: the command, for messages (``ossmedia fleet``).
+        draining: what the command does after the first signal, for the message.
     """
     sweep_stale()
-    with running_lifeline(), shutdown_signals(name) as shutdown:
+    with running_lifeline(), shutdown_signals(name, draining=draining) as shutdown:
         yield shutdown
 
 

@@ -26,6 +26,7 @@ from simulator.lifetime.status import signal_status
 __all__ = ["DrainSkipped", "Shutdown", "shutdown_signals"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+DRAINING = "finishing the work in progress"
 
 
 class DrainSkipped(BaseException):
@@ -48,6 +49,7 @@ class Shutdown:
 
     Args:
         name: the command, for messages (``ossmedia fleet``).
+        draining: what the command does after the first signal, for the message.
         clock: monotonic seconds.
         write: where messages go (a raw write: it runs inside a signal handler).
     """
@@ -56,10 +58,12 @@ class Shutdown:
         self,
         name: str,
         *,
+        draining: str = DRAINING,
         clock: Callable[[], float] = time.monotonic,
         write: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        self.draining = draining
         self.stop = threading.Event()
         self.signum: int | None = None
         self._clock = clock
@@ -96,8 +100,7 @@ class Shutdown:
             self.signum = signum
             self.after_s = self._clock() - self._started
             self._write(
-                f"{self.name}: {name}: stopping; the cameras drain what they hold "
-                f"(send it again to skip the drain)\n"
+                f"{self.name}: {name}: stopping; {self.draining} (send it again to skip that)\n"
             )
             self.stop.set()
             return
@@ -115,7 +118,7 @@ def _stderr(text: str) -> None:
 
 @contextlib.contextmanager
 def shutdown_signals(
-    name: str, *, clock: Callable[[], float] = time.monotonic
+    name: str, *, draining: str = DRAINING, clock: Callable[[], float] = time.monotonic
 ) -> Iterator[Shutdown]:
     """Route SIGINT and SIGTERM to a :class:`Shutdown` while the block runs.
 
@@ -124,9 +127,10 @@ def shutdown_signals(
 
     Args:
         name: the command, for messages.
+        draining: what the command does after the first signal, for the message.
         clock: monotonic seconds (when the stop came is reported).
     """
-    shutdown = Shutdown(name, clock=clock)
+    shutdown = Shutdown(name, draining=draining, clock=clock)
     if threading.current_thread() is not threading.main_thread():
         yield shutdown
         return
