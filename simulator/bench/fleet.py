@@ -11,7 +11,8 @@
   the calls after the boot leases, per device-hour, next to the total.
 
 Each prints progress while it runs and a result line per measurement; ``--json`` writes the
-fleet reports.
+fleet reports. Ctrl-C or SIGTERM ends the run in progress like ``ossmedia fleet`` (the
+cameras drain, its report says it was stopped early) and starts no further one.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-from simulator.fleet.cli import quiet_logs
+from simulator import lifetime
+from simulator.fleet.cli import CAMERAS_DRAIN, quiet_logs
 from simulator.fleet.report import FleetReport
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import load_scenario
@@ -39,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ossmedia bench fleet",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=lifetime.exit_status_help(
+            "every run accounted for every byte", "a byte was lost, duplicated or corrupted"
+        ),
     )
     parser.add_argument("which", choices=("chaos", "capacity", "sts", "all"))
     parser.add_argument("--cameras", type=int, default=1000, help="chaos/sts fleet size (1000)")
@@ -64,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
+def _run(
+    args: argparse.Namespace, scenario: str, cameras: int, shutdown: lifetime.Shutdown
+) -> FleetReport:
     settings = FleetSettings(
         cameras=cameras,
         duration_s=args.duration,
@@ -76,7 +84,10 @@ def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
         drain_s=max(60.0, args.duration / 2),
         oss_client=args.oss_client,
     )
-    report = run_fleet(settings, out=sys.stderr)
+    started = time.monotonic()
+    report = run_fleet(settings, out=sys.stderr, stop=shutdown.stop)
+    if shutdown.signal_name is not None and shutdown.at is not None:
+        report.stopped_early(shutdown.signal_name, max(0.0, shutdown.at - started))
     print(report.summary(), flush=True)
     return report
 
@@ -86,9 +97,28 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     quiet_logs(False)
     reports: list[FleetReport] = []
+    with lifetime.command_lifetime("ossmedia bench fleet", draining=CAMERAS_DRAIN) as shutdown:
+        try:
+            failed = _measure(args, reports, shutdown)
+        except lifetime.DrainSkipped:  # the first signal decides the exit status
+            print("ossmedia bench fleet: stopped without draining", file=sys.stderr)
+            failed = True
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps([json.loads(r.to_json()) for r in reports], indent=2), encoding="utf-8"
+        )
+    if shutdown.requested:
+        return shutdown.exit_status()
+    return 1 if failed else 0
+
+
+def _measure(
+    args: argparse.Namespace, reports: list[FleetReport], shutdown: lifetime.Shutdown
+) -> bool:
+    """Run the chosen benchmarks until done or stopped; whether one failed."""
     failed = False
     if args.which in ("chaos", "all"):
-        report = _run(args, "chaos", args.cameras)
+        report = _run(args, "chaos", args.cameras, shutdown)
         reports.append(report)
         failed |= not report.ok
         print(
@@ -98,10 +128,12 @@ def main(argv: list[str]) -> int:
             f"{'PASS' if report.ok else 'FAIL'}",
             flush=True,
         )
-    if args.which in ("capacity", "all"):
+    if args.which in ("capacity", "all") and not shutdown.requested:
         best = 0
         for size in (int(s) for s in args.sizes.split(",")):
-            report = _run(args, "steady", size)
+            if shutdown.requested:
+                break
+            report = _run(args, "steady", size, shutdown)
             reports.append(report)
             slack = _GROWTH_SLACK_S * size * args.bitrate / 8
             # Producers starved of CPU fall behind too: the fleet must record at its bitrate
@@ -117,12 +149,12 @@ def main(argv: list[str]) -> int:
                 f"{'sustained' if sustained else 'falling behind'}",
                 flush=True,
             )
-            if not sustained:
+            if not sustained or shutdown.requested:
                 break
             best = size
         print(f"RESULT capacity: largest fleet sustained: {best} cameras", flush=True)
-    if args.which in ("sts", "all"):
-        report = _run(args, "steady", args.cameras)
+    if args.which in ("sts", "all") and not shutdown.requested:
+        report = _run(args, "steady", args.cameras, shutdown)
         reports.append(report)
         device_hours = args.cameras * args.duration / 3600
         after_boot = max(0, report.sts_calls - args.cameras) / device_hours
@@ -136,8 +168,4 @@ def main(argv: list[str]) -> int:
             f"{steady}",
             flush=True,
         )
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps([json.loads(r.to_json()) for r in reports], indent=2), encoding="utf-8"
-        )
-    return 1 if failed else 0
+    return failed

@@ -69,6 +69,7 @@ class Shutdown:
         self._clock = clock
         self._started = clock()
         self.after_s: float | None = None
+        self.at: float | None = None
         self._count = 0
         self._write = write or _stderr
 
@@ -98,7 +99,8 @@ class Shutdown:
         name = signal.Signals(signum).name
         if self._count == 1:
             self.signum = signum
-            self.after_s = self._clock() - self._started
+            self.at = self._clock()
+            self.after_s = self.at - self._started
             self._write(
                 f"{self.name}: {name}: stopping; {self.draining} (send it again to skip that)\n"
             )
