@@ -47,6 +47,7 @@ GRACE_S = 3.0
 _POLL_S = 0.05
 _START_TIMEOUT_S = 30.0
 _READY = b"ready\n"
+_PROC = Path("/proc")
 
 _active: Lifeline | None = None
 
@@ -206,9 +207,16 @@ def tied(target: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def group_members(pgid: int, *, exclude: int | None = None) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid``, read from ``/proc``."""
+    """Live (not zombie) processes of process group ``pgid``, read from ``/proc``.
+
+    Returns an empty list where ``/proc`` cannot be read.
+    """
     members = []
-    for entry in Path("/proc").iterdir():
+    try:
+        entries = list(_PROC.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
         if not entry.name.isdigit() or int(entry.name) == exclude:
             continue
         try:
@@ -221,13 +229,16 @@ def group_members(pgid: int, *, exclude: int | None = None) -> list[int]:
 
 
 def end_group(pgid: int, grace_s: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """SIGTERM to every other member of the group, SIGKILL to those left after ``grace_s``."""
+    """SIGTERM to the group (this process ignores it), SIGKILL to those left after ``grace_s``.
+
+    Where ``/proc`` cannot be read the members cannot be seen: the whole grace period is
+    waited, and the group, this process included, gets SIGKILL from :func:`main` at its end.
+    """
     me = os.getpid()
-    for pid in group_members(pgid, exclude=me):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while group_members(pgid, exclude=me) and time.monotonic() < deadline:
+    while time.monotonic() < deadline and (not _PROC.is_dir() or group_members(pgid, exclude=me)):
         sleep(_POLL_S)
     for pid in group_members(pgid, exclude=me):
         with contextlib.suppress(OSError):
@@ -249,7 +260,10 @@ def main(argv: list[str]) -> int:
             held.add(path)
         elif verb == "release":
             held.discard(path)
-    end_group(os.getpgid(0), grace_s)
+    pgid = os.getpgid(0)
+    end_group(pgid, grace_s)
     for path in sorted(held):
         remove_tree(Path(path))
+    if not _PROC.is_dir():
+        os.killpg(pgid, signal.SIGKILL)  # members unseen: end them all, this process last
     return 0
