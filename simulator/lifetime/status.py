@@ -7,6 +7,7 @@ of 1), and ``docs/lifetime.md`` lists the same table.
 from __future__ import annotations
 
 import signal
+import textwrap
 from dataclasses import dataclass
 
 __all__ = ["EXIT_STATUSES", "ExitStatus", "exit_status_help", "signal_status"]
@@ -31,10 +32,10 @@ EXIT_STATUSES: tuple[ExitStatus, ...] = (
     ExitStatus(2, "bad arguments or input files"),
     ExitStatus(
         signal_status(signal.SIGINT),
-        "stopped early by SIGINT (Ctrl-C); the report covers what was run",
+        "stopped early by SIGINT (Ctrl-C), with a report of what was run",
     ),
     ExitStatus(
-        signal_status(signal.SIGTERM), "stopped early by SIGTERM; the report covers what was run"
+        signal_status(signal.SIGTERM), "stopped early by SIGTERM, with a report of what was run"
     ),
 )
 
@@ -61,5 +62,7 @@ def exit_status_help(goal_met: str, goal_missed: str, *, signal_ends: bool = Fal
         )
     else:
         lines += [f"{by_int.code} {by_int.meaning}", f"{by_term.code} {by_term.meaning}"]
-        lines.append("(a second SIGINT or SIGTERM skips the drain: no report)")
-    return "Exit status: " + "; ".join(lines) + "."
+    text = "Exit status: " + "; ".join(lines) + "."
+    if not signal_ends:
+        text += " A second SIGINT or SIGTERM skips the drain and the report."
+    return textwrap.fill(text, width=79)
