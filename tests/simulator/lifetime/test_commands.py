@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,16 +104,24 @@ def test_fleet_sigterm_drains_reports_stopped_early_and_leaves_nothing(
     assert wait_gone(workdirs, 0) == []
 
 
-def test_fleet_second_signal_skips_the_drain(commands: list[Command]) -> None:
-    # An outage keeps the cameras from draining: only the second signal ends the run soon.
+def test_fleet_second_signal_skips_the_drain(commands: list[Command], tmp_path: Path) -> None:
+    # OSS is down from the start, so the cameras cannot drain: only the second signal ends
+    # the run before the drain time.
+    scenario = tmp_path / "outage.toml"
+    scenario.write_text(
+        'name = "outage"\ndescription = "OSS down throughout"\n'
+        '[[steps]]\nat = 0\naction = "oss_outage"\nduration = 3600\n'
+    )
     fleet = _start(
         commands, "fleet", "--cameras", "1", "--duration", "600", "--drain", "600",
-        "--scenario", "oss-outage",
+        "--scenario", str(scenario),
     )  # fmt: skip
     workdirs = _serving(fleet, "online 1/1")
 
     fleet.signal(signal.SIGINT)
     fleet.wait_for("SIGINT: stopping")
+    with pytest.raises(subprocess.TimeoutExpired):  # draining, and it cannot finish
+        fleet.proc.wait(3)
     fleet.signal(signal.SIGTERM)
 
     assert fleet.wait(timeout_s=60) == 128 + signal.SIGTERM, fleet.output()
