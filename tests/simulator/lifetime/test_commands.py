@@ -117,6 +117,7 @@ def test_fleet_second_signal_skips_the_drain(commands: list[Command], tmp_path: 
         "--scenario", str(scenario),
     )  # fmt: skip
     workdirs = _serving(fleet, "online 1/1")
+    fleet.wait_for("upload:outage_wait")  # the camera holds bytes it cannot upload
 
     fleet.signal(signal.SIGINT)
     fleet.wait_for("SIGINT: stopping")
