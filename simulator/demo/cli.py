@@ -23,11 +23,12 @@ from simulator.fleet.report import FleetReport
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import Scenario
 from simulator.fleet.services import LocalServices
+from simulator.fleet.verdict import exit_status_help
 from simulator.lifetime import (
     DrainSkipped,
     Shutdown,
     command_lifetime,
-    exit_status_help,
+    signal_help,
     signal_status,
 )
 from simulator.lifetime import workdir as lifetime_workdir
@@ -51,11 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Ctrl-C or SIGTERM skips that drain. Every process it starts ends with it, even "
             "when it is killed."
         ),
-        epilog=exit_status_help(
-            "every recorded byte is stored exactly once",
-            "a byte was lost, duplicated or corrupted",
-            signal_ends=True,
-        ),
+        epilog=exit_status_help() + " " + signal_help(),
     )
     parser.add_argument(
         "--duration", type=float, help="record for this many seconds (default: until Ctrl-C)"
@@ -148,7 +145,7 @@ def main(argv: list[str]) -> int:
     print(report.summary())
     if args.report is not None:
         report.write(args.report)
-    return 0 if report.ok else 1
+    return report.exit_status
 
 
 def _run(
@@ -186,8 +183,6 @@ def _run(
             progress_s=5.0,
         )
         report = run_fleet(settings, out=out, stop=shutdown.stop, on_services=announce)
-    if shutdown.signal_name is not None and shutdown.after_s is not None:
-        report.stopped_early(shutdown.signal_name, shutdown.after_s)
-    elif args.duration is None:
+    if args.duration is None and not report.interrupted:
         report.set_duration(round(report.wall_s, 1))
     return report

@@ -32,7 +32,12 @@ from simulator.lifetime.lifeline import (
     tied,
 )
 from simulator.lifetime.signals import DRAINING, DrainSkipped, Shutdown, shutdown_signals
-from simulator.lifetime.status import EXIT_STATUSES, exit_status_help, signal_status
+from simulator.lifetime.status import (
+    EXIT_STATUSES,
+    exit_status_help,
+    signal_help,
+    signal_status,
+)
 from simulator.lifetime.workdirs import owned_workdir, scratch_roots, sweep_stale
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "running_lifeline",
     "scratch_roots",
     "shutdown_signals",
+    "signal_help",
     "signal_status",
     "sweep_stale",
     "tied",

@@ -83,12 +83,6 @@ class Shutdown:
         """``SIGTERM`` or ``SIGINT``, once one arrived."""
         return signal.Signals(self.signum).name if self.signum is not None else None
 
-    def exit_status(self) -> int:
-        """128 plus the number of the first stop signal (130 SIGINT, 143 SIGTERM)."""
-        if self.signum is None:
-            raise ValueError("no stop signal arrived")
-        return signal_status(self.signum)
-
     def deliver(self, signum: int) -> None:
         """Act on one stop signal (what the installed handler calls).
 

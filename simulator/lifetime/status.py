@@ -1,7 +1,11 @@
 """Exit statuses of the long-running commands, declared once for ``--help`` and the docs.
 
-Every command's epilog is built from :data:`EXIT_STATUSES` (with the command's own meaning
-of 1), and ``docs/lifetime.md`` lists the same table.
+A first SIGINT or SIGTERM does not change what a status means: the command reports what was
+run and that report decides the status, as for a run that went to its end. Only a second
+signal, which skips the drain and the report, gives a status of its own: 128 plus the
+signal's number, as a shell shows for a process a signal ended. Every command's ``--help``
+is built from :data:`EXIT_STATUSES` (with the command's own meaning of 0 and 1), and
+``docs/lifetime.md`` lists the same table.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import signal
 import textwrap
 from dataclasses import dataclass
 
-__all__ = ["EXIT_STATUSES", "ExitStatus", "exit_status_help", "signal_status"]
+__all__ = ["EXIT_STATUSES", "ExitStatus", "exit_status_help", "signal_help", "signal_status"]
 
 
 @dataclass(frozen=True)
@@ -22,47 +26,42 @@ class ExitStatus:
 
 
 def signal_status(signum: int) -> int:
-    """The status of a run stopped early by signal ``signum``: 128 plus its number."""
+    """The status of a run a second signal ended without a report: 128 plus its number."""
     return 128 + signum
 
 
 EXIT_STATUSES: tuple[ExitStatus, ...] = (
-    ExitStatus(0, "the run completed and met its goal"),
-    ExitStatus(1, "the run completed and missed its goal"),
+    ExitStatus(0, "the run met its goal"),
+    ExitStatus(1, "the run missed its goal"),
     ExitStatus(2, "bad arguments or input files"),
     ExitStatus(
-        signal_status(signal.SIGINT),
-        "stopped early by SIGINT (Ctrl-C), with a report of what was run",
+        signal_status(signal.SIGINT), "a second SIGINT (Ctrl-C) skipped the drain: no report"
     ),
-    ExitStatus(
-        signal_status(signal.SIGTERM), "stopped early by SIGTERM, with a report of what was run"
-    ),
+    ExitStatus(signal_status(signal.SIGTERM), "a second SIGTERM skipped the drain: no report"),
 )
 
 
-def exit_status_help(goal_met: str, goal_missed: str, *, signal_ends: bool = False) -> str:
+def signal_help() -> str:
+    """What a stop signal does to the exit status, one sentence for ``--help``."""
+    _, _, _, by_int, by_term = EXIT_STATUSES
+    return (
+        "A first Ctrl-C or SIGTERM ends the run early; the report of what was run decides "
+        f"the status. A second one skips the drain and the report: {by_int.code} (SIGINT) or "
+        f"{by_term.code} (SIGTERM)."
+    )
+
+
+def exit_status_help(goal_met: str, goal_missed: str) -> str:
     """The ``Exit status:`` paragraph of a command's ``--help``.
 
     Args:
         goal_met: what 0 means for this command.
         goal_missed: what 1 means for this command.
-        signal_ends: SIGINT or SIGTERM is the command's normal end (``demo``): the first one
-            ends it with 0 or 1 like a completed run, only a second one gives 130 or 143.
     """
-    met, missed, usage, by_int, by_term = EXIT_STATUSES
+    met, missed, usage, _, _ = EXIT_STATUSES
     lines = [
         f"{met.code} {goal_met}",
         f"{missed.code} {goal_missed}",
         f"{usage.code} {usage.meaning}",
     ]
-    if signal_ends:
-        lines.append(
-            f"{by_int.code} or {by_term.code}: a second SIGINT or SIGTERM skipped the drain "
-            "(no report)"
-        )
-    else:
-        lines += [f"{by_int.code} {by_int.meaning}", f"{by_term.code} {by_term.meaning}"]
-    text = "Exit status: " + "; ".join(lines) + "."
-    if not signal_ends:
-        text += " A second SIGINT or SIGTERM skips the drain and the report."
-    return textwrap.fill(text, width=79)
+    return textwrap.fill("Exit status: " + "; ".join(lines) + ". " + signal_help(), width=79)
