@@ -87,10 +87,12 @@ def test_fleet_sigterm_drains_reports_stopped_early_and_leaves_nothing(
     stale = stale_workdir(scratch_roots()[-1], "ossmedia-fleet-")
     report = tmp_path / "report.json"
     fleet = _start(
-        commands, "fleet", "--cameras", "2", "--duration", "600", "--report", str(report)
-    )
+        commands, "fleet", "--cameras", "2", "--processes", "2", "--duration", "600",
+        "--report", str(report),
+    )  # fmt: skip
     workdirs = _serving(fleet, "online 2/2")
     assert not stale.exists(), "the run did not remove a dead run's work directory"
+    assert sum("multiprocessing.spawn" in " ".join(p.cmdline()) for p in fleet.tree) == 2
 
     fleet.signal(signal.SIGTERM)
 
