@@ -16,7 +16,6 @@ import contextlib
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
@@ -50,7 +49,6 @@ class Shutdown:
     Args:
         name: the command, for messages (``ossmedia fleet``).
         draining: what the command does after the first signal, for the message.
-        clock: monotonic seconds.
         write: where messages go (a raw write: it runs inside a signal handler).
     """
 
@@ -59,17 +57,12 @@ class Shutdown:
         name: str,
         *,
         draining: str = DRAINING,
-        clock: Callable[[], float] = time.monotonic,
         write: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self.draining = draining
         self.stop = threading.Event()
         self.signum: int | None = None
-        self._clock = clock
-        self._started = clock()
-        self.after_s: float | None = None
-        self.at: float | None = None
         self._count = 0
         self._write = write or _stderr
 
@@ -93,8 +86,6 @@ class Shutdown:
         name = signal.Signals(signum).name
         if self._count == 1:
             self.signum = signum
-            self.at = self._clock()
-            self.after_s = self.at - self._started
             self._write(
                 f"{self.name}: {name}: stopping; {self.draining} (send it again to skip that)\n"
             )
@@ -113,9 +104,7 @@ def _stderr(text: str) -> None:
 
 
 @contextlib.contextmanager
-def shutdown_signals(
-    name: str, *, draining: str = DRAINING, clock: Callable[[], float] = time.monotonic
-) -> Iterator[Shutdown]:
+def shutdown_signals(name: str, *, draining: str = DRAINING) -> Iterator[Shutdown]:
     """Route SIGINT and SIGTERM to a :class:`Shutdown` while the block runs.
 
     Off the main thread (a test calling a command's ``main``) no handler can be installed;
@@ -124,9 +113,8 @@ def shutdown_signals(
     Args:
         name: the command, for messages.
         draining: what the command does after the first signal, for the message.
-        clock: monotonic seconds (when the stop came is reported).
     """
-    shutdown = Shutdown(name, draining=draining, clock=clock)
+    shutdown = Shutdown(name, draining=draining)
     if threading.current_thread() is not threading.main_thread():
         yield shutdown
         return
