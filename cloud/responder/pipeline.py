@@ -15,7 +15,10 @@ The checks run in exactly this order, and the first one that fails decides the r
 
 Every outcome is answered on the device's own ``creds/res`` topic, signed when the device is
 known. Only input too broken to name a device (a topic that is not a request topic of a
-valid device id) is dropped. This module is pure logic: no MQTT, an injected clock.
+valid device id) is dropped, and so is every request a device sends while the
+``retry_after_ms`` of a ``rate_limited`` answer it already got is still running: it was told
+when to come back, and answering each request of a flood would cost the responder (verify,
+sign, publish) and delay every other camera's requests queued behind it. This module is pure logic: no MQTT, an injected clock.
 
 The rate check comes before the nonce on purpose: a request refused for its rate leaves
 nothing behind in the shared state (no nonce record, no stored reply), so what one device
@@ -72,6 +75,7 @@ STS_UNAVAILABLE_RETRY_MS = 5000
 _DUPLICATE = "duplicate"
 _MAX_PLAINTEXTS = 100_000
 _MAX_ROUTES = 100_000
+_MAX_MUTED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +118,8 @@ class Dropped:
     """Input that names no device: logged and not answered.
 
     Attributes:
-        reason: ``topic`` (not a request topic of a valid device id).
+        reason: ``topic`` (not a request topic of a valid device id) or ``muted`` (the
+            device is inside the retry-after of a ``rate_limited`` answer).
     """
 
     reason: str
@@ -181,6 +186,8 @@ class Pipeline:
         self._clock_ms = clock_ms
         self._plaintexts: dict[tuple[str, str, str], bytes] = {}
         self._routes: dict[str, tuple[DeviceId, str]] = {}
+        # device id -> until when its requests are dropped (set by a rate_limited answer).
+        self._muted: dict[str, int] = {}
         self._plaintext_lock = threading.Lock()
 
     def handle(
@@ -202,6 +209,11 @@ class Pipeline:
         route = self._route(topic)
         if route is None:
             return Dropped("topic")
+        until = self._muted.get(route[0])
+        if until is not None:
+            if self._clock_ms() < until:
+                return Dropped("muted")
+            self._muted.pop(route[0], None)
         ctx = _Request(*route)
         outcome = self._guarded(ctx, lambda: self._checks(ctx, payload, may_block=may_block))
         if isinstance(outcome, Deferred) and may_block:
@@ -279,6 +291,9 @@ class Pipeline:
             return self._error(ctx, ErrorCode.CLOCK_SKEW, "issued_at_ms is outside the window")
         rate = self._device_limiter.check(ctx.device_id)
         if not rate.admitted:
+            if len(self._muted) >= _MAX_MUTED:
+                self._muted.clear()
+            self._muted[ctx.device_id] = self._clock_ms() + rate.retry_after_ms
             return self._error(
                 ctx, ErrorCode.RATE_LIMITED, "too many requests", retry_after=rate.retry_after_ms
             )

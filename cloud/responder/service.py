@@ -292,7 +292,10 @@ class ResponderService:
     def _deliver(self, outcome: Reply | Dropped, request_mid: int, received: float) -> None:
         if isinstance(outcome, Dropped):
             self._metrics.dropped.inc()
-            _log.info("dropped", extra={"fields": {"reason": outcome.reason}})
+            # A muted flood would otherwise write one log line per request.
+            level = logging.DEBUG if outcome.reason == "muted" else logging.INFO
+            if _log.isEnabledFor(level):
+                _log.log(level, "dropped", extra={"fields": {"reason": outcome.reason}})
             self._ack(request_mid)
             return
         self._publish(outcome, request_mid)

@@ -285,9 +285,10 @@ def test_a_rate_limited_request_leaves_no_nonce_behind() -> None:
 
 
 def test_a_flood_from_one_device_does_not_grow_the_shared_state(redis_url: str) -> None:
-    # 2,000 validly signed, fresh requests from one camera, against a real Redis: only what
-    # its rate admits may be stored (the nonce records of admitted requests, the rate key,
-    # the cached credential), not one record per request.
+    # 2,000 validly signed, fresh requests from one camera over 20 s, against a real Redis:
+    # only what its rate admits may be stored (the nonce records of admitted requests, the
+    # rate key, the cached credential), not one record per request. After each rate_limited
+    # answer the camera's requests are dropped until its retry_after has passed.
     state = RedisState.from_url(redis_url, key_prefix=f"flood-{uuid.uuid4().hex[:8]}")
     client = redis.Redis.from_url(redis_url)
     try:
@@ -296,14 +297,32 @@ def test_a_flood_from_one_device_does_not_grow_the_shared_state(redis_url: str) 
         keys = _add(rig)
         outcomes: dict[str, int] = {}
         for _ in range(2_000):
-            reply = _send(rig, _request(rig, keys))
-            outcomes[reply.outcome] = outcomes.get(reply.outcome, 0) + 1
+            out = rig.pipeline.handle(TOPICS.creds_req("cam-0001"), _request(rig, keys))
+            outcome = out.outcome if isinstance(out, Reply) else f"dropped:{out.reason}"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
             rig.clock.advance(10)
-        assert outcomes == {"ok": 5 + 3, "rate_limited": 2_000 - 8}  # burst + 20 s at 10/min
+        # burst 5, then one every 6 s (3 in 20 s), each refusal answered once per window
+        assert outcomes["ok"] == 5 + 3
+        assert outcomes["rate_limited"] <= 4
+        assert outcomes["dropped:muted"] == 2_000 - outcomes["ok"] - outcomes["rate_limited"]
         assert client.dbsize() - before <= 8 + 3
     finally:
         client.close()
         state.close()
+
+
+def test_a_refused_device_is_dropped_until_its_retry_after() -> None:
+    rig = make_rig(limits=Limits(device_requests_per_minute=2, device_burst=1))
+    keys = _add(rig)
+    other = _add(rig, "cam-0002")
+    assert _send(rig, _request(rig, keys)).outcome == "ok"
+    limited = _error(_send(rig, _request(rig, keys)), keys, "rate_limited")
+    assert limited.error.retry_after_ms == 30_000
+    muted = rig.pipeline.handle(TOPICS.creds_req("cam-0001"), _request(rig, keys))
+    assert muted == Dropped("muted")
+    assert _send(rig, _request(rig, other, "cam-0002"), "cam-0002").outcome == "ok"
+    rig.clock.advance(30_000)  # a camera that waits as told is answered again
+    assert _send(rig, _request(rig, keys)).outcome == "ok"
 
 
 def test_access_not_granted_is_denied(rig: Rig) -> None:
