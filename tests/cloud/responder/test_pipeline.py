@@ -272,6 +272,16 @@ def test_duplicate_of_an_error_gets_the_same_error(rig: Rig) -> None:
     assert _send(rig, payload).payload == first.payload
 
 
+def test_a_duplicate_of_an_answered_request_skips_the_rate_check() -> None:
+    rig = make_rig(limits=Limits(device_requests_per_minute=1, device_burst=1))
+    keys = _add(rig)
+    payload = _request(rig, keys)
+    first = _send(rig, payload)
+    assert first.outcome == "ok"
+    again = _send(rig, payload)  # the bucket is empty, but this is the same request
+    assert (again.outcome, again.payload) == ("duplicate", first.payload)
+
+
 def test_a_rate_limited_request_leaves_no_nonce_behind() -> None:
     # Refused before its nonce is recorded: once the device is under its rate again, the
     # same (still fresh) request is decided anew instead of being answered from storage.
@@ -301,9 +311,9 @@ def test_a_flood_from_one_device_does_not_grow_the_shared_state(redis_url: str) 
             outcome = out.outcome if isinstance(out, Reply) else f"dropped:{out.reason}"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             rig.clock.advance(10)
-        # burst 5, then one every 6 s (3 in 20 s), each refusal answered once per window
+        # burst 5, then one every 6 s (3 in 20 s); three refusals per retry-after, then muted
         assert outcomes["ok"] == 5 + 3
-        assert outcomes["rate_limited"] <= 4
+        assert outcomes["rate_limited"] <= 3 * 4
         assert outcomes["dropped:muted"] == 2_000 - outcomes["ok"] - outcomes["rate_limited"]
         assert client.dbsize() - before <= 8 + 3
     finally:
@@ -316,10 +326,11 @@ def test_a_refused_device_is_dropped_until_its_retry_after() -> None:
     keys = _add(rig)
     other = _add(rig, "cam-0002")
     assert _send(rig, _request(rig, keys)).outcome == "ok"
-    limited = _error(_send(rig, _request(rig, keys)), keys, "rate_limited")
-    assert limited.error.retry_after_ms == 30_000
+    for _ in range(3):  # told three times to wait 30 s ...
+        limited = _error(_send(rig, _request(rig, keys)), keys, "rate_limited")
+        assert limited.error.retry_after_ms == 30_000
     muted = rig.pipeline.handle(TOPICS.creds_req("cam-0001"), _request(rig, keys))
-    assert muted == Dropped("muted")
+    assert muted == Dropped("muted")  # ... then no longer answered until the 30 s are over
     assert _send(rig, _request(rig, other, "cam-0002"), "cam-0002").outcome == "ok"
     rig.clock.advance(30_000)  # a camera that waits as told is answered again
     assert _send(rig, _request(rig, keys)).outcome == "ok"
