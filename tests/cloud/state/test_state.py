@@ -121,10 +121,12 @@ def test_peek_reports_without_recording(state: SharedState) -> None:
     )
     assert r.peek("cam:p1", "req1:sig", now_ms=T) is None  # pending
     replay = r.peek("cam:p1", "req2:sig", now_ms=T)
-    assert replay is not None and replay.state is ClaimState.REPLAY
+    assert replay is not None
+    assert replay.state is ClaimState.REPLAY
     r.complete("cam:p1", "req1:sig", b"reply", now_ms=T)
     done = r.peek("cam:p1", "req1:sig", now_ms=T)
-    assert done is not None and (done.state, done.reply) == (ClaimState.DONE, b"reply")
+    assert done is not None
+    assert (done.state, done.reply) == (ClaimState.DONE, b"reply")
 
 
 def test_stale_claim_is_taken_over_after_the_lease(state: SharedState) -> None:
