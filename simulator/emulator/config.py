@@ -57,13 +57,15 @@ class AccessKeyConfig(BaseModel):
 
 
 class RoleConfig(BaseModel):
-    """A role; ``trusted_accounts`` defaults to the owning account."""
+    """A role; ``trust_policy`` (a RAM trust policy) or ``trusted_accounts`` (default: the
+    owning account) says who may assume it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     policies: tuple[PolicyDoc, ...] = ()
     trusted_accounts: tuple[str, ...] | None = None
+    trust_policy: PolicyDoc | None = None
     max_session_duration: int = Field(
         default=DEFAULT_SESSION_DURATION_S, ge=MIN_ROLE_MAX_SESSION_S, le=MAX_SESSION_DURATION_S
     )

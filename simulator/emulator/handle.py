@@ -182,6 +182,7 @@ class EmulatorHandle:
         *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
+        trust_policy: dict[str, Any] | str | None = None,
         max_session_duration: int = 3600,
     ) -> str:
         """Create or replace a role; returns its ARN."""
@@ -193,6 +194,7 @@ class EmulatorHandle:
                 "policies": policies,
                 "account": account_id,
                 "trusted_accounts": trusted_accounts,
+                "trust_policy": trust_policy,
                 "max_session_duration": max_session_duration,
             },
         )

@@ -23,9 +23,12 @@ _OBJECT_POST = (("append", "AppendObject"), ("uploads", "InitiateMultipartUpload
 _OBJECT_DELETE = (("uploadId", "AbortMultipartUpload"), ("tagging", "DeleteObjectTagging"))
 _BUCKET_GET = (("uploads", "ListMultipartUploads"), ("acl", "GetBucketAcl"),
                ("lifecycle", "GetBucketLifecycle"), ("location", "GetBucketLocation"),
-               ("bucketInfo", "GetBucketInfo"), ("stat", "GetBucketStat"), ("list-type", "ListObjectsV2"))  # fmt: skip
-_BUCKET_PUT = (("acl", "PutBucketAcl"), ("lifecycle", "PutBucketLifecycle"))
-_BUCKET_DELETE = (("lifecycle", "DeleteBucketLifecycle"),)
+               ("bucketInfo", "GetBucketInfo"), ("stat", "GetBucketStat"), ("list-type", "ListObjectsV2"),
+               ("publicAccessBlock", "GetBucketPublicAccessBlock"))  # fmt: skip
+_BUCKET_PUT = (("acl", "PutBucketAcl"), ("lifecycle", "PutBucketLifecycle"),
+               ("publicAccessBlock", "PutBucketPublicAccessBlock"))  # fmt: skip
+_BUCKET_DELETE = (("lifecycle", "DeleteBucketLifecycle"),
+                  ("publicAccessBlock", "DeleteBucketPublicAccessBlock"))  # fmt: skip
 _BUCKET_POST = (("delete", "DeleteMultipleObjects"),)
 
 

@@ -145,6 +145,7 @@ class Emulator:
                     role.name,
                     policies=role.policies,
                     trusted_accounts=role.trusted_accounts,
+                    trust_policy=role.trust_policy,
                     max_session_duration=role.max_session_duration,
                 )
 
@@ -164,6 +165,7 @@ class Emulator:
         policies: list[Any],
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
+        trust_policy: dict[str, Any] | str | None = None,
         max_session_duration: int = 3600,
     ) -> str:
         """Create or replace a role; returns its ARN."""
@@ -172,6 +174,7 @@ class Emulator:
             name,
             policies=policies,
             trusted_accounts=trusted_accounts,
+            trust_policy=trust_policy,
             max_session_duration=max_session_duration,
         )
 

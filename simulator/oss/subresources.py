@@ -110,4 +110,6 @@ MODIFIERS = frozenset(
 )
 
 # Sub-resources that select an operation this emulator serves.
-SERVED = frozenset(["append", "objectMeta", "delete", "lifecycle", "bucketInfo", "location"])
+SERVED = frozenset(
+    ["append", "objectMeta", "delete", "lifecycle", "bucketInfo", "location", "publicAccessBlock"]
+)
