@@ -43,9 +43,9 @@ def check_clock(s: DoctorSettings) -> CheckResult:
             side = "behind" if offset > 0 else "ahead of"
             return failed(
                 NAME,
-                f"this host's clock is {abs(offset):.0f} s {side} {service}'s "
+                f"this host's clock is {round(abs(offset))} s {side} {service}'s "
                 f"(allowed: {window} s)",
                 _FIX,
             )
-        offsets.append(f"{service} {offset:+.0f} s")
+        offsets.append(f"{service} {round(offset):+d} s")
     return passed(NAME, f"within {window} s of STS and OSS ({', '.join(offsets)})")
