@@ -25,6 +25,16 @@ class Principal:
     session_policy: Policy | None
     user: str | None = None
 
+    def ram_names(self) -> frozenset[str]:
+        """The trust-policy ``Principal.RAM`` values that name this principal, lower-cased."""
+        account = self.account_id
+        names = {account, f"acs:ram::{account}:root"}
+        if self.kind == "user" and self.user:
+            names.add(f"acs:ram::{account}:user/{self.user}")
+        if self.kind == "assumed_role" and self.role_arn:
+            names.add(self.role_arn)
+        return frozenset(n.lower() for n in names)
+
 
 @dataclass(frozen=True)
 class TemporaryCredentials:
@@ -76,7 +86,7 @@ class Role:
     def trusts(self, caller: Principal) -> bool:
         """Whether the role's trust lets ``caller`` in."""
         if self.trust_policy is not None:
-            return self.trust_policy.trusts(caller)
+            return self.trust_policy.trusts(caller.ram_names())
         return caller.account_id in self.trusted_accounts
 
     @property

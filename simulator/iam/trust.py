@@ -18,13 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from simulator.iam.errors import PolicyGrammarError
 from simulator.iam.wildcard import glob_match
-
-if TYPE_CHECKING:  # entities imports this module for Role
-    from simulator.iam.entities import Principal
 
 _STATEMENT_KEYS = frozenset({"Effect", "Action", "Principal", "Sid"})
 _PRINCIPAL_KINDS = frozenset({"RAM", "Service", "Federated"})
@@ -35,17 +32,6 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     if not items or not all(isinstance(i, str) and i for i in items):
         raise PolicyGrammarError(f"{where} must hold non-empty strings")
     return tuple(str(i) for i in items)
-
-
-def principal_names(caller: Principal) -> frozenset[str]:
-    """The ``Principal.RAM`` values that name ``caller``, lower-cased."""
-    account = caller.account_id
-    names = {account, f"acs:ram::{account}:root"}
-    if caller.kind == "user" and caller.user:
-        names.add(f"acs:ram::{account}:user/{caller.user}")
-    if caller.kind == "assumed_role" and caller.role_arn:
-        names.add(caller.role_arn)
-    return frozenset(n.lower() for n in names)
 
 
 @dataclass(frozen=True)
@@ -94,9 +80,10 @@ class TrustPolicy:
         statements = tuple(_statement(s, f"Statement[{i}]") for i, s in enumerate(items))
         return cls(statements, json.dumps(raw, separators=(",", ":"), sort_keys=True))
 
-    def trusts(self, caller: Principal) -> bool:
-        """Whether ``caller`` may assume the role (its own permission aside)."""
-        names = principal_names(caller)
+    def trusts(self, names: frozenset[str]) -> bool:
+        """Whether a caller known by ``names`` (lower-case ``Principal.RAM`` values, see
+        :meth:`simulator.iam.entities.Principal.ram_names`) may assume the role (its own
+        permission aside)."""
         allowed = False
         for statement in self.statements:
             if statement.applies(names):
