@@ -9,7 +9,7 @@ from cloud.doctor.checks import CHECKS, Check, run_checks
 from cloud.doctor.config import load_doctor_settings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, Report, Status
-from cloud.doctor.settings import ConsoleOss, DoctorSettings, MqttAccount
+from cloud.doctor.settings import ConsoleOss, DoctorSettings
 
 __all__ = [
     "CHECKS",
@@ -18,7 +18,6 @@ __all__ = [
     "ConsoleOss",
     "DoctorError",
     "DoctorSettings",
-    "MqttAccount",
     "Report",
     "Status",
     "load_doctor_settings",

@@ -17,7 +17,8 @@ import ssl
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.mqtt_probe import MqttProbe
 from cloud.doctor.report import CheckResult, failed, passed, skipped
-from cloud.doctor.settings import DoctorSettings, MqttAccount
+from cloud.doctor.settings import DoctorSettings
+from schemas.broker import BrokerConnection
 from schemas.topics import Topics
 
 TLS = "broker.tls"
@@ -81,7 +82,7 @@ def check_tls(s: DoctorSettings) -> CheckResult:
     )
 
 
-def _connect(account: MqttAccount, client_id: str, s: DoctorSettings) -> MqttProbe:
+def _connect(account: BrokerConnection, client_id: str, s: DoctorSettings) -> MqttProbe:
     probe = MqttProbe(account, client_id=client_id, timeout_s=s.timeout_s)
     probe.connect()
     return probe

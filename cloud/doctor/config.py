@@ -10,44 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from cloud.config import load_settings as load_responder_settings
 from cloud.console.settings import load_settings as load_console_settings
 from cloud.doctor.errors import DoctorError
-from cloud.doctor.settings import ConsoleOss, DoctorSettings, MqttAccount
+from cloud.doctor.settings import ConsoleOss, DoctorSettings
 from cloud.errors import CloudError
-from cloud.settings import BrokerSettings
-
-
-def responder_account(broker: BrokerSettings) -> MqttAccount:
-    """The responder's broker account."""
-    return MqttAccount(
-        url=broker.url,
-        ca_file=broker.ca_file,
-        cert_file=broker.client_cert_file,
-        key_file=broker.client_key_file,
-        username=broker.username,
-        password=broker.password.get_secret_value() if broker.password else None,
-        protocol=broker.protocol,
-    )
+from schemas.broker import BrokerConnection
 
 
 def camera_account(
-    responder: BrokerSettings,
+    responder: BrokerConnection,
     username: str,
     password: str | None,
-    *,
-    cert_file: Path | None = None,
-    key_file: Path | None = None,
-) -> MqttAccount:
-    """A camera's account on the responder's broker (same URL, CA and protocol)."""
-    return MqttAccount(
+) -> BrokerConnection:
+    """A camera's account on the responder's broker (same URL, CA and protocol, no client
+    certificate)."""
+    return BrokerConnection(
         url=responder.url,
         ca_file=responder.ca_file,
-        cert_file=cert_file,
-        key_file=key_file,
         username=username,
-        password=password,
+        password=SecretStr(password) if password is not None else None,
         protocol=responder.protocol,
+        connect_timeout_s=responder.connect_timeout_s,
     )
 
 
@@ -102,7 +88,7 @@ def load_doctor_settings(
         camera = camera_account(settings.broker, camera_user, password)
     return DoctorSettings(
         responder=settings,
-        responder_broker=responder_account(settings.broker),
+        responder_broker=settings.broker,
         console=console_oss,
         camera=camera,
         timeout_s=timeout_s,

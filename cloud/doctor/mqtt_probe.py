@@ -17,7 +17,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from cloud.doctor.errors import DoctorError
-from cloud.doctor.settings import MqttAccount
+from schemas.broker import BrokerConnection
 
 
 class MqttProbe:
@@ -29,7 +29,7 @@ class MqttProbe:
         timeout_s: for each wait.
     """
 
-    def __init__(self, account: MqttAccount, *, client_id: str, timeout_s: float) -> None:
+    def __init__(self, account: BrokerConnection, *, client_id: str, timeout_s: float) -> None:
         self._account = account
         self._timeout_s = timeout_s
         protocol = (
@@ -42,7 +42,8 @@ class MqttProbe:
             reconnect_on_failure=False,
         )
         if account.username is not None:
-            self._client.username_pw_set(account.username, account.password)
+            password = account.password.get_secret_value() if account.password else None
+            self._client.username_pw_set(account.username, password)
         if account.tls:
             self._client.tls_set(
                 ca_certs=str(account.ca_file) if account.ca_file else None,
