@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cloud.doctor import broker, bucket, clock, grant, registry, sts
+from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, Report, Status, failed, skipped
 from cloud.doctor.settings import DoctorSettings
 
@@ -62,6 +63,10 @@ def run_checks(settings: DoctorSettings, checks: Sequence[Check] = CHECKS) -> Re
             continue
         try:
             results[check.name] = check.run(settings)
+        except DoctorError as exc:
+            results[check.name] = failed(
+                check.name, exc.message, "check the network path to the endpoint and run again"
+            )
         except Exception as exc:  # one broken check must not hide the others
             results[check.name] = failed(
                 check.name,

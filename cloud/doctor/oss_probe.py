@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import oss2
 
+from cloud.doctor.errors import DoctorError
 from cloud.doctor.settings import DoctorSettings
 from cloud.doctor.sts import Minted
 
@@ -39,10 +40,15 @@ def leaked(what: str, call: Callable[[], object]) -> str | None:
 
     Any answer but 403 counts as allowed: a 404 for a missing key still means the permission
     check let the request through.
+
+    Raises:
+        DoctorError: OSS did not answer at all (the probe proves nothing then).
     """
     try:
         call()
     except oss2.exceptions.OssError as exc:
+        if exc.status < 0:  # oss2's RequestError: no HTTP answer
+            raise DoctorError(f"OSS did not answer while probing '{what}'") from None
         return None if exc.status == DENIED else what
     return what
 
