@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import oss2
 import pytest
@@ -17,11 +18,14 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
 
 from cloud.responder.policy import session_policy
-from simulator.emulator.handle import EmulatorHandle, running_emulator
+from simulator.base.errors import EmulatorConfigError
+from simulator.emulator.config import load_config
+from simulator.emulator.handle import EmulatorHandle, running_emulator, spawned_emulator
 from tests.fixtures.aliyun_kit import (
     ACCOUNT,
     BUCKET,
     CONSOLE_KEY,
+    KIT,
     OTHER_BUCKET,
     RESPONDER_KEY,
     ROLE_ARN,
@@ -209,3 +213,20 @@ def test_block_public_access_is_a_bucket_setting(kit: EmulatorHandle) -> None:
     assert console.get_bucket_public_access_block().block_public_access is True
     root.delete_bucket_public_access_block()
     assert root.get_bucket_public_access_block().block_public_access is False
+
+
+def test_the_emulator_command_loads_the_kit() -> None:
+    with spawned_emulator("--quiet", "--config", str(KIT / "emulator.toml")) as handle:
+        assert handle.role_arn == ROLE_ARN
+        creds = _assume(handle, RESPONDER_KEY)
+        assert _sts_code(lambda: _assume(handle, CONSOLE_KEY)) == "NoPermission"
+    assert creds["AccessKeyId"].startswith("STS.")
+
+
+def test_a_policy_file_that_is_not_json_is_named(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text("{ not json")
+    (tmp_path / "emulator.toml").write_text(
+        '[[accounts]]\nid = "1"\n[[accounts.roles]]\nname = "r"\npolicy_files = ["broken.json"]\n'
+    )
+    with pytest.raises(EmulatorConfigError, match=r"broken\.json"):
+        load_config(tmp_path / "emulator.toml")
