@@ -91,12 +91,13 @@ class Setup:
     sts_secret: str = RESPONDER_KEY[1]
     role_arn: str = ROLE_ARN
     bucket: str = BUCKET
+    broker_password: str = PASSWORDS[RESPONDER_USER]
 
     def write(self) -> dict[str, Path]:
         """Write the responder's and console's files; return the doctor's arguments."""
         r = self.root
         (r / "sts-secret").write_text(self.sts_secret)
-        (r / "broker-password").write_text(PASSWORDS[RESPONDER_USER])
+        (r / "broker-password").write_text(self.broker_password)
         (r / "camera-password").write_text(PASSWORDS[CAMERA_USER])
         (r / "console-secret").write_text(CONSOLE_KEY[1])
         endpoint = self.emulator.oss_endpoint
@@ -309,6 +310,16 @@ def test_ca_file_that_does_not_sign_the_broker(make_setup: Any, tmp_path: Path) 
     text = _only_failure(setup.run(), "broker.tls")
     assert "does not verify" in text
     assert "ca_file" in text
+
+
+def test_wrong_broker_password(make_setup: Any) -> None:
+    setup = make_setup()
+    setup.broker_password = "not-the-password-0000"
+    report = setup.run()
+    text = _only_failure(report, "broker.login")
+    assert "cannot log in" in text
+    assert "password_file" in text
+    assert _statuses(report)["broker.acl"] is Status.SKIP
 
 
 def test_acl_that_lets_a_camera_read_another_cameras_replies(
