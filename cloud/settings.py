@@ -48,7 +48,7 @@ class BrokerSettings(BaseModel):
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
     reply_expiry_s: int = Field(default=60, ge=1)
     reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
+    reconnect_max_s: float = Field(default=3.0, gt=0)
 
     @field_validator("url")
     @classmethod
@@ -109,6 +109,9 @@ class StsSettings(BaseModel):
 
     ``access_key_secret`` comes from ``OSSMEDIA_STS_ACCESS_KEY_SECRET`` or from the file named
     by ``access_key_secret_file``; it is never written into the TOML file itself.
+    ``timeout_s`` bounds one attempt and ``deadline_s`` all attempts of one request together;
+    keep ``deadline_s`` below the cameras' ``request_timeout_s`` (10 s by default) so they
+    hear ``sts_unavailable`` instead of timing out.
     """
 
     model_config = _FROZEN
@@ -123,6 +126,7 @@ class StsSettings(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0)
     attempts: int = Field(default=4, ge=1, le=10)
     retry_max_wait_s: float = Field(default=2.0, gt=0)
+    deadline_s: float = Field(default=8.0, gt=0, le=60)
 
     @field_validator("endpoint")
     @classmethod
@@ -223,7 +227,8 @@ class RegistrySettings(BaseModel):
 
 
 class ServiceSettings(BaseModel):
-    """Process-level knobs: worker threads, metrics/health port, logging, shutdown."""
+    """Process-level knobs: worker threads, metrics/health port, logging, shutdown, and how
+    often the state backend and the registry are probed for ``/healthz``."""
 
     model_config = _FROZEN
 
@@ -232,6 +237,7 @@ class ServiceSettings(BaseModel):
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    health_interval_s: float = Field(default=5.0, gt=0)
 
 
 class ResponderSettings(BaseModel):

@@ -9,6 +9,7 @@ only if its signature verifies. What the client does with each error code:
 ``clock_skew`` (signed)             adopt the signed ``server_time_ms`` as clock offset, retry
                                     at once (once per refresh; later ones back off)
 ``rate_limited`` / ``sts_throttled`` wait ``retry_after_ms`` plus jitter, retry
+/ ``unavailable``
 ``sts_unavailable`` / ``internal``  back off (jittered exponential), retry
 / ``replay``
 ``revoked`` / ``unknown_device``    stop for good: :class:`~device.errors.DeviceRejected`
@@ -73,7 +74,7 @@ __all__ = ["CredentialClient", "Lease", "MessageBus"]
 log = logging.getLogger(__name__)
 
 _RETRY_CODES = frozenset({ErrorCode.STS_UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.REPLAY})
-_WAIT_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.STS_THROTTLED})
+_WAIT_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.STS_THROTTLED, ErrorCode.UNAVAILABLE})
 _REJECT_CODES = frozenset({ErrorCode.REVOKED, ErrorCode.UNKNOWN_DEVICE})
 # Never valid for less than this long: a lease about to expire is not worth handing out.
 _MIN_USEFUL_S = 5.0

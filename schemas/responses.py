@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     STS_THROTTLED = "sts_throttled"
     STS_UNAVAILABLE = "sts_unavailable"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
 
 
 class Credentials(WireModel):

@@ -116,7 +116,14 @@ def test_responder_cli_example_check_and_errors(tmp_path: Path) -> None:
     config = tmp_path / "r.toml"
     config.write_text(example_config())
     out = io.StringIO()
-    assert run(["--config", str(config), "--check"], SECRET_ENV, out, err) == 0
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked beyond being readable\n")
+    env = {
+        **SECRET_ENV,
+        "OSSMEDIA_REGISTRY_URL": f"sqlite://{tmp_path / 'registry.db'}",
+        "OSSMEDIA_BROKER_CA_FILE": str(ca),
+    }
+    assert run(["--config", str(config), "--check"], env, out, err) == 0, err.getvalue()
     assert "sts-secret-value" not in out.getvalue()
     err = io.StringIO()
     assert run(["--config", str(tmp_path / "none.toml")], {}, io.StringIO(), err) == 1

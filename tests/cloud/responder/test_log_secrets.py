@@ -75,7 +75,7 @@ def test_logs_hold_no_secret(
         emulator.set_faults(faults)
         assert client.ask("cam-logx", make_request(keys, "cam-logx")).doc["ok"] is False
     emulator.clear_faults()
-    broken = live_factory(role_arn="acs:ram::1:role/missing")
+    broken = live_factory(role_arn="acs:ram::1:role/missing", check_sts=False)
     keys_b = Keys.from_secret(broken.provision("cam-logy"))
     # Both responders share the broker but not the group's registry: whichever answers, it is
     # an error (unknown device or internal), and it gets logged.
