@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +73,11 @@ def setup(
 
 
 @pytest.fixture
-def other_keyed_registry(setup: Setup) -> Iterator[None]:
+def other_keyed_registry(setup: Setup) -> None:
     """The registry holds a device written under another master key."""
     registry = setup.registry(new_master_key())
     registry.add("cam-other")
     registry.close()
-    yield
 
 
 def _cli(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
