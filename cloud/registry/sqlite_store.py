@@ -65,13 +65,16 @@ class SqliteDeviceStore:
 
     Args:
         path: the database file (created with its directory), or ``:memory:``.
+        lock_timeout_s: how long a write waits for another writer before giving up with
+            :class:`~cloud.errors.RegistryUnavailable`.
 
     Raises:
         RegistryError: the file cannot be opened.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
         self._path = path
+        self._lock_timeout_s = lock_timeout_s
         self._local = threading.local()
         self._memory: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -92,7 +95,7 @@ class SqliteDeviceStore:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise RegistryUnavailable(
                     f"registry {self._path} is locked by another writer "
-                    f"(waited {LOCK_TIMEOUT_S:.0f} s); try again"
+                    f"(waited {self._lock_timeout_s:g} s); try again"
                 ) from None
             raise RegistryUnavailable(f"registry {self._path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
@@ -107,7 +110,7 @@ class SqliteDeviceStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self._path, timeout=LOCK_TIMEOUT_S)
+                conn = sqlite3.connect(self._path, timeout=self._lock_timeout_s)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as exc:
