@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from cloud.config import load_settings
 from cloud.errors import CloudError, StartupRefused
-from cloud.responder.logs import configure_logging
+from cloud.logs import configure_logging
 
 if TYPE_CHECKING:
     from cloud.settings import ResponderSettings

@@ -37,7 +37,7 @@ from cloud.console.web.api_models import (
     TimelineOut,
 )
 from cloud.console.web.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
-from cloud.console.web.context import api, client_address, ctx_of, error_response
+from cloud.console.web.context import api, client_address, ctx_of, error_response, operator
 from cloud.console.web.pages import _today
 
 __all__ = ["api_routes"]
@@ -210,7 +210,9 @@ async def camera_retention(request: Request) -> Response:
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
     body = await _body(request, RetentionDaysIn)
-    plan = await run_in_threadpool(ctx.service.set_camera_retention, device_id, body.days)
+    plan = await run_in_threadpool(
+        ctx.service.set_camera_retention, device_id, body.days, actor=operator(request)
+    )
     return _json(RetentionOut.of(plan))
 
 
@@ -231,7 +233,7 @@ async def recording_delete(request: Request) -> Response:
     """Delete a recording's object and mark it deleted."""
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
-    await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    await run_in_threadpool(ctx.service.delete_recording, recording_id, actor=operator(request))
     return Response(status_code=204)
 
 
@@ -301,7 +303,9 @@ async def retention_put(request: Request) -> Response:
     """Set (``days``) or clear (``null``) the fleet retention."""
     ctx = ctx_of(request)
     body = await _body(request, RetentionDaysIn)
-    plan = await run_in_threadpool(ctx.service.set_fleet_retention, body.days)
+    plan = await run_in_threadpool(
+        ctx.service.set_fleet_retention, body.days, actor=operator(request)
+    )
     return _json(RetentionOut.of(plan))
 
 
@@ -333,7 +337,7 @@ async def device_create(request: Request) -> Response:
     ctx = ctx_of(request)
     body = await _body(request, DeviceCreate)
     device_id = v.device_id(body.device_id)
-    made = await run_in_threadpool(ctx.service.provision, device_id)
+    made = await run_in_threadpool(ctx.service.provision, device_id, actor=operator(request))
     return _json(DeviceSecretOut.of(made), status=201)
 
 
@@ -342,7 +346,11 @@ async def device_revoke(request: Request) -> Response:
     """Revoke a device."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(DeviceOut.of(await run_in_threadpool(ctx.service.revoke, device_id)))
+    return _json(
+        DeviceOut.of(
+            await run_in_threadpool(ctx.service.revoke, device_id, actor=operator(request))
+        )
+    )
 
 
 @api
@@ -350,7 +358,11 @@ async def device_rotate(request: Request) -> Response:
     """Give a device a new secret; the answer holds it, returned this once only."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(DeviceSecretOut.of(await run_in_threadpool(ctx.service.rotate, device_id)))
+    return _json(
+        DeviceSecretOut.of(
+            await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
+        )
+    )
 
 
 def api_routes() -> list[Route]:

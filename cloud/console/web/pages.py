@@ -17,7 +17,7 @@ from cloud.console.hls import is_hls_key
 from cloud.console.timeline import DAY_MS, day_bounds
 from cloud.console.web import validation as v
 from cloud.console.web.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
-from cloud.console.web.context import client_address, ctx_of, page, safe_next
+from cloud.console.web.context import client_address, ctx_of, operator, page, safe_next
 from cloud.console.web.middleware import DEFAULT_CSP
 
 __all__ = ["page_routes"]
@@ -178,7 +178,9 @@ async def camera_retention(request: Request) -> Response:
     device_id = v.device_id(request.path_params["device_id"])
     form = await request.form()
     days = v.optional_days(_form_text(form, "days", 16))
-    await run_in_threadpool(ctx.service.set_camera_retention, device_id, days)
+    await run_in_threadpool(
+        ctx.service.set_camera_retention, device_id, days, actor=operator(request)
+    )
     return RedirectResponse(f"/cameras/{device_id}", status_code=303)
 
 
@@ -249,7 +251,9 @@ async def delete(request: Request) -> Response:
     """Delete the recording's object and mark it deleted; back to the camera's day."""
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
-    gone = await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    gone = await run_in_threadpool(
+        ctx.service.delete_recording, recording_id, actor=operator(request)
+    )
     day = _today(gone.facts.start_ms).isoformat()
     return RedirectResponse(f"/cameras/{gone.facts.device_id}?day={day}", status_code=303)
 
@@ -272,7 +276,7 @@ async def retention_submit(request: Request) -> Response:
     form = await request.form()
     days = v.optional_days(_form_text(form, "days", 16), "fleet_days")
     try:
-        await run_in_threadpool(ctx.service.set_fleet_retention, days)
+        await run_in_threadpool(ctx.service.set_fleet_retention, days, actor=operator(request))
     except ConflictError as exc:
         plan = await run_in_threadpool(ctx.service.retention)
         return ctx.render(request, "retention.html", {"plan": plan, "error": str(exc)}, status=409)
@@ -296,7 +300,7 @@ async def provision(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await request.form()
     device_id = v.device_id(_form_text(form, "device_id", 64))
-    made = await run_in_threadpool(ctx.service.provision, device_id)
+    made = await run_in_threadpool(ctx.service.provision, device_id, actor=operator(request))
     return ctx.render(
         request, "secret.html", {"made": made, "action": "provisioned"}, headers=_NO_STORE
     )
@@ -307,7 +311,7 @@ async def revoke(request: Request) -> Response:
     """Revoke a device."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    await run_in_threadpool(ctx.service.revoke, device_id)
+    await run_in_threadpool(ctx.service.revoke, device_id, actor=operator(request))
     return RedirectResponse("/devices", status_code=303)
 
 
@@ -316,7 +320,7 @@ async def rotate(request: Request) -> Response:
     """Give a device a new secret and show it, once."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    made = await run_in_threadpool(ctx.service.rotate, device_id)
+    made = await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
     return ctx.render(
         request, "secret.html", {"made": made, "action": "rotated"}, headers=_NO_STORE
     )

@@ -90,7 +90,7 @@ def test_deleted_recordings_are_not_checked(stack: Stack) -> None:
     cam = stack.camera("cam-1")
     event = cam.record("gone.mp4", b"abc", 0, 1)
     stack.ingest(event)
-    stack.console.parts.service.delete_recording(event.event_id)
+    stack.console.parts.service.delete_recording(event.event_id, actor="test")
     assert stack.console.parts.reconciler.run_once().checked == 0
     assert state(stack, event.event_id)[0] == Verification.DELETED.value
 

@@ -10,7 +10,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.responder.logs import JsonFormatter
+from cloud.logs import JsonFormatter
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
 from tests.cloud.protocol_client import Keys, ProtocolClient, make_request, open_sealed

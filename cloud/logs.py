@@ -1,4 +1,4 @@
-"""Structured JSON logs, one object per line.
+"""Structured JSON logs, one object per line, for every cloud service (responder, console).
 
 Callers pass context as ``extra={"fields": {...}}``. Nothing secret is ever put into a log
 record by this package (no keys, tokens, device secrets or payloads); the formatter adds no
@@ -51,7 +51,7 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
     root.addHandler(handler)
     root.setLevel(level)
     # Third-party loggers that could print secrets or payloads stay quiet whatever the level.
-    for name in ("aliyunsdkcore", "urllib3", "paho"):
+    for name in ("aliyunsdkcore", "urllib3", "paho", "oss2"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("aliyunsdkcore").setLevel(logging.CRITICAL)
     return handler
