@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -85,6 +86,8 @@ class ConsoleMetrics:
     """
 
     def __init__(self, ledger: Ledger) -> None:
+        # No per-label ``_created`` series: they double the output and say nothing useful.
+        prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.registry.register(_LedgerCollector(ledger))
         self.operator_actions = Counter(
