@@ -7,7 +7,12 @@ running), and the real registry on SQLite.
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,8 @@ from cloud.settings import ResponderSettings
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
 from tests.cloud.responder.harness import responder_settings
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _closed_port() -> int:
@@ -205,3 +212,36 @@ def test_the_registry_refuses_writes_under_another_key(setup: Setup) -> None:
     assert [r.device_id for r in right.list()] == ["cam-0001"]
     assert right.lookup("cam-0001") is not None
     right.close()
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while text not in log.read_text():
+        assert proc.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.05)
+
+
+def test_sighup_is_logged_and_ignored_and_sigterm_still_stops(setup: Setup) -> None:
+    log = setup.tmp / "responder.log"
+    env = {**os.environ, **setup.env()}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ossmedia_cli", "responder"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        _wait_for(log, '"msg": "started"', proc)
+        proc.send_signal(signal.SIGHUP)
+        _wait_for(log, "SIGHUP ignored", proc)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert '"msg": "stopped"' in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
