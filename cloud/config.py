@@ -165,7 +165,7 @@ def build_settings(
         problems = []
         for err in exc.errors(include_input=False, include_url=False):
             loc = tuple(str(p) for p in err["loc"])
-            where = from_env.get(loc[:2]) if len(loc) >= 2 else None
+            where = from_env.get((loc[0], loc[1])) if len(loc) >= 2 else None
             problems.append(f"{where or source}: {'.'.join(loc)}: {err['msg']}")
         raise ConfigError("; ".join(problems)) from None
 
