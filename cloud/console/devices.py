@@ -17,7 +17,7 @@ from cloud.console.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from cloud.errors import DeviceExists, DeviceNotFound, RegistryError
+from cloud.errors import DeviceExists, DeviceIsRevoked, DeviceNotFound, RegistryError
 from cloud.registry import DeviceRecord, Registry
 from schemas.errors import InvalidIdentifier, InvalidKey
 from schemas.ids import is_device_id
@@ -105,6 +105,7 @@ class DeviceAdmin(Protocol):
 
         Raises:
             DeviceNotFoundError: no such device.
+            ConflictError: the device is revoked (it is reinstated with `ossmedia devices`).
             ProvisioningError: the registry failed.
         """
         ...
@@ -172,6 +173,8 @@ class RegistryDevices:
             record, secret = self._registry.rotate(device_id)
         except DeviceNotFound:
             raise DeviceNotFoundError(device_id) from None
+        except DeviceIsRevoked as exc:
+            raise ConflictError(exc.message) from None
         except RegistryError as exc:
             raise ProvisioningError(device_id, exc.message) from None
         return NewSecret(_info(record), secret)

@@ -24,7 +24,7 @@ from cloud.console.hls import (
 )
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
 from cloud.console.reconcile import Reconciler
-from cloud.console.retention import Retention, RetentionPlan
+from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.timeline import Timeline, build_timeline, day_bounds
@@ -276,6 +276,16 @@ class ConsoleService:
     def retention(self) -> RetentionPlan:
         """Saved retention settings and their lifecycle rules."""
         return self._retention.current()
+
+    def retention_drift(self) -> RetentionDrift:
+        """The bucket's lifecycle rules against the saved settings; see :meth:`Retention.drift`."""
+        return self._retention.drift()
+
+    def reapply_retention(self, *, actor: str) -> RetentionPlan:
+        """Write the saved retention settings to the bucket again."""
+        plan = self._retention.reapply()
+        self._audit(actor, "retention.reapply")
+        return plan
 
     def set_fleet_retention(self, days: int | None, *, actor: str) -> RetentionPlan:
         """Set the fleet retention; see :meth:`Retention.set_fleet`."""

@@ -21,6 +21,7 @@ from cloud.console.errors import InvalidInputError
 from cloud.console.hls import PLAYLIST_CONTENT_TYPE
 from cloud.console.web import validation as v
 from cloud.console.web.api_models import (
+    BucketRulesOut,
     CameraOut,
     CameraPage,
     DeviceCreate,
@@ -299,6 +300,21 @@ async def retention_get(request: Request) -> Response:
 
 
 @api
+async def retention_bucket(request: Request) -> Response:
+    """The lifecycle rules the bucket holds, and how they differ from the saved settings."""
+    ctx = ctx_of(request)
+    return _json(BucketRulesOut.of(await run_in_threadpool(ctx.service.retention_drift)))
+
+
+@api
+async def retention_reapply(request: Request) -> Response:
+    """Write the saved retention settings to the bucket again."""
+    ctx = ctx_of(request)
+    plan = await run_in_threadpool(ctx.service.reapply_retention, actor=operator(request))
+    return _json(RetentionOut.of(plan))
+
+
+@api
 async def retention_put(request: Request) -> Response:
     """Set (``days``) or clear (``null``) the fleet retention."""
     ctx = ctx_of(request)
@@ -386,6 +402,8 @@ def api_routes() -> list[Route]:
         Route("/api/keys/{device_id}/{key_id}", content_key, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),
+        Route("/api/retention/bucket", retention_bucket, methods=["GET"]),
+        Route("/api/retention/reapply", retention_reapply, methods=["POST"]),
         Route("/api/devices", devices, methods=["GET"]),
         Route("/api/devices", device_create, methods=["POST"]),
         Route("/api/devices/{device_id}/revoke", device_revoke, methods=["POST"]),

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cloud.console.errors import ConflictError, InvalidInputError
+from cloud.console.errors import ConflictError, InvalidInputError, StorageError
 from cloud.console.hls import is_hls_key
 from cloud.console.timeline import DAY_MS, day_bounds
 from cloud.console.web import validation as v
@@ -261,12 +261,34 @@ async def delete(request: Request) -> Response:
 # -- retention ---------------------------------------------------------------------------
 
 
-@page
-async def retention(request: Request) -> Response:
-    """Fleet retention and camera overrides, with the lifecycle rules they make."""
+async def _retention_page(request: Request, *, error: str = "", status: int = 200) -> Response:
     ctx = ctx_of(request)
     plan = await run_in_threadpool(ctx.service.retention)
-    return ctx.render(request, "retention.html", {"plan": plan, "error": ""})
+    try:
+        drift = await run_in_threadpool(ctx.service.retention_drift)
+        bucket_error = ""
+    except StorageError as exc:
+        drift, bucket_error = None, str(exc)
+    return ctx.render(
+        request,
+        "retention.html",
+        {"plan": plan, "drift": drift, "bucket_error": bucket_error, "error": error},
+        status=status,
+    )
+
+
+@page
+async def retention(request: Request) -> Response:
+    """Fleet retention and camera overrides, and the lifecycle rules the bucket holds."""
+    return await _retention_page(request)
+
+
+@page
+async def retention_reapply(request: Request) -> Response:
+    """Write the saved settings' lifecycle rules to the bucket again."""
+    ctx = ctx_of(request)
+    await run_in_threadpool(ctx.service.reapply_retention, actor=operator(request))
+    return RedirectResponse("/retention", status_code=303)
 
 
 @page
@@ -278,8 +300,7 @@ async def retention_submit(request: Request) -> Response:
     try:
         await run_in_threadpool(ctx.service.set_fleet_retention, days, actor=operator(request))
     except ConflictError as exc:
-        plan = await run_in_threadpool(ctx.service.retention)
-        return ctx.render(request, "retention.html", {"plan": plan, "error": str(exc)}, status=409)
+        return await _retention_page(request, error=str(exc), status=409)
     return RedirectResponse("/retention", status_code=303)
 
 
@@ -342,6 +363,7 @@ def page_routes() -> list[Route]:
         Route("/recordings/{recording_id}/delete", delete, methods=["POST"]),
         Route("/retention", retention, methods=["GET"]),
         Route("/retention", retention_submit, methods=["POST"]),
+        Route("/retention/reapply", retention_reapply, methods=["POST"]),
         Route("/devices", devices, methods=["GET"]),
         Route("/devices", provision, methods=["POST"]),
         Route("/devices/{device_id}/revoke", revoke, methods=["POST"]),
