@@ -195,7 +195,7 @@ class ReconcileSettings(_Frozen):
     """
 
     interval_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
-    recheck_after_s: Annotated[int, Field(ge=1)] = 24 * 3600
+    recheck_after_s: Annotated[int, Field(ge=1)] = 3600
     batch: Annotated[int, Field(ge=1, le=10000)] = 200
     enabled: bool = True
 
@@ -350,7 +350,7 @@ path = "console.sqlite3"
 
 [reconcile]
 interval_s = 30
-recheck_after_s = 86400
+recheck_after_s = 3600
 batch = 200
 
 # The device registry shared with the responder and `ossmedia devices`. Its master key

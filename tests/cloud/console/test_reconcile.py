@@ -76,6 +76,22 @@ def test_verified_recordings_are_checked_again_later(
     assert state(stack, event.event_id) == ("flagged", "crc64")
 
 
+def test_by_default_a_recording_deleted_outside_the_console_is_flagged_within_an_hour(
+    stack_factory: StackFactory, root_bucket: oss2.Bucket
+) -> None:
+    stack = stack_factory(reconcile={"enabled": False})  # the default recheck_after_s
+    cam = stack.camera("cam-1")
+    event = cam.record("hour.mp4", b"h" * 100, 0, 1)
+    stack.ingest(event)
+    reconciler = stack.console.parts.reconciler
+    reconciler.run_once()
+    assert state(stack, event.event_id)[0] == "verified"
+    root_bucket.delete_object(event.key)
+    stack.clock.advance(3601)
+    reconciler.run_once()
+    assert state(stack, event.event_id) == ("flagged", "missing")
+
+
 def test_unreachable_oss_leaves_state_unchanged(stack_factory: StackFactory) -> None:
     stack = stack_factory(oss={"endpoint": "http://127.0.0.1:9", "connect_timeout_s": 1})
     cam = stack.camera("cam-1")
