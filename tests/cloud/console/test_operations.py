@@ -108,11 +108,13 @@ def test_online_backup_holds_the_recordings_still_in_the_wal(
     assert copied == 0
 
     config = tmp_path / "console.toml"
-    config.write_text(
-        EXAMPLE_CONFIG.replace('path = "console.sqlite3"', f'path = "{path}"').replace(
-            "scrypt$15$8$...$...", hash_password("a long enough password")
-        )
+    text = EXAMPLE_CONFIG.replace('path = "console.sqlite3"', f'path = "{path}"').replace(
+        "scrypt$15$8$...$...", hash_password("a long enough password")
     )
+    for name, value in (("console-session", "s" * 40), ("console-oss-secret", "oss-secret")):
+        (tmp_path / name).write_text(value + "\n")
+        text = text.replace(f"/etc/ossmedia/{name}", str(tmp_path / name))
+    config.write_text(text)
     copy = tmp_path / "backup.sqlite3"
     assert main(["--config", str(config), "backup", str(copy)]) == 0
     assert "keep the key with the copy" in capsys.readouterr().err
