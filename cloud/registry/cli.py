@@ -127,8 +127,19 @@ def _issue(
 
 
 def _dispatch(
-    registry: Registry, args: argparse.Namespace, settings: ResponderSettings, out: TextIO
+    registry: Registry,
+    args: argparse.Namespace,
+    settings: ResponderSettings,
+    out: TextIO,
+    err: TextIO,
 ) -> int:
+    if args.command in {"add", "rotate", "reinstate"} and not args.broker_url:
+        # The responder's own broker URL is often the service listener, not the one cameras
+        # reach; say which one went into the camera config.
+        err.write(
+            f"note: the camera config names the responder's broker URL {settings.broker.url}; "
+            "pass --broker-url with the address cameras connect to if it differs\n"
+        )
     if args.command == "add":
         record, secret = registry.add(args.device_id, access=parse_access(args.access))
         _issue(args, settings, record, secret, out, "added")
@@ -178,7 +189,7 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
             parse_access(args.access)
         registry = open_registry(settings.registry)
         try:
-            return _dispatch(registry, args, settings, out)
+            return _dispatch(registry, args, settings, out, err)
         finally:
             registry.close()
     except (CloudError, InvalidIdentifier, ValueError) as exc:

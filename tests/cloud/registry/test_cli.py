@@ -132,9 +132,10 @@ def test_config_file_and_master_key_file(cli: Cli, tmp_path: Path) -> None:
         f'[registry]\nurl = "sqlite://{cli.db}"\nmaster_key_file = "{key_file}"\n'
         '[broker]\nurl = "mqtt://10.0.0.5:1883"\ntopic_prefix = "fleet"\n'
     )
-    code, out, _ = cli("--config", str(config), "add", "cam-0006", "--json", env={})
+    code, out, err = cli("--config", str(config), "add", "cam-0006", "--json", env={})
     assert code == 0
     assert 'url = "mqtt://10.0.0.5:1883"' in json.loads(out)["camera_config"]
+    assert "names the responder's broker URL mqtt://10.0.0.5:1883" in err
     assert 'topic_prefix = "fleet"' in json.loads(out)["camera_config"]
     code, out, _ = cli(
         "--registry",
