@@ -81,8 +81,12 @@ class DeviceAdmin(Protocol):
         """Every provisioned device, sorted by id."""
         ...
 
-    def provision(self, device_id: str) -> NewSecret:
+    def provision(self, device_id: str, access: frozenset[str] | None = None) -> NewSecret:
         """Provision a device with a fresh secret.
+
+        Args:
+            device_id: the new device's id.
+            access: the access modes it may ask for (all when ``None``).
 
         Raises:
             InvalidInputError: not a valid device id.
@@ -146,10 +150,13 @@ class RegistryDevices:
         except RegistryError as exc:
             raise ProvisioningError("*", exc.message) from None
 
-    def provision(self, device_id: str) -> NewSecret:
+    def provision(self, device_id: str, access: frozenset[str] | None = None) -> NewSecret:
         """Provision a device; see :meth:`DeviceAdmin.provision`."""
         try:
-            record, secret = self._registry.add(device_id)
+            if access is None:
+                record, secret = self._registry.add(device_id)
+            else:
+                record, secret = self._registry.add(device_id, access=access)
         except InvalidIdentifier as exc:
             raise InvalidInputError("device_id", exc.reason) from None
         except DeviceExists:

@@ -312,9 +312,11 @@ class ConsoleService:
         """Every provisioned device."""
         return self._devices.list_devices()
 
-    def provision(self, device_id: str, *, actor: str) -> NewSecret:
+    def provision(
+        self, device_id: str, *, actor: str, access: frozenset[str] | None = None
+    ) -> NewSecret:
         """Provision a device; the secret in the result is shown once and never again."""
-        made = self._devices.provision(device_id)
+        made = self._devices.provision(device_id, access)
         self._ledger.sync_registry([(made.device.device_id, made.device.status)])
         self._audit(actor, "device.provision", device_id=made.device.device_id)
         return made

@@ -353,7 +353,10 @@ async def device_create(request: Request) -> Response:
     ctx = ctx_of(request)
     body = await _body(request, DeviceCreate)
     device_id = v.device_id(body.device_id)
-    made = await run_in_threadpool(ctx.service.provision, device_id, actor=operator(request))
+    access = frozenset(body.access) if body.access is not None else None
+    made = await run_in_threadpool(
+        ctx.service.provision, device_id, actor=operator(request), access=access
+    )
     return _json(DeviceSecretOut.of(made), status=201)
 
 

@@ -278,9 +278,12 @@ class RetentionOut(_Out):
 
 
 class DeviceCreate(_In):
-    """A device to provision."""
+    """A device to provision, and the access modes it may ask for (default: all three)."""
 
     device_id: DeviceIdStr
+    access: Annotated[
+        list[Literal["append", "write", "read"]] | None, Field(min_length=1, max_length=3)
+    ] = None
 
 
 class DeviceOut(_Out):

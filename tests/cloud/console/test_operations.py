@@ -124,3 +124,19 @@ def test_online_backup_holds_the_recordings_still_in_the_wal(
     restored.close()
     running.close()
     assert main(["--config", str(config), "backup", str(copy)]) == 1
+
+
+def test_provisioning_through_the_api_takes_access_modes(stack: Stack, operator: Operator) -> None:
+    h = operator.headers()
+    made = operator.http.post(
+        "/api/devices", json={"device_id": "cam-append", "access": ["append"]}, headers=h
+    )
+    assert made.status_code == 201, made.text
+    assert stack.registry.get("cam-append").access == frozenset({"append"})
+    wrong = operator.http.post(
+        "/api/devices", json={"device_id": "cam-bad", "access": ["delete"]}, headers=h
+    )
+    assert wrong.status_code == 400
+    all_modes = operator.http.post("/api/devices", json={"device_id": "cam-all"}, headers=h)
+    assert all_modes.status_code == 201
+    assert stack.registry.get("cam-all").access == frozenset({"append", "write", "read"})
