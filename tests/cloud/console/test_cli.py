@@ -81,7 +81,7 @@ def test_missing_or_bad_config(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "very-secret-value" not in err
 
 
-def test_runs_and_stops_on_sigterm(console_emulator: EmulatorHandle, tmp_path: Path) -> None:
+def test_runs_survives_sighup_and_stops_on_sigterm(console_emulator: EmulatorHandle, tmp_path: Path) -> None:
     config = tmp_path / "console.toml"
     config.write_text(
         f"""
@@ -122,6 +122,11 @@ url = "sqlite://{tmp_path / "registry.db"}"
         reply = httpx.get(url + "/login", timeout=10)
         assert reply.status_code == 200
         assert httpx.get(url + "/api/cameras", timeout=10).status_code == 401
+        # SIGHUP is logged and ignored: the console keeps serving.
+        proc.send_signal(signal.SIGHUP)
+        health = httpx.get(url + "/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
