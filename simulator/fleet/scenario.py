@@ -32,6 +32,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from schemas.durations import (
+    DEFAULT_SESSION_DURATION_S,
+    MAX_SESSION_DURATION_S,
+    MIN_SESSION_DURATION_S,
+)
+
 Action = Literal[
     "oss_faults",
     "oss_outage",
@@ -98,7 +104,9 @@ class Scenario(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")]
     description: str
-    credential_duration_s: int = Field(default=3600, ge=900, le=43200)
+    credential_duration_s: int = Field(
+        default=DEFAULT_SESSION_DURATION_S, ge=MIN_SESSION_DURATION_S, le=MAX_SESSION_DURATION_S
+    )
     boot_spread_s: float = Field(default=5.0, ge=0)
     steps: tuple[Step, ...] = ()
 

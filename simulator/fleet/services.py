@@ -29,6 +29,7 @@ from cloud.settings import (
     ServiceSettings,
     StsSettings,
 )
+from schemas.durations import MIN_SESSION_DURATION_S
 from simulator.broker import (
     DEFAULT_RESPONDER_USER,
     MosquittoProcess,
@@ -110,7 +111,7 @@ class LocalServices:
                 access_key_id=emulator.access_key_id,
                 access_key_secret=SecretStr(emulator.access_key_secret),
                 role_arn=emulator.role_arn,
-                max_duration_s=max(900, credential_duration_s),
+                max_duration_s=max(MIN_SESSION_DURATION_S, credential_duration_s),
             ),
             grant=GrantSettings(
                 bucket=emulator.bucket, oss_endpoint=oss_endpoint, region=emulator.region
