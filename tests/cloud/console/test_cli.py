@@ -81,7 +81,9 @@ def test_missing_or_bad_config(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "very-secret-value" not in err
 
 
-def test_runs_survives_sighup_and_stops_on_sigterm(console_emulator: EmulatorHandle, tmp_path: Path) -> None:
+def test_runs_survives_sighup_and_stops_on_sigterm(
+    console_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     config = tmp_path / "console.toml"
     config.write_text(
         f"""
