@@ -75,8 +75,13 @@ class RedisDeviceStore:
 
     @classmethod
     def from_url(cls, url: str, *, key_prefix: str = "ossmedia") -> RedisDeviceStore:
-        """Connect to the Redis server at ``url``."""
-        return cls(redis.Redis.from_url(url), key_prefix=key_prefix)
+        """Connect to the Redis server at ``url``.
+
+        Socket waits are bounded, so a Redis that stops answering fails a lookup with
+        :class:`~cloud.errors.RegistryUnavailable` instead of holding the caller.
+        """
+        client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+        return cls(client, key_prefix=key_prefix)
 
     def _key(self, device_id: str) -> str:
         return f"{self._prefix}:device:{device_id}"
