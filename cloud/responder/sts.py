@@ -5,9 +5,10 @@ jittered exponential backoff on network errors, 5xx and throttling, each attempt
 slot from the global STS call cap. All attempts together stay within ``[sts] deadline_s``
 (each attempt's timeout is cut to what is left), so a camera waiting ``request_timeout_s``
 (10 s by default) hears ``sts_unavailable`` before it gives up on the request, and a worker
-is never held longer than the deadline by an STS that accepts and never answers. Proxies from the environment are ignored (the SDK would
-otherwise send loopback traffic to them), and the SDK's own loggers are silenced because at
-debug level they print response bodies, which hold the minted secrets.
+is never held longer than the deadline by an STS that accepts and never answers. Proxies
+from the environment are ignored (the SDK would otherwise send loopback traffic to them), and
+the SDK's own loggers are silenced because at debug level they print response bodies, which
+hold the minted secrets.
 """
 
 from __future__ import annotations
