@@ -84,11 +84,10 @@ def _console(services: LocalServices, workdir: Path, out: TextIO) -> Iterator[No
 
     password = secrets.token_urlsafe(9)
     emulator = services.emulator
-    host, _, port = services.urls.broker_url.removeprefix("mqtt://").partition(":")
     data: dict[str, Any] = {
         "http": {"port": 0},
         "operators": [{"username": "demo", "password_hash": hash_password(password)}],
-        "mqtt": {"host": host, "port": int(port), "username": DEFAULT_CONSOLE_USER},
+        "mqtt": {"url": services.urls.broker_url, "username": DEFAULT_CONSOLE_USER},
         "oss": {
             "endpoint": emulator.oss_endpoint,
             "bucket": emulator.bucket,

@@ -41,6 +41,7 @@ from simulator.fleet.group import (
     run_group,
 )
 from simulator.fleet.hls import hls_camera_settings
+from simulator.fleet.kills import GroupProcesses
 from simulator.fleet.latency import merge_counts
 from simulator.fleet.recovery import CameraPoint, Recovery, measure_recovery
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
@@ -470,7 +471,8 @@ def _run_groups(
         ],
     )
     inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()
-    if len(specs) == 1:
+    # A camera_kill step needs camera processes to kill, even for one group.
+    if len(specs) == 1 and "camera_kill" not in chaos.scenario.actions():
         spec = specs[0]
 
         def run() -> None:
@@ -491,22 +493,28 @@ def _run_groups(
         return outcome
     ctx = multiprocessing.get_context("spawn")
     child_stop = ctx.Event()
-    procs = []
-    for index, spec in enumerate(specs):
+
+    def spawn(spec: GroupSpec) -> tuple[Any, Any]:
         child_queue = ctx.Queue()
         proc = ctx.Process(
             target=group_process_main, args=(spec, child_queue, child_stop), daemon=True
         )
         with _sigint_ignored():
             proc.start()
-        procs.append(proc)
+        return proc, child_queue
 
-        def relay(i: int = index, q: Any = child_queue, p: Any = proc) -> None:
+    procs = GroupProcesses(specs, spawn, seed=chaos.seed)
+    chaos.kill_cameras = procs.kill_share
+    for index in range(len(procs)):
+
+        def relay(i: int = index) -> None:
             while True:
+                p, q = procs.current(i)
                 try:
                     kind, payload = q.get(timeout=1.0)
                 except queue.Empty:
-                    if not p.is_alive():
+                    # A process the run killed is being (or was) replaced: follow the new one.
+                    if not p.is_alive() and not procs.expected(i, p):
                         # A camera process that dies takes its cameras' chunk logs with it.
                         inbox.put((i, "dead", _death(i, p.exitcode)))
                         return
@@ -519,8 +527,7 @@ def _run_groups(
     chaos.start(time.monotonic())
     progress.start = time.monotonic()
     _collect(inbox, progress, outcome, stop, child_stop)
-    for proc in procs:
-        proc.join(30)
+    procs.join(30)
     return outcome
 
 
