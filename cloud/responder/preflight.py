@@ -74,7 +74,7 @@ def settings_problems(settings: ResponderSettings) -> list[str]:
         problems.append("the broker password is empty (OSSMEDIA_BROKER_PASSWORD or password_file)")
     if broker.password is not None and broker.username is None:
         problems.append("a broker password is set but broker.username is not")
-    for name in ("ca_file", "client_cert_file", "client_key_file"):
+    for name in ("ca_file", "cert_file", "key_file"):
         path = getattr(broker, name)
         if path is not None:
             try:
