@@ -59,12 +59,16 @@ class HttpSettings(_Frozen):
         port: TCP port (0 picks a free one).
         secure_cookies: mark cookies ``Secure``; turn on whenever the console is behind HTTPS.
         max_body_bytes: larger request bodies are refused with 413.
+        shutdown_timeout_s: on SIGTERM or Ctrl-C, how long requests in flight may take to
+            finish (new connections are refused at once); those still running then are
+            cancelled. The MQTT session and the reconciler are closed after that.
     """
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     secure_cookies: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 16 * 1024
+    shutdown_timeout_s: Annotated[int, Field(ge=1, le=600)] = 10
 
 
 class SessionSettings(_Frozen):
@@ -354,6 +358,7 @@ EXAMPLE_CONFIG = """\
 host = "127.0.0.1"
 port = 8080
 secure_cookies = false      # set to true when the console is served over HTTPS
+shutdown_timeout_s = 10     # on SIGTERM, how long requests in flight may take to finish
 
 [session]
 # Signs session cookies; at least 32 characters, kept in a file readable by the console only.
