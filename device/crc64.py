@@ -33,7 +33,6 @@ _CHECK_INPUT = b"123456789"
 _CHECK_VALUE = 0x995DC9BBDF1939FA  # the catalogued check value of CRC-64/XZ
 
 
-
 @functools.cache
 def _crcmod() -> Callable[[bytes, int], int]:
     import crcmod
