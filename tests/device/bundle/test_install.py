@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from device.spool import Journal, Spool
+from simulator.boards import Layout, install, tree, unpack
 from tests.device.agentkit import wait_until
 from tests.device.bundle.conftest import Bundles
-from tests.device.bundle.kit import Layout, install, tree, unpack
 from tests.device.stack import Stack
 from tests.device.toml_out import write_camera_toml
 

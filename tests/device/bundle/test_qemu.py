@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from device.spool import Journal, Spool
+from simulator.boards import ARCHES, Layout, emulated_python, ensure_rootfs, install, unpack
 from tests.device.agentkit import wait_until
 from tests.device.bundle.conftest import Bundles
-from tests.device.bundle.kit import Layout, install, unpack
-from tests.device.bundle.rootfs import ARCHES, ensure_rootfs
 from tests.device.stack import Stack
 from tests.device.toml_out import write_camera_toml
 
@@ -41,9 +40,7 @@ def test_arm_bundle_installs_offline_and_uploads_exactly_through_a_sigkill(
     info = ARCHES[arch]
     root = ensure_rootfs(arch)
     bundle = unpack(bundles.get(info.target).archive, tmp_path / "bundle")
-    python = tmp_path / "python3"  # the camera's /usr/bin/python3, emulated
-    python.write_text(f'#!/bin/sh\nexec {info.qemu} -L {root} {root}/usr/bin/python3 "$@"\n')
-    python.chmod(0o755)
+    python = emulated_python(arch, root, tmp_path / "python3")  # the camera's python3
     layout = Layout.under(tmp_path / "camera")
     result = install(bundle, layout, python=str(python))
     assert result.returncode == 0, result.stdout + result.stderr

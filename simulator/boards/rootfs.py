@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ARCHES", "Arch", "ensure_rootfs"]
+__all__ = ["ARCHES", "Arch", "cache_dir", "emulated_python", "ensure_rootfs"]
 
 MIRROR = "http://deb.debian.org/debian"
 SUITE = "bookworm"
@@ -43,6 +43,7 @@ ARCHES = {
 
 
 def cache_dir() -> Path:
+    """Where root file systems are kept (``$OSSMEDIA_ROOTFS_CACHE`` or ``~/.cache/...``)."""
     configured = os.environ.get("OSSMEDIA_ROOTFS_CACHE")
     return Path(configured) if configured else Path.home() / ".cache" / "ossmedia" / "rootfs"
 
@@ -61,14 +62,14 @@ def ensure_rootfs(debian_arch: str) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
         debootstrap = shutil.which("debootstrap") or "/usr/sbin/debootstrap"
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - fixed programs, our arguments
             [debootstrap, "--foreign", f"--arch={arch.debian}", "--variant=minbase",
              f"--include={PACKAGES}", SUITE, str(partial), MIRROR],
             check=True, capture_output=True, timeout=1800,
         )  # fmt: skip
         for deb in sorted((partial / "var" / "cache" / "apt" / "archives").glob("*.deb")):
-            subprocess.run(
-                ["dpkg-deb", "-x", str(deb), str(partial)],
+            subprocess.run(  # noqa: S603 - fixed programs, our arguments
+                ["dpkg-deb", "-x", str(deb), str(partial)],  # noqa: S607
                 check=True, capture_output=True, timeout=300,
             )  # fmt: skip
         if not (partial / "usr" / "bin" / "python3").exists():
@@ -76,3 +77,14 @@ def ensure_rootfs(debian_arch: str) -> Path:
         (partial / READY).write_text("debootstrap --foreign + dpkg-deb -x\n")
         partial.rename(root)
         return root
+
+
+def emulated_python(debian_arch: str, root: Path, path: Path) -> Path:
+    """Write a ``python3`` wrapper at ``path`` that runs the root's interpreter under qemu.
+
+    Handed to ``install.sh --python``, it stands for the camera's ``/usr/bin/python3``.
+    """
+    arch = ARCHES[debian_arch]
+    path.write_text(f'#!/bin/sh\nexec {arch.qemu} -L {root} {root}/usr/bin/python3 "$@"\n')
+    path.chmod(0o755)
+    return path

@@ -1,4 +1,4 @@
-"""Run a bundle's installer the way a camera would: offline, on a read-only root.
+"""Run a camera bundle's installer the way a camera would: offline, on a read-only root.
 
 :func:`install` unpacks nothing itself; it runs ``install.sh`` in new mount and network
 namespaces (``unshare -mn``) where the whole root file system is remounted read-only
@@ -28,6 +28,7 @@ class Layout:
 
     @classmethod
     def under(cls, base: Path) -> Layout:
+        """The camera's paths under ``base`` (``opt/ossmedia``, ``data``, ``etc/ossmedia``)."""
         layout = cls(base / "opt" / "ossmedia", base / "data", base / "etc" / "ossmedia")
         for directory in (layout.prefix.parent, layout.data, layout.conf.parent):
             directory.mkdir(parents=True, exist_ok=True)
@@ -35,10 +36,12 @@ class Layout:
 
     @property
     def python(self) -> Path:
+        """The installed venv's interpreter."""
         return self.prefix / "current" / "bin" / "python"
 
     @property
     def config(self) -> Path:
+        """``camera.toml``."""
         return self.conf / "camera.toml"
 
 
@@ -93,8 +96,8 @@ def install(
         )
         if part
     )
-    return subprocess.run(
-        ["unshare", "--mount", "--net", "sh", "-c", script],
+    return subprocess.run(  # noqa: S603 - fixed programs, our arguments
+        ["unshare", "--mount", "--net", "sh", "-c", script],  # noqa: S607
         capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
 
