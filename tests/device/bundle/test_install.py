@@ -61,6 +61,29 @@ def test_offline_install_on_a_read_only_root(host_bundle: Path, tmp_path: Path) 
     assert f"--config {layout.config}\n" in unit
 
 
+def test_oss2_client_without_oss2_is_a_clear_configuration_error(
+    host_bundle: Path, tmp_path: Path
+) -> None:
+    layout = Layout.under(tmp_path / "camera")
+    _ok(install(host_bundle, layout, python=HOST_PYTHON))
+    config = layout.config.read_text()
+    config = config.replace('device_id = "cam-0001"', 'device_id = "cam-0042"')
+    config = config.replace('client = "http"', 'client = "oss2"')
+    secret = 'secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I"'
+    config = "\n".join(
+        secret if line.startswith("secret =") else line for line in config.split("\n")
+    )
+    config = config.replace('kind = "directory"', 'kind = "pattern"')
+    layout.config.write_text(config)
+    run = subprocess.run(
+        [str(layout.python), "-m", "ossmedia_cli", "camera", "--config", str(layout.config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert 'client = "oss2" needs the oss2 package' in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_systemd_unit_passes_systemd_analyze_verify(host_bundle: Path, tmp_path: Path) -> None:
     layout = Layout.under(tmp_path / "camera")
     _ok(install(host_bundle, layout, python=HOST_PYTHON))
