@@ -11,8 +11,11 @@ through a local Mosquitto, responder and emulator process. It reports per board:
 * install time;
 * cold start to first append: from starting the process to the emulator's first
   successful ``AppendObject`` of that camera;
-* resident memory while recording (VmRSS every 0.2 s after the first append; under qemu
-  this is the emulator process, so it includes qemu's translated-code cache);
+* resident memory while recording, sampled every 0.2 s after the first append: natively
+  VmRSS; under qemu the resident size of the guest's own mappings (:class:`Board`), which is
+  what the board would hold, and beside it the qemu process's VmRSS (translated-code
+  cache and qemu's heap included); and the same board's bare interpreter
+  (``python3 -c "sleep"``) measured the same way;
 * CPU seconds per recorded hour, over the recording after the first append.
 
 Every figure of an emulated board is also given as a ratio to native x86_64 measured in the
@@ -49,17 +52,26 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True)
 class Board:
-    """One place the camera runs: natively, or a Debian root under qemu-user."""
+    """One place the camera runs: natively, or a Debian root under qemu-user.
+
+    ``guest_below`` is where the guest's address space ends inside the qemu process: the
+    guest's mappings (its interpreter, libraries, heap and stacks) lie below it, qemu's own
+    (its binary, heap and translated-code buffer) above, so the resident size of the
+    mappings below it is what the board itself would hold.
+    """
 
     name: str
     target: str
     debian_arch: str | None  # None: natively, with this machine's python3
+    guest_below: int = 0
 
 
 BOARDS = (
     Board("x86_64 (native)", "linux-x86_64", None),
-    Board("aarch64 (qemu)", "linux-aarch64", "arm64"),
-    Board("armv7l (qemu)", "linux-armv7l", "armhf"),
+    # 64-bit guests get qemu's default mmap base (2**38 and up); qemu itself maps near the
+    # top of the host's 47-bit space.
+    Board("aarch64 (qemu)", "linux-aarch64", "arm64", 1 << 40),
+    Board("armv7l (qemu)", "linux-armv7l", "armhf", 1 << 32),  # a 32-bit guest: 4 GiB
 )
 
 
@@ -73,7 +85,10 @@ class BoardFigures:
     install_s: float
     cold_start_s: float
     peak_rss_mb: float
+    process_rss_mb: float
     median_rss_mb: float
+    bare_rss_mb: float
+    over_bare_mb: float
     cpu_s_per_hour: float
     uploaded_mb: float
     exit_code: int
@@ -95,6 +110,46 @@ def _rss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _guest_rss_kib(pid: int, below: int) -> int:
+    """Resident KiB of the mappings of ``pid`` that end below ``below`` (from smaps)."""
+    total, counting = 0, False
+    try:
+        lines = Path(f"/proc/{pid}/smaps").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        head = line.split(" ", 1)[0]
+        if "-" in head and not head.endswith(":"):
+            counting = int(head.split("-")[1], 16) <= below
+        elif counting and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+def _memory_kib(pid: int, board: Board) -> int:
+    return _guest_rss_kib(pid, board.guest_below) if board.guest_below else _rss_kib(pid)
+
+
+def _bare_rss_kib(command: list[str], board: Board) -> int:
+    """Peak VmRSS of the board's bare interpreter (no imports) over one second."""
+    idle = subprocess.Popen(  # noqa: S603 - fixed command line
+        [*command, "-c", "import time; print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        if idle.stdout is None or idle.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the bare interpreter did not start")
+        pause = threading.Event()
+        samples = []
+        for _ in range(5):
+            samples.append(_memory_kib(idle.pid, board))
+            pause.wait(0.2)
+        return max(samples)
+    finally:
+        idle.kill()
+        idle.wait()
 
 
 def _size_mb(path: Path) -> float:
@@ -157,6 +212,7 @@ def run_board(board: Board, stack: LocalStack, workdir: Path, seconds: float) ->
     install_s = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"install on {board.name} failed: {result.stderr.strip()}")
+    bare_kib = _bare_rss_kib([*command_prefix, str(layout.python)], board)
     device_id = f"cam-bench-{board.target}"
     _config(stack, device_id, layout, seconds)
     before = _appends(stack)
@@ -175,11 +231,13 @@ def run_board(board: Board, stack: LocalStack, workdir: Path, seconds: float) ->
         first_append = time.monotonic()
         cold_start_s = first_append - started
         rss: list[int] = []
+        process_rss: list[int] = []
         cpu_start, cpu_end = _cpu_s(camera.pid), None
         window_start, window_end = first_append, first_append
         recording_ends = started + seconds
         while camera.poll() is None and time.monotonic() < recording_ends:
-            rss.append(_rss_kib(camera.pid))
+            rss.append(_memory_kib(camera.pid, board))
+            process_rss.append(_rss_kib(camera.pid))
             cpu_end, window_end = _cpu_s(camera.pid), time.monotonic()
             pause.wait(0.2)
         code = camera.wait(600)
@@ -198,7 +256,10 @@ def run_board(board: Board, stack: LocalStack, workdir: Path, seconds: float) ->
         install_s=round(install_s, 1),
         cold_start_s=round(cold_start_s, 2),
         peak_rss_mb=round(max(samples) / 1024, 1),
+        process_rss_mb=round(max(process_rss, default=0) / 1024, 1),
         median_rss_mb=round(statistics.median(samples) / 1024, 1),
+        bare_rss_mb=round(bare_kib / 1024, 1),
+        over_bare_mb=round((max(samples) - bare_kib) / 1024, 1),
         cpu_s_per_hour=round(cpu_per_hour, 0),
         uploaded_mb=round(_uploaded_bytes(stack, device_id) / 1e6, 2),
         exit_code=code,
@@ -210,8 +271,11 @@ FIGURES = (
     ("installed_mb", "installed (MB)"),
     ("install_s", "install (s)"),
     ("cold_start_s", "cold start to first append (s)"),
-    ("peak_rss_mb", "peak RSS at 4 Mbit/s (MB)"),
-    ("median_rss_mb", "median RSS (MB)"),
+    ("peak_rss_mb", "peak RSS at 4 Mbit/s, the board's own (MB)"),
+    ("median_rss_mb", "median RSS, the board's own (MB)"),
+    ("process_rss_mb", "peak RSS of the process, qemu included (MB)"),
+    ("bare_rss_mb", "bare interpreter RSS (MB)"),
+    ("over_bare_mb", "agent peak over bare interpreter (MB)"),
     ("cpu_s_per_hour", "CPU s per recorded hour"),
     ("uploaded_mb", "uploaded (MB)"),
 )
