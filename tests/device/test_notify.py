@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,9 @@ class FakeManager:
         self.sock.bind(str(path))
         self.sock.settimeout(0.2)
         self.messages: list[tuple[float, str]] = []
+        # Called as each message arrives; what it returns is kept in ``observed``.
+        self.probe: Callable[[], object] = lambda: None
+        self.observed: list[tuple[str, object]] = []
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._receive, daemon=True)
@@ -46,8 +49,10 @@ class FakeManager:
                 continue
             except OSError:
                 return
+            seen = self.probe()
             with self._lock:
                 self.messages.append((time.monotonic(), data.decode()))
+                self.observed.append((data.decode(), seen))
 
     def received(self, key: str) -> list[float]:
         """Arrival times of messages holding ``key`` (``READY=1``, ``WATCHDOG=1`` ...)."""
@@ -133,6 +138,7 @@ def test_ready_after_spool_open_and_keepalives_through_an_oss_outage(
         oss={"client": "http"},
     )
     config = write_camera_toml(settings, tmp_path / "camera.toml")
+    manager.probe = spool.is_dir
     env = {
         **os.environ,
         "NOTIFY_SOCKET": str(manager.path),
@@ -145,9 +151,8 @@ def test_ready_after_spool_open_and_keepalives_through_an_oss_outage(
     )  # fmt: skip
     try:
         wait_until(lambda: bool(manager.received("READY=1")), 60, "READY=1")
-        # The spool existed with its journal before READY was sent.
-        assert spool.is_dir()
-        assert any(os.scandir(spool))
+        # The spool directory existed when READY arrived (it does not before the agent opens it).
+        assert [seen for text, seen in manager.observed if text.startswith("READY=1")] == [True]
         first = manager.received("READY=1")[0]
         assert all(at >= first for at in manager.received("WATCHDOG=1"))
         # Several seconds of outage: keep-alives keep coming at about 0.3 s intervals.
