@@ -14,6 +14,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from schemas.durations import (
+    DEFAULT_SESSION_DURATION_S,
+    MAX_SESSION_DURATION_S,
+    MIN_SESSION_DURATION_S,
+)
 from schemas.errors import InvalidIdentifier
 from schemas.topics import Topics
 
@@ -119,7 +124,9 @@ class StsSettings(BaseModel):
     access_key_secret: SecretStr = SecretStr("")
     access_key_secret_file: Path | None = None
     role_arn: str = ""
-    max_duration_s: int = Field(default=3600, ge=900, le=43200)
+    max_duration_s: int = Field(
+        default=DEFAULT_SESSION_DURATION_S, ge=MIN_SESSION_DURATION_S, le=MAX_SESSION_DURATION_S
+    )
     timeout_s: float = Field(default=5.0, gt=0)
     attempts: int = Field(default=4, ge=1, le=10)
     retry_max_wait_s: float = Field(default=2.0, gt=0)

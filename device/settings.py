@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from schemas.durations import MAX_SESSION_DURATION_S, MIN_SESSION_DURATION_S
+
 __all__ = [
     "AgentSettings",
     "AppendRetrySettings",
@@ -134,7 +136,9 @@ class CredentialSettings(_Frozen):
     """
 
     access: Literal["append", "write", "read"] = "append"
-    duration_s: int = Field(default=900, ge=900, le=43200)
+    duration_s: int = Field(
+        default=MIN_SESSION_DURATION_S, ge=MIN_SESSION_DURATION_S, le=MAX_SESSION_DURATION_S
+    )
     refresh_at: float = Field(default=0.8, gt=0.1, lt=0.95)
     refresh_jitter: float = Field(default=0.05, ge=0, lt=0.1)
     request_timeout_s: float = Field(default=10.0, gt=0)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
 from schemas.events import HlsKey, SegmentClosed, Status, StatusState
-from schemas.requests import MAX_DURATION_S, MIN_DURATION_S, Access, CredsRequest
+from schemas.requests import Access, CredsRequest
 from schemas.responses import (
     Credentials,
     CredsResponseError,
@@ -25,10 +25,8 @@ from schemas.responses import (
 from schemas.wirejson import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, dump, load_object
 
 __all__ = [
-    "MAX_DURATION_S",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
-    "MIN_DURATION_S",
     "Access",
     "Credentials",
     "CredsRequest",

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-from simulator.emulator.asgi import ASGIReceive, ASGISend, Scope
+from simulator.base.asgi import ASGIReceive, ASGISend, Scope
 from simulator.emulator.connection import AbortableHttpToolsProtocol
 from simulator.emulator.runner import bind_socket
 

@@ -8,10 +8,13 @@
   quarter exceeds the third quarter's by no more than 2 s of recording per camera
   (goal: 5,000).
 - ``sts``: STS calls per device-hour at steady state with 3,600 s credentials (goal <= 1.3):
-  the calls after the boot leases, per device-hour, next to the total.
+  the calls after the boot leases, per device-hour, next to the total. Measuring it needs a
+  run longer than one refresh period (about 45 minutes with 3,600 s credentials).
 
 Each prints progress while it runs and a result line per measurement; ``--json`` writes the
-fleet reports.
+fleet reports. Exit status: 0 when every run passed and every goal was met; 1 when a run
+failed its verdict or a goal was missed (capacity below --goal, STS rate above 1.3 or not
+measured); 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -21,16 +24,20 @@ import json
 import sys
 from pathlib import Path
 
-from simulator.fleet.cli import quiet_logs
+from simulator.fleet.cli import quiet_logs, refuse
+from simulator.fleet.errors import FleetError, FleetServiceError
 from simulator.fleet.report import FleetReport
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import load_scenario
+from simulator.fleet.verdict import EXIT_STATUS, Reason
 
 __all__ = ["build_parser", "main"]
 
 # Backlog growth over the second half allowed as noise: this many seconds of each camera's
 # recording (the growth is of mean backlogs, so a chunk's rise and fall averages out).
 _GROWTH_SLACK_S = 2.0
+# The STS goal: calls per device-hour at steady state with 3,600 s credentials.
+_STS_GOAL_PER_DEVICE_HOUR = 1.3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="oss2",
         help="the cameras' object store client (oss2, the camera's default)",
     )
+    parser.add_argument(
+        "--goal", type=int, default=5000, help="capacity: cameras the fleet must sustain (5000)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the fleet reports here")
     return parser
@@ -81,9 +91,33 @@ def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
     return report
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise FleetError(f"--sizes {text!r}: expected whole numbers, comma separated") from None
+    if not sizes or min(sizes) < 1 or sizes != sorted(set(sizes)):
+        raise FleetError(f"--sizes {text!r}: expected positive sizes, ascending")
+    return sizes
+
+
 def main(argv: list[str]) -> int:
     """Run ``ossmedia bench fleet``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        sizes = _sizes(args.sizes)
+        if args.cameras < 1:
+            raise FleetError(f"--cameras must be at least 1, not {args.cameras}")
+        return _main(args, sizes)
+    except FleetServiceError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return EXIT_STATUS[Reason.INFRASTRUCTURE]
+    except FleetError as exc:
+        return refuse(parser.prog, str(exc))
+
+
+def _main(args: argparse.Namespace, sizes: list[int]) -> int:
     quiet_logs(False)
     reports: list[FleetReport] = []
     failed = False
@@ -100,7 +134,7 @@ def main(argv: list[str]) -> int:
         )
     if args.which in ("capacity", "all"):
         best = 0
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in sizes:
             report = _run(args, "steady", size)
             reports.append(report)
             slack = _GROWTH_SLACK_S * size * args.bitrate / 8
@@ -110,17 +144,24 @@ def main(argv: list[str]) -> int:
             sustained = report.ok and report.cameras_not_drained == 0
             sustained = sustained and report.spool_end_growth_bytes <= slack
             sustained = sustained and report.produced_bytes >= 0.95 * expected
+            share = min(1.0, report.produced_bytes / max(1.0, expected))
             print(
                 f"capacity {size} cameras at {args.bitrate} bit/s: backlog growth over the "
                 f"second half {report.spool_end_growth_bytes} B, produced "
-                f"{report.produced_bytes / max(1.0, expected):.0%} of the bitrate -> "
+                f"{share:.0%} of the bitrate -> "
                 f"{'sustained' if sustained else 'falling behind'}",
                 flush=True,
             )
             if not sustained:
                 break
             best = size
-        print(f"RESULT capacity: largest fleet sustained: {best} cameras", flush=True)
+        short = best < args.goal
+        failed |= short
+        print(
+            f"RESULT capacity: largest fleet sustained: {best} cameras (goal {args.goal}) -> "
+            f"{'FAIL' if short else 'PASS'}",
+            flush=True,
+        )
     if args.which in ("sts", "all"):
         report = _run(args, "steady", args.cameras)
         reports.append(report)
@@ -128,12 +169,14 @@ def main(argv: list[str]) -> int:
         after_boot = max(0, report.sts_calls - args.cameras) / device_hours
         rate = report.sts_steady_per_device_hour
         steady = "not measured (no camera refreshed)" if rate is None else f"{rate:.2f}/device-hour"
+        met = report.ok and rate is not None and rate <= _STS_GOAL_PER_DEVICE_HOUR
+        failed |= not met
         print(
             f"RESULT sts: {report.sts_calls} STS calls for {args.cameras} cameras x "
             f"{args.duration:g} s ({report.sts_calls_per_device_hour:.2f}/device-hour incl. "
             f"boot); after the boot leases {after_boot:.2f}/device-hour; steady state (gaps "
             f"between each camera's STS keys, {report.sts_steady_intervals} intervals): "
-            f"{steady}",
+            f"{steady} (goal <= {_STS_GOAL_PER_DEVICE_HOUR}) -> {'PASS' if met else 'FAIL'}",
             flush=True,
         )
     if args.json is not None:

@@ -180,4 +180,4 @@ def main(argv: list[str]) -> int:
     print(report.summary())
     if args.report is not None:
         report.write(args.report)
-    return 0 if report.ok else 1
+    return report.exit_status

@@ -24,9 +24,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from simulator.emulator.asgi import ASGIReceive, ASGISend, Scope
+from simulator.base.asgi import ASGIReceive, ASGISend, Scope
+from simulator.base.errors import EmulatorError
 from simulator.emulator.clock import EmulatorClock
-from simulator.emulator.errors import EmulatorError
 from simulator.emulator.faults import FaultConfig, FaultInjector
 from simulator.emulator.stats import RequestStats
 from simulator.sts.responses import read_body

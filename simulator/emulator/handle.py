@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 from simulator.emulator.faults import FaultConfig
 from simulator.emulator.runner import ServerThread
 from simulator.emulator.server import Emulator, OssFactory

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from functools import lru_cache
 
-from simulator.emulator.asgi import Scope
+from simulator.base.asgi import Scope
 
 _OBJECT_GET = (("acl", "GetObjectAcl"), ("uploadId", "ListParts"), ("objectMeta", "GetObjectMeta"),
                ("symlink", "GetSymlink"), ("tagging", "GetObjectTagging"))  # fmt: skip

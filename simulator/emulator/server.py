@@ -7,7 +7,6 @@ uvicorn (in the foreground for the CLI, in a background thread for tests).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import ipaddress
 import logging
 import random
@@ -17,14 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from simulator.base.errors import EmulatorConfigError
 from simulator.emulator.admin import AdminApp
 from simulator.emulator.app import EmulatorApp
 from simulator.emulator.clock import EmulatorClock
 from simulator.emulator.config import EmulatorConfig, default_config, load_config
-from simulator.emulator.errors import EmulatorConfigError
 from simulator.emulator.faults import FaultInjector
 from simulator.emulator.middleware import EmulatorMiddleware
-from simulator.emulator.oss_backend import UNAVAILABLE, OssBackend
+from simulator.emulator.oss_backend import OssBackend
+from simulator.emulator.oss_wiring import build_oss_backend
 from simulator.emulator.settings import EmulatorSettings
 from simulator.emulator.stats import RequestStats
 from simulator.iam.models import Iam
@@ -39,16 +39,6 @@ CONFIG_FILE = "emulator-config.json"
 BASE_HOST = "oss-cn-hangzhou.aliyuncs.com"
 
 OssFactory = Callable[["Emulator"], OssBackend]
-
-
-def default_oss_factory(emulator: Emulator) -> OssBackend:
-    """Build the OSS emulator when it is installed, else a backend answering 501."""
-    try:
-        module = importlib.import_module("simulator.emulator.oss_wiring")
-    except ModuleNotFoundError:
-        return UNAVAILABLE
-    backend: OssBackend = module.build_oss_backend(emulator)
-    return backend
 
 
 def url_host(host: str) -> str:
@@ -69,7 +59,8 @@ class Emulator:
     Args:
         settings: how to run.
         base_clock: the real clock under the adjustable emulator clock.
-        oss_factory: builds the OSS backend (default: the OSS emulator, if installed).
+        oss_factory: builds the OSS backend instead of the OSS emulator (a stand-in app for
+            tests of the server itself, or one over an observed store).
     """
 
     def __init__(
@@ -96,7 +87,11 @@ class Emulator:
         self.sts = StsService(
             self.iam, StsSettings(rate_per_account=settings.sts_rate), clock=self.clock
         )
-        self.oss = (oss_factory or default_oss_factory)(self)
+        self.oss = (
+            oss_factory(self)
+            if oss_factory is not None
+            else build_oss_backend(settings, self.iam, self.clock)
+        )
         for bucket in self.config.buckets:
             self.oss.create_bucket(bucket.name, self.config.bucket_owner(bucket))
         self.injector = FaultInjector(settings.faults, self.clock)

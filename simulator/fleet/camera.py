@@ -17,12 +17,30 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from device.clock import SystemClock
 from device.recorder import Piece
 from simulator.fleet.integrity import Chunk
 
-__all__ = ["ChunkLog", "LoggingSource", "PieceBytes", "SkewPlan", "SkewedClock"]
+__all__ = [
+    "ChunkLog",
+    "LoggingSource",
+    "PieceBytes",
+    "SkewPlan",
+    "SkewedClock",
+    "StopSignal",
+    "piece_bytes",
+]
+
+
+class StopSignal(Protocol):
+    """What ends a recording early: a :class:`threading.Event`, or a
+    ``multiprocessing`` event set by the parent of a camera process."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -80,19 +98,30 @@ class PieceBytes:
 
     def read(self, size: int) -> bytes:
         """Return the next piece, ``size`` bytes long."""
-        tag = hashlib.sha256(self._prefix + str(self._count).encode()).digest()
+        data = _piece(self._prefix, self._pool, self._count, size)
         self._count += 1
-        if size <= self.TAG_BYTES:
-            return tag[:size]
-        parts = [tag]
-        offset = int.from_bytes(tag[:4], "big") % self.POOL_BYTES
-        need = size - self.TAG_BYTES
-        while need > 0:
-            part = self._pool[offset : offset + need]
-            parts.append(part)
-            need -= len(part)
-            offset = 0
-        return b"".join(parts)
+        return data
+
+
+def piece_bytes(camera_id: str, seed: int, number: int, size: int) -> bytes:
+    """Piece ``number`` (from 0) of a camera's synthetic stream, as :class:`PieceBytes`
+    produced it: the audit rebuilds a damaged piece to count its damage to the byte."""
+    return _piece(f"{camera_id}/{seed}/".encode(), _pool(seed), number, size)
+
+
+def _piece(prefix: bytes, pool: bytes, number: int, size: int) -> bytes:
+    tag = hashlib.sha256(prefix + str(number).encode()).digest()
+    if size <= PieceBytes.TAG_BYTES:
+        return tag[:size]
+    parts = [tag]
+    offset = int.from_bytes(tag[:4], "big") % PieceBytes.POOL_BYTES
+    need = size - PieceBytes.TAG_BYTES
+    while need > 0:
+        part = pool[offset : offset + need]
+        parts.append(part)
+        need -= len(part)
+        offset = 0
+    return b"".join(parts)
 
 
 @functools.cache
@@ -146,12 +175,12 @@ class LoggingSource:
         log: ChunkLog,
         clip: bytes | None = None,
         stream: Iterator[bytes] | None = None,
-        end: threading.Event | None = None,
+        end: StopSignal | None = None,
         piece_interval_s: float | None = None,
     ) -> None:
         self._interval = piece_interval_s
         self._stream = stream
-        self._end = end or threading.Event()
+        self._end: StopSignal = end or threading.Event()
         self._synthetic = PieceBytes(camera_id, seed)
         self._rate = bitrate_bps / 8.0
         self._chunk = chunk_bytes

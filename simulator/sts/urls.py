@@ -6,7 +6,7 @@ ListBuckets), so a POST there with a form body is treated as RPC without reading
 
 from __future__ import annotations
 
-from simulator.emulator.asgi import ASGIReceive, ASGISend, Scope, query_has
+from simulator.base.asgi import ASGIReceive, ASGISend, Scope, query_has
 
 __all__ = ["ASGIReceive", "ASGISend", "Scope", "is_sts_request"]
 
