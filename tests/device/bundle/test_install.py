@@ -58,7 +58,7 @@ def test_offline_install_on_a_read_only_root(host_bundle: Path, tmp_path: Path) 
     assert manifest["target"] == "linux-x86_64"
     unit = (layout.prefix / "current" / "share" / "ossmedia-camera.service").read_text()
     assert f"ReadWritePaths={layout.data}\n" in unit
-    assert f"--config {layout.config}\n" in unit
+    assert f"--config {layout.config} --progress-interval 60\n" in unit
 
 
 def test_oss2_client_without_oss2_is_a_clear_configuration_error(

@@ -33,6 +33,7 @@ def _appended(stack: Stack) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first run downloads the root file system
 @pytest.mark.parametrize("arch", ["arm64", "armhf"])
 def test_arm_bundle_installs_offline_and_uploads_exactly_through_a_sigkill(
     arch: str, bundles: Bundles, stack: Stack, tmp_path: Path
