@@ -18,8 +18,9 @@ through a local Mosquitto, responder and emulator process. It reports per board:
   (``python3 -c "sleep"``) measured the same way;
 * CPU seconds per recorded hour, over the recording after the first append.
 
-Every figure of an emulated board is also given as a ratio to native x86_64 measured in the
-same run: qemu-user translates every instruction, so the ratios, not the absolute times, say
+Exit status 0 when every board ran, uploaded and stayed within the 40 MB memory goal; 1
+otherwise. Every figure of an emulated board is also given as a ratio to native x86_64
+measured in the same run: qemu-user translates every instruction, so the ratios, not the absolute times, say
 how the agent behaves on ARM; memory and sizes are comparable directly.
 """
 
@@ -46,6 +47,7 @@ __all__ = ["Board", "BoardFigures", "build_parser", "main"]
 
 SOURCE_ROOT = Path(__file__).resolve().parents[2]
 RECORDING_BPS = 4_000_000
+RSS_GOAL_MB = 40.0
 NATIVE_PYTHON = "/usr/bin/python3"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -331,4 +333,9 @@ def main(argv: list[str]) -> int:
         print(json.dumps([f.__dict__ for f in figures], indent=2))
     else:
         print(table(figures))
-    return 0 if all(f.exit_code == 0 for f in figures) else 1
+        for board in figures:
+            verdict = "met" if board.peak_rss_mb <= RSS_GOAL_MB else "not met"
+            print(f"goal: peak RSS <= {RSS_GOAL_MB:g} MB on {board.board}: {verdict}")
+    if any(f.exit_code != 0 or f.uploaded_mb == 0 for f in figures):
+        return 1
+    return 0 if all(f.peak_rss_mb <= RSS_GOAL_MB for f in figures) else 1
