@@ -17,11 +17,22 @@ Sources (``[source] kind``):
 Raw Annex B carries no timestamps: pictures are timed by the configured frame rate, so the
 source must not contain B-frames (camera encoders in baseline or main profile without
 B-frames qualify).
+
+After a restart, an unencrypted recording from a ``file`` source continues in the same
+session: each playlist is queued with a source mark (the file's identity, the output
+settings and the session, and how many segments are queued), and the restarted camera
+replays the file from its start without pacing, muxing the same segments again but queuing
+only those after the mark (:class:`~device.hls.SpoolSink`), then goes on at the frame rate.
+The segments keep their names and numbers, none is stored twice, and the playlist goes on
+listing the earlier ones. A changed file, changed output settings, ``stdin``, the pattern
+and encrypted output (whose content keys are not kept) start a new session instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import sys
 import threading
 import time
@@ -46,8 +57,9 @@ from device.hls import (
 from device.hls.adts import AdtsFrame, split_adts
 from device.hls.annexb import AccessUnitSplitter
 from device.recorder import RecorderStats
+from device.resume import NEW, ResumeDecision, file_identity, resume_offset
 from device.settings import AgentSettings, OutputSettings, SourceSettings
-from device.spool import Spool
+from device.spool import NO_CRASH, CrashPoints, SourceMark, Spool
 
 __all__ = ["HlsRecorder", "access_units", "adts_frames", "build_hls_recorder", "hls_options"]
 
@@ -195,6 +207,10 @@ class HlsRecorder:
         key_delivery: receives content keys when the options ask for encryption.
         sink_wrapper: wraps the spool sink (the fleet simulator logs segments with it).
         close_timeout_s: how long closing waits for room in a full spool.
+        mark: the recording's source mark (``None``: it cannot resume).
+        skip: steps queued before a restart (see :class:`~device.hls.SpoolSink`).
+        resume_note: what was decided about resuming, for progress reports.
+        crash: crash point hook (tests).
     """
 
     def __init__(
@@ -209,8 +225,14 @@ class HlsRecorder:
         key_delivery: KeyDelivery | None = None,
         sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
         close_timeout_s: float = 30.0,
+        mark: SourceMark | None = None,
+        skip: int = 0,
+        resume_note: str = NEW,
+        crash: CrashPoints = NO_CRASH,
     ) -> None:
-        self._spool_sink = SpoolSink(spool, clock)
+        self._spool_sink = SpoolSink(spool, clock, mark=mark, skip=skip, crash=crash)
+        self._resumable = mark is not None
+        self.resume_note = resume_note
         sink: SegmentSink = self._spool_sink
         if sink_wrapper is not None:
             sink = sink_wrapper(sink)
@@ -242,18 +264,29 @@ class HlsRecorder:
             if not self._open(stop):
                 return
             log.info("HLS recording %s -> %s", self.options.session, self.stream.playlist_key)
+            read_to_end = False
             try:
-                self._feed(stop)
+                read_to_end = self._feed(stop)
             except OSError as exc:
                 raise SourceError(f"recording source failed: {exc.strerror or exc}") from None
             finally:
-                # Cuts the last segment and ends the playlist; with the spool as sink this
-                # only waits when the spool is full.
-                if not self.stream.close(timeout_s=self._close_timeout_s):
-                    log.warning("HLS recording ended with segments not queued (spool full)")
+                self._end(read_to_end)
         finally:
             self.stats.finished = True
             self.finished.set()
+
+    def _end(self, read_to_end: bool) -> None:
+        if self._resumable and not read_to_end:
+            # Stopped before the end of a recording that resumes: the next start continues
+            # the session after the last queued segment, so cut no short segment here and
+            # do not end the playlist. Queue what is finished (waits only on a full spool).
+            self.stream.flush()
+            log.info("HLS recording %s stopped; a restart continues it", self.options.session)
+            return
+        # Cuts the last segment and ends the playlist; with the spool as sink this only
+        # waits when the spool is full.
+        if not self.stream.close(timeout_s=self._close_timeout_s):
+            log.warning("HLS recording ended with segments not queued (spool full)")
 
     def _open(self, stop: threading.Event) -> bool:
         # With encryption, opening delivers the first key, which needs the MQTT link: at
@@ -270,16 +303,20 @@ class HlsRecorder:
                 stop.wait(delay)
         return False
 
-    def _feed(self, stop: threading.Event) -> None:
+    def _feed(self, stop: threading.Event) -> bool:
+        """Feed the source; return whether it was read to its end."""
         interval = 1.0 / self.options.frame_rate
         start = self._clock.monotonic()
         for index, unit in enumerate(self._units):
             if stop.is_set():
-                return
-            if self._paced:
+                return False
+            if self._spool_sink.skipping:
+                # Replaying what was queued before a restart: as fast as it muxes.
+                start = self._clock.monotonic() - index * interval
+            elif self._paced:
                 delay = start + index * interval - self._clock.monotonic()
                 if delay > 0 and stop.wait(delay):
-                    return
+                    return False
             if index == 0:
                 self._spool_sink.recording_started(self._clock.wall_ms())
             self.stats.read_bytes += len(unit)
@@ -293,6 +330,7 @@ class HlsRecorder:
                 self.bad_pictures += 1
                 log.warning("picture %d skipped: %s", index, exc.message)
             self._feed_audio(until_s=(index + 1) * interval)
+        return True
 
     def _feed_audio(self, until_s: float) -> None:
         # Audio is timed by sample count from the first picture on, so it is written as
@@ -326,18 +364,45 @@ def build_hls_recorder(
     stdin: BinaryIO | None = None,
     key_delivery: KeyDelivery | None = None,
     sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
+    resume: SourceMark | None = None,
+    crash: CrashPoints = NO_CRASH,
 ) -> HlsRecorder:
     """Build the HLS recorder from the agent's settings.
 
     With ``output.encrypt``, every segment is encrypted with AES-128 and each content key
     is handed to ``key_delivery`` before any segment encrypted with it is queued.
 
+    Args:
+        settings: the agent's settings.
+        spool: the camera's spool.
+        clock: wall time and pacing.
+        stdin: stream for the ``stdin`` source.
+        key_delivery: receives content keys (encrypted output).
+        sink_wrapper: wraps the spool sink.
+        resume: the newest committed source mark; the same recording continues after it.
+        crash: crash point hook (tests).
+
     Raises:
         ConfigError: the output settings or the source do not fit HLS.
     """
     if settings.output.encrypt and key_delivery is None:
         raise ConfigError("encrypted HLS output needs a key delivery")
-    options = hls_options(settings.output, clock.wall_ms(), device_id=settings.device_id)
+    here = _recording_mark(settings)
+    decision = ResumeDecision(0, NEW if here is not None else "cannot resume: new session")
+    output = settings.output
+    if here is not None and resume is not None and resume.kind == here.kind:
+        # The session is the mark's name: compare the rest of the identity.
+        decision = resume_offset(
+            resume, here.model_copy(update={"name": resume.name}), size=None,
+            what=f"HLS recording of {settings.source.path}",
+        )  # fmt: skip
+        if not decision.changed:
+            output = output.model_copy(update={"session": resume.name})
+            decision = ResumeDecision(
+                decision.offset, f"resumed session {resume.name} after step {decision.offset}"
+            )
+    options = hls_options(output, clock.wall_ms(), device_id=settings.device_id)
+    mark = None if here is None else here.model_copy(update={"name": options.session})
     units, paced = access_units(settings.source, settings.output, stdin)
     audio = None
     if settings.source.audio_path is not None:
@@ -351,4 +416,26 @@ def build_hls_recorder(
         clock=clock,
         key_delivery=key_delivery,
         sink_wrapper=sink_wrapper,
+        mark=mark,
+        skip=decision.offset,
+        resume_note=decision.note,
+        crash=crash,
     )
+
+
+def _recording_mark(settings: AgentSettings) -> SourceMark | None:
+    """The mark of a recording that can resume (an unencrypted file source), at step 0."""
+    source, output = settings.source, settings.output
+    if source.kind != "file" or source.path is None or output.encrypt:
+        return None
+    parts = [output.model_dump_json(exclude={"session"})]
+    for path in (source.path, source.audio_path):
+        if path is None:
+            continue
+        try:
+            with path.open("rb") as fh:
+                parts.append(file_identity(fh, os.fstat(fh.fileno())))
+        except OSError:
+            return None  # reported when the source is opened
+    identity = hashlib.blake2b("|".join(parts).encode(), digest_size=20).hexdigest()
+    return SourceMark(kind="hls-file", identity=identity, offset=0)

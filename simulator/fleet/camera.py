@@ -3,8 +3,10 @@
 The source paces bytes at the camera's bitrate and logs every piece it hands to the recorder
 as an integrity :class:`~simulator.fleet.integrity.Chunk`, so the end-of-run audit can account
 for every produced byte. The bytes are a deterministic synthetic stream, or a pre-encoded
-video clip replayed in a loop (encoding once saves CPU across a fleet). The camera's base
-clock can be skewed from a given moment on: that is how the ``clock_skew`` step reaches the
+video clip replayed in a loop (encoding once saves CPU across a fleet); both can be
+regenerated from any offset, so a camera process killed mid-run resumes from the source mark
+its spool committed and logs the bytes before it again (the audit then covers the whole
+recording, whichever process produced each byte). The camera's base clock can be skewed from a given moment on: that is how the ``clock_skew`` step reaches the
 device through its own clock seam.
 """
 
@@ -21,6 +23,8 @@ from typing import Protocol
 
 from device.clock import SystemClock
 from device.recorder import Piece
+from device.resume import resume_offset
+from device.spool import SourceMark
 from simulator.fleet.integrity import Chunk
 
 __all__ = [
@@ -96,6 +100,10 @@ class PieceBytes:
         self._pool = _pool(seed)
         self._count = 0
 
+    def seek(self, count: int) -> None:
+        """Make piece number ``count`` the next one read."""
+        self._count = count
+
     def read(self, size: int) -> bytes:
         """Return the next piece, ``size`` bytes long."""
         data = _piece(self._prefix, self._pool, self._count, size)
@@ -161,7 +169,10 @@ class LoggingSource:
         log: where each piece is logged.
         clip: replay these bytes in a loop instead of synthetic ones.
         stream: take the bytes from this iterator instead (a live encoder: each item, such as
-            one fMP4 fragment, becomes one piece); it ends the recording when exhausted.
+            one fMP4 fragment, becomes one piece); it ends the recording when exhausted. A
+            stream cannot resume.
+        resume: the mark the camera's spool committed before its process was killed; the
+            recording continues after it (and the bytes before it are logged again).
     """
 
     def __init__(
@@ -177,6 +188,7 @@ class LoggingSource:
         stream: Iterator[bytes] | None = None,
         end: StopSignal | None = None,
         piece_interval_s: float | None = None,
+        resume: SourceMark | None = None,
     ) -> None:
         self._interval = piece_interval_s
         self._stream = stream
@@ -188,6 +200,28 @@ class LoggingSource:
         self._log = log
         self._clip = clip
         self._clip_pos = 0
+        self._here = SourceMark(
+            kind="fleet",
+            identity=f"{camera_id}/{seed}/{chunk_bytes}/{'clip' if clip else 'synthetic'}",
+            offset=0,
+        )
+        self._resumed = 0
+        if stream is None:
+            decision = resume_offset(resume, self._here, size=None, what=f"camera {camera_id}")
+            self._resumed = decision.offset
+            self.resume_note = decision.note
+
+    def _replay(self, offset: int) -> None:
+        # Log what the killed process produced (every piece but a last short one is
+        # ``chunk_bytes`` long) and leave the generator where it stopped.
+        whole, rest = divmod(offset, self._chunk)
+        for _ in range(whole):
+            self._log.add(self._next(self._chunk))
+        if rest:  # log the head of the piece it was in, then go back to the piece's start
+            self._log.add(self._next(self._chunk)[:rest])
+            self._synthetic.seek(whole)
+            if self._clip:
+                self._clip_pos = (self._clip_pos - self._chunk) % len(self._clip)
 
     def _next(self, size: int) -> bytes:
         if not self._clip:
@@ -204,8 +238,9 @@ class LoggingSource:
         if self._stream is not None:
             yield from self._stream_pieces(stop)
             return
-        start = time.monotonic()
-        sent = 0
+        sent = self._resumed
+        self._replay(sent)
+        start = time.monotonic() - sent / self._rate  # the recording continues in real time
         while not stop.is_set() and not self._end.is_set():
             elapsed = time.monotonic() - start
             if elapsed >= self._duration:
@@ -219,10 +254,12 @@ class LoggingSource:
                 size = max(0, int(self._duration * self._rate) - sent)
             if size <= 0:
                 break
-            data = self._next(size)
+            head = sent % self._chunk  # resumed inside a piece: its head is already spooled
+            size = min(size, self._chunk - head)
+            data = self._next(head + size)[head:]  # a shorter read is a prefix of a longer
             self._log.add(data)
             sent += size
-            yield Piece(data)
+            yield Piece(data, mark=self._here.model_copy(update={"offset": sent}))
         yield Piece(b"", end_of_segment=True)
 
     def _stream_pieces(self, stop: threading.Event) -> Iterator[Piece]:

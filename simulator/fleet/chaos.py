@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from simulator.fleet.scenario import Scenario, Step
 from simulator.fleet.services import LocalServices
 from simulator.fleet.steps import (
     BrokerRestartParams,
+    CameraKillParams,
     ClockSkewParams,
     LinkParams,
     OssFaultsParams,
@@ -119,6 +121,9 @@ class ChaosDriver:
         self._pushes = 0
         self._pending: list[Step] = sorted(scenario.steps, key=lambda s: s.at.resolve(duration_s))
         self.end_errors: list[str] = []
+        # Set by the runner when cameras run in processes it can kill (``camera_kill``):
+        # called with the share to kill and the run time, returns how many were killed.
+        self.kill_cameras: Callable[[float, float], int] | None = None
 
     def start(self, start_mono: float) -> None:
         """Begin applying steps, counting time from ``start_mono``."""
@@ -190,6 +195,13 @@ class ChaosDriver:
         services = self.services
         if step.action in {"clock_skew", "spool_pressure"}:
             return  # planned into the cameras up front (plan_skews, plan_spool_limits)
+        if step.action == "camera_kill":
+            if self.kill_cameras is None:
+                raise RuntimeError("camera_kill needs cameras in group processes")
+            kill: CameraKillParams = step.typed_params()
+            applied.params["killed"] = self.kill_cameras(kill.share, self.now())
+            applied.end_s = round(self.now(), 3)
+            return
         if services is None:
             raise RuntimeError("needs local services")
         if step.action in {"oss_faults", "oss_outage", "sts_throttle"}:

@@ -89,6 +89,7 @@ def check_settings(settings: FleetSettings) -> None:
         settings.duration_s,
         local_broker=settings.broker_url is None,
         local_emulator=settings.emulator_endpoint is None,
+        append_output=settings.output == "append",
     )
     if settings.workdir is not None:
         _check_dir("--workdir", settings.workdir)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from device.agent.agent import Agent
 from device.mqtt import SelectorLoop
+from device.resume import committed_mark
 from device.settings import AgentSettings
 from schemas.events import SegmentClosed
 from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan, StopSignal
@@ -57,6 +58,9 @@ class GroupSpec:
     report_s: float = 1.0
     clip: bytes | None = None
     video: bool = False
+    elapsed_s: float = 0.0
+    """How far into the run this process starts: a replacement for a killed group process
+    joins the run there, and its cameras resume from what their spools committed."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,7 @@ def run_group(
         Each camera's chunk log and counters.
     """
     stop = stop or threading.Event()
-    start = time.monotonic()
+    start = time.monotonic() - spec.elapsed_s
     loop = SelectorLoop(name="fleet-mqtt")
     loop.start()
     logs: list[ChunkLog] = []
@@ -259,6 +263,7 @@ def run_group(
             stream=_video(settings.device_id, spec) if spec.video else None,
             end=stop,
             piece_interval_s=1.0 if spec.video else None,
+            resume=committed_mark(settings.spool.dir) if spec.elapsed_s else None,
         )
         agent = FleetAgent(
             settings,

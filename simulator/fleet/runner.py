@@ -19,7 +19,6 @@ import random
 import secrets
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from simulator import lifetime
 from simulator.fleet.camera import SkewPlan
 from simulator.fleet.chaos import ChaosDriver, plan_skews, plan_spool_limits
 from simulator.fleet.checks import check_services, check_settings
@@ -41,6 +41,7 @@ from simulator.fleet.group import (
     run_group,
 )
 from simulator.fleet.hls import hls_camera_settings
+from simulator.fleet.kills import GroupProcesses
 from simulator.fleet.latency import merge_counts
 from simulator.fleet.recovery import CameraPoint, Recovery, measure_recovery
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
@@ -248,16 +249,12 @@ def run_fleet(
         run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
         prefix = f"fleet-runs/{run_id}/{{device_id}}/"
     with contextlib.ExitStack() as stack:
-        workdir = settings.workdir or Path(
-            stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="ossmedia-fleet-", dir=_scratch_root())
-            )
+        workdir = settings.workdir or stack.enter_context(
+            lifetime.workdir("ossmedia-fleet-", root=_scratch_root())
         )
         store_dir = settings.store_dir
         if store_dir is None and _projected_bytes(settings) > MEMORY_STORE_LIMIT_BYTES:
-            store_dir = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-fleet-store-"))
-            )
+            store_dir = stack.enter_context(lifetime.workdir("ossmedia-fleet-store-"))
         try:
             services = stack.enter_context(
                 local_services(
@@ -470,7 +467,8 @@ def _run_groups(
         ],
     )
     inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()
-    if len(specs) == 1:
+    # A camera_kill step needs camera processes to kill, even for one group.
+    if len(specs) == 1 and "camera_kill" not in chaos.scenario.actions():
         spec = specs[0]
 
         def run() -> None:
@@ -491,22 +489,30 @@ def _run_groups(
         return outcome
     ctx = multiprocessing.get_context("spawn")
     child_stop = ctx.Event()
-    procs = []
-    for index, spec in enumerate(specs):
+
+    def spawn(spec: GroupSpec) -> tuple[Any, Any]:
         child_queue = ctx.Queue()
         proc = ctx.Process(
-            target=group_process_main, args=(spec, child_queue, child_stop), daemon=True
+            target=lifetime.tied(group_process_main),
+            args=(spec, child_queue, child_stop),
+            daemon=True,
         )
         with _sigint_ignored():
             proc.start()
-        procs.append(proc)
+        return proc, child_queue
 
-        def relay(i: int = index, q: Any = child_queue, p: Any = proc) -> None:
+    procs = GroupProcesses(specs, spawn, seed=chaos.seed)
+    chaos.kill_cameras = procs.kill_share
+    for index in range(len(procs)):
+
+        def relay(i: int = index) -> None:
             while True:
+                p, q = procs.current(i)
                 try:
                     kind, payload = q.get(timeout=1.0)
                 except queue.Empty:
-                    if not p.is_alive():
+                    # A process the run killed is being (or was) replaced: follow the new one.
+                    if not p.is_alive() and not procs.expected(i, p):
                         # A camera process that dies takes its cameras' chunk logs with it.
                         inbox.put((i, "dead", _death(i, p.exitcode)))
                         return
@@ -519,8 +525,7 @@ def _run_groups(
     chaos.start(time.monotonic())
     progress.start = time.monotonic()
     _collect(inbox, progress, outcome, stop, child_stop)
-    for proc in procs:
-        proc.join(30)
+    procs.join(30)
     return outcome
 
 

@@ -20,7 +20,10 @@ Steps (``action``):
 - ``spool_pressure``: a ``share`` of the cameras (default all) record into spools of only
   ``max_bytes`` (at least two chunks) with the ``drop_oldest`` policy, so an outage makes the
   policy act; a spool is sized when its camera starts, so the step holds for the whole run
-  whatever its ``at``. The audit counts the bytes so dropped as dropped, not lost.
+  whatever its ``at``. The audit counts the bytes so dropped as dropped, not lost;
+- ``camera_kill``: SIGKILL a ``share`` (default half, at least one) of the camera processes
+  and start them again at once over the same spools; their cameras resume their recordings
+  from what the spools committed.
 
 Each action's parameters, their bounds and defaults are declared once in
 :mod:`simulator.fleet.steps`; an unknown key or a value out of bounds is refused when the file
@@ -63,6 +66,7 @@ Action = Literal[
     "clock_skew",
     "link",
     "spool_pressure",
+    "camera_kill",
 ]
 
 
@@ -139,7 +143,12 @@ class Scenario(_Strict):
         return {step.action for step in self.steps}
 
     def check_run(
-        self, duration_s: float, *, local_broker: bool = True, local_emulator: bool = True
+        self,
+        duration_s: float,
+        *,
+        local_broker: bool = True,
+        local_emulator: bool = True,
+        append_output: bool = True,
     ) -> None:
         """Refuse steps this run cannot carry out as written.
 
@@ -147,6 +156,7 @@ class Scenario(_Strict):
             duration_s: the run's recording time: every step must start within it.
             local_broker: the run starts its own broker (it can be restarted, proxied).
             local_emulator: the run starts its own emulator (it can be proxied).
+            append_output: the cameras append bytes (rather than write HLS).
 
         Raises:
             ScenarioError: a step starts after the run ends, or needs a service the run
@@ -164,6 +174,8 @@ class Scenario(_Strict):
                 raise ScenarioError(f"{where}: needs the run's own broker (drop --broker)")
             if spec.local_emulator and not local_emulator:
                 raise ScenarioError(f"{where}: needs the run's own emulator (drop --endpoint)")
+            if spec.append_output and not append_output:
+                raise ScenarioError(f"{where}: needs cameras that resume (--output append)")
 
 
 def builtin_names() -> list[str]:

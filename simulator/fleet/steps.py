@@ -18,6 +18,7 @@ __all__ = [
     "ACTIONS",
     "ActionSpec",
     "BrokerRestartParams",
+    "CameraKillParams",
     "ClockSkewParams",
     "LinkParams",
     "NoParams",
@@ -98,6 +99,13 @@ class SpoolPressureParams(_Params):
     max_bytes: Annotated[int, Field(gt=0)] = 64 * 1024
 
 
+class CameraKillParams(_Params):
+    """``camera_kill``: SIGKILL this share of the camera processes (at least one) and
+    restart them over the same spools."""
+
+    share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     """What one action takes and needs.
@@ -107,12 +115,15 @@ class ActionSpec:
         local_broker: only a broker the run started can carry it out.
         local_emulator: only an emulator the run started can carry it out.
         admin: it changes the emulator's faults through the admin API.
+        append_output: only cameras with append output can carry it out (the fleet's HLS
+            cameras record the generated pattern, which does not resume after a restart).
     """
 
     params: type[_Params]
     local_broker: bool = False
     local_emulator: bool = False
     admin: bool = False
+    append_output: bool = False
 
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -125,4 +136,6 @@ ACTIONS: dict[str, ActionSpec] = {
     # The fault proxies forward to the broker and the emulator on this machine.
     "link": ActionSpec(LinkParams, local_broker=True, local_emulator=True),
     "spool_pressure": ActionSpec(SpoolPressureParams),
+    # Killed cameras must resume their recordings from what their spools committed.
+    "camera_kill": ActionSpec(CameraKillParams, append_output=True),
 }

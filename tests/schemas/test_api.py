@@ -33,6 +33,8 @@ EXPECTED_ALL = {
     "ErrorCode",
     "ErrorInfo",
     "Grant",
+    "REACTIONS",
+    "Reaction",
     "InvalidIdentifier",
     "InvalidKey",
     "InvalidMessage",
