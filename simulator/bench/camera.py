@@ -31,7 +31,7 @@ import json
 import os
 import statistics
 import subprocess
-import tempfile
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from pathlib import Path
 import oss2
 
 from device.bundle import BundleSpec, build_bundle, target
+from simulator import lifetime
 from simulator.bench.device import LocalStack, local_stack
 from simulator.boards import ARCHES, Layout, emulated_python, ensure_rootfs, install, unpack
 
@@ -139,6 +140,7 @@ def _bare_rss_kib(command: list[str], board: Board) -> int:
     idle = subprocess.Popen(  # noqa: S603 - fixed command line
         [*command, "-c", "import time; print('ready', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE,
+        process_group=lifetime.child_process_group(),
     )
     try:
         if idle.stdout is None or idle.stdout.readline().strip() != b"ready":
@@ -224,6 +226,7 @@ def run_board(board: Board, stack: LocalStack, workdir: Path, seconds: float) ->
         [*command_prefix, str(layout.python), "-m", "ossmedia_cli", "camera",
          "--config", str(layout.config), "--until-drained", "--log-level", "WARNING"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        process_group=lifetime.child_process_group(),
     )  # fmt: skip
     try:
         while _appends(stack) == before:
@@ -305,7 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ossmedia bench camera",
         description=(
             "Build, install and run the camera bundle natively and on emulated aarch64 and "
-            "armv7l boards; report sizes, cold start, memory and CPU, with ratios to native."
+            "armv7l boards; report sizes, cold start, memory and CPU, with ratios to native. "
+            "Ctrl-C or SIGTERM lets the board in progress finish and skips the others."
+        ),
+        epilog=lifetime.exit_status_help(
+            "every board ran and peaked at 40 MB or less", "a board failed or missed the goal"
         ),
     )
     parser.add_argument(
@@ -325,17 +332,33 @@ def main(argv: list[str]) -> int:
     """Run ``ossmedia bench camera``."""
     args = build_parser().parse_args(argv)
     chosen = [BOARDS[0], *(b for b in BOARDS[1:] if not args.board or b.target in args.board)]
-    with tempfile.TemporaryDirectory(prefix="ossmedia-bench-camera-") as scratch:
-        workdir = Path(scratch)
-        with local_stack(workdir) as stack:
-            figures = [run_board(board, stack, workdir, args.seconds) for board in chosen]
+    figures: list[BoardFigures] = []
+    with lifetime.command_lifetime(
+        "ossmedia bench camera", draining="finishing the board in progress"
+    ) as shutdown:
+        try:
+            with (
+                lifetime.workdir("ossmedia-bench-camera-") as workdir,
+                local_stack(workdir) as stack,
+            ):
+                for board in chosen:
+                    if shutdown.requested:
+                        break
+                    figures.append(run_board(board, stack, workdir, args.seconds))
+        except lifetime.DrainSkipped as skipped:
+            print("ossmedia bench camera: stopped at once; no results", file=sys.stderr)
+            return lifetime.signal_status(skipped.signum)
+    if len(figures) < len(chosen):
+        print(f"stopped early: {len(figures)} of {len(chosen)} boards measured", file=sys.stderr)
+        if not figures:
+            return 1
     if args.json:
         print(json.dumps([f.__dict__ for f in figures], indent=2))
     else:
         print(table(figures))
-        for board in figures:
-            verdict = "met" if board.peak_rss_mb <= RSS_GOAL_MB else "not met"
-            print(f"goal: peak RSS <= {RSS_GOAL_MB:g} MB on {board.board}: {verdict}")
-    if any(f.exit_code != 0 or f.uploaded_mb == 0 for f in figures):
+        for measured in figures:
+            verdict = "met" if measured.peak_rss_mb <= RSS_GOAL_MB else "not met"
+            print(f"goal: peak RSS <= {RSS_GOAL_MB:g} MB on {measured.board}: {verdict}")
+    if len(figures) < len(chosen) or any(f.exit_code != 0 or f.uploaded_mb == 0 for f in figures):
         return 1
     return 0 if all(f.peak_rss_mb <= RSS_GOAL_MB for f in figures) else 1

@@ -46,3 +46,6 @@ def test_help() -> None:
     )  # fmt: skip
     assert run.returncode == 0
     assert "--seconds" in run.stdout
+    text = " ".join(run.stdout.split())
+    for status in ("0 every board ran", "1 a board failed", "2 bad arguments", "130", "143"):
+        assert status in text
