@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
-SERVICES = ("ossmedia-responder.service", "ossmedia-console.service", "ossmedia-camera.service")
+SERVICES = ("ossmedia-responder.service", "ossmedia-console.service")
 
 
 def _root(tmp_path: Path, unit: str) -> Path:
@@ -57,7 +57,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, unit: str) -> N
     assert ours == []
 
 
-@pytest.mark.parametrize("unit", ["ossmedia-responder.service", "ossmedia-console.service"])
+@pytest.mark.parametrize("unit", SERVICES)
 def test_service_units_are_hardened_and_take_secrets_as_credentials(unit: str) -> None:
     d = _directives(unit)
     assert d.get("User") == ["ossmedia"] or d.get("DynamicUser") == ["yes"]
