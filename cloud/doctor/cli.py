@@ -18,6 +18,16 @@ from cloud.doctor.errors import DoctorError
 READY, NOT_READY, BAD_CONFIG = 0, 1, 2
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0, at most 300")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ossmedia doctor",
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--camera-password-file", type=Path, help="file holding that account's password"
     )
     parser.add_argument(
-        "--timeout", type=float, default=10.0, help="seconds per network operation (10)"
+        "--timeout", type=_seconds, default=10.0, help="seconds per network operation (10)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     return parser

@@ -369,3 +369,13 @@ def test_cli_names_an_unreadable_configuration(
 
     assert main(["--config", str(tmp_path / "absent.toml")]) == 2
     assert "absent.toml" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "301"])
+def test_cli_refuses_a_bad_timeout(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from cloud.doctor.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--config", "responder.toml", "--timeout", value])
+    assert stopped.value.code == 2
+    assert "seconds" in capsys.readouterr().err
