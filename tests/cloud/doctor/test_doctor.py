@@ -379,3 +379,10 @@ def test_cli_refuses_a_bad_timeout(value: str, capsys: pytest.CaptureFixture[str
         main(["--config", "responder.toml", "--timeout", value])
     assert stopped.value.code == 2
     assert "seconds" in capsys.readouterr().err
+
+
+def test_another_master_key(make_setup: Any) -> None:
+    setup = make_setup()
+    (setup.root / "master-key").write_text(new_master_key())
+    text = _only_failure(setup.run(), "registry")
+    assert "master key" in text
