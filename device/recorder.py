@@ -11,7 +11,7 @@ Sources:
 
 * :class:`FileSource` - one file, read as fast as possible or paced at a bitrate;
 * :class:`StreamSource` - a binary stream such as stdin, read until end of file;
-* :class:`DirectorySource` - segment files, oldest name first, each removed once spooled;
+* :class:`DirectorySource` - segment files in natural name order, each removed once spooled;
 * :class:`PatternSource` - generated, reproducible bytes at a bitrate
   (:func:`pattern_bytes` recomputes any stretch of them, to check what was stored).
 """
@@ -28,7 +28,9 @@ from typing import BinaryIO, Protocol
 
 from device.clock import Clock
 from device.errors import SourceError, SpoolFull
-from device.spool import Spool
+from device.fmp4 import split_fmp4
+from device.segdir import SegmentScanner
+from device.spool import FLAG_INIT_SEGMENT, FLAG_SEGMENT_START, Spool
 
 __all__ = [
     "DirectorySource",
@@ -54,11 +56,14 @@ class Piece:
         data: the bytes (may be empty for a pure marker).
         end_of_segment: the bytes end a segment (a file); flush the chunk.
         on_spooled: called once every byte up to here is in the spool.
+        init_segment: the bytes are an initialisation segment (fMP4 ``ftyp`` + ``moov``)
+            that every stored object must begin with; spooled as a chunk of their own.
     """
 
     data: bytes
     end_of_segment: bool = False
     on_spooled: Callable[[], None] | None = None
+    init_segment: bool = False
 
 
 class Source(Protocol):
@@ -137,58 +142,46 @@ class StreamSource:
 
 
 class DirectorySource:
-    """Segment files in a directory, oldest name first; each is removed once spooled.
+    """Segment files in a directory, in natural name order; each is removed once spooled.
 
-    A file counts as complete when it has not changed for ``settle_s`` seconds. The source
-    runs until stopped, picking up new files as they appear.
+    Which files are complete is decided by :class:`device.segdir.SegmentScanner` (empty
+    files never, temporary names never, a file once a later one exists or once unchanged
+    for ``settle_s``). A fragmented MP4 initialisation segment, in a file of its own or at
+    the head of each segment, is passed on as an init piece (once per distinct content),
+    so the uploader can start every object with it. The source runs until stopped.
 
     Args:
         directory: where segment files appear.
         clock: for the settle time.
-        settle_s: a file unchanged this long is complete.
+        settle_s: a non-empty file unchanged this long is complete.
         poll_s: how often to look for new files.
     """
 
     def __init__(
-        self, directory: Path, clock: Clock, *, settle_s: float = 2.0, poll_s: float = 0.5
+        self, directory: Path, clock: Clock, *, settle_s: float = 10.0, poll_s: float = 0.5
     ) -> None:
         self.directory = directory
-        self._clock = clock
-        self._settle_s = settle_s
+        self._scanner = SegmentScanner(directory, clock, settle_s=settle_s)
         self._poll_s = poll_s
-        self._seen: dict[Path, tuple[int, int, float]] = {}
-
-    def _complete_files(self) -> list[Path]:
-        now = self._clock.monotonic()
-        ready = []
-        for path in sorted(p for p in self.directory.iterdir() if p.is_file()):
-            if path.name.startswith("."):
-                continue
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue  # removed since it was listed
-            signature = (stat.st_size, stat.st_mtime_ns)
-            previous = self._seen.get(path)
-            if previous is None or previous[:2] != signature:
-                self._seen[path] = (*signature, now)
-                if self._settle_s > 0:
-                    continue
-            if now - self._seen[path][2] >= self._settle_s:
-                ready.append(path)
-        return ready
+        self._init = b""
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield each complete file as one segment, removing it after it is spooled."""
         while not stop.is_set():
-            files = self._complete_files()
+            files = self._scanner.complete()
             for path in files:
-                self._seen.pop(path, None)
+                self._scanner.taken(path)
                 try:
                     data = path.read_bytes()
                 except FileNotFoundError:
                     continue  # removed by someone else since it was listed
-                yield Piece(data, end_of_segment=True, on_spooled=_remover(path))
+                parts = split_fmp4(data)
+                if parts.init and parts.init != self._init:
+                    self._init = parts.init
+                    yield Piece(parts.init, init_segment=True)
+                yield Piece(parts.media, end_of_segment=True, on_spooled=_remover(path))
+                if stop.is_set():
+                    break
             if not files:
                 stop.wait(self._poll_s)
 
@@ -310,6 +303,8 @@ class Recorder:
         self._buffer = bytearray()
         self._buffer_wall_ms = 0
         self._buffer_mono = 0.0
+        self._segment_start = True  # the next chunk begins a segment (file)
+        self._buffer_flags = 0
         self.stats = RecorderStats()
         self.finished = threading.Event()
 
@@ -332,11 +327,16 @@ class Recorder:
             self.finished.set()
 
     def _take(self, piece: Piece) -> None:
+        if piece.init_segment:
+            self._put_init(piece)
+            return
         data = memoryview(piece.data)
         while data:
             if not self._buffer:
                 self._buffer_wall_ms = self._clock.wall_ms()
                 self._buffer_mono = self._clock.monotonic()
+                self._buffer_flags = FLAG_SEGMENT_START if self._segment_start else 0
+                self._segment_start = False
             room = self._chunk_bytes - len(self._buffer)
             self._buffer += data[:room]
             self.stats.read_bytes += min(room, len(data))
@@ -347,8 +347,17 @@ class Recorder:
             self._buffer and self._clock.monotonic() - self._buffer_mono >= self._max_age
         ):
             self._flush()
+        if piece.end_of_segment:
+            self._segment_start = True
         if piece.on_spooled is not None:
             piece.on_spooled()
+
+    def _put_init(self, piece: Piece) -> None:
+        # Its own chunk, ahead of the media that needs it; the spool never drops it.
+        self._flush()
+        if piece.data:
+            self._spool.put(piece.data, self._clock.wall_ms(), flags=FLAG_INIT_SEGMENT)
+            self.stats.chunks += 1
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -356,7 +365,7 @@ class Recorder:
         data = bytes(self._buffer)
         self._buffer.clear()
         try:
-            self._spool.put(data, self._buffer_wall_ms)
+            self._spool.put(data, self._buffer_wall_ms, flags=self._buffer_flags)
             self.stats.chunks += 1
         except SpoolFull:
             self.stats.rejected_chunks += 1

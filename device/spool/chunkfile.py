@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from device.crc64 import crc64
 
 __all__ = [
+    "FLAG_INIT_SEGMENT",
+    "FLAG_SEGMENT_START",
     "FLAG_WHOLE_OBJECT",
     "HEADER_SIZE",
     "Chunk",
@@ -34,6 +36,12 @@ _HEADER_CRC = struct.Struct(">I")
 HEADER_SIZE = _FIELDS.size + _HEADER_CRC.size
 # The chunk holds a whole-object put (:mod:`device.spool.objectput`), not bytes to append.
 FLAG_WHOLE_OBJECT = 0x01
+# The chunk is an initialisation segment (fMP4 ``ftyp`` + ``moov``): not appended where it
+# falls, but put at the head of every object opened after it.
+FLAG_INIT_SEGMENT = 0x02
+# The chunk's first byte begins a segment (a file of a directory source): an object that
+# needs an initialisation segment is only rolled over here.
+FLAG_SEGMENT_START = 0x04
 
 
 class ChunkFormatError(ValueError):
@@ -67,6 +75,16 @@ class Chunk:
     def whole_object(self) -> bool:
         """Whether the chunk is a whole-object put rather than bytes to append."""
         return bool(self.flags & FLAG_WHOLE_OBJECT)
+
+    @property
+    def init_segment(self) -> bool:
+        """Whether the chunk is an initialisation segment for the objects after it."""
+        return bool(self.flags & FLAG_INIT_SEGMENT)
+
+    @property
+    def segment_start(self) -> bool:
+        """Whether the chunk begins a segment."""
+        return bool(self.flags & FLAG_SEGMENT_START)
 
 
 def encode_chunk(seq: int, wall_ms: int, data: bytes, flags: int = 0) -> tuple[bytes, int]:

@@ -40,6 +40,7 @@ from typing import Literal
 
 from device.errors import SpoolCorrupt, SpoolError, SpoolFull
 from device.spool.chunkfile import (
+    FLAG_INIT_SEGMENT,
     FLAG_WHOLE_OBJECT,
     HEADER_SIZE,
     Chunk,
@@ -97,6 +98,7 @@ class _Entry:
     size: int
     wall_ms: int
     whole: bool = False
+    init: bool = False
 
 
 class Spool:
@@ -162,7 +164,8 @@ class Spool:
             size = path.stat().st_size - HEADER_SIZE
             wall_ms, flags = self._peek_header(path)
             whole = bool(flags & FLAG_WHOLE_OBJECT)
-            self._entries.append(_Entry(seq, max(size, 0), wall_ms, whole))
+            init = bool(flags & FLAG_INIT_SEGMENT)
+            self._entries.append(_Entry(seq, max(size, 0), wall_ms, whole, init))
             self._bytes += max(size, 0)
         return last
 
@@ -211,10 +214,12 @@ class Spool:
         if not data:
             raise SpoolError("empty chunk")
         whole = bool(flags & FLAG_WHOLE_OBJECT)
+        init = bool(flags & FLAG_INIT_SEGMENT)
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
-            self._make_room(len(data), whole=whole)
+            if not init:  # a few KB, once per encoder configuration: always let in
+                self._make_room(len(data), whole=whole)
             seq = self._next_seq
             self._next_seq += 1
         raw, _ = encode_chunk(seq, wall_ms, data, flags)
@@ -225,7 +230,7 @@ class Spool:
             raise SpoolError(f"cannot write chunk {seq}: {exc.strerror}") from None
         self._crash.reached("chunk.acknowledged")
         with self._cond:
-            self._entries.append(_Entry(seq, len(data), wall_ms, whole))
+            self._entries.append(_Entry(seq, len(data), wall_ms, whole, init))
             self._bytes += len(data)
             self._cond.notify_all()
         return seq
@@ -265,7 +270,8 @@ class Spool:
                 position=size,
             )
         # Whole objects are never victims: a playlist queued behind may list them.
-        victims = [e for e in self._entries if e.seq != self._in_flight and not e.whole]
+        # Nor are initialisation segments: every later object needs them.
+        victims = [e for e in self._entries if e.seq != self._in_flight and not (e.whole or e.init)]
         while self._bytes + size > self.max_bytes and victims:
             victim = victims.pop(0)
             self._entries.remove(victim)
