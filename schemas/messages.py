@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
-from schemas.events import HlsKey, SegmentClosed, Status, StatusState
+from schemas.events import HlsKey, SegmentClosed, Status, StatusAlert, StatusState
 from schemas.requests import MAX_DURATION_S, MIN_DURATION_S, Access, CredsRequest
 from schemas.responses import (
     Credentials,
@@ -41,6 +41,7 @@ __all__ = [
     "SealedPayload",
     "SegmentClosed",
     "Status",
+    "StatusAlert",
     "StatusState",
     "UnsupportedKind",
     "encode",

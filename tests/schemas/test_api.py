@@ -40,6 +40,7 @@ EXPECTED_ALL = {
     "SealedPayload",
     "SegmentClosed",
     "Status",
+    "StatusAlert",
     "StatusState",
     "Topics",
     "UnsupportedKind",
