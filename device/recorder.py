@@ -355,9 +355,14 @@ class Recorder:
     def _put_init(self, piece: Piece) -> None:
         # Its own chunk, ahead of the media that needs it; the spool never drops it.
         self._flush()
-        if piece.data:
+        if not piece.data:
+            return
+        try:
             self._spool.put(piece.data, self._clock.wall_ms(), flags=FLAG_INIT_SEGMENT)
             self.stats.chunks += 1
+        except SpoolFull:
+            self.stats.rejected_chunks += 1
+            log.error("spool disk full: initialisation segment not spooled; objects lack it")
 
     def _flush(self) -> None:
         if not self._buffer:

@@ -169,10 +169,18 @@ class SpoolSettings(_Frozen):
             request rate low (OSS serves a bucket about 10,000 requests/s); at camera
             bitrates ``chunk_max_age_s`` usually cuts chunks first.
         chunk_max_age_s: a partly filled chunk is written out after this long.
+        max_free_fraction: size the spool from its file system at start: at most this
+            fraction of the free space (plus what is already queued), when that is less
+            than ``max_bytes``. Unset: ``max_bytes`` alone (with a warning at start when
+            the free space is smaller). A full file system counts as a full spool either way.
+        must_exist: refuse to start when ``dir`` does not exist, instead of creating it
+            (an unmounted SD card would otherwise mean spooling to the root file system).
     """
 
     dir: Path = Path("/var/lib/ossmedia/spool")
     max_bytes: int = Field(default=1 * GIB, ge=64 * 1024)
+    max_free_fraction: float | None = Field(default=None, gt=0, le=1)
+    must_exist: bool = False
     policy: Literal["drop_oldest", "reject_new"] = "drop_oldest"
     chunk_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     chunk_max_age_s: float = Field(default=2.0, gt=0)

@@ -28,6 +28,7 @@ from device.recorder import (
 )
 from device.settings import AgentSettings, SourceSettings
 from device.spool import NO_CRASH, CrashPoints, Journal, Spool
+from device.spool.sizing import plan_capacity
 from device.target import GrantTarget
 from device.uploader import Uploader
 from schemas.errors import SchemaError
@@ -64,6 +65,7 @@ class Progress:
     position: int
     connected: bool
     cred_expires_in_s: float | None
+    alerts: tuple[str, ...] = ()
 
     def line(self) -> str:
         """A one-line human summary."""
@@ -74,6 +76,7 @@ class Progress:
             f"dropped {self.dropped_bytes / 1e6:.1f} MB | "
             f"{self.current_key or '-'}@{self.position} | "
             f"mqtt {'up' if self.connected else 'down'} | creds {expiry}"
+            + "".join(f" | ALERT {alert}" for alert in self.alerts)
         )
 
 
@@ -157,13 +160,25 @@ class Agent:
         except SchemaError:
             raise ConfigError("device secret is not a 32-byte base64url value") from None
         self.topics = Topics(settings.topic_prefix)
-        self.journal = Journal(settings.spool.dir, crash=crash)
+        spool_dir = settings.spool.dir
+        if settings.spool.must_exist and not spool_dir.is_dir():
+            raise ConfigError(
+                f"spool directory {spool_dir} does not exist and [spool] must_exist is set"
+                " (is its storage mounted?)"
+            )
+        self.journal = Journal(spool_dir, crash=crash)
         self.spool = Spool(
-            settings.spool.dir,
+            spool_dir,
             max_bytes=settings.spool.max_bytes,
             policy=settings.spool.policy,
             crash=crash,
             done_through=self.journal.state.last_chunk_seq,
+        )
+        self.spool.max_bytes = plan_capacity(
+            spool_dir,
+            max_bytes=settings.spool.max_bytes,
+            queued=self.spool.stats().bytes,
+            free_fraction=settings.spool.max_free_fraction,
         )
         self._stop = threading.Event()
         self.link = MqttLink(
@@ -326,6 +341,7 @@ class Agent:
             position=state.current.position if state.current else 0,
             connected=self.link.is_connected(),
             cred_expires_in_s=expires,
+            alerts=tuple(alert.value for alert in figures.alerts),
         )
 
     def drained(self) -> bool:
