@@ -53,6 +53,20 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def check_url_port(url: str) -> None:
+    """Check the port of a broker url, if it has one.
+
+    Raises:
+        ValueError: the port is not a number from 1 to 65535.
+    """
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        raise ValueError("broker url port must be a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("broker url port must be a number from 1 to 65535")
+
+
 class BrokerSettings(_Frozen):
     """How to reach the MQTT broker.
 
@@ -92,6 +106,15 @@ class BrokerSettings(_Frozen):
         parts = urlsplit(value)
         if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parts.hostname:
             raise ValueError("broker url must look like mqtt://host:port or mqtts://host:port")
+        check_url_port(value)
+        return value
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_as_number(cls, value: object) -> object:
+        # ``protocol = 5`` in TOML is an integer; it means the same as "5".
+        if isinstance(value, int) and not isinstance(value, bool) and value == 5:
+            return "5"
         return value
 
     @model_validator(mode="after")
@@ -341,7 +364,8 @@ class AgentSettings(_Frozen):
     def _check_output(self) -> AgentSettings:
         if self.output.format == "hls" and self.source.kind == "directory":
             raise ValueError(
-                "HLS output reads one H.264 stream: source kind file, stdin or pattern"
+                'output.format = "hls" reads one H.264 stream: source.kind must be "file",'
+                ' "stdin" or "pattern", not "directory"'
             )
         audio = self.source.audio_path is not None
         if audio and (self.output.format != "hls" or self.source.kind != "file"):
