@@ -69,7 +69,7 @@ def test_a_connect_error_never_stops_the_retry_loop(caplog: pytest.LogCaptureFix
 
 def test_protocol_5_may_be_an_integer() -> None:
     assert parse_settings(_config(broker={"protocol": 5})).broker.protocol == "5"
-    with pytest.raises(ConfigError, match="broker.protocol"):
+    with pytest.raises(ConfigError, match=r"broker\.protocol"):
         parse_settings(_config(broker={"protocol": 4}))
 
 
