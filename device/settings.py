@@ -154,6 +154,10 @@ class CredentialSettings(_Frozen):
         request_timeout_s: how long to wait for a reply before asking again.
         retry_initial_s: first backoff window between unanswered or failed requests.
         retry_max_s: largest backoff window.
+        refusals_before_alert: after this many refusals in a row whose signature cannot
+            be verified (a wrong or rotated secret, an unknown device id), log an error,
+            report ``credentials_refused`` in the status and ask only every
+            ``retry_max_s``.
     """
 
     access: Literal["append", "write", "read"] = "append"
@@ -163,6 +167,7 @@ class CredentialSettings(_Frozen):
     request_timeout_s: float = Field(default=10.0, gt=0)
     retry_initial_s: float = Field(default=1.0, gt=0)
     retry_max_s: float = Field(default=60.0, gt=0)
+    refusals_before_alert: int = Field(default=3, ge=1)
 
 
 class AppendRetrySettings(_Frozen):

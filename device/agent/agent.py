@@ -210,6 +210,7 @@ class Agent:
             spool=self.spool,
             journal=self.journal,
             target=self.target,
+            credentials_refused=lambda: self.credentials.refused,
         )
         self.uploader = Uploader(
             device_id=self.device_id,
