@@ -42,6 +42,7 @@ from device.errors import (
     AppendDiverged,
     DeviceError,
     DeviceRejected,
+    ObjectExists,
     ObjectNotAppendable,
     ObjectTooLarge,
 )
@@ -60,6 +61,7 @@ from device.spool import (
     decode_object_put,
 )
 from device.spool.chunkfile import ChunkFormatError
+from device.store import rewritable
 from device.target import UploadTarget
 from schemas.ids import new_event_id
 from schemas.keys import DeviceKeys
@@ -228,15 +230,24 @@ class Uploader:
         store, prefix = self._target.open()
         key = prefix + entry.name
         self._crash.reached("upload.putting")
-        put_object(
-            store,
-            key,
-            entry.data,
-            entry.content_type,
-            retry=self._settings.retry,
-            sleep=_interruptible(stop),
-            refresh_credentials=self._target.refresh_after_auth_error,
-        )
+        try:
+            put_object(
+                store,
+                key,
+                entry.data,
+                entry.content_type,
+                retry=self._settings.retry,
+                sleep=_interruptible(stop),
+                refresh_credentials=self._target.refresh_after_auth_error,
+                forbid_overwrite=not rewritable(entry.content_type),
+            )
+        except ObjectExists:
+            # Another object holds the name (camera credentials never replace one): this
+            # entry can never be stored there, and waiting would hold up everything after it.
+            log.error("%s already holds another object; spool entry %d not stored", key, chunk.seq)
+            self._spool.ack(chunk.seq)
+            self.stats.skipped_chunks += 1
+            return
         self._crash.reached("upload.put")
         state = self._journal.state
         counters = state.counters.model_copy(

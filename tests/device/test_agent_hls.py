@@ -280,7 +280,7 @@ def test_example_config_is_complete_and_hls_ready(capsys: pytest.CaptureFixture[
     )
     options = hls_options(hls.output, wall_ms=1_764_400_000_123)
     assert options.playlist_key(options.session or "") == "hls/20251129T070640123Z.m3u8"
-    with pytest.raises(ConfigError, match="HLS output reads one H"):
+    with pytest.raises(ConfigError, match=r"reads one H\.264 stream: source\.kind"):
         parse_settings({**data, "output": {"format": "hls"}})  # a directory source
 
 
