@@ -258,7 +258,17 @@ class Agent:
             stdin=stdin,
             key_delivery=delivery,
             sink_wrapper=hls_sink,
+            session_clock=self.clock,
+            clock_settled=self._credentials_ready,
         )
+
+    def _credentials_ready(self, timeout: float) -> bool:
+        # Asking for credentials corrects the clock (a signed clock_skew reply comes first).
+        try:
+            self.credentials.get(timeout)
+        except DeviceError:
+            return False
+        return True
 
     # -- MQTT glue (loop thread) ------------------------------------------------------
 

@@ -22,6 +22,7 @@ B-frames qualify).
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 import threading
 import time
@@ -58,13 +59,14 @@ ADTS_HEADER_BYTES = 7
 
 
 def hls_options(
-    output: OutputSettings, wall_ms: int, *, device_id: str | None = None
+    output: OutputSettings, wall_ms: int, *, device_id: str | None = None, tag: str = ""
 ) -> HlsOptions:
     """Build the stream's options from the agent's output settings.
 
     Names are relative to the granted prefix (the uploader adds it). The default session
-    is the start time to the millisecond, so a camera restarted within the same second
-    still starts a new recording instead of overwriting the last one's segments.
+    is the start time to the millisecond followed by ``-{tag}`` when a tag is given (the
+    agent gives a random one per start): a camera without a real-time clock boots to the
+    same time every time, and only the tag keeps its recordings apart.
 
     Raises:
         ConfigError: a name pattern or a timing value is not acceptable.
@@ -75,6 +77,8 @@ def hls_options(
     if session is None:
         seconds, millis = divmod(wall_ms, 1000)
         session = time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"{millis:03d}Z"
+        if tag:
+            session += f"-{tag}"
     try:
         return HlsOptions(
             prefix="",
@@ -195,6 +199,9 @@ class HlsRecorder:
         key_delivery: receives content keys when the options ask for encryption.
         sink_wrapper: wraps the spool sink (the fleet simulator logs segments with it).
         close_timeout_s: how long closing waits for room in a full spool.
+        name_session: gives the options to open the stream with, called when the recording
+            starts (names the session by the clock as corrected by then); default:
+            ``options`` as given.
     """
 
     def __init__(
@@ -209,8 +216,10 @@ class HlsRecorder:
         key_delivery: KeyDelivery | None = None,
         sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
         close_timeout_s: float = 30.0,
+        name_session: Callable[[threading.Event], HlsOptions] | None = None,
     ) -> None:
         self._spool_sink = SpoolSink(spool, clock)
+        self._name_session = name_session
         sink: SegmentSink = self._spool_sink
         if sink_wrapper is not None:
             sink = sink_wrapper(sink)
@@ -258,6 +267,8 @@ class HlsRecorder:
     def _open(self, stop: threading.Event) -> bool:
         # With encryption, opening delivers the first key, which needs the MQTT link: at
         # boot it may not be up yet, so keep trying (with jittered delays) until it is.
+        if self._name_session is not None:
+            self.options = self._name_session(stop)
         backoff = Backoff(initial=0.5, maximum=10.0)
         while not stop.is_set():
             try:
@@ -326,11 +337,18 @@ def build_hls_recorder(
     stdin: BinaryIO | None = None,
     key_delivery: KeyDelivery | None = None,
     sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
+    session_clock: Clock | None = None,
+    clock_settled: Callable[[float], bool] | None = None,
 ) -> HlsRecorder:
     """Build the HLS recorder from the agent's settings.
 
     With ``output.encrypt``, every segment is encrypted with AES-128 and each content key
     is handed to ``key_delivery`` before any segment encrypted with it is queued.
+
+    A default session name is made when the recording starts: after ``clock_settled``
+    returned (it waits, up to the time it is given, for the first credentials, which
+    correct the clock), from ``session_clock`` (the clock with the adopted offset), with a
+    random tag so that boots at the same clock time never share a name.
 
     Raises:
         ConfigError: the output settings or the source do not fit HLS.
@@ -338,6 +356,26 @@ def build_hls_recorder(
     if settings.output.encrypt and key_delivery is None:
         raise ConfigError("encrypted HLS output needs a key delivery")
     options = hls_options(settings.output, clock.wall_ms(), device_id=settings.device_id)
+    name_session = None
+    if settings.output.session is None:
+        named_by = session_clock or clock
+        wait_s = settings.credentials.request_timeout_s
+
+        def name_session(stop: threading.Event) -> HlsOptions:
+            deadline = clock.monotonic() + wait_s
+            while clock_settled is not None and not stop.is_set():
+                if clock_settled(min(0.5, max(0.0, deadline - clock.monotonic()))):
+                    break
+                if clock.monotonic() >= deadline:
+                    log.info("HLS session named before the clock was confirmed")
+                    break
+            return hls_options(
+                settings.output,
+                named_by.wall_ms(),
+                device_id=settings.device_id,
+                tag=secrets.token_hex(3),
+            )
+
     units, paced = access_units(settings.source, settings.output, stdin)
     audio = None
     if settings.source.audio_path is not None:
@@ -351,4 +389,5 @@ def build_hls_recorder(
         clock=clock,
         key_delivery=key_delivery,
         sink_wrapper=sink_wrapper,
+        name_session=name_session,
     )
