@@ -50,6 +50,8 @@ from device.recorder import RecorderStats
 from device.settings import AgentSettings, OutputSettings, SourceSettings
 from device.spool import Spool
 
+from .hls_timing import PictureTiming
+
 __all__ = ["HlsRecorder", "access_units", "adts_frames", "build_hls_recorder", "hls_options"]
 
 log = logging.getLogger(__name__)
@@ -282,20 +284,21 @@ class HlsRecorder:
         return False
 
     def _feed(self, stop: threading.Event) -> None:
-        interval = 1.0 / self.options.frame_rate
+        timing = PictureTiming(self.options.frame_rate)
         start = self._clock.monotonic()
         for index, unit in enumerate(self._units):
             if stop.is_set():
                 return
+            pts = timing.check(unit, index)
             if self._paced:
-                delay = start + index * interval - self._clock.monotonic()
+                delay = start + index * timing.interval_s - self._clock.monotonic()
                 if delay > 0 and stop.wait(delay):
                     return
             if index == 0:
                 self._spool_sink.recording_started(self._clock.wall_ms())
             self.stats.read_bytes += len(unit)
             try:
-                self.stream.write(video=unit)
+                self.stream.write(video=unit, pts=pts)
             except HlsBackpressureError:
                 self.refused_pictures += 1
                 if self.refused_pictures in (1, 10, 100) or self.refused_pictures % 1000 == 0:
@@ -303,7 +306,7 @@ class HlsRecorder:
             except HlsInputError as exc:
                 self.bad_pictures += 1
                 log.warning("picture %d skipped: %s", index, exc.message)
-            self._feed_audio(until_s=(index + 1) * interval)
+            self._feed_audio(until_s=(index + 1) * timing.interval_s)
 
     def _feed_audio(self, until_s: float) -> None:
         # Audio is timed by sample count from the first picture on, so it is written as
