@@ -284,7 +284,7 @@ class HlsRecorder:
         return False
 
     def _feed(self, stop: threading.Event) -> None:
-        timing = PictureTiming(self.options.frame_rate)
+        timing = PictureTiming(self.options.frame_rate, trust_stream_rate=not self._paced)
         start = self._clock.monotonic()
         for index, unit in enumerate(self._units):
             if stop.is_set():

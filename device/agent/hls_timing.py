@@ -21,11 +21,13 @@ class PictureTiming:
     An Annex B stream has no timestamps, so picture ``n`` is shown at ``n / frame_rate``.
     That holds only for pictures in presentation order (no B-frames: refused) at the rate
     the stream was encoded at: when the SPS states a rate that differs from the configured
-    one, the stream's own rate wins (with one warning).
+    one, the stream's own rate wins (with one warning). Only for a live source (stdin):
+    a file is paced at the configured rate, which then is the recording's rate.
     """
 
-    def __init__(self, frame_rate: float) -> None:
+    def __init__(self, frame_rate: float, *, trust_stream_rate: bool = True) -> None:
         self.frame_rate = frame_rate
+        self._trust_stream_rate = trust_stream_rate
         self._checked_rate = False
         self._override = False
 
@@ -48,7 +50,7 @@ class PictureTiming:
                     " without them (ffmpeg/x264: -bf 0 or -profile:v baseline; GStreamer"
                     " x264enc: bframes=0)"
                 )
-            if not self._checked_rate:
+            if self._trust_stream_rate and not self._checked_rate:
                 sps = next((nal for nal in nals if nal_type(nal) == NAL_SPS), None)
                 if sps is not None:
                     self._checked_rate = True
