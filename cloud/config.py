@@ -91,7 +91,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         model = sections.get(section)
         if model is None:
             continue  # another component's variable
-        if field not in model.model_fields:
+        renamed: dict[str, str] = getattr(model, "RENAMED", {})
+        if field not in model.model_fields and field not in renamed:
             raise ConfigError(f"no setting {section}.{field}", source=name)
         found.setdefault(section, {})[field] = value
     return found

@@ -4,22 +4,34 @@ Sources yield :class:`Piece` objects. The recorder cuts the stream into chunks o
 ``chunk_bytes`` and also writes out a partly filled chunk when it has waited
 ``chunk_max_age_s`` (so a slow stream still reaches the store promptly), at the end of each
 segment file and at the end of the source. Each chunk carries the wall time of its first
-byte. A full spool is handled by the spool's policy; a chunk it rejects is counted there
-and the recording goes on.
+byte and, for a source that can resume, the source mark after its last byte, committed with
+the chunk (:mod:`device.resume`), so a restarted camera continues where the spool stands:
+no byte twice, none skipped. A full spool is handled by the spool's policy; a chunk it
+rejects is counted there and the recording goes on.
+
+Crash points (tests): ``source.spooled`` after a chunk and its source mark are durable and
+before the source hears of it (a directory's segment file is still there),
+``source.released`` after a source was told its bytes are spooled (the segment file removed).
 
 Sources:
 
-* :class:`FileSource` - one file, read as fast as possible or paced at a bitrate;
-* :class:`StreamSource` - a binary stream such as stdin, read until end of file;
+* :class:`FileSource` - one file, read as fast as possible or paced at a bitrate; resumes at
+  the committed byte offset if the file is still the same one;
+* :class:`StreamSource` - a binary stream such as stdin, read until end of file; it cannot
+  resume (a restart records what the stream gives from then on);
 * :class:`DirectorySource` - segment files in natural name order, each removed once spooled;
+  a segment file spooled but not yet removed when the camera stopped is removed, not spooled
+  again (one spooled in part continues);
 * :class:`PatternSource` - generated, reproducible bytes at a bitrate
-  (:func:`pattern_bytes` recomputes any stretch of them, to check what was stored).
+  (:func:`pattern_bytes` recomputes any stretch of them, to check what was stored); resumes
+  at the committed offset of the same seed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,8 +41,16 @@ from typing import BinaryIO, Protocol
 from device.clock import Clock
 from device.errors import SourceError, SpoolFull
 from device.fmp4 import split_fmp4
+from device.resume import NEW, file_identity, resume_offset, segment_identity
 from device.segdir import SegmentScanner
-from device.spool import FLAG_INIT_SEGMENT, FLAG_SEGMENT_START, Spool
+from device.spool import (
+    FLAG_INIT_SEGMENT,
+    FLAG_SEGMENT_START,
+    NO_CRASH,
+    CrashPoints,
+    SourceMark,
+    Spool,
+)
 
 __all__ = [
     "DirectorySource",
@@ -56,6 +76,8 @@ class Piece:
         data: the bytes (may be empty for a pure marker).
         end_of_segment: the bytes end a segment (a file); flush the chunk.
         on_spooled: called once every byte up to here is in the spool.
+        mark: the source position just after the piece's last byte (``None``: the source
+            cannot resume).
         init_segment: the bytes are an initialisation segment (fMP4 ``ftyp`` + ``moov``)
             that every stored object must begin with; spooled as a chunk of their own.
     """
@@ -63,6 +85,7 @@ class Piece:
     data: bytes
     end_of_segment: bool = False
     on_spooled: Callable[[], None] | None = None
+    mark: SourceMark | None = None
     init_segment: bool = False
 
 
@@ -101,17 +124,38 @@ class FileSource:
         path: the file.
         clock: for pacing.
         bitrate_bps: pace reading at this rate (0: as fast as possible).
+        resume: the committed mark; the same file continues after it.
     """
 
-    def __init__(self, path: Path, clock: Clock, bitrate_bps: int = 0) -> None:
+    def __init__(
+        self, path: Path, clock: Clock, bitrate_bps: int = 0, *, resume: SourceMark | None = None
+    ) -> None:
         self.path = path
         self._clock = clock
         self._bitrate = bitrate_bps
+        self._resume = resume
+        self.resume_note = NEW
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
-        """Yield the file's bytes; the last piece ends the segment."""
+        """Yield the file's bytes from the resume point on; the last piece ends the segment."""
         with self.path.open("rb") as fh:
-            yield from StreamSource(fh, self._clock, self._bitrate).pieces(stop)
+            stat = os.fstat(fh.fileno())
+            here = SourceMark(kind="file", identity=file_identity(fh, stat), offset=0)
+            decision = resume_offset(
+                self._resume, here, size=stat.st_size, what=f"source file {self.path}"
+            )
+            self.resume_note = decision.note
+            fh.seek(decision.offset)
+            offset = decision.offset
+            pacer = _Pacer(self._bitrate, self._clock, stop)
+            while not stop.is_set():
+                data = fh.read1(_READ_BYTES)
+                if not data:
+                    break
+                offset += len(data)
+                yield Piece(data, mark=here.model_copy(update={"offset": offset}))
+                pacer.account(len(data))
+        yield Piece(b"", end_of_segment=True)
 
 
 class StreamSource:
@@ -127,6 +171,7 @@ class StreamSource:
         self._stream = stream
         self._clock = clock
         self._bitrate = bitrate_bps
+        self.resume_note = "cannot resume (a stream): recording what arrives from now on"
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield what the stream gives until end of file."""
@@ -148,42 +193,90 @@ class DirectorySource:
     files never, temporary names never, a file once a later one exists or once unchanged
     for ``settle_s``). A fragmented MP4 initialisation segment, in a file of its own or at
     the head of each segment, is passed on as an init piece (once per distinct content),
-    so the uploader can start every object with it. The source runs until stopped.
+    so the uploader can start every object with it; the mark of an fMP4 file counts the
+    media bytes spooled from it. The source runs until stopped.
 
     Args:
         directory: where segment files appear.
         clock: for the settle time.
         settle_s: a non-empty file unchanged this long is complete.
         poll_s: how often to look for new files.
+        resume: the committed mark: names the segment file being spooled when the camera
+            stopped and how much of it is in the spool.
     """
 
     def __init__(
-        self, directory: Path, clock: Clock, *, settle_s: float = 10.0, poll_s: float = 0.5
+        self,
+        directory: Path,
+        clock: Clock,
+        *,
+        settle_s: float = 10.0,
+        poll_s: float = 0.5,
+        resume: SourceMark | None = None,
     ) -> None:
         self.directory = directory
         self._scanner = SegmentScanner(directory, clock, settle_s=settle_s)
         self._poll_s = poll_s
         self._init = b""
+        self._resume = resume
+        self.resume_note = NEW
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield each complete file as one segment, removing it after it is spooled."""
+        yield from self._resumed()
         while not stop.is_set():
             files = self._scanner.complete()
             for path in files:
                 self._scanner.taken(path)
-                try:
-                    data = path.read_bytes()
-                except FileNotFoundError:
-                    continue  # removed by someone else since it was listed
-                parts = split_fmp4(data)
-                if parts.init and parts.init != self._init:
-                    self._init = parts.init
-                    yield Piece(parts.init, init_segment=True)
-                yield Piece(parts.media, end_of_segment=True, on_spooled=_remover(path))
+                yield from self._segment(path)
                 if stop.is_set():
                     break
             if not files:
                 stop.wait(self._poll_s)
+
+    def _segment(self, path: Path, skip: int = 0) -> Iterator[Piece]:
+        try:
+            with path.open("rb") as fh:
+                data = fh.read()
+                stat = os.fstat(fh.fileno())
+        except FileNotFoundError:
+            return  # removed by someone else since it was listed
+        parts = split_fmp4(data)
+        if parts.init and parts.init != self._init:
+            self._init = parts.init
+            yield Piece(parts.init, init_segment=True)
+        mark = SourceMark(
+            kind="directory",
+            identity=segment_identity(stat),
+            name=path.name,
+            offset=len(parts.media),
+        )
+        yield Piece(parts.media[skip:], end_of_segment=True, on_spooled=_remover(path), mark=mark)
+
+    def _resumed(self) -> Iterator[Piece]:
+        # The committed mark names at most one segment file that may still be here: the
+        # one being spooled (or spooled, not yet removed) when the camera stopped.
+        mark = self._resume
+        if mark is None or mark.kind != "directory" or mark.name is None:
+            return
+        path = self.directory / mark.name
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            self.resume_note = f"resumed after segment {mark.name}"
+            return
+        here = SourceMark(
+            kind="directory", identity=segment_identity(stat), name=mark.name, offset=0
+        )
+        decision = resume_offset(mark, here, size=stat.st_size, what=f"segment file {path}")
+        self.resume_note = decision.note
+        if decision.changed:
+            return  # listed again like any new file
+        if decision.offset >= stat.st_size:
+            log.info("segment file %s was spooled before the restart; removing it", path)
+            _remover(path)()
+            return
+        yield from self._segment(path, skip=decision.offset)
 
 
 def _remover(path: Path) -> Callable[[], None]:
@@ -228,6 +321,8 @@ class PatternSource:
         duration_s: stop after this long (``None``: until stopped).
         seed: pattern seed (see :func:`pattern_bytes`).
         tick_s: how often a piece is produced.
+        resume: the committed mark; the same seed continues after it (the duration counts
+            the whole recording, so a resumed one ends at the same byte).
     """
 
     def __init__(
@@ -238,27 +333,32 @@ class PatternSource:
         duration_s: float | None = None,
         seed: int = 0,
         tick_s: float = 0.1,
+        resume: SourceMark | None = None,
     ) -> None:
         self._clock = clock
         self._bitrate = bitrate_bps
         self._duration = duration_s
         self.seed = seed
         self._tick = tick_s
-        self.produced = 0
+        self._here = SourceMark(kind="pattern", identity=f"seed={seed}", offset=0)
+        decision = resume_offset(resume, self._here, size=None, what=f"pattern seed {seed}")
+        self.resume_note = decision.note
+        self.produced = decision.offset
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield the pattern in real time until the duration passes or ``stop`` is set."""
         start = self._clock.monotonic()
+        first = self.produced
         total = None if self._duration is None else int(self._bitrate * self._duration / 8)
         while not stop.is_set():
             elapsed = self._clock.monotonic() - start
-            due = int(self._bitrate * elapsed / 8)
+            due = first + int(self._bitrate * elapsed / 8)
             if total is not None:
                 due = min(due, total)
             if due > self.produced:
                 data = pattern_bytes(self.seed, self.produced, due - self.produced)
                 self.produced = due
-                yield Piece(data)
+                yield Piece(data, mark=self._here.model_copy(update={"offset": due}))
             if total is not None and self.produced >= total:
                 break
             stop.wait(self._tick)
@@ -284,6 +384,7 @@ class Recorder:
         clock: capture time of each chunk (device wall clock) and chunk ages.
         chunk_bytes: chunk size.
         chunk_max_age_s: write a partial chunk after this long.
+        crash: crash point hook (tests).
     """
 
     def __init__(
@@ -294,8 +395,11 @@ class Recorder:
         *,
         chunk_bytes: int,
         chunk_max_age_s: float,
+        crash: CrashPoints = NO_CRASH,
     ) -> None:
         self._source = source
+        self._crash = crash
+        self._buffer_mark: SourceMark | None = None
         self._spool = spool
         self._clock = clock
         self._chunk_bytes = chunk_bytes
@@ -341,6 +445,7 @@ class Recorder:
             self._buffer += data[:room]
             self.stats.read_bytes += min(room, len(data))
             data = data[room:]
+            self._buffer_mark = None if piece.mark is None else piece.mark.back(len(data))
             if len(self._buffer) >= self._chunk_bytes:
                 self._flush()
         if piece.end_of_segment or (
@@ -351,6 +456,7 @@ class Recorder:
             self._segment_start = True
         if piece.on_spooled is not None:
             piece.on_spooled()
+            self._crash.reached("source.released")
 
     def _put_init(self, piece: Piece) -> None:
         # Its own chunk, ahead of the media that needs it; the spool never drops it.
@@ -370,8 +476,11 @@ class Recorder:
         data = bytes(self._buffer)
         self._buffer.clear()
         try:
-            self._spool.put(data, self._buffer_wall_ms, flags=self._buffer_flags)
+            self._spool.put(
+                data, self._buffer_wall_ms, flags=self._buffer_flags, mark=self._buffer_mark
+            )
             self.stats.chunks += 1
+            self._crash.reached("source.spooled")
         except SpoolFull:
             self.stats.rejected_chunks += 1
             if self.stats.rejected_chunks in (1, 10, 100) or self.stats.rejected_chunks % 1000 == 0:

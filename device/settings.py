@@ -27,9 +27,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from schemas.broker import BrokerConnection
+from schemas.durations import MAX_SESSION_DURATION_S, MIN_SESSION_DURATION_S
 
 __all__ = [
     "AgentSettings",
@@ -53,93 +55,11 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def check_url_port(url: str) -> None:
-    """Check the port of a broker url, if it has one.
+class BrokerSettings(BrokerConnection):
+    """How the camera reaches the MQTT broker (:class:`~schemas.broker.BrokerConnection`).
 
-    Raises:
-        ValueError: the port is not a number from 1 to 65535.
+    An empty ``client_id`` makes the device id the MQTT client id.
     """
-    try:
-        port = urlsplit(url).port
-    except ValueError:
-        raise ValueError("broker url port must be a number from 1 to 65535") from None
-    if port == 0:
-        raise ValueError("broker url port must be a number from 1 to 65535")
-
-
-class BrokerSettings(_Frozen):
-    """How to reach the MQTT broker.
-
-    Attributes:
-        url: ``mqtt://host:port`` (plain) or ``mqtts://host:port`` (TLS).
-        ca_file: CA bundle that signs the broker's certificate (TLS); system CAs if unset.
-        cert_file: client certificate for mutual TLS.
-        key_file: client private key for mutual TLS.
-        username: MQTT username, if the broker wants one.
-        password: MQTT password (never logged).
-        tls_insecure: skip the broker host name check (testing only).
-        keepalive_s: MQTT keepalive.
-        protocol: MQTT protocol version.
-        client_id: MQTT client id; the device id when unset.
-        reconnect_initial_s: first reconnect backoff window.
-        reconnect_max_s: largest reconnect backoff window.
-        connect_timeout_s: TCP + TLS connect timeout.
-    """
-
-    url: str = "mqtt://127.0.0.1:1883"
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    tls_insecure: bool = False
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
-    client_id: str | None = None
-    reconnect_initial_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parts.hostname:
-            raise ValueError("broker url must look like mqtt://host:port or mqtts://host:port")
-        check_url_port(value)
-        return value
-
-    @field_validator("protocol", mode="before")
-    @classmethod
-    def _protocol_as_number(cls, value: object) -> object:
-        # ``protocol = 5`` in TOML is an integer; it means the same as "5".
-        if isinstance(value, int) and not isinstance(value, bool) and value == 5:
-            return "5"
-        return value
-
-    @model_validator(mode="after")
-    def _check_mtls(self) -> BrokerSettings:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together (mutual TLS)")
-        return self
-
-    @property
-    def host(self) -> str:
-        """The broker host name or address."""
-        return urlsplit(self.url).hostname or "127.0.0.1"
-
-    @property
-    def tls(self) -> bool:
-        """Whether the link uses TLS."""
-        return urlsplit(self.url).scheme in {"mqtts", "ssl"} or self.ca_file is not None
-
-    @property
-    def port(self) -> int:
-        """The broker port (1883, or 8883 with TLS, when the url has none)."""
-        port = urlsplit(self.url).port
-        if port is not None:
-            return port
-        return 8883 if self.tls else 1883
 
 
 class CredentialSettings(_Frozen):
@@ -161,7 +81,9 @@ class CredentialSettings(_Frozen):
     """
 
     access: Literal["append", "write", "read"] = "append"
-    duration_s: int = Field(default=900, ge=900, le=43200)
+    duration_s: int = Field(
+        default=MIN_SESSION_DURATION_S, ge=MIN_SESSION_DURATION_S, le=MAX_SESSION_DURATION_S
+    )
     refresh_at: float = Field(default=0.8, gt=0.1, lt=0.95)
     refresh_jitter: float = Field(default=0.05, ge=0, lt=0.1)
     request_timeout_s: float = Field(default=10.0, gt=0)

@@ -259,6 +259,8 @@ class Uploader:
             }
         )
         update: dict[str, object] = {"last_chunk_seq": chunk.seq, "counters": counters}
+        if chunk.mark is not None:
+            update["source"] = chunk.mark
         if entry.report is not None:
             # Recorded in the same atomic journal write as the put itself, so the event
             # is neither lost nor made twice by a crash (the put may be repeated).
@@ -364,11 +366,14 @@ class Uploader:
                 "last_upload_ms": now_ms,
             }
         )
-        self._journal.commit(
-            state.model_copy(
-                update={"current": record, "last_chunk_seq": chunk.seq, "counters": counters}
-            )
-        )
+        update: dict[str, object] = {
+            "current": record,
+            "last_chunk_seq": chunk.seq,
+            "counters": counters,
+        }
+        if chunk.mark is not None:
+            update["source"] = chunk.mark  # the position outlives the chunk's removal
+        self._journal.commit(state.model_copy(update=update))
         self._crash.reached("upload.journaled")
         self._spool.ack(chunk.seq)
         self.stats.appended_chunks += 1

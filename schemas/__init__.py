@@ -18,6 +18,13 @@ from schemas.content_keys import (
     open_hls_key,
     verify_hls_key,
 )
+from schemas.durations import (
+    DEFAULT_SESSION_DURATION_S,
+    MAX_SESSION_DURATION_S,
+    MIN_REQUEST_DURATION_S,
+    MIN_ROLE_MAX_SESSION_S,
+    MIN_SESSION_DURATION_S,
+)
 from schemas.encoding import b64url_decode, b64url_encode
 from schemas.errors import (
     InvalidIdentifier,
@@ -38,10 +45,9 @@ from schemas.ids import (
 )
 from schemas.keys import DeviceKeys, new_device_secret
 from schemas.messages import (
-    MAX_DURATION_S,
     MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
-    MIN_DURATION_S,
+    REACTIONS,
     Access,
     Credentials,
     CredsRequest,
@@ -51,6 +57,7 @@ from schemas.messages import (
     ErrorInfo,
     Grant,
     HlsKey,
+    Reaction,
     SealedPayload,
     SegmentClosed,
     Status,
@@ -82,11 +89,15 @@ from schemas.signing import sign, verify
 from schemas.topics import Channel, Topics
 
 __all__ = [
+    "DEFAULT_SESSION_DURATION_S",
     "DEVICE_ID_PATTERN",
-    "MAX_DURATION_S",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
-    "MIN_DURATION_S",
+    "MAX_SESSION_DURATION_S",
+    "MIN_REQUEST_DURATION_S",
+    "MIN_ROLE_MAX_SESSION_S",
+    "MIN_SESSION_DURATION_S",
+    "REACTIONS",
     "Access",
     "Channel",
     "Credentials",
@@ -104,6 +115,7 @@ __all__ = [
     "InvalidMessage",
     "ObjectKey",
     "PayloadTooLarge",
+    "Reaction",
     "SchemaError",
     "SealError",
     "SealedPayload",

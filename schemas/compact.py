@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import re
 
+from schemas.durations import MAX_SESSION_DURATION_S, MIN_REQUEST_DURATION_S
 from schemas.fields import JS_SAFE_LIMIT
 from schemas.ids import DeviceId
-from schemas.requests import MAX_DURATION_S, MIN_DURATION_S, Access, CredsRequest
+from schemas.requests import Access, CredsRequest
 
 _B64 = "[A-Za-z0-9_-]"
 _COMPACT_REQUEST = re.compile(
@@ -62,7 +63,10 @@ def parse_compact_request(payload: bytes) -> CredsRequest | None:
     device_id, request_id, issued, nonce, access, duration, sig = match.groups()
     issued_at_ms = int(issued)
     duration_s = int(duration)
-    if issued_at_ms >= JS_SAFE_LIMIT or not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
+    if (
+        issued_at_ms >= JS_SAFE_LIMIT
+        or not MIN_REQUEST_DURATION_S <= duration_s <= MAX_SESSION_DURATION_S
+    ):
         return None
     # Every field was checked above exactly as the model's validators check it.
     return CredsRequest.model_construct(

@@ -12,23 +12,24 @@ from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
 from schemas.events import HlsKey, SegmentClosed, Status, StatusAlert, StatusState
-from schemas.requests import MAX_DURATION_S, MIN_DURATION_S, Access, CredsRequest
+from schemas.requests import Access, CredsRequest
 from schemas.responses import (
+    REACTIONS,
     Credentials,
     CredsResponseError,
     CredsResponseOk,
     ErrorCode,
     ErrorInfo,
     Grant,
+    Reaction,
     SealedPayload,
 )
 from schemas.wirejson import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, dump, load_object
 
 __all__ = [
-    "MAX_DURATION_S",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
-    "MIN_DURATION_S",
+    "REACTIONS",
     "Access",
     "Credentials",
     "CredsRequest",
@@ -38,6 +39,7 @@ __all__ = [
     "ErrorInfo",
     "Grant",
     "HlsKey",
+    "Reaction",
     "SealedPayload",
     "SegmentClosed",
     "Status",

@@ -7,12 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from schemas.durations import MAX_SESSION_DURATION_S, MIN_REQUEST_DURATION_S
 from schemas.fields import HexId, Millis, Nonce, Sig, Version, enum_from_str
 from schemas.ids import DeviceId
 from schemas.model import WireModel
-
-MIN_DURATION_S = 1
-MAX_DURATION_S = 43200
 
 
 class Access(StrEnum):
@@ -43,7 +41,7 @@ class CredsRequest(WireModel):
     """16 fresh random bytes; never reused within the responder's skew window."""
     access: AccessField
     """Requested access mode."""
-    duration_s: Annotated[int, Field(ge=MIN_DURATION_S, le=MAX_DURATION_S)]
+    duration_s: Annotated[int, Field(ge=MIN_REQUEST_DURATION_S, le=MAX_SESSION_DURATION_S)]
     """Requested credential lifetime in seconds; the responder clamps it to its own range."""
     sig: Sig
     """HMAC-SHA256 with the sign key over the request's canonical string."""

@@ -145,6 +145,7 @@ class Console:
             lifespan="on",
             server_header=False,
             proxy_headers=False,
+            timeout_graceful_shutdown=self.settings.http.shutdown_timeout_s,
         )
         return uvicorn.Server(config)
 
@@ -166,7 +167,11 @@ class Console:
         return self.url
 
     def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
-        """Serve in the calling thread until interrupted (Ctrl-C or SIGTERM), then stop.
+        """Serve in the calling thread until interrupted (Ctrl-C or SIGTERM), then drain.
+
+        The drain: the listening socket closes at once, requests in flight have
+        ``http.shutdown_timeout_s`` to finish (then they are cancelled), then the reconciler
+        ends its pass and the MQTT ingest stores the message in hand and closes its session.
 
         Args:
             on_ready: called with the URL once the port is bound.
@@ -186,7 +191,7 @@ class Console:
         try:
             self._server.run(sockets=[sock])
         except (_Interrupted, KeyboardInterrupt):
-            log.info("console: stopped by signal")
+            log.info("console: stopped by signal; closing the MQTT session")
         finally:
             if in_main and previous is not None:
                 signal.signal(signal.SIGTERM, previous)

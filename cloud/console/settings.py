@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import re
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cloud.console.errors import ConsoleConfigError
 from cloud.console.passwords import is_valid_hash
 from cloud.settings import RegistrySettings
+from schemas.broker import BrokerConnection, DeprecatedSettingWarning
 
 __all__ = [
     "EXAMPLE_CONFIG",
@@ -49,12 +59,16 @@ class HttpSettings(_Frozen):
         port: TCP port (0 picks a free one).
         secure_cookies: mark cookies ``Secure``; turn on whenever the console is behind HTTPS.
         max_body_bytes: larger request bodies are refused with 413.
+        shutdown_timeout_s: on SIGTERM or Ctrl-C, how long requests in flight may take to
+            finish (new connections are refused at once); those still running then are
+            cancelled. The MQTT session and the reconciler are closed after that.
     """
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     secure_cookies: bool = False
     max_body_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 16 * 1024
+    shutdown_timeout_s: Annotated[int, Field(ge=1, le=600)] = 10
 
 
 class SessionSettings(_Frozen):
@@ -108,28 +122,40 @@ class OperatorAccount(_Frozen):
         return value
 
 
-class MqttSettings(_Frozen):
-    """The broker the cameras publish to.
+class MqttSettings(BrokerConnection):
+    """The broker the cameras publish to (:class:`~schemas.broker.BrokerConnection`).
 
     Attributes:
-        host: broker host name.
-        port: broker port.
-        username: MQTT user name, if the broker requires one.
-        password: MQTT password.
-        client_id: the console's MQTT client id.
-        topic_prefix: protocol topic prefix ``P`` (see the design).
-        tls_ca_file: CA bundle; setting it turns TLS on.
+        topic_prefix: protocol topic prefix ``P`` (see docs/protocol.md).
         enabled: when false the console does not subscribe (ledger read-only).
     """
 
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 1883
-    username: str | None = None
-    password: SecretStr | None = None
+    RENAMED: ClassVar[dict[str, str]] = {"tls_ca_file": "ca_file"}
+
     client_id: str = "ossmedia-console"
+    reconnect_initial_s: float = Field(default=1.0, gt=0)
     topic_prefix: str = "ossmedia"
-    tls_ca_file: str | None = None
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _host_and_port(cls, data: Any) -> Any:
+        # Older releases named the broker by host and port, with TLS on when a CA was given.
+        if not isinstance(data, dict) or ("host" not in data and "port" not in data):
+            return data
+        data = dict(data)
+        if "url" in data:
+            raise ValueError("'host'/'port' and 'url' are the same setting; keep 'url'")
+        warnings.warn(
+            "console [mqtt] settings 'host' and 'port' are deprecated; use 'url'",
+            DeprecatedSettingWarning,
+            stacklevel=2,
+        )
+        host = str(data.pop("host", "127.0.0.1"))
+        port = int(data.pop("port", 1883))
+        scheme = "mqtts" if data.get("tls_ca_file") or data.get("ca_file") else "mqtt"
+        data["url"] = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+        return data
 
 
 class OssSettings(_Frozen):
@@ -313,6 +339,7 @@ EXAMPLE_CONFIG = """\
 host = "127.0.0.1"
 port = 8080
 secure_cookies = false      # set to true when the console is served over HTTPS
+shutdown_timeout_s = 10     # on SIGTERM, how long requests in flight may take to finish
 
 [session]
 # Signs session cookies; at least 32 characters. Generate one with:
@@ -326,13 +353,12 @@ username = "admin"
 password_hash = "scrypt$15$8$...$..."
 
 [mqtt]
-host = "127.0.0.1"
-port = 1883
+url = "mqtt://127.0.0.1:1883"  # mqtts://host:8883 for TLS
 # username = "console"
 # password = "..."
 client_id = "ossmedia-console"
 topic_prefix = "ossmedia"
-# tls_ca_file = "/etc/ssl/certs/ca-certificates.crt"
+# ca_file = "/etc/ssl/certs/ca-certificates.crt"
 
 [oss]
 endpoint = "https://oss-cn-hangzhou.aliyuncs.com"

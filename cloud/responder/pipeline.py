@@ -40,6 +40,7 @@ from cloud.settings import GrantSettings, Limits
 from cloud.state.protocols import Claim, ClaimState
 from schemas.canonical import response_aad
 from schemas.compact import parse_compact_request
+from schemas.durations import MIN_SESSION_DURATION_S
 from schemas.errors import SchemaError
 from schemas.ids import DeviceId
 from schemas.keys import DeviceKeys
@@ -59,7 +60,6 @@ from schemas.wirejson import load_object
 
 _log = logging.getLogger("ossmedia.responder.pipeline")
 _HEX_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)
-MIN_DURATION_S = 900
 STS_THROTTLED_FALLBACK_MS = 1000
 STS_UNAVAILABLE_RETRY_MS = 5000
 _DUPLICATE = "duplicate"
@@ -170,7 +170,7 @@ class Pipeline:
         self._credentials = credentials
         self._grant = grant
         self._skew_ms = limits.skew_window_s * 1000
-        self._max_duration_s = max(MIN_DURATION_S, max_duration_s)
+        self._max_duration_s = max(MIN_SESSION_DURATION_S, max_duration_s)
         self._clock_ms = clock_ms
         self._plaintexts: dict[tuple[str, str, str], bytes] = {}
         self._routes: dict[str, tuple[DeviceId, str]] = {}
@@ -350,7 +350,7 @@ class Pipeline:
         policy: str,
     ) -> Reply:
         access = req.access.value
-        duration = min(max(req.duration_s, MIN_DURATION_S), self._max_duration_s)
+        duration = min(max(req.duration_s, MIN_SESSION_DURATION_S), self._max_duration_s)
         try:
             issued = self._credentials.get(
                 device_id=ctx.device_id, access=access, policy=policy, duration_s=duration

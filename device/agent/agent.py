@@ -26,8 +26,9 @@ from device.recorder import (
     Source,
     StreamSource,
 )
+from device.resume import Resumable, newest_mark
 from device.settings import AgentSettings, SourceSettings
-from device.spool import NO_CRASH, CrashPoints, Journal, Spool
+from device.spool import NO_CRASH, CrashPoints, Journal, SourceMark, Spool
 from device.spool.sizing import plan_capacity
 from device.target import GrantTarget
 from device.uploader import Uploader
@@ -66,6 +67,7 @@ class Progress:
     connected: bool
     cred_expires_in_s: float | None
     alerts: tuple[str, ...] = ()
+    source_note: str = ""
 
     def line(self) -> str:
         """A one-line human summary."""
@@ -76,12 +78,26 @@ class Progress:
             f"dropped {self.dropped_bytes / 1e6:.1f} MB | "
             f"{self.current_key or '-'}@{self.position} | "
             f"mqtt {'up' if self.connected else 'down'} | creds {expiry}"
+            + (f" | source {self.source_note}" if self.source_note else "")
             + "".join(f" | ALERT {alert}" for alert in self.alerts)
         )
 
 
-def make_source(settings: SourceSettings, clock: Clock, stdin: BinaryIO | None = None) -> Source:
+def make_source(
+    settings: SourceSettings,
+    clock: Clock,
+    stdin: BinaryIO | None = None,
+    *,
+    resume: SourceMark | None = None,
+) -> Source:
     """Build the configured recording source.
+
+    Args:
+        settings: the ``[source]`` settings.
+        clock: paces the source.
+        stdin: stream for the ``stdin`` source.
+        resume: the newest committed source mark; a file, directory or pattern source that
+            is still the same one continues after it (``stdin`` always starts afresh).
 
     Raises:
         ConfigError: the source's file or directory does not exist.
@@ -92,6 +108,7 @@ def make_source(settings: SourceSettings, clock: Clock, stdin: BinaryIO | None =
             bitrate_bps=settings.bitrate_bps,
             duration_s=settings.duration_s,
             seed=settings.seed,
+            resume=resume,
         )
     if settings.kind == "stdin":
         return StreamSource(stdin or sys.stdin.buffer, clock, settings.bitrate_bps)
@@ -101,10 +118,14 @@ def make_source(settings: SourceSettings, clock: Clock, stdin: BinaryIO | None =
     if settings.kind == "file":
         if not path.is_file():
             raise ConfigError(f"source file {path} does not exist")
-        return FileSource(path, clock, settings.bitrate_bps)
+        return FileSource(path, clock, settings.bitrate_bps, resume=resume)
     if not path.is_dir():
         raise ConfigError(f"source directory {path} does not exist")
-    return DirectorySource(path, clock, settle_s=settings.settle_s)
+    return DirectorySource(path, clock, settle_s=settings.settle_s, resume=resume)
+
+
+def _resume_note(source: object) -> str:
+    return source.resume_note if isinstance(source, Resumable) else ""
 
 
 def _mqtt_key_delivery(agent: Agent) -> KeyDelivery:
@@ -180,6 +201,9 @@ class Agent:
             queued=self.spool.stats().bytes,
             free_fraction=settings.spool.max_free_fraction,
         )
+        # Where the recording stands: the newest mark still queued, else the last stored one.
+        self._crash = crash
+        self.resume_mark = newest_mark(self.spool.recovered_mark, self.journal.state.source)
         self._stop = threading.Event()
         self.link = MqttLink(
             settings.broker,
@@ -226,15 +250,20 @@ class Agent:
         # Chunks carry the unadjusted time; the uploader adds the offset in force when it
         # names objects, so chunks spooled before a clock_skew correction are named right too.
         self.recorder: Recorder | HlsRecorder
+        self.source: Source | None = None
         if settings.output.format == "hls":
             self.recorder = self._hls_recorder(stdin, key_delivery, hls_sink)
         else:
+            self.source = source or make_source(
+                settings.source, self.clock, stdin, resume=self.resume_mark
+            )
             self.recorder = Recorder(
-                source or make_source(settings.source, self.clock, stdin),
+                self.source,
                 self.spool,
                 self.clock.base,
                 chunk_bytes=settings.spool.chunk_bytes,
                 chunk_max_age_s=settings.spool.chunk_max_age_s,
+                crash=crash,
             )
         self._threads: list[threading.Thread] = []
         self._failure: DeviceError | None = None
@@ -260,6 +289,8 @@ class Agent:
             sink_wrapper=hls_sink,
             session_clock=self.clock,
             clock_settled=self._credentials_ready,
+            resume=self.resume_mark,
+            crash=self._crash,
         )
 
     def _credentials_ready(self, timeout: float) -> bool:
@@ -353,6 +384,7 @@ class Agent:
             connected=self.link.is_connected(),
             cred_expires_in_s=expires,
             alerts=tuple(alert.value for alert in figures.alerts),
+            source_note=_resume_note(self.source or self.recorder),
         )
 
     def drained(self) -> bool:

@@ -17,11 +17,22 @@ Sources (``[source] kind``):
 Raw Annex B carries no timestamps: pictures are timed by the configured frame rate, so the
 source must not contain B-frames (camera encoders in baseline or main profile without
 B-frames qualify).
+
+After a restart, an unencrypted recording from a ``file`` source continues in the same
+session: each playlist is queued with a source mark (the file's identity, the output
+settings and the session, and how many segments are queued), and the restarted camera
+replays the file from its start without pacing, muxing the same segments again but queuing
+only those after the mark (:class:`~device.hls.SpoolSink`), then goes on at the frame rate.
+The segments keep their names and numbers, none is stored twice, and the playlist goes on
+listing the earlier ones. A changed file, changed output settings, ``stdin``, the pattern
+and encrypted output (whose content keys are not kept) start a new session instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import secrets
 import sys
 import threading
@@ -30,6 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from device.agent.hls_timing import PictureTiming
 from device.backoff import Backoff
 from device.clock import Clock
 from device.errors import ConfigError, SourceError
@@ -47,10 +59,9 @@ from device.hls import (
 from device.hls.adts import AdtsFrame, split_adts
 from device.hls.annexb import AccessUnitSplitter
 from device.recorder import RecorderStats
+from device.resume import NEW, ResumeDecision, file_identity, resume_offset
 from device.settings import AgentSettings, OutputSettings, SourceSettings
-from device.spool import Spool
-
-from .hls_timing import PictureTiming
+from device.spool import NO_CRASH, CrashPoints, SourceMark, Spool
 
 __all__ = ["HlsRecorder", "access_units", "adts_frames", "build_hls_recorder", "hls_options"]
 
@@ -201,6 +212,10 @@ class HlsRecorder:
         key_delivery: receives content keys when the options ask for encryption.
         sink_wrapper: wraps the spool sink (the fleet simulator logs segments with it).
         close_timeout_s: how long closing waits for room in a full spool.
+        mark: the recording's source mark (``None``: it cannot resume).
+        skip: steps queued before a restart (see :class:`~device.hls.SpoolSink`).
+        resume_note: what was decided about resuming, for progress reports.
+        crash: crash point hook (tests).
         name_session: gives the options to open the stream with, called when the recording
             starts (names the session by the clock as corrected by then); default:
             ``options`` as given.
@@ -218,10 +233,16 @@ class HlsRecorder:
         key_delivery: KeyDelivery | None = None,
         sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
         close_timeout_s: float = 30.0,
+        mark: SourceMark | None = None,
+        skip: int = 0,
+        resume_note: str = NEW,
+        crash: CrashPoints = NO_CRASH,
         name_session: Callable[[threading.Event], HlsOptions] | None = None,
     ) -> None:
-        self._spool_sink = SpoolSink(spool, clock)
+        self._spool_sink = SpoolSink(spool, clock, mark=mark, skip=skip, crash=crash)
         self._name_session = name_session
+        self._resumable = mark is not None
+        self.resume_note = resume_note
         sink: SegmentSink = self._spool_sink
         if sink_wrapper is not None:
             sink = sink_wrapper(sink)
@@ -253,24 +274,36 @@ class HlsRecorder:
             if not self._open(stop):
                 return
             log.info("HLS recording %s -> %s", self.options.session, self.stream.playlist_key)
+            read_to_end = False
             try:
-                self._feed(stop)
+                read_to_end = self._feed(stop)
             except OSError as exc:
                 raise SourceError(f"recording source failed: {exc.strerror or exc}") from None
             finally:
-                # Cuts the last segment and ends the playlist; with the spool as sink this
-                # only waits when the spool is full.
-                if not self.stream.close(timeout_s=self._close_timeout_s):
-                    log.warning("HLS recording ended with segments not queued (spool full)")
+                self._end(read_to_end)
         finally:
             self.stats.finished = True
             self.finished.set()
+
+    def _end(self, read_to_end: bool) -> None:
+        if self._resumable and not read_to_end:
+            # Stopped before the end of a recording that resumes: the next start continues
+            # the session after the last queued segment, so cut no short segment here and
+            # do not end the playlist. Queue what is finished (waits only on a full spool).
+            self.stream.flush()
+            log.info("HLS recording %s stopped; a restart continues it", self.options.session)
+            return
+        # Cuts the last segment and ends the playlist; with the spool as sink this only
+        # waits when the spool is full.
+        if not self.stream.close(timeout_s=self._close_timeout_s):
+            log.warning("HLS recording ended with segments not queued (spool full)")
 
     def _open(self, stop: threading.Event) -> bool:
         # With encryption, opening delivers the first key, which needs the MQTT link: at
         # boot it may not be up yet, so keep trying (with jittered delays) until it is.
         if self._name_session is not None:
             self.options = self._name_session(stop)
+            self._spool_sink.name_session(self.options.session or "")
         backoff = Backoff(initial=0.5, maximum=10.0)
         while not stop.is_set():
             try:
@@ -283,17 +316,22 @@ class HlsRecorder:
                 stop.wait(delay)
         return False
 
-    def _feed(self, stop: threading.Event) -> None:
+    def _feed(self, stop: threading.Event) -> bool:
+        """Feed the source; return whether it was read to its end."""
         timing = PictureTiming(self.options.frame_rate, trust_stream_rate=not self._paced)
         start = self._clock.monotonic()
         for index, unit in enumerate(self._units):
             if stop.is_set():
-                return
+                return False
             pts = timing.check(unit, index)
-            if self._paced:
-                delay = start + index * timing.interval_s - self._clock.monotonic()
+            interval = timing.interval_s
+            if self._spool_sink.skipping:
+                # Replaying what was queued before a restart: as fast as it muxes.
+                start = self._clock.monotonic() - index * interval
+            elif self._paced:
+                delay = start + index * interval - self._clock.monotonic()
                 if delay > 0 and stop.wait(delay):
-                    return
+                    return False
             if index == 0:
                 self._spool_sink.recording_started(self._clock.wall_ms())
             self.stats.read_bytes += len(unit)
@@ -307,6 +345,7 @@ class HlsRecorder:
                 self.bad_pictures += 1
                 log.warning("picture %d skipped: %s", index, exc.message)
             self._feed_audio(until_s=(index + 1) * timing.interval_s)
+        return True
 
     def _feed_audio(self, until_s: float) -> None:
         # Audio is timed by sample count from the first picture on, so it is written as
@@ -340,6 +379,8 @@ def build_hls_recorder(
     stdin: BinaryIO | None = None,
     key_delivery: KeyDelivery | None = None,
     sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
+    resume: SourceMark | None = None,
+    crash: CrashPoints = NO_CRASH,
     session_clock: Clock | None = None,
     clock_settled: Callable[[float], bool] | None = None,
 ) -> HlsRecorder:
@@ -348,19 +389,47 @@ def build_hls_recorder(
     With ``output.encrypt``, every segment is encrypted with AES-128 and each content key
     is handed to ``key_delivery`` before any segment encrypted with it is queued.
 
-    A default session name is made when the recording starts: after ``clock_settled``
-    returned (it waits, up to the time it is given, for the first credentials, which
-    correct the clock), from ``session_clock`` (the clock with the adopted offset), with a
-    random tag so that boots at the same clock time never share a name.
+    Args:
+        settings: the agent's settings.
+        spool: the camera's spool.
+        clock: wall time and pacing.
+        stdin: stream for the ``stdin`` source.
+        key_delivery: receives content keys (encrypted output).
+        sink_wrapper: wraps the spool sink.
+        resume: the newest committed source mark; the same recording continues after it.
+        crash: crash point hook (tests).
+        session_clock: names a new session (the clock with the adopted offset).
+        clock_settled: waits, up to the time it is given, for the first credentials
+            (which correct the clock); returns whether they came.
+
+    A new session with a default name is named when the recording starts: after
+    ``clock_settled`` returned (or the credential request timeout passed), by
+    ``session_clock``, with a random tag so that boots at the same clock time never share
+    a name.
 
     Raises:
         ConfigError: the output settings or the source do not fit HLS.
     """
     if settings.output.encrypt and key_delivery is None:
         raise ConfigError("encrypted HLS output needs a key delivery")
-    options = hls_options(settings.output, clock.wall_ms(), device_id=settings.device_id)
+    here = _recording_mark(settings)
+    decision = ResumeDecision(0, NEW if here is not None else "cannot resume: new session")
+    output = settings.output
+    if here is not None and resume is not None and resume.kind == here.kind:
+        # The session is the mark's name: compare the rest of the identity.
+        decision = resume_offset(
+            resume, here.model_copy(update={"name": resume.name}), size=None,
+            what=f"HLS recording of {settings.source.path}",
+        )  # fmt: skip
+        if not decision.changed:
+            output = output.model_copy(update={"session": resume.name})
+            decision = ResumeDecision(
+                decision.offset, f"resumed session {resume.name} after step {decision.offset}"
+            )
+    options = hls_options(output, clock.wall_ms(), device_id=settings.device_id)
+    mark = None if here is None else here.model_copy(update={"name": options.session})
     name_session = None
-    if settings.output.session is None:
+    if output.session is None:  # a new recording, named when it starts
         named_by = session_clock or clock
         wait_s = settings.credentials.request_timeout_s
 
@@ -373,10 +442,7 @@ def build_hls_recorder(
                     log.info("HLS session named before the clock was confirmed")
                     break
             return hls_options(
-                settings.output,
-                named_by.wall_ms(),
-                device_id=settings.device_id,
-                tag=secrets.token_hex(3),
+                output, named_by.wall_ms(), device_id=settings.device_id, tag=secrets.token_hex(3)
             )
 
     units, paced = access_units(settings.source, settings.output, stdin)
@@ -392,5 +458,27 @@ def build_hls_recorder(
         clock=clock,
         key_delivery=key_delivery,
         sink_wrapper=sink_wrapper,
+        mark=mark,
+        skip=decision.offset,
+        resume_note=decision.note,
+        crash=crash,
         name_session=name_session,
     )
+
+
+def _recording_mark(settings: AgentSettings) -> SourceMark | None:
+    """The mark of a recording that can resume (an unencrypted file source), at step 0."""
+    source, output = settings.source, settings.output
+    if source.kind != "file" or source.path is None or output.encrypt:
+        return None
+    parts = [output.model_dump_json(exclude={"session"})]
+    for path in (source.path, source.audio_path):
+        if path is None:
+            continue
+        try:
+            with path.open("rb") as fh:
+                parts.append(file_identity(fh, os.fstat(fh.fileno())))
+        except OSError:
+            return None  # reported when the source is opened
+    identity = hashlib.blake2b("|".join(parts).encode(), digest_size=20).hexdigest()
+    return SourceMark(kind="hls-file", identity=identity, offset=0)

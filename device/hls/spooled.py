@@ -14,6 +14,15 @@ The final version of a playlist (the one with ``EXT-X-ENDLIST``) is queued with 
 request: once it is stored, the uploader announces it with a signed ``segment.closed``
 event (key, length, CRC-64, first and last frame time), which is how the console learns of
 a finished HLS recording without listing the bucket.
+
+A recording that can resume after a restart (``mark`` given) counts its steps: one per
+segment queued, one more for the final playlist. Each playlist is queued with the source
+mark ``offset = steps so far``, committed with the playlist entry. A restarted camera
+replays the same source through the same session from its start, and the sink drops every
+segment and playlist the mark says are already queued (``skip``): the segments that follow
+get the names and bytes they would have had without the restart, and no segment is stored
+twice under two names. A segment queued after the last mark is queued again under its own
+name with the same bytes, which is harmless.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from __future__ import annotations
 from device.clock import Clock
 from device.errors import SpoolError, StorageError, TransientStorageError
 from device.hls.sink import PLAYLIST_CONTENT_TYPE
-from device.spool import ObjectPut, Report, Spool
+from device.spool import NO_CRASH, CrashPoints, ObjectPut, Report, SourceMark, Spool
 
 __all__ = ["SpoolSink"]
 
@@ -32,14 +41,41 @@ class SpoolSink:
     Args:
         spool: the camera's spool (shared with its uploader).
         clock: stamps each entry with the device's wall time.
+        mark: the recording's source mark (kind, identity, session as ``name``); playlists
+            are queued with it, ``offset`` set to the steps done.
+        skip: steps already queued before a restart: dropped, not queued again.
+        crash: crash point hook (tests): ``source.spooled`` after each entry is queued.
     """
 
-    def __init__(self, spool: Spool, clock: Clock) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        clock: Clock,
+        *,
+        mark: SourceMark | None = None,
+        skip: int = 0,
+        crash: CrashPoints = NO_CRASH,
+    ) -> None:
         self._spool = spool
         self._clock = clock
+        self._mark = mark
+        self._skip = skip
+        self._crash = crash
+        self._segments = 0
         self._started_ms: int | None = None
         self.queued_objects = 0
         self.queued_bytes = 0
+        self.skipped_objects = 0
+
+    def name_session(self, session: str) -> None:
+        """Name the recording's session (made when it starts) in the mark playlists carry."""
+        if self._mark is not None:
+            self._mark = self._mark.model_copy(update={"name": session})
+
+    @property
+    def skipping(self) -> bool:
+        """Whether the segments now produced were queued before the restart."""
+        return self._segments < self._skip
 
     def recording_started(self, wall_ms: int) -> None:
         """Note when the recording's first frame was taken (for the final report).
@@ -65,20 +101,34 @@ class SpoolSink:
         if self._started_ms is None:
             self._started_ms = now
         report = None
-        if content_type == PLAYLIST_CONTENT_TYPE and data.rstrip().endswith(b"#EXT-X-ENDLIST"):
+        playlist = content_type == PLAYLIST_CONTENT_TYPE
+        ended = playlist and data.rstrip().endswith(b"#EXT-X-ENDLIST")
+        if ended:
             report = Report(min(self._started_ms, now), now)
         try:
             put = ObjectPut(key, data, content_type, report)
         except ValueError as exc:
             raise StorageError(str(exc), code="bad_name", object_key=key) from None
+        step = self._segments + (1 if ended else 0) if playlist else self._segments + 1
+        if self._skip and step <= self._skip:
+            if not playlist:
+                self._segments = step
+            self.skipped_objects += 1
+            return  # queued before the restart
+        mark = None
+        if playlist and self._mark is not None:
+            mark = self._mark.model_copy(update={"offset": step})
         try:
-            self._spool.put_object(put, now)
+            self._spool.put_object(put, now, mark=mark)
         except SpoolError as exc:
             raise TransientStorageError(
                 f"spool: {exc.message}", code=exc.code, object_key=key
             ) from None
+        if not playlist:
+            self._segments = step
         self.queued_objects += 1
         self.queued_bytes += len(data)
+        self._crash.reached("source.spooled")
 
     def __repr__(self) -> str:
         return f"SpoolSink(spool={str(self._spool.directory)!r})"

@@ -1,4 +1,5 @@
-"""Durable on-disk spool: chunk queue (appends and whole objects), upload journal, crash points."""
+"""Durable on-disk spool: chunk queue (appends and whole objects), upload journal, source
+marks, crash points."""
 
 from device.spool.chunkfile import (
     FLAG_INIT_SEGMENT,
@@ -9,6 +10,7 @@ from device.spool.chunkfile import (
 from device.spool.crash import NO_CRASH, CrashPoints, NoCrash
 from device.spool.header import HeaderStore
 from device.spool.journal import Journal, JournalState, ObjectRecord, UploadCounters
+from device.spool.mark import SourceMark
 from device.spool.objectput import ObjectPut, Report, decode_object_put, encode_object_put
 from device.spool.queue import Spool, SpoolCounters, SpoolStats
 
@@ -26,6 +28,7 @@ __all__ = [
     "ObjectPut",
     "ObjectRecord",
     "Report",
+    "SourceMark",
     "Spool",
     "SpoolCounters",
     "SpoolStats",

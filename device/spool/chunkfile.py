@@ -2,12 +2,14 @@
 
 A chunk file is a fixed header followed by the data::
 
-    magic "OSMC" | version u8 | flags u8 | reserved u16 | seq u64 | wall_ms u64
+    magic "OSMC" | version u8 | flags u8 | mark length u16 | seq u64 | wall_ms u64
     | length u32 | crc64 u64 | header crc32 u32 | data (length bytes)
+    | source mark (mark length bytes, :mod:`device.spool.mark`)
 
 All integers are big-endian. The header CRC-32 covers the fields before it; the CRC-64
-(the same CRC OSS uses) covers the data. A chunk whose header, length or CRC does not
-check out is never uploaded.
+(the same CRC OSS uses) covers the data; the source mark ends with its own CRC-32. A chunk
+whose header, length or CRCs do not check out is never uploaded. A mark length of 0 means
+the chunk carries no source mark (a source that cannot resume, such as stdin).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import zlib
 from dataclasses import dataclass
 
 from device.crc64 import crc64
+from device.spool.mark import MarkFormatError, SourceMark, decode_mark, encode_mark
 
 __all__ = [
     "FLAG_INIT_SEGMENT",
@@ -26,7 +29,9 @@ __all__ = [
     "Chunk",
     "ChunkFormatError",
     "decode_chunk",
+    "decode_mark_trailer",
     "encode_chunk",
+    "header_fields",
 ]
 
 _MAGIC = b"OSMC"
@@ -58,6 +63,7 @@ class Chunk:
         data: the recorded bytes.
         crc64: CRC-64 of ``data``.
         flags: markers; :data:`FLAG_WHOLE_OBJECT` says the data is a whole-object put.
+        mark: the source position just after the chunk's last byte, if the source has one.
     """
 
     seq: int
@@ -65,6 +71,7 @@ class Chunk:
     data: bytes
     crc64: int
     flags: int = 0
+    mark: SourceMark | None = None
 
     @property
     def size(self) -> int:
@@ -87,11 +94,37 @@ class Chunk:
         return bool(self.flags & FLAG_SEGMENT_START)
 
 
-def encode_chunk(seq: int, wall_ms: int, data: bytes, flags: int = 0) -> tuple[bytes, int]:
+def encode_chunk(
+    seq: int, wall_ms: int, data: bytes, flags: int = 0, mark: SourceMark | None = None
+) -> tuple[bytes, int]:
     """Return the file bytes of a chunk and the CRC-64 of its data."""
     checksum = crc64(data)
-    fields = _FIELDS.pack(_MAGIC, _VERSION, flags, 0, seq, wall_ms, len(data), checksum)
-    return fields + _HEADER_CRC.pack(zlib.crc32(fields)) + data, checksum
+    trailer = b"" if mark is None else encode_mark(mark)
+    fields = _FIELDS.pack(_MAGIC, _VERSION, flags, len(trailer), seq, wall_ms, len(data), checksum)
+    return fields + _HEADER_CRC.pack(zlib.crc32(fields)) + data + trailer, checksum
+
+
+def header_fields(raw: bytes) -> tuple[int, int, int, int]:
+    """Return ``(wall_ms, flags, data length, mark length)`` of a chunk header, unchecked.
+
+    Only for rebuilding the spool's index; the full checks run when the chunk is read.
+    """
+    if len(raw) < HEADER_SIZE:
+        return 0, 0, 0, 0
+    _, _, flags, mark_len, _, wall_ms, length, _ = _FIELDS.unpack_from(raw)
+    return wall_ms, flags, length, mark_len
+
+
+def decode_mark_trailer(raw: bytes) -> SourceMark:
+    """Parse a chunk's source mark read on its own (see :func:`header_fields`).
+
+    Raises:
+        ChunkFormatError: the mark is torn or corrupted.
+    """
+    try:
+        return decode_mark(raw)
+    except MarkFormatError as exc:
+        raise ChunkFormatError(str(exc)) from None
 
 
 def decode_chunk(raw: bytes) -> Chunk:
@@ -106,12 +139,15 @@ def decode_chunk(raw: bytes) -> Chunk:
     (header_crc,) = _HEADER_CRC.unpack_from(raw, _FIELDS.size)
     if zlib.crc32(fields) != header_crc:
         raise ChunkFormatError("header checksum mismatch")
-    magic, version, flags, _, seq, wall_ms, length, checksum = _FIELDS.unpack(fields)
+    magic, version, flags, mark_len, seq, wall_ms, length, checksum = _FIELDS.unpack(fields)
     if magic != _MAGIC or version != _VERSION:
         raise ChunkFormatError("not a spool chunk")
-    data = raw[HEADER_SIZE:]
-    if len(data) != length:
-        raise ChunkFormatError(f"data is {len(data)} bytes, header says {length}")
+    if len(raw) - HEADER_SIZE != length + mark_len:
+        raise ChunkFormatError(
+            f"chunk is {len(raw) - HEADER_SIZE} bytes, header says {length} + {mark_len}"
+        )
+    data = raw[HEADER_SIZE : HEADER_SIZE + length]
     if crc64(data) != checksum:
         raise ChunkFormatError("data checksum mismatch")
-    return Chunk(seq=seq, wall_ms=wall_ms, data=data, crc64=checksum, flags=flags)
+    mark = decode_mark_trailer(raw[HEADER_SIZE + length :]) if mark_len else None
+    return Chunk(seq=seq, wall_ms=wall_ms, data=data, crc64=checksum, flags=flags, mark=mark)

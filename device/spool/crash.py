@@ -16,6 +16,16 @@ points, in the order one chunk and one upload pass them:
 
 A whole-object put passes ``upload.putting`` (about to be sent) and ``upload.put`` (stored,
 not yet journaled) instead of the two append points, then ``upload.journaled``.
+
+The recorder adds two points on the source side (:mod:`device.recorder`); a chunk's source
+position is committed with the chunk itself, at ``chunk.renamed``:
+
+``source.spooled``      chunk and source position durable; the source not yet told (a
+                        directory's segment file is still there)
+``source.released``     the source was told (the segment file is removed)
+
+With HLS output, ``source.spooled`` is passed after each segment or playlist is queued;
+a playlist carries the recording's position, a segment does not.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 One small JSON file records the current object (key, committed length and CRC-64, time
 range), the highest spool sequence number whose bytes are in the store, the next object
-number, upload counters and the ``segment.closed`` events not yet confirmed by the broker.
+number, upload counters, the ``segment.closed`` events not yet confirmed by the broker and
+the source mark of the newest stored chunk (:mod:`device.spool.mark`).
 It is rewritten with :func:`~device.spool.fsutil.atomic_write` (temporary file, fsync,
 rename, directory fsync), so after any crash it holds either the previous or the new state,
 never a mix. The uploader writes it after each append lands and before it removes the
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from device.errors import SpoolCorrupt, SpoolError
 from device.spool.crash import NO_CRASH, CrashPoints
 from device.spool.fsutil import atomic_write
+from device.spool.mark import SourceMark
 
 __all__ = ["Journal", "JournalState", "ObjectRecord", "UploadCounters"]
 
@@ -71,6 +73,8 @@ class JournalState(_Frozen):
         current: the object being appended to, if any.
         pending_events: signed ``segment.closed`` payloads not yet acknowledged by the broker.
         counters: upload counters.
+        source: the source mark of the newest stored chunk that had one (where a restarted
+            recording continues once the queue holds no newer mark).
     """
 
     version: int = 1
@@ -79,6 +83,7 @@ class JournalState(_Frozen):
     current: ObjectRecord | None = None
     pending_events: tuple[str, ...] = ()
     counters: UploadCounters = UploadCounters()
+    source: SourceMark | None = None
 
 
 class Journal:

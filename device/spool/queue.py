@@ -10,9 +10,12 @@ Layout of the spool directory::
 A chunk is *acknowledged* when :meth:`Spool.put` returns: by then its bytes are fsync'd
 and its name is renamed into ``chunks/`` and fsync'd too, so neither SIGKILL nor a power
 cut can lose it. A crash earlier leaves at most a file in ``tmp/``, which the next open
-removes, so a torn chunk is never queued. The uploader removes a chunk with :meth:`ack`
-only after the journal records its append; a chunk that reappears after a crash (its
-removal not yet on disk) has a sequence number the journal already covers and is skipped.
+removes, so a torn chunk is never queued. A chunk may carry a source mark (where in its
+source its last byte came from, :mod:`device.spool.mark`), made durable by the same rename;
+on open, the newest queued mark is :attr:`Spool.recovered_mark`. The uploader removes a
+chunk with :meth:`ack` only after the journal records its append; a chunk that reappears
+after a crash (its removal not yet on disk) has a sequence number the journal already
+covers and is skipped.
 
 Besides bytes to append, the queue holds whole-object puts (:meth:`Spool.put_object`, an
 HLS segment or playlist), in the same sequence and with the same durability. The uploader
@@ -47,10 +50,13 @@ from device.spool.chunkfile import (
     Chunk,
     ChunkFormatError,
     decode_chunk,
+    decode_mark_trailer,
     encode_chunk,
+    header_fields,
 )
 from device.spool.crash import NO_CRASH, CrashPoints
 from device.spool.fsutil import atomic_write, fsync_dir
+from device.spool.mark import SourceMark
 from device.spool.objectput import ObjectPut, encode_object_put
 
 __all__ = ["Spool", "SpoolCounters", "SpoolStats"]
@@ -146,6 +152,7 @@ class Spool:
         self._in_flight: int | None = None
         self._closed = False
         self._alert: str | None = None
+        self.recovered_mark: SourceMark | None = None
         try:
             for sub in (self._chunks_dir, self._tmp_dir, self._corrupt_dir):
                 sub.mkdir(parents=True, exist_ok=True)
@@ -171,22 +178,28 @@ class Spool:
             if seq <= done_through:
                 path.unlink()
                 continue
-            size = path.stat().st_size - HEADER_SIZE
-            wall_ms, flags = self._peek_header(path)
+            wall_ms, flags, size, mark = self._peek(path)
             whole = bool(flags & FLAG_WHOLE_OBJECT)
             init = bool(flags & FLAG_INIT_SEGMENT)
-            self._entries.append(_Entry(seq, max(size, 0), wall_ms, whole, init))
-            self._bytes += max(size, 0)
+            self._entries.append(_Entry(seq, size, wall_ms, whole, init))
+            self._bytes += size
+            if mark is not None:
+                self.recovered_mark = mark  # sorted by seq: the newest wins
         return last
 
     @staticmethod
-    def _peek_header(path: Path) -> tuple[int, int]:
+    def _peek(path: Path) -> tuple[int, int, int, SourceMark | None]:
         # Only to rebuild the in-memory index; the full checks run when the chunk is read.
+        # A mark that does not check out is ignored here: the chunk itself is quarantined
+        # when it is read, and an older mark only makes the source repeat unstored bytes.
         with path.open("rb") as fh:
-            raw = fh.read(HEADER_SIZE)
-        if len(raw) < HEADER_SIZE:
-            return 0, 0
-        return int.from_bytes(raw[16:24], "big"), raw[5]
+            wall_ms, flags, size, mark_len = header_fields(fh.read(HEADER_SIZE))
+            mark = None
+            if mark_len:
+                fh.seek(HEADER_SIZE + size)
+                with contextlib.suppress(ChunkFormatError):
+                    mark = decode_mark_trailer(fh.read(mark_len))
+        return wall_ms, flags, size, mark
 
     def _load_counters(self) -> SpoolCounters:
         try:
@@ -205,13 +218,17 @@ class Spool:
 
     # -- producer -------------------------------------------------------------------
 
-    def put(self, data: bytes, wall_ms: int, *, flags: int = 0) -> int:
+    def put(
+        self, data: bytes, wall_ms: int, *, flags: int = 0, mark: SourceMark | None = None
+    ) -> int:
         """Queue ``data`` durably and return its sequence number.
 
         Args:
             data: the chunk's bytes (non-empty).
             wall_ms: capture time of its first byte.
             flags: chunk flags.
+            mark: the source position after the chunk's last byte; it becomes durable in
+                the same step as the chunk.
 
         Returns:
             The chunk's sequence number; the chunk is on disk when this returns.
@@ -232,7 +249,7 @@ class Spool:
             pressed = False if init else self._make_room(len(data), whole=whole)
             seq = self._next_seq
             self._next_seq += 1
-        raw, _ = encode_chunk(seq, wall_ms, data, flags)
+        raw, _ = encode_chunk(seq, wall_ms, data, flags, mark)
         path = self._chunks_dir / f"{seq:020d}.chunk"
         while True:
             try:
@@ -255,12 +272,13 @@ class Spool:
             self._cond.notify_all()
         return seq
 
-    def put_object(self, put: ObjectPut, wall_ms: int) -> int:
+    def put_object(self, put: ObjectPut, wall_ms: int, *, mark: SourceMark | None = None) -> int:
         """Queue a whole-object put durably, behind everything queued before it.
 
         Args:
             put: the object's name (below the granted prefix), bytes and content type.
             wall_ms: when the object was made.
+            mark: the source position the object brings the recording to.
 
         Returns:
             Its sequence number; the entry is on disk when this returns.
@@ -269,7 +287,7 @@ class Spool:
             SpoolFull: there is no room (whole objects never push out queued data).
             SpoolError: the entry could not be written.
         """
-        return self.put(encode_object_put(put), wall_ms, flags=FLAG_WHOLE_OBJECT)
+        return self.put(encode_object_put(put), wall_ms, flags=FLAG_WHOLE_OBJECT, mark=mark)
 
     def _disk_full(self, size: int, *, whole: bool, error: OSError) -> None:
         """The file system refused a chunk: apply the policy as if the bound were reached.

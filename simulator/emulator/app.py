@@ -21,8 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from simulator.base.asgi import ASGIApp, ASGIReceive, ASGISend, Message, Scope
 from simulator.emulator.admin import PREFIX, AdminApp
-from simulator.emulator.asgi import ASGIApp, ASGIReceive, ASGISend, Message, Scope
 from simulator.emulator.operations import is_path_style
 from simulator.oss.responses import Clock as HttpDates
 

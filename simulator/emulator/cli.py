@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from types import FrameType
 
+from simulator.base.errors import EmulatorError
 from simulator.emulator.config import load_config, parse_document
-from simulator.emulator.errors import EmulatorError
 from simulator.emulator.faults import FaultConfig
 from simulator.emulator.runner import serve
 from simulator.emulator.server import Emulator

@@ -30,7 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulator.emulator.errors import EmulatorConfigError
+from schemas.durations import (
+    DEFAULT_SESSION_DURATION_S,
+    MAX_SESSION_DURATION_S,
+    MIN_ROLE_MAX_SESSION_S,
+)
+from simulator.base.errors import EmulatorConfigError
 from simulator.iam import tokens
 
 DEFAULT_ACCOUNT = "1000000000000001"
@@ -59,7 +64,9 @@ class RoleConfig(BaseModel):
     name: str
     policies: tuple[PolicyDoc, ...] = ()
     trusted_accounts: tuple[str, ...] | None = None
-    max_session_duration: int = Field(default=3600, ge=3600, le=43200)
+    max_session_duration: int = Field(
+        default=DEFAULT_SESSION_DURATION_S, ge=MIN_ROLE_MAX_SESSION_S, le=MAX_SESSION_DURATION_S
+    )
 
 
 class AccountConfig(BaseModel):

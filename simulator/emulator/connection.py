@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from simulator.emulator.asgi import ASGIReceive, Scope
+from simulator.base.asgi import ASGIReceive, Scope
 
 EXTENSION = "ossmedia.connection"
 

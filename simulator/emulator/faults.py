@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simulator.emulator.errors import EmulatorConfigError
+from simulator.base.errors import EmulatorConfigError
 
 Service = Literal["oss", "sts"]
 FaultKind = Literal[

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from xml.sax.saxutils import escape
 
-from simulator.emulator.asgi import ASGIApp, ASGIReceive, ASGISend, Message, Scope
+from simulator.base.asgi import ASGIApp, ASGIReceive, ASGISend, Message, Scope
 from simulator.emulator.connection import abort_function, wait_disconnect
 from simulator.emulator.faults import FaultDecision, FaultInjector, Service
 from simulator.emulator.operations import classify_oss, classify_sts

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.emulator.asgi import ASGIApp, ASGIReceive, ASGISend, Scope
+from simulator.base.asgi import ASGIApp
 
 
 @dataclass(frozen=True)
@@ -26,32 +26,3 @@ class OssBackend:
     model: Any = None
     close: Callable[[], None] = lambda: None
     sweep: Callable[[], int] = lambda: 0
-
-
-async def not_implemented(scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
-    """Answer 501 ``NotImplemented`` when no OSS emulator is installed."""
-    del receive
-    body = (
-        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NotImplemented</Code>'
-        b"<Message>OSS is not available in this emulator.</Message></Error>\n"
-    )
-    if scope["method"] == "HEAD":
-        body = b""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 501,
-            "headers": [
-                (b"content-type", b"application/xml"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-def _no_buckets(name: str, account_id: str) -> None:
-    del name, account_id
-
-
-UNAVAILABLE = OssBackend(app=not_implemented, create_bucket=_no_buckets)

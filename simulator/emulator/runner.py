@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import uvicorn
 
+from simulator.base.errors import EmulatorError
 from simulator.emulator.connection import AbortableHttpToolsProtocol
-from simulator.emulator.errors import EmulatorError
 from simulator.emulator.server import Emulator
 
 _STARTUP_TIMEOUT_S = 15.0

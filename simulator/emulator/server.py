@@ -7,24 +7,25 @@ uvicorn (in the foreground for the CLI, in a background thread for tests).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import ipaddress
 import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from schemas.durations import DEFAULT_SESSION_DURATION_S
+from simulator.base.errors import EmulatorConfigError
 from simulator.emulator.admin import AdminApp
 from simulator.emulator.app import EmulatorApp
 from simulator.emulator.clock import EmulatorClock
 from simulator.emulator.config import EmulatorConfig, default_config, load_config
-from simulator.emulator.errors import EmulatorConfigError
-from simulator.emulator.faults import FaultInjector
+from simulator.emulator.faults import FaultConfig, FaultInjector
 from simulator.emulator.middleware import EmulatorMiddleware
-from simulator.emulator.oss_backend import UNAVAILABLE, OssBackend
+from simulator.emulator.oss_backend import OssBackend
+from simulator.emulator.oss_wiring import build_oss_backend
 from simulator.emulator.settings import EmulatorSettings
 from simulator.emulator.stats import RequestStats
 from simulator.iam.models import Iam
@@ -39,16 +40,6 @@ CONFIG_FILE = "emulator-config.json"
 BASE_HOST = "oss-cn-hangzhou.aliyuncs.com"
 
 OssFactory = Callable[["Emulator"], OssBackend]
-
-
-def default_oss_factory(emulator: Emulator) -> OssBackend:
-    """Build the OSS emulator when it is installed, else a backend answering 501."""
-    try:
-        module = importlib.import_module("simulator.emulator.oss_wiring")
-    except ModuleNotFoundError:
-        return UNAVAILABLE
-    backend: OssBackend = module.build_oss_backend(emulator)
-    return backend
 
 
 def url_host(host: str) -> str:
@@ -69,7 +60,8 @@ class Emulator:
     Args:
         settings: how to run.
         base_clock: the real clock under the adjustable emulator clock.
-        oss_factory: builds the OSS backend (default: the OSS emulator, if installed).
+        oss_factory: builds the OSS backend instead of the OSS emulator (a stand-in app for
+            tests of the server itself, or one over an observed store).
     """
 
     def __init__(
@@ -96,17 +88,21 @@ class Emulator:
         self.sts = StsService(
             self.iam, StsSettings(rate_per_account=settings.sts_rate), clock=self.clock
         )
-        self.oss = (oss_factory or default_oss_factory)(self)
+        self.oss = (
+            oss_factory(self)
+            if oss_factory is not None
+            else build_oss_backend(settings, self.iam, self.clock)
+        )
         for bucket in self.config.buckets:
             self.oss.create_bucket(bucket.name, self.config.bucket_owner(bucket))
         self.injector = FaultInjector(settings.faults, self.clock)
-        self.stats = RequestStats()
+        self.request_stats = RequestStats()
         services = EmulatorMiddleware(
             oss=self.oss.app,
             sts=StsApp(self.sts),
             is_sts=is_sts_request,
             injector=self.injector,
-            stats=self.stats,
+            stats=self.request_stats,
             base_host=BASE_HOST,
             access_log=settings.access_log,
         )
@@ -165,11 +161,11 @@ class Emulator:
     def create_role(
         self,
         name: str,
-        *,
         policies: list[Any],
+        *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
-        max_session_duration: int = 3600,
+        max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role; returns its ARN."""
         return self.iam.add_role(
@@ -197,6 +193,41 @@ class Emulator:
     def sweep_lifecycle(self) -> int:
         """Apply OSS lifecycle rules at the emulator clock; returns how many objects expired."""
         return self.oss.sweep()
+
+    # -- faults, clock, statistics ---------------------------------------------------------
+
+    def set_faults(self, faults: FaultConfig | Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the injected faults; returns the faults in force and the counters."""
+        if not isinstance(faults, FaultConfig):
+            faults = FaultConfig.parse(faults, source="admin")
+        self.injector.configure(faults)
+        return self.faults()
+
+    def clear_faults(self) -> None:
+        """Stop injecting faults."""
+        self.injector.configure(FaultConfig())
+
+    def faults(self) -> dict[str, Any]:
+        """The faults in force and what was injected so far."""
+        return dict(self.injector.snapshot())
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator clock forward and apply lifecycle rules; returns the new offset."""
+        offset = self.clock.advance(seconds)
+        self.sweep_lifecycle()
+        return offset
+
+    def stats(self) -> dict[str, Any]:
+        """Requests per operation and outcome (``requests``) and injected faults (``faults``)."""
+        return {
+            "requests": self.request_stats.snapshot(),
+            "faults": self.injector.snapshot()["injected"],
+        }
+
+    def reset_stats(self) -> None:
+        """Zero the request and fault counters."""
+        self.request_stats.reset()
+        self.injector.reset_counters()
 
     # -- what clients need -----------------------------------------------------------------
 

@@ -3,8 +3,10 @@
 The source paces bytes at the camera's bitrate and logs every piece it hands to the recorder
 as an integrity :class:`~simulator.fleet.integrity.Chunk`, so the end-of-run audit can account
 for every produced byte. The bytes are a deterministic synthetic stream, or a pre-encoded
-video clip replayed in a loop (encoding once saves CPU across a fleet). The camera's base
-clock can be skewed from a given moment on: that is how the ``clock_skew`` step reaches the
+video clip replayed in a loop (encoding once saves CPU across a fleet); both can be
+regenerated from any offset, so a camera process killed mid-run resumes from the source mark
+its spool committed and logs the bytes before it again (the audit then covers the whole
+recording, whichever process produced each byte). The camera's base clock can be skewed from a given moment on: that is how the ``clock_skew`` step reaches the
 device through its own clock seam.
 """
 
@@ -17,12 +19,32 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from device.clock import SystemClock
 from device.recorder import Piece
+from device.resume import resume_offset
+from device.spool import SourceMark
 from simulator.fleet.integrity import Chunk
 
-__all__ = ["ChunkLog", "LoggingSource", "PieceBytes", "SkewPlan", "SkewedClock"]
+__all__ = [
+    "ChunkLog",
+    "LoggingSource",
+    "PieceBytes",
+    "SkewPlan",
+    "SkewedClock",
+    "StopSignal",
+    "piece_bytes",
+]
+
+
+class StopSignal(Protocol):
+    """What ends a recording early: a :class:`threading.Event`, or a
+    ``multiprocessing`` event set by the parent of a camera process."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -78,21 +100,36 @@ class PieceBytes:
         self._pool = _pool(seed)
         self._count = 0
 
+    def seek(self, count: int) -> None:
+        """Make piece number ``count`` the next one read."""
+        self._count = count
+
     def read(self, size: int) -> bytes:
         """Return the next piece, ``size`` bytes long."""
-        tag = hashlib.sha256(self._prefix + str(self._count).encode()).digest()
+        data = _piece(self._prefix, self._pool, self._count, size)
         self._count += 1
-        if size <= self.TAG_BYTES:
-            return tag[:size]
-        parts = [tag]
-        offset = int.from_bytes(tag[:4], "big") % self.POOL_BYTES
-        need = size - self.TAG_BYTES
-        while need > 0:
-            part = self._pool[offset : offset + need]
-            parts.append(part)
-            need -= len(part)
-            offset = 0
-        return b"".join(parts)
+        return data
+
+
+def piece_bytes(camera_id: str, seed: int, number: int, size: int) -> bytes:
+    """Piece ``number`` (from 0) of a camera's synthetic stream, as :class:`PieceBytes`
+    produced it: the audit rebuilds a damaged piece to count its damage to the byte."""
+    return _piece(f"{camera_id}/{seed}/".encode(), _pool(seed), number, size)
+
+
+def _piece(prefix: bytes, pool: bytes, number: int, size: int) -> bytes:
+    tag = hashlib.sha256(prefix + str(number).encode()).digest()
+    if size <= PieceBytes.TAG_BYTES:
+        return tag[:size]
+    parts = [tag]
+    offset = int.from_bytes(tag[:4], "big") % PieceBytes.POOL_BYTES
+    need = size - PieceBytes.TAG_BYTES
+    while need > 0:
+        part = pool[offset : offset + need]
+        parts.append(part)
+        need -= len(part)
+        offset = 0
+    return b"".join(parts)
 
 
 @functools.cache
@@ -132,7 +169,10 @@ class LoggingSource:
         log: where each piece is logged.
         clip: replay these bytes in a loop instead of synthetic ones.
         stream: take the bytes from this iterator instead (a live encoder: each item, such as
-            one fMP4 fragment, becomes one piece); it ends the recording when exhausted.
+            one fMP4 fragment, becomes one piece); it ends the recording when exhausted. A
+            stream cannot resume.
+        resume: the mark the camera's spool committed before its process was killed; the
+            recording continues after it (and the bytes before it are logged again).
     """
 
     def __init__(
@@ -146,12 +186,13 @@ class LoggingSource:
         log: ChunkLog,
         clip: bytes | None = None,
         stream: Iterator[bytes] | None = None,
-        end: threading.Event | None = None,
+        end: StopSignal | None = None,
         piece_interval_s: float | None = None,
+        resume: SourceMark | None = None,
     ) -> None:
         self._interval = piece_interval_s
         self._stream = stream
-        self._end = end or threading.Event()
+        self._end: StopSignal = end or threading.Event()
         self._synthetic = PieceBytes(camera_id, seed)
         self._rate = bitrate_bps / 8.0
         self._chunk = chunk_bytes
@@ -159,6 +200,28 @@ class LoggingSource:
         self._log = log
         self._clip = clip
         self._clip_pos = 0
+        self._here = SourceMark(
+            kind="fleet",
+            identity=f"{camera_id}/{seed}/{chunk_bytes}/{'clip' if clip else 'synthetic'}",
+            offset=0,
+        )
+        self._resumed = 0
+        if stream is None:
+            decision = resume_offset(resume, self._here, size=None, what=f"camera {camera_id}")
+            self._resumed = decision.offset
+            self.resume_note = decision.note
+
+    def _replay(self, offset: int) -> None:
+        # Log what the killed process produced (every piece but a last short one is
+        # ``chunk_bytes`` long) and leave the generator where it stopped.
+        whole, rest = divmod(offset, self._chunk)
+        for _ in range(whole):
+            self._log.add(self._next(self._chunk))
+        if rest:  # log the head of the piece it was in, then go back to the piece's start
+            self._log.add(self._next(self._chunk)[:rest])
+            self._synthetic.seek(whole)
+            if self._clip:
+                self._clip_pos = (self._clip_pos - self._chunk) % len(self._clip)
 
     def _next(self, size: int) -> bytes:
         if not self._clip:
@@ -175,8 +238,9 @@ class LoggingSource:
         if self._stream is not None:
             yield from self._stream_pieces(stop)
             return
-        start = time.monotonic()
-        sent = 0
+        sent = self._resumed
+        self._replay(sent)
+        start = time.monotonic() - sent / self._rate  # the recording continues in real time
         while not stop.is_set() and not self._end.is_set():
             elapsed = time.monotonic() - start
             if elapsed >= self._duration:
@@ -190,10 +254,12 @@ class LoggingSource:
                 size = max(0, int(self._duration * self._rate) - sent)
             if size <= 0:
                 break
-            data = self._next(size)
+            head = sent % self._chunk  # resumed inside a piece: its head is already spooled
+            size = min(size, self._chunk - head)
+            data = self._next(head + size)[head:]  # a shorter read is a prefix of a longer
             self._log.add(data)
             sent += size
-            yield Piece(data)
+            yield Piece(data, mark=self._here.model_copy(update={"offset": sent}))
         yield Piece(b"", end_of_segment=True)
 
     def _stream_pieces(self, stop: threading.Event) -> Iterator[Piece]:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from simulator import lifetime
+from simulator.fleet.checks import check_report_path
+from simulator.fleet.errors import FleetInputError, FleetServiceError
 from simulator.fleet.runner import FleetSettings, run_fleet
-from simulator.fleet.scenario import ScenarioError, builtin_names, load_scenario
+from simulator.fleet.scenario import builtin_names, load_scenario
+from simulator.fleet.verdict import EXIT_STATUS, Reason, exit_status_help
 
-__all__ = ["build_parser", "main", "quiet_logs"]
+__all__ = ["CAMERAS_DRAIN", "build_parser", "main", "quiet_logs"]
+
+CAMERAS_DRAIN = "the cameras upload what they hold, then the report follows"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,12 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
             "Mosquitto, OSS + STS emulator and credential responder (or given services), "
             "inject a chaos scenario, then read every camera's objects back and account for "
             "every byte it produced (SHA-256 per produced chunk, CRC-64 per object).\n\n"
-            "Exit status: 0 when nothing was lost, duplicated or corrupted; 1 otherwise; "
-            "2 on bad arguments."
+            "RESULT: OK only when every camera was audited, every produced byte is stored "
+            "exactly once (or dropped by a spool policy the scenario forces), nothing is "
+            "left spooled, every scenario step was applied and something was produced.\n"
+            + exit_status_help()
+            + "\n\nCtrl-C or SIGTERM ends the recording early: the cameras upload what they "
+            "hold (up to --drain seconds) and the report covers what was recorded "
+            "(interrupted: true). "
+            + lifetime.signal_help()
+            + " Every process the run starts ends with it, even when it is killed."
         ),
         epilog=(
             f"built-in scenarios: {', '.join(builtin_names())}\n"
-            "with --endpoint, the emulator's admin token is read from OSSMEDIA_ADMIN_TOKEN."
+            "with --endpoint, the emulator's admin token is read from OSSMEDIA_ADMIN_TOKEN and\n"
+            "each run writes under its own key prefix (fleet-runs/<run>/<device_id>/).\n"
+            "the JSON report and the external-service requirements: docs/fleet.md."
         ),
     )
     parser.add_argument("--cameras", type=int, default=10, help="number of cameras (10)")
@@ -78,16 +91,22 @@ def quiet_logs(verbose: bool) -> None:
     logging.basicConfig(level=logging.WARNING if verbose else logging.ERROR)
 
 
+def refuse(prog: str, message: str) -> int:
+    """Print one line for an operator error and return its exit status."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_STATUS[Reason.INVALID_INPUT]
+
+
 def main(argv: list[str]) -> int:
     """Run ``ossmedia fleet``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.cameras < 1 or args.duration <= 0 or args.bitrate <= 0 or args.processes < 1:
-        parser.error("--cameras, --duration, --bitrate and --processes must be positive")
     try:
         scenario = load_scenario(args.scenario)
-    except ScenarioError as exc:
-        parser.error(str(exc))
+        if args.report is not None:
+            check_report_path(args.report)
+    except FleetInputError as exc:
+        return refuse(parser.prog, str(exc))
     quiet_logs(args.verbose)
     settings = FleetSettings(
         cameras=args.cameras,
@@ -105,17 +124,19 @@ def main(argv: list[str]) -> int:
         oss_client=args.oss_client,
         output=args.output,
     )
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        report = run_fleet(settings, out=sys.stderr, stop=stop)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with lifetime.command_lifetime("ossmedia fleet", draining=CAMERAS_DRAIN) as shutdown:
+        try:
+            report = run_fleet(settings, out=sys.stderr, stop=shutdown.stop)
+        except lifetime.DrainSkipped as skipped:
+            print("ossmedia fleet: stopped without draining; no report", file=sys.stderr)
+            return lifetime.signal_status(skipped.signum)
+        except FleetInputError as exc:
+            return refuse(parser.prog, str(exc))
+        except FleetServiceError as exc:
+            print(f"{parser.prog}: {exc}", file=sys.stderr)
+            return EXIT_STATUS[Reason.INFRASTRUCTURE]
     print(report.summary())
     if args.report is not None:
         report.write(args.report)
         print(f"report written to {args.report}")
-    return 0 if report.ok else 1
+    return report.exit_status

@@ -9,19 +9,24 @@ the end, a :class:`GroupResult` with each camera's chunk log and counters.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from device.agent.agent import Agent
 from device.mqtt import SelectorLoop
+from device.resume import committed_mark
 from device.settings import AgentSettings
-from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan
+from schemas.events import SegmentClosed
+from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan, StopSignal
 from simulator.fleet.hls import hls_camera
-from simulator.fleet.integrity import Chunk
+from simulator.fleet.integrity import Chunk, ClosedSegment
 from simulator.fleet.latency import AppendTimer, LatencyHistogram
 
 __all__ = ["CameraResult", "CameraSpec", "GroupResult", "GroupSnapshot", "GroupSpec", "run_group"]
@@ -53,6 +58,9 @@ class GroupSpec:
     report_s: float = 1.0
     clip: bytes | None = None
     video: bool = False
+    elapsed_s: float = 0.0
+    """How far into the run this process starts: a replacement for a killed group process
+    joins the run there, and its cameras resume from what their spools committed."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,10 @@ class CameraResult:
     credential_errors: dict[str, int]
     outage_waits: int
     new_key_times_s: list[float] = field(default_factory=list)
+    closed: list[ClosedSegment] = field(default_factory=list)
+    source_seed: int | None = None
+    """The seed of its synthetic bytes (``None``: a clip, live video or HLS, which the
+    audit cannot rebuild)."""
 
 
 @dataclass
@@ -123,6 +135,28 @@ class KeyLog:
         self.times_s.append(round(lease.issued_mono - start_mono, 3))
 
 
+class FleetAgent(Agent):
+    """The camera agent, noting each ``segment.closed`` it reports.
+
+    The audit checks every stored object against the size and CRC-64 its camera reported,
+    so a wrong object is named. The latest report of a key wins: a playlist is rewritten
+    and reported again, and an event published again after a reconnect is the same event.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closed: dict[str, ClosedSegment] = {}
+
+    def publish_event(self, payload: bytes) -> Any:
+        try:
+            event = SegmentClosed.model_validate_json(payload)
+        except ValidationError:
+            log.warning("%s: unreadable segment.closed event", self.device_id)
+        else:
+            self.closed[event.key] = ClosedSegment(event.key, event.bytes, event.crc64)
+        return super().publish_event(payload)
+
+
 class _Lifecycle:
     """Ends cameras once they have drained, without a thread per camera while they record.
 
@@ -131,7 +165,7 @@ class _Lifecycle:
     (close the last object, publish its event), which returns at once, in a short thread.
     """
 
-    def __init__(self, agents: list[Agent], codes: dict[int, int]) -> None:
+    def __init__(self, agents: Sequence[Agent], codes: dict[int, int]) -> None:
         self._agents = agents
         self._codes = codes
         self._threads: dict[int, threading.Thread] = {}
@@ -169,7 +203,7 @@ class _Lifecycle:
             thread.join(max(0.0, end - time.monotonic()))
 
 
-def _errors(agents: list[Agent]) -> dict[str, int]:
+def _errors(agents: Sequence[Agent]) -> dict[str, int]:
     out: dict[str, int] = {}
     for agent in agents:
         stats = agent.credentials.stats
@@ -194,7 +228,7 @@ def _video(device_id: str, spec: GroupSpec) -> Iterator[bytes]:
 def run_group(
     spec: GroupSpec,
     report: Callable[[GroupSnapshot], None],
-    stop: threading.Event | None = None,
+    stop: StopSignal | None = None,
 ) -> GroupResult:
     """Run the group's cameras until they end and drain (or the drain time runs out).
 
@@ -208,11 +242,11 @@ def run_group(
         Each camera's chunk log and counters.
     """
     stop = stop or threading.Event()
-    start = time.monotonic()
+    start = time.monotonic() - spec.elapsed_s
     loop = SelectorLoop(name="fleet-mqtt")
     loop.start()
     logs: list[ChunkLog] = []
-    agents: list[Agent] = []
+    agents: list[FleetAgent] = []
     latency = LatencyHistogram()
     for cam in spec.cameras:
         settings = AgentSettings.model_validate_json(cam.settings_json)
@@ -229,8 +263,9 @@ def run_group(
             stream=_video(settings.device_id, spec) if spec.video else None,
             end=stop,
             piece_interval_s=1.0 if spec.video else None,
+            resume=committed_mark(settings.spool.dir) if spec.elapsed_s else None,
         )
-        agent = Agent(
+        agent = FleetAgent(
             settings,
             clock=SkewedClock(cam.skew, start),
             crash=AppendTimer(latency),
@@ -288,6 +323,8 @@ def run_group(
         report(GroupSnapshot(time.monotonic() - start, tuple(figures), _errors(agents)))
     lifecycle.join(90)
     loop.stop()
+    hls = bool(spec.cameras) and agents[0].settings.output.format == "hls"
+    synthetic_seed = None if spec.clip or spec.video or hls else spec.seed
     result = GroupResult(append_latency_counts=latency.counts())
     for i, (agent, chunk_log) in enumerate(zip(agents, logs, strict=True)):
         cstats = agent.credentials.stats
@@ -308,17 +345,24 @@ def run_group(
                 credential_errors=dict(cstats.errors),
                 outage_waits=agent.uploader.stats.outage_waits,
                 new_key_times_s=keys[i].times_s,
+                closed=list(agent.closed.values()),
+                source_seed=synthetic_seed,
             )
         )
     return result
 
 
-def group_process_main(spec: GroupSpec, queue: Any) -> None:
-    """Child-process entry point: run the group, send snapshots and the result on ``queue``."""
+def group_process_main(spec: GroupSpec, queue: Any, stop: StopSignal | None = None) -> None:
+    """Child-process entry point: run the group, send snapshots and the result on ``queue``.
+
+    Ctrl-C reaches every process of the terminal's group; a camera process leaves it to the
+    parent, which ends the recording through ``stop`` so the cameras drain and report.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.ERROR)
     # Hundreds of camera threads share this process's GIL. At the default 5 ms switch
     # interval a backlog (boot, an outage's end) wakes them all and most of the CPU goes to
     # handing the GIL round; longer turns keep the work flowing.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    result = run_group(spec, lambda snap: queue.put(("snapshot", snap)))
+    result = run_group(spec, lambda snap: queue.put(("snapshot", snap)), stop)
     queue.put(("result", result))

@@ -17,7 +17,7 @@ Per-object checks (length and CRC64 against the camera's ``segment.closed`` even
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -52,6 +52,24 @@ class ClosedSegment:
     crc64: int
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One damaged stretch of a camera's stream.
+
+    Attributes:
+        kind: ``lost``, ``duplicated`` or ``corrupted``.
+        offset: where in the joined stored stream (for ``lost``: where the missing bytes
+            belong); :func:`~simulator.fleet.verify.verify_cameras` names the object.
+        size: bytes concerned (produced bytes for ``lost``, stored bytes otherwise).
+        seq: the produced chunk concerned (the first one of a run of chunks).
+    """
+
+    kind: str
+    offset: int
+    size: int
+    seq: int | None
+
+
 @dataclass
 class StreamAudit:
     """Byte accounting for one camera; ``clean`` is what a fleet run must end with."""
@@ -67,14 +85,36 @@ class StreamAudit:
     lost_seqs: list[int] = field(default_factory=list)
     duplicated_seqs: list[int] = field(default_factory=list)
     corrupt_at: int | None = None
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
         return not (self.lost_bytes or self.duplicated_bytes or self.corrupted_bytes)
 
+    def note(self, kind: str, offset: int, size: int, seq: int | None) -> None:
+        """Count ``size`` bytes of damage and keep where it is."""
+        if size <= 0:
+            return
+        if kind == "lost":
+            self.lost_bytes += size
+        elif kind == "duplicated":
+            self.duplicated_bytes += size
+        else:
+            self.corrupted_bytes += size
+            if self.corrupt_at is None:
+                self.corrupt_at = offset
+        self.findings.append(Finding(kind, offset, size, seq))
+
 
 def _digest(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+Regenerate = Callable[[int, int], bytes]
+"""The bytes of produced chunk ``seq`` of length ``size``, for a source that can repeat them."""
+
+# Chunks ahead of the expected one whose sizes are tried at a candidate position.
+_LOOKAHEAD = 256
 
 
 def audit_stream(
@@ -83,6 +123,8 @@ def audit_stream(
     *,
     dropped: Iterable[int] = (),
     in_flight: Iterable[int] = (),
+    starts: Sequence[int] = (),
+    regenerate: Regenerate | None = None,
 ) -> StreamAudit:
     """Account for every produced and every stored byte of one camera.
 
@@ -93,94 +135,188 @@ def audit_stream(
         in_flight: sequence numbers still in the spool when the run ended (the camera was
             stopped before uploading them); they count as pending, not lost, but only when
             they form the tail of the stream.
+        starts: where each object begins in ``stored``: after damage the walk picks the
+            stream up again at the next object or expected chunk boundary.
+        regenerate: rebuilds a produced chunk's bytes; with it, damage inside a chunk is
+            counted to the byte (a flipped byte is one corrupted byte, a cut tail the missing
+            bytes lost); without it, to the chunk.
 
     Returns:
         The audit; ``clean`` is false when any byte was lost, duplicated or corrupted.
     """
-    dropped_set = set(dropped)
-    pending_set = set(in_flight)
-    audit = StreamAudit(produced_bytes=sum(c.size for c in expected), stored_bytes=len(stored))
-    view = memoryview(stored)
-    seen: dict[tuple[int, str], int] = {}
-    pos = 0
-    i = 0
-    while i < len(expected):
-        chunk = expected[i]
-        if chunk.seq in dropped_set:
-            audit.dropped_bytes += chunk.size
-            i += 1
-            continue
-        window = view[pos : pos + chunk.size]
-        if len(window) == chunk.size and _digest(window) == chunk.sha256:
-            audit.ok_bytes += chunk.size
-            seen[(chunk.size, chunk.sha256)] = chunk.seq
-            pos += chunk.size
-            i += 1
-            continue
-        if pos >= len(stored):
-            # The stored stream ended: the rest is pending (still spooled) or lost.
-            for rest in expected[i:]:
-                if rest.seq in dropped_set:
-                    audit.dropped_bytes += rest.size
-                elif rest.seq in pending_set:
-                    audit.pending_bytes += rest.size
-                else:
-                    audit.lost_bytes += rest.size
-                    audit.lost_seqs.append(rest.seq)
-            return audit
-        dup = _match_seen(view, pos, seen)
-        if dup is not None:
-            size, seq = dup
-            audit.duplicated_bytes += size
-            audit.duplicated_seqs.append(seq)
-            pos += size
-            continue
-        later = _match_later(view, pos, expected, i + 1)
-        if later is not None:
-            for skipped in expected[i:later]:
-                if skipped.seq in dropped_set:
-                    audit.dropped_bytes += skipped.size
-                else:
-                    audit.lost_bytes += skipped.size
-                    audit.lost_seqs.append(skipped.seq)
-            i = later
-            continue
-        audit.corrupt_at = pos
-        audit.corrupted_bytes += len(stored) - pos
-        return audit
-    if pos < len(stored):
-        # Bytes after everything produced: a duplicate of the tail or garbage.
-        while pos < len(stored):
-            dup = _match_seen(view, pos, seen)
-            if dup is None:
-                audit.corrupt_at = pos
-                audit.corrupted_bytes += len(stored) - pos
+    return _Walk(expected, stored, set(dropped), set(in_flight), starts, regenerate).run()
+
+
+class _Walk:
+    """Walks the stored stream against the produced chunks (see :func:`audit_stream`)."""
+
+    def __init__(
+        self,
+        expected: Sequence[Chunk],
+        stored: bytes,
+        dropped: set[int],
+        pending: set[int],
+        starts: Sequence[int],
+        regenerate: Regenerate | None,
+    ) -> None:
+        self.expected = expected
+        self.view = memoryview(stored)
+        self.size = len(stored)
+        self.dropped = dropped
+        self.pending = pending
+        self.starts = sorted(set(starts))
+        self.regenerate = regenerate
+        self.index: dict[tuple[int, str], list[int]] = {}
+        for j, chunk in enumerate(expected):
+            self.index.setdefault((chunk.size, chunk.sha256), []).append(j)
+        self.seen: dict[tuple[int, str], int] = {}
+        self.audit = StreamAudit(
+            produced_bytes=sum(c.size for c in expected), stored_bytes=len(stored)
+        )
+
+    def _matches(self, pos: int, chunk: Chunk) -> bool:
+        window = self.view[pos : pos + chunk.size]
+        return len(window) == chunk.size and _digest(window) == chunk.sha256
+
+    def _find(self, pos: int, first: int) -> tuple[str, int, int] | None:
+        """What the stored bytes at ``pos`` are: ``("chunk", j, size)`` for produced chunk
+        ``j >= first``, ``("dup", seq, size)`` for a chunk already matched, or ``None``."""
+        sizes = {c.size for c in self.expected[first : first + _LOOKAHEAD]}
+        sizes |= {size for size, _ in self.seen}
+        best: int | None = None
+        dup: tuple[str, int, int] | None = None
+        for size in sorted(sizes, reverse=True):
+            window = self.view[pos : pos + size]
+            if len(window) != size:
+                continue
+            key = (size, _digest(window))
+            later = [j for j in self.index.get(key, ()) if j >= first]
+            if later and (best is None or later[0] < best):
+                best = later[0]
+            if key in self.seen and dup is None:
+                dup = ("dup", self.seen[key], size)
+        if best is not None:
+            return "chunk", best, self.expected[best].size
+        return dup
+
+    def _resync(self, pos: int, first: int) -> tuple[int, tuple[str, int, int] | None]:
+        """The next position after damage at ``pos`` where the stream makes sense again:
+        the next object start, or where a following chunk would begin had the damaged
+        ones kept their length."""
+        candidates = {q for q in self.starts if q > pos}
+        edge = pos
+        for chunk in self.expected[first:]:
+            edge += chunk.size
+            if edge >= self.size:
                 break
-            audit.duplicated_bytes += dup[0]
-            audit.duplicated_seqs.append(dup[1])
-            pos += dup[0]
-    return audit
+            candidates.add(edge)
+        for q in sorted(candidates):
+            found = self._find(q, first)
+            if found is not None:
+                return q, found
+        return self.size, None
+
+    def _ok(self, pos: int, chunk: Chunk) -> None:
+        self.audit.ok_bytes += chunk.size
+        self.seen[(chunk.size, chunk.sha256)] = chunk.seq
+
+    def _missing(self, chunks: Sequence[Chunk], pos: int, at_end: bool) -> None:
+        """Chunks with no stored bytes: dropped, pending (tail only) or lost."""
+        for chunk in chunks:
+            if chunk.seq in self.dropped:
+                self.audit.dropped_bytes += chunk.size
+            elif at_end and chunk.seq in self.pending:
+                self.audit.pending_bytes += chunk.size
+            else:
+                self.audit.lost_seqs.append(chunk.seq)
+                self.audit.note("lost", pos, chunk.size, chunk.seq)
+
+    def _damaged(self, pos: int, end: int, chunks: Sequence[Chunk], at_end: bool) -> None:
+        """Stored bytes ``[pos, end)`` stand where ``chunks`` should be."""
+        kept = [c for c in chunks if c.seq not in self.dropped]
+        self.audit.dropped_bytes += sum(c.size for c in chunks if c.seq in self.dropped)
+        region = self.view[pos:end]
+        first_seq = kept[0].seq if kept else None
+        want_size = sum(c.size for c in kept)
+        if self.regenerate is None or not kept:
+            # Without the produced bytes only whole chunks can be told apart: the stored
+            # stretch is corrupted, and what it falls short of the chunks it stands for is lost.
+            self.audit.note("corrupted", pos, len(region), first_seq)
+        else:
+            want = b"".join(self.regenerate(c.seq, c.size) for c in kept)
+            common = min(len(region), len(want))
+            same = _equal_bytes(region[:common], want[:common])
+            self.audit.ok_bytes += same
+            if common - same:
+                first_bad = next(k for k in range(common) if region[k] != want[k])
+                self.audit.note("corrupted", pos + first_bad, common - same, first_seq)
+            if len(region) > common:
+                self.audit.note("corrupted", pos + common, len(region) - common, first_seq)
+        missing = want_size - len(region)
+        if missing > 0 and kept:
+            last = kept[-1]
+            if at_end and last.seq in self.pending:
+                self.audit.pending_bytes += missing
+            else:
+                self.audit.lost_seqs.append(last.seq)
+                self.audit.note("lost", end, missing, last.seq)
+
+    def run(self) -> StreamAudit:
+        pos, i = 0, 0
+        expected = self.expected
+        while i < len(expected):
+            chunk = expected[i]
+            if chunk.seq in self.dropped:
+                self.audit.dropped_bytes += chunk.size
+                i += 1
+                continue
+            if self._matches(pos, chunk):
+                self._ok(pos, chunk)
+                pos += chunk.size
+                i += 1
+                continue
+            if pos >= self.size:
+                # The stored stream ended: the rest is pending (still spooled) or lost.
+                self._missing(expected[i:], pos, at_end=True)
+                return self.audit
+            found = self._find(pos, i)
+            if found is not None and found[0] == "dup":
+                self._duplicate(pos, found)
+                pos += found[2]
+                continue
+            if found is not None:
+                self._missing(expected[i : found[1]], pos, at_end=False)
+                i = found[1]
+                continue
+            end, after = self._resync(pos, i)
+            upto = after[1] if after is not None and after[0] == "chunk" else i
+            if after is None:
+                upto = len(expected)
+            self._damaged(pos, end, expected[i:upto], at_end=after is None)
+            pos, i = end, upto
+        while pos < self.size:
+            # Bytes after everything produced: a duplicate of the tail or garbage.
+            found = self._find(pos, len(expected))
+            if found is None:
+                end, _ = self._resync(pos, len(expected))
+                self.audit.note("corrupted", pos, end - pos, None)
+                pos = end
+                continue
+            self._duplicate(pos, found)
+            pos += found[2]
+        return self.audit
+
+    def _duplicate(self, pos: int, found: tuple[str, int, int]) -> None:
+        self.audit.duplicated_seqs.append(found[1])
+        self.audit.note("duplicated", pos, found[2], found[1])
 
 
-def _match_seen(
-    view: memoryview, pos: int, seen: Mapping[tuple[int, str], int]
-) -> tuple[int, int] | None:
-    for size in sorted({size for size, _ in seen}, reverse=True):
-        window = view[pos : pos + size]
-        if len(window) == size:
-            seq = seen.get((size, _digest(window)))
-            if seq is not None:
-                return size, seq
-    return None
-
-
-def _match_later(view: memoryview, pos: int, expected: Sequence[Chunk], start: int) -> int | None:
-    for j in range(start, len(expected)):
-        chunk = expected[j]
-        window = view[pos : pos + chunk.size]
-        if len(window) == chunk.size and _digest(window) == chunk.sha256:
-            return j
-    return None
+def _equal_bytes(a: bytes | memoryview, b: bytes | memoryview) -> int:
+    """How many positions hold the same byte in two equally long strings."""
+    if not a:
+        return 0
+    x = int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
+    return x.to_bytes(len(a), "big").count(0)
 
 
 def count_policy_drops(audit: StreamAudit, dropped_bytes: int) -> StreamAudit:
@@ -200,6 +336,7 @@ def count_policy_drops(audit: StreamAudit, dropped_bytes: int) -> StreamAudit:
     audit.dropped_bytes += moved
     if audit.lost_bytes == 0:
         audit.lost_seqs.clear()
+        audit.findings = [f for f in audit.findings if f.kind != "lost"]
     return audit
 
 

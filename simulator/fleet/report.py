@@ -1,7 +1,9 @@
 """The fleet report: every figure of a run as JSON, and a human summary of it.
 
-``ok`` is false when any camera lost, duplicated or corrupted a byte, or an object's bytes
-disagree with the CRC-64 the server computed; the CLI's exit status follows it.
+``ok`` holds only when :attr:`FleetReport.failures` is empty (the rules are in
+:mod:`simulator.fleet.verdict`); the CLI's exit status follows the failures' reasons. The JSON
+carries ``schema_version`` (:data:`SCHEMA_VERSION`), raised whenever a field changes meaning or
+goes away; ``docs/fleet.md`` describes the fields.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from typing import Any
 
 from simulator.fleet.chaos import AppliedStep
 from simulator.fleet.group import CameraResult
+from simulator.fleet.recovery import Recovery
+from simulator.fleet.verdict import Failure, Reason, exit_status
 from simulator.fleet.verify import CameraAudit
 
 __all__ = [
+    "SCHEMA_VERSION",
     "FleetReport",
     "build_report",
     "histogram_quantile",
@@ -70,6 +75,9 @@ def steady_key_rate(key_times: Sequence[Sequence[float]]) -> tuple[int, float | 
     return intervals, intervals * 3600 / span_s
 
 
+SCHEMA_VERSION = 2
+
+
 @dataclass
 class FleetReport:
     """Everything a fleet run measured."""
@@ -89,6 +97,9 @@ class FleetReport:
     dropped_bytes: int = 0
     pending_bytes: int = 0
     objects: int = 0
+    cameras_audited: int = 0
+    cameras_not_audited: list[str] = field(default_factory=list)
+    camera_process_failures: list[str] = field(default_factory=list)
     cameras_not_drained: int = 0
     object_problems: list[dict[str, str]] = field(default_factory=list)
     unclean_cameras: list[str] = field(default_factory=list)
@@ -110,14 +121,70 @@ class FleetReport:
     spool_peak_bytes_p99: int = 0
     spool_end_growth_bytes: int = 0
     steps: list[dict[str, Any]] = field(default_factory=list)
+    camera_audits: list[dict[str, Any]] = field(default_factory=list)
+    infrastructure_errors: list[str] = field(default_factory=list)
+    key_prefix: str = "videos/{device_id}/"
+    emulator_note: str = ""
+    interrupted: bool = False
     wall_s: float = 0.0
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def failures(self) -> list[Failure]:
+        """Every reason the run failed; empty when every byte was proven."""
+        out: list[Failure] = []
+
+        def fail(reason: Reason, detail: str) -> None:
+            out.append(Failure(reason, detail))
+
+        for amount, what in (
+            (self.lost_bytes, "lost"),
+            (self.duplicated_bytes, "duplicated"),
+            (self.corrupted_bytes, "corrupted"),
+        ):
+            if amount:
+                fail(Reason.INTEGRITY, f"{amount} B {what}")
+        if self.object_problems:
+            fail(Reason.INTEGRITY, f"{len(self.object_problems)} object problem(s)")
+        for error in self.infrastructure_errors:
+            fail(Reason.INFRASTRUCTURE, error)
+        for failure in self.camera_process_failures:
+            fail(Reason.INCOMPLETE, failure)
+        if self.cameras_not_audited:
+            names = ", ".join(self.cameras_not_audited[:5])
+            more = len(self.cameras_not_audited) - 5
+            fail(
+                Reason.INCOMPLETE,
+                f"{len(self.cameras_not_audited)} camera(s) not audited: {names}"
+                + (f" and {more} more" if more > 0 else ""),
+            )
+        elif self.cameras_audited != self.cameras:
+            fail(Reason.INCOMPLETE, f"{self.cameras_audited} of {self.cameras} cameras audited")
+        if self.cameras_not_drained or self.pending_bytes:
+            fail(
+                Reason.INCOMPLETE,
+                f"{self.cameras_not_drained} camera(s) not drained, "
+                f"{self.pending_bytes} B still spooled",
+            )
+        for step in self.steps:
+            if step.get("error"):
+                fail(
+                    Reason.INCOMPLETE,
+                    f"step {step['action']} at {step['at_s']:.1f}s not applied: {step['error']}",
+                )
+        if self.produced_bytes == 0 and self.cameras_audited:
+            fail(Reason.INCOMPLETE, "nothing was produced")
+        return out
 
     @property
     def ok(self) -> bool:
-        """No byte lost, duplicated or corrupted, and no object inconsistent."""
-        return not (
-            self.lost_bytes or self.duplicated_bytes or self.corrupted_bytes or self.object_problems
-        )
+        """Every configured camera audited, every byte proven, every step applied."""
+        return not self.failures
+
+    @property
+    def exit_status(self) -> int:
+        """The process exit status for this report (:mod:`simulator.fleet.verdict`)."""
+        return exit_status(self.failures)
 
     def set_duration(self, duration_s: float) -> None:
         """Record how long the cameras actually recorded (a run ended early) and rescale."""
@@ -128,7 +195,9 @@ class FleetReport:
 
     def to_json(self) -> str:
         """The report as JSON (with ``ok``)."""
-        return json.dumps({"ok": self.ok, **asdict(self)}, indent=2, sort_keys=True)
+        failures = [{"reason": f.reason.value, "detail": f.detail} for f in self.failures]
+        verdict = {"ok": not failures, "failures": failures, "exit_status": self.exit_status}
+        return json.dumps({**verdict, **asdict(self)}, indent=2, sort_keys=True)
 
     def write(self, path: Path) -> None:
         """Write the JSON report to ``path``."""
@@ -167,20 +236,31 @@ class FleetReport:
             f"  spool peak {mb(self.spool_peak_bytes_max)} (p99 over cameras "
             f"{mb(self.spool_peak_bytes_p99)})",
         ]
+        if self.interrupted:
+            lines.insert(1, f"  stopped early: the cameras recorded {self.duration_s:g} s")
         if self.retries_by_cause:
             causes = ", ".join(f"{k}={v}" for k, v in sorted(self.retries_by_cause.items()))
             lines.append(f"  retries by cause: {causes}")
         for step in self.steps:
-            rec = step.get("recovery_s")
+            effect = step.get("effect")
             lines.append(
                 f"  step {step['action']} at {step['at_s']:.1f}s"
                 + ("" if step.get("end_s") is None else f", ended {step['end_s']:.1f}s")
-                + ("" if rec is None else f", recovered in {rec:.1f}s")
+                + ("" if not effect else f", {effect}")
                 + ("" if not step.get("error") else f" (not applied: {step['error']})")
             )
         for problem in self.object_problems[:10]:
             lines.append(f"  object problem: {problem['key']}: {problem['reason']}")
-        lines.append("RESULT: " + ("OK, every byte accounted for" if self.ok else "FAILED"))
+        if self.emulator_note:
+            lines.append(f"  emulator: {self.emulator_note}")
+        failures = self.failures
+        for failure in failures:
+            lines.append(f"  failure ({failure.reason.value}): {failure.detail}")
+        if not failures:
+            lines.append("RESULT: OK, every byte accounted for")
+        else:
+            reasons = sorted({f.reason.value for f in failures})
+            lines.append(f"RESULT: FAILED ({', '.join(reasons)}), exit status {self.exit_status}")
         return "\n".join(lines)
 
 
@@ -189,10 +269,12 @@ def build_report(
     results: Sequence[CameraResult],
     audits: Sequence[CameraAudit],
     applied: Sequence[AppliedStep],
-    recovery: dict[int, float | None],
+    recovery: dict[int, Recovery],
 ) -> FleetReport:
     """Fill the byte accounting, camera counters and steps into ``report``."""
     for audit in audits:
+        report.cameras_audited += 1
+        report.camera_audits.append(audit.figures())
         s = audit.stream
         report.produced_bytes += s.produced_bytes
         report.stored_bytes += s.stored_bytes
@@ -232,7 +314,15 @@ def build_report(
     device_hours = max(1e-9, report.cameras * report.duration_s / 3600)
     report.credential_requests_per_device_hour = report.credential_requests / device_hours
     report.sts_calls_per_device_hour = report.sts_calls / device_hours
-    report.steps = [
-        {**asdict(step), "recovery_s": recovery.get(i)} for i, step in enumerate(applied)
-    ]
+    report.steps = []
+    for i, step in enumerate(applied):
+        rec = recovery.get(i)
+        report.steps.append(
+            {
+                **asdict(step),
+                "recovery_s": None if rec is None else rec.recovery_s,
+                "disrupted_cameras": None if rec is None else rec.disrupted,
+                "effect": None if rec is None else rec.describe(),
+            }
+        )
     return report

@@ -11,21 +11,27 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import multiprocessing
 import os
 import queue
 import random
+import secrets
+import signal
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from simulator import lifetime
 from simulator.fleet.camera import SkewPlan
 from simulator.fleet.chaos import ChaosDriver, plan_skews, plan_spool_limits
+from simulator.fleet.checks import check_services, check_settings
+from simulator.fleet.emulator_state import delta_stats, injected_by_cause, restore_faults
+from simulator.fleet.errors import FleetError, FleetServiceError
 from simulator.fleet.group import (
     CameraSpec,
     GroupResult,
@@ -35,7 +41,9 @@ from simulator.fleet.group import (
     run_group,
 )
 from simulator.fleet.hls import hls_camera_settings
+from simulator.fleet.kills import GroupProcesses
 from simulator.fleet.latency import merge_counts
+from simulator.fleet.recovery import CameraPoint, Recovery, measure_recovery
 from simulator.fleet.report import FleetReport, build_report, histogram_quantile
 from simulator.fleet.scenario import Scenario
 from simulator.fleet.services import LocalServices, local_services
@@ -43,6 +51,8 @@ from simulator.fleet.verify import verify_cameras
 from simulator.netfault import LinkProfile
 
 __all__ = ["FleetSettings", "run_fleet"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ class _Progress:
         self.out = out
         self.period_s = period_s
         self.latest: dict[int, GroupSnapshot] = {}
-        self.history: list[tuple[float, dict[str, tuple[int, int]]]] = []
+        self.history: list[tuple[float, dict[str, CameraPoint]]] = []
         self._next = 0.0
         self.start = time.monotonic()
 
@@ -172,7 +182,15 @@ class _Progress:
     def tick(self) -> None:
         now = time.monotonic() - self.start
         figures = [cam for snap in self.latest.values() for cam in snap.cameras]
-        self.history.append((now, {cam.device_id: (cam.uploaded, cam.produced) for cam in figures}))
+        self.history.append(
+            (
+                now,
+                {
+                    cam.device_id: CameraPoint(cam.uploaded, cam.produced, cam.connected)
+                    for cam in figures
+                },
+            )
+        )
         if now < self._next:
             return
         self._next = now + self.period_s
@@ -191,25 +209,6 @@ class _Progress:
             file=self.out,
             flush=True,
         )
-
-    def recovery(self, end_s: float | None, offset_s: float) -> float | None:
-        """Seconds after ``end_s`` until every camera stored something new or caught up."""
-        if end_s is None:
-            return None
-        end = end_s + offset_s
-        base: dict[str, tuple[int, int]] | None = None
-        for at, cams in self.history:
-            if at < end:
-                continue
-            if base is None:
-                base = cams
-                continue
-            if all(
-                cams.get(dev, (0, 0))[0] > up or cams.get(dev, (0, 0))[0] >= prod
-                for dev, (up, prod) in base.items()
-            ):
-                return round(at - end, 2)
-        return None
 
 
 def _split(items: list[CameraSpec], groups: int) -> list[tuple[CameraSpec, ...]]:
@@ -232,33 +231,49 @@ def run_fleet(
         on_services: called once the services are up (the demo prints URLs there).
 
     Returns:
-        The report; ``report.ok`` says whether every byte was accounted for.
+        The report; ``report.ok`` says whether every byte was proven, ``report.failures``
+        why not.
+
+    Raises:
+        FleetInputError: a setting, the scenario or an external service given is unusable
+            (found before any service starts).
+        FleetServiceError: the run's services could not be started.
     """
     stop = stop or threading.Event()
+    check_settings(settings)
+    check_services(settings)
+    # Against an emulator shared with other runs, each run writes under its own prefix so
+    # its audit reads its own objects only.
+    prefix = "videos/{device_id}/"
+    if settings.emulator_endpoint is not None:
+        run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        prefix = f"fleet-runs/{run_id}/{{device_id}}/"
     with contextlib.ExitStack() as stack:
-        workdir = settings.workdir or Path(
-            stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="ossmedia-fleet-", dir=_scratch_root())
-            )
+        workdir = settings.workdir or stack.enter_context(
+            lifetime.workdir("ossmedia-fleet-", root=_scratch_root())
         )
         store_dir = settings.store_dir
         if store_dir is None and _projected_bytes(settings) > MEMORY_STORE_LIMIT_BYTES:
-            store_dir = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-fleet-store-"))
+            store_dir = stack.enter_context(lifetime.workdir("ossmedia-fleet-store-"))
+        try:
+            services = stack.enter_context(
+                local_services(
+                    workdir,
+                    credential_duration_s=settings.scenario.credential_duration_s,
+                    with_proxies="link" in settings.scenario.actions(),
+                    seed=settings.seed,
+                    broker_url=settings.broker_url,
+                    emulator_endpoint=settings.emulator_endpoint,
+                    admin_token=settings.admin_token,
+                    basic_broker=settings.basic_broker,
+                    store_dir=store_dir,
+                    prefix_template=prefix,
+                )
             )
-        services = stack.enter_context(
-            local_services(
-                workdir,
-                credential_duration_s=settings.scenario.credential_duration_s,
-                with_proxies="link" in settings.scenario.actions(),
-                seed=settings.seed,
-                broker_url=settings.broker_url,
-                emulator_endpoint=settings.emulator_endpoint,
-                admin_token=settings.admin_token,
-                basic_broker=settings.basic_broker,
-                store_dir=store_dir,
-            )
-        )
+        except FleetError:
+            raise
+        except Exception as exc:
+            raise FleetServiceError(f"the run's services did not start: {exc}") from None
         if on_services is not None:
             on_services(services)
         return _run(settings, services, workdir, out, stop)
@@ -304,18 +319,33 @@ def _run(
         )
         for g in groups
     ]
-    services.emulator.reset_stats()
+    # The emulator may be shared: its counters and fault configuration are read, not reset,
+    # and the configuration found is put back after the run.
+    stats_before = services.emulator.stats()
+    faults_before = services.emulator.faults().get("config", {})
     progress = _Progress(settings.cameras, out, settings.progress_s)
     chaos = ChaosDriver(settings.scenario, services, settings.duration_s, settings.seed)
-    results = _run_groups(group_specs, progress, chaos, stop)
+    outcome = _run_groups(group_specs, progress, chaos, stop)
     chaos.stop()
+    infrastructure: list[str] = [f"ending a scenario fault: {e}" for e in chaos.end_errors]
     # Faults off for the read-back: the audit must see what is stored, not injected errors.
-    with contextlib.suppress(Exception):
+    try:
         services.emulator.clear_faults()
+    except Exception as exc:
+        infrastructure.append(f"clearing the emulator's faults: {exc}")
     services.set_link(LinkProfile())
+    # Counted before the audit reads the objects back: only the cameras' requests.
+    stats = delta_stats(stats_before, services.emulator.stats())
+    results = [r for r in outcome.results if r is not None]
     cameras = [cam for group in results for cam in group.cameras]
-    audits = verify_cameras(cameras, services.bucket(), drops_forced=bool(limits))
-    stats = services.emulator.stats()
+    try:
+        audits = verify_cameras(
+            cameras, services.bucket(), prefix_of=services.prefix_for, drops_forced=bool(limits)
+        )
+    except Exception as exc:
+        infrastructure.append(f"reading the objects back: {exc}")
+        audits = []
+    note = restore_faults(services, faults_before)
     report = FleetReport(
         scenario=settings.scenario.name,
         seed=settings.seed,
@@ -324,28 +354,38 @@ def _run(
         bitrate_bps=settings.bitrate_bps,
         processes=len(group_specs),
     )
-    requests: dict[str, dict[str, int]] = stats.get("requests", {})
+    report.key_prefix = services.prefix_for("{device_id}")
+    report.emulator_note = note
+    report.infrastructure_errors = infrastructure
+    report.cameras_not_audited = [
+        cam_id
+        for index, result in enumerate(outcome.results)
+        if result is None
+        for cam_id in outcome.device_ids[index]
+    ] + [cam.device_id for cam in cameras if cam.device_id not in {a.device_id for a in audits}]
+    report.camera_process_failures = outcome.errors
+    requests: dict[str, dict[str, int]] = stats["requests"]
     report.oss_requests = requests
-    report.injected_faults = stats.get("faults", {})
+    report.injected_faults = stats["faults"]
     report.sts_calls = sum(requests.get("AssumeRole", {}).values())
-    injected: dict[str, int] = {}
-    for kinds in report.injected_faults.values():
-        for kind, n in kinds.items():
-            injected[f"oss:{kind}"] = injected.get(f"oss:{kind}", 0) + n
-    report.retries_by_cause = injected
+    report.retries_by_cause = injected_by_cause(report.injected_faults)
     latency = services.reply_latencies()
     report.reply_latency_p50_s = histogram_quantile(latency, 0.5)
     report.reply_latency_p99_s = histogram_quantile(latency, 0.99)
-    recovery = {
-        i: progress.recovery(step.end_s, 0.0)
+    slack = int(2 * chunk_age_s(settings) * settings.bitrate_bps / 8) + settings.chunk_bytes
+    recovery: dict[int, Recovery] = {
+        i: measure_recovery(progress.history, step.at_s, step.end_s, slack)
         for i, step in enumerate(chaos.applied)
-        if step.end_s is not None
+        if step.end_s is not None and not step.error
     }
     appends = merge_counts([group.append_latency_counts for group in results])
     report.append_latency_p50_s = _finite(histogram_quantile(appends, 0.5))
     report.append_latency_p99_s = _finite(histogram_quantile(appends, 0.99))
     report = build_report(report, cameras, audits, chaos.applied, recovery)
     report.spool_end_growth_bytes = _spool_growth(progress, settings.duration_s)
+    if outcome.stopped_at_s is not None and outcome.stopped_at_s < settings.duration_s:
+        report.interrupted = True
+        report.set_duration(round(outcome.stopped_at_s, 1))
     report.wall_s = round(time.monotonic() - wall_start, 1)
     return report
 
@@ -386,8 +426,8 @@ def _spool_growth(progress: _Progress, duration_s: float) -> int:
     """
     hist = [(at, cams) for at, cams in progress.history if duration_s / 2 <= at <= duration_s]
 
-    def backlog(cams: dict[str, tuple[int, int]]) -> int:
-        return sum(prod - up for up, prod in cams.values())
+    def backlog(cams: dict[str, CameraPoint]) -> int:
+        return sum(point.backlog for point in cams.values())
 
     third = [backlog(cams) for at, cams in hist if at < duration_s * 0.75]
     fourth = [backlog(cams) for at, cams in hist if at >= duration_s * 0.75]
@@ -396,67 +436,135 @@ def _spool_growth(progress: _Progress, duration_s: float) -> int:
     return int(sum(fourth) / len(fourth) - sum(third) / len(third))
 
 
+@dataclass
+class _Outcome:
+    """What the camera groups returned.
+
+    Attributes:
+        results: per group, its result, or ``None`` when it ended without one (its process
+            died): its cameras cannot be audited.
+        device_ids: per group, its cameras.
+        errors: how the groups without a result ended.
+        stopped_at_s: run seconds at which the recording was ended early, if it was.
+    """
+
+    results: list[GroupResult | None]
+    device_ids: list[list[str]]
+    errors: list[str] = field(default_factory=list)
+    stopped_at_s: float | None = None
+
+
 def _run_groups(
     specs: list[GroupSpec],
     progress: _Progress,
     chaos: ChaosDriver,
     stop: threading.Event,
-) -> list[GroupResult]:
-    inbox: Any
-    results: dict[int, GroupResult] = {}
-    if len(specs) == 1:
-        inbox = queue.Queue()
+) -> _Outcome:
+    outcome = _Outcome(
+        results=[None] * len(specs),
+        device_ids=[
+            [json.loads(cam.settings_json)["device_id"] for cam in spec.cameras] for spec in specs
+        ],
+    )
+    inbox: queue.Queue[tuple[int, str, Any]] = queue.Queue()
+    # A camera_kill step needs camera processes to kill, even for one group.
+    if len(specs) == 1 and "camera_kill" not in chaos.scenario.actions():
         spec = specs[0]
 
         def run() -> None:
-            result = run_group(spec, lambda snap: inbox.put((0, "snapshot", snap)), stop)
+            try:
+                result = run_group(spec, lambda snap: inbox.put((0, "snapshot", snap)), stop)
+            except Exception as exc:  # reported as a group that ended without a result
+                log.exception("the camera group failed")
+                inbox.put((0, "dead", f"the camera group failed: {exc}"))
+                return
             inbox.put((0, "result", result))
 
         thread = threading.Thread(target=run, name="fleet-group", daemon=True)
         thread.start()
         chaos.start(time.monotonic())
         progress.start = time.monotonic()
-        _collect(inbox, progress, results, 1)
+        _collect(inbox, progress, outcome, stop, None)
         thread.join(30)
-        return [results[0]]
+        return outcome
     ctx = multiprocessing.get_context("spawn")
-    mp_queue = ctx.Queue()
-    procs = []
-    relays = []
-    inbox = queue.Queue()
-    for index, spec in enumerate(specs):
-        child_queue = ctx.Queue()
-        proc = ctx.Process(target=group_process_main, args=(spec, child_queue), daemon=True)
-        proc.start()
-        procs.append(proc)
+    child_stop = ctx.Event()
 
-        def relay(i: int = index, q: Any = child_queue, p: Any = proc) -> None:
+    def spawn(spec: GroupSpec) -> tuple[Any, Any]:
+        child_queue = ctx.Queue()
+        proc = ctx.Process(
+            target=lifetime.tied(group_process_main),
+            args=(spec, child_queue, child_stop),
+            daemon=True,
+        )
+        with _sigint_ignored():
+            proc.start()
+        return proc, child_queue
+
+    procs = GroupProcesses(specs, spawn, seed=chaos.seed)
+    chaos.kill_cameras = procs.kill_share
+    for index in range(len(procs)):
+
+        def relay(i: int = index) -> None:
             while True:
+                p, q = procs.current(i)
                 try:
                     kind, payload = q.get(timeout=1.0)
                 except queue.Empty:
-                    if not p.is_alive():
-                        inbox.put((i, "result", GroupResult()))
+                    # A process the run killed is being (or was) replaced: follow the new one.
+                    if not p.is_alive() and not procs.expected(i, p):
+                        # A camera process that dies takes its cameras' chunk logs with it.
+                        inbox.put((i, "dead", _death(i, p.exitcode)))
                         return
                     continue
                 inbox.put((i, kind, payload))
                 if kind == "result":
                     return
 
-        t = threading.Thread(target=relay, daemon=True)
-        t.start()
-        relays.append(t)
-    del mp_queue
+        threading.Thread(target=relay, name=f"fleet-relay-{index}", daemon=True).start()
     chaos.start(time.monotonic())
     progress.start = time.monotonic()
-    _collect(inbox, progress, results, len(specs))
-    for proc in procs:
-        proc.join(30)
-    return [results[i] for i in sorted(results)]
+    _collect(inbox, progress, outcome, stop, child_stop)
+    procs.join(30)
+    return outcome
 
 
-def _collect(inbox: Any, progress: _Progress, results: dict[int, GroupResult], n: int) -> None:
-    while len(results) < n:
+def _death(index: int, exitcode: int | None) -> str:
+    how = (
+        f"killed by signal {-exitcode}"
+        if exitcode is not None and exitcode < 0
+        else f"exit status {exitcode}"
+    )
+    return f"camera process {index} ended without a result ({how})"
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start a camera process with Ctrl-C ignored from its first instruction (a spawned
+    child keeps an ignored SIGINT); the parent ends the recording for it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _collect(
+    inbox: queue.Queue[tuple[int, str, Any]],
+    progress: _Progress,
+    outcome: _Outcome,
+    stop: threading.Event,
+    child_stop: Any,
+) -> None:
+    pending = set(range(len(outcome.results)))
+    while pending:
+        if stop.is_set() and outcome.stopped_at_s is None:
+            outcome.stopped_at_s = time.monotonic() - progress.start
+            if child_stop is not None:
+                child_stop.set()
         try:
             group, kind, payload = inbox.get(timeout=1.0)
         except queue.Empty:
@@ -465,5 +573,9 @@ def _collect(inbox: Any, progress: _Progress, results: dict[int, GroupResult], n
         if kind == "snapshot":
             progress.add(group, payload)
             progress.tick()
-        else:
-            results[group] = payload
+        elif kind == "result":
+            outcome.results[group] = payload
+            pending.discard(group)
+        elif kind == "dead":
+            outcome.errors.append(payload)
+            pending.discard(group)

@@ -29,6 +29,7 @@ from cloud.settings import (
     ServiceSettings,
     StsSettings,
 )
+from schemas.durations import MIN_SESSION_DURATION_S
 from simulator.broker import (
     DEFAULT_RESPONDER_USER,
     MosquittoProcess,
@@ -64,6 +65,7 @@ class LocalServices:
         broker_url: the external broker, when ``broker`` is ``None``.
         basic_broker: the broker speaks only MQTT 3.1.1 without shared subscriptions
             (the embedded amqtt broker); one responder then answers everything.
+        prefix_template: where each camera's objects go (``{device_id}`` in it).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class LocalServices:
         responders: int = 1,
         broker_proxy: FaultProxy | None = None,
         oss_proxy: FaultProxy | None = None,
+        prefix_template: str = "videos/{device_id}/",
     ) -> None:
         self.broker = broker
         self.emulator = emulator
@@ -101,7 +104,7 @@ class LocalServices:
                 protocol="3.1.1" if basic_broker else "5",
                 shared_group="" if basic_broker else "ossmedia-responders",
                 keepalive_s=10,
-                reconnect_min_s=0.1,
+                reconnect_initial_s=0.1,
                 reconnect_max_s=1.0,
             ),
             sts=StsSettings(
@@ -110,10 +113,13 @@ class LocalServices:
                 access_key_id=emulator.access_key_id,
                 access_key_secret=SecretStr(emulator.access_key_secret),
                 role_arn=emulator.role_arn,
-                max_duration_s=max(900, credential_duration_s),
+                max_duration_s=max(MIN_SESSION_DURATION_S, credential_duration_s),
             ),
             grant=GrantSettings(
-                bucket=emulator.bucket, oss_endpoint=oss_endpoint, region=emulator.region
+                bucket=emulator.bucket,
+                oss_endpoint=oss_endpoint,
+                region=emulator.region,
+                prefix_template=prefix_template,
             ),
             limits=Limits(device_requests_per_minute=120, device_burst=20),
             registry=RegistrySettings(url=registry_url, master_key=SecretStr(master)),
@@ -173,6 +179,10 @@ class LocalServices:
                     merged[bound] = merged.get(bound, 0.0) + count
         return sorted(merged.items())
 
+    def prefix_for(self, device_id: str) -> str:
+        """Where ``device_id``'s objects go in this run."""
+        return self.settings.grant.prefix_for(device_id)
+
     def bucket(self) -> oss2.Bucket:
         """The emulator bucket with root credentials, for reading back what cameras stored."""
         auth = oss2.Auth(self.emulator.access_key_id, self.emulator.access_key_secret)
@@ -210,6 +220,7 @@ def local_services(
     admin_token: str | None = None,
     basic_broker: bool = False,
     store_dir: Path | None = None,
+    prefix_template: str = "videos/{device_id}/",
 ) -> Iterator[LocalServices]:
     """Start broker, emulator, registry and responder(s); stop them at the end.
 
@@ -225,6 +236,7 @@ def local_services(
         basic_broker: the external broker lacks MQTT 5 and shared subscriptions.
         store_dir: keep the emulator's objects in files here (not fsync'd) instead of in
             memory; for runs that store more than the machine's memory should hold.
+        prefix_template: where each camera's objects go (``{device_id}`` in it).
     """
     broker: MosquittoProcess | None = None
     if broker_url is None:
@@ -262,6 +274,7 @@ def local_services(
                 responders=responders,
                 broker_proxy=broker_proxy,
                 oss_proxy=oss_proxy,
+                prefix_template=prefix_template,
             )
             try:
                 yield services

@@ -2,7 +2,7 @@
 
 Tree::
 
-    EmulatorError                      (simulator.emulator.errors)
+    EmulatorError                      (simulator.base.errors)
     └── IamError                       code, message, http_status, access_key_id
         └── PolicyGrammarError         reason (a policy document that does not parse)
 
@@ -12,7 +12,7 @@ The OSS side answers an :class:`IamError` with an XML error body built from ``co
 
 from __future__ import annotations
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 
 INVALID_ACCESS_KEY_ID = "InvalidAccessKeyId"
 INVALID_SECURITY_TOKEN = "InvalidSecurityToken"  # noqa: S105 - an error code

@@ -3,8 +3,9 @@
 Pure state and logic, no HTTP. :class:`Iam` answers the three questions the wire layers ask:
 which secret verifies a request's signature and who signed it (:meth:`Iam.resolve`), may that
 principal do this (:meth:`Iam.is_allowed`), and mint temporary credentials for a role
-(:meth:`Iam.assume_role`). All reads are lock-free dictionary lookups so the OSS hot path stays
-cheap; changes take a lock because tests and the admin API change state from other threads.
+(:meth:`Iam.mint_session`; AssumeRole's checks and STS error codes are in
+:mod:`simulator.sts.assume_role`). All reads are lock-free dictionary lookups so the OSS hot
+path stays cheap; changes take a lock because tests and the admin API change state from other threads.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from simulator.emulator.errors import EmulatorConfigError
+from schemas.durations import (
+    DEFAULT_SESSION_DURATION_S,
+    MAX_SESSION_DURATION_S,
+    MIN_ROLE_MAX_SESSION_S,
+)
+from simulator.base.errors import EmulatorConfigError
 from simulator.iam import errors, tokens
 from simulator.iam.conditions import Context
 from simulator.iam.entities import AccessKey, Principal, Role, Session, TemporaryCredentials
 from simulator.iam.policy import Policy, is_allowed
 from simulator.iam.store import IamStore
-from simulator.sts import errors as sts_errors
 
 ROLE_ARN_RE = re.compile(r"acs:ram::(\d+):role/([A-Za-z0-9.\-]{1,64})\Z")
-SESSION_NAME_RE = re.compile(r"[A-Za-z0-9.@_\-]{2,64}\Z")
-MIN_DURATION_S = 900
-DEFAULT_MAX_POLICY_BYTES = 1024
 _COMPACT_EVERY = 10_000
 _PRUNE_EVERY = 256
 
@@ -43,7 +45,6 @@ class Iam:
         rng: source of key ids, secrets and tokens; a seeded one makes runs repeatable.
         store: where to persist state; None keeps everything in memory. An existing state in
             the store is loaded on construction.
-        max_policy_bytes: the AssumeRole ``Policy`` size limit.
         retain_expired_s: how long an expired session is remembered, so its use is answered
             with ``SecurityTokenExpired`` rather than ``InvalidAccessKeyId``.
     """
@@ -54,13 +55,11 @@ class Iam:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         store: IamStore | None = None,
-        max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES,
         retain_expired_s: float = 86_400.0,
     ) -> None:
         self._clock = clock
         self._rng = rng if rng is not None else random.SystemRandom()
         self._store = store
-        self.max_policy_bytes = max_policy_bytes
         self._retain_expired_s = retain_expired_s
         self._lock = threading.RLock()
         self._accounts: set[str] = set()
@@ -135,7 +134,7 @@ class Iam:
         *,
         policies: Sequence[Mapping[str, Any] | str],
         trusted_accounts: Sequence[str] | None = None,
-        max_session_duration: int = 3600,
+        max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role (names are case-insensitive, as in RAM).
 
@@ -144,7 +143,9 @@ class Iam:
             role_name: 1-64 letters, digits, ``.`` or ``-``.
             policies: policy documents attached to the role.
             trusted_accounts: accounts whose principals may assume it (default: the owner).
-            max_session_duration: longest session in seconds, 3600-43200.
+            max_session_duration: longest session in seconds,
+                :data:`~schemas.durations.MIN_ROLE_MAX_SESSION_S` to
+                :data:`~schemas.durations.MAX_SESSION_DURATION_S`.
 
         Returns:
             The role ARN, ``acs:ram::<account>:role/<lower-case name>``.
@@ -153,8 +154,11 @@ class Iam:
             EmulatorConfigError: unknown account, bad name or duration.
             PolicyGrammarError: a policy does not parse.
         """
-        if not 3600 <= max_session_duration <= 43200:
-            raise EmulatorConfigError("max_session_duration must be within 3600..43200")
+        if not MIN_ROLE_MAX_SESSION_S <= max_session_duration <= MAX_SESSION_DURATION_S:
+            raise EmulatorConfigError(
+                "max_session_duration must be within "
+                f"{MIN_ROLE_MAX_SESSION_S}..{MAX_SESSION_DURATION_S}"
+            )
         if ROLE_ARN_RE.match(f"acs:ram::0:role/{role_name}") is None:
             raise EmulatorConfigError(f"role name {role_name!r} is not valid")
         parsed = tuple(Policy.parse(p) for p in policies)
@@ -232,48 +236,29 @@ class Iam:
             principal.identity_policies, principal.session_policy, action, resource, context
         )
 
-    def assume_role(
+    def mint_session(
         self,
-        caller: Principal,
+        role: Role,
         *,
-        role_arn: str,
         session_name: str,
         duration_s: int,
-        policy: str | None,
-        context: Context | None = None,
+        session_policy: Policy | None,
     ) -> TemporaryCredentials:
-        """Mint temporary credentials for a role, checking everything real STS checks.
+        """Mint temporary credentials for a role; AssumeRole's checks are the caller's job.
+
+        :func:`simulator.sts.assume_role.assume_role` checks the request (ARN, session name,
+        duration, session policy, trust, permission) and answers with STS errors; this only
+        records the session.
 
         Args:
-            caller: the principal that signed the AssumeRole request.
-            role_arn: ``acs:ram::<account>:role/<name>``.
-            session_name: 2-64 of ``A-Za-z0-9.@_-``.
-            duration_s: 900 up to the role's maximum.
-            policy: an optional session policy (JSON text) narrowing the role's permissions.
-            context: condition keys for the caller's ``sts:AssumeRole`` permission check.
+            role: the role, as :meth:`role` returned it.
+            session_name: the session name (already checked).
+            duration_s: the session's lifetime in seconds (already checked).
+            session_policy: the parsed session policy, if any.
 
         Returns:
             The new credentials; their principal has the role's policies and the session policy.
-
-        Raises:
-            StsError: ``InvalidParameter.RoleArn/RoleSessionName/DurationSeconds/PolicySize/
-                PolicyGrammar``, ``EntityNotExist.Role``, ``NoPermission``.
         """
-        if ROLE_ARN_RE.match(role_arn) is None:
-            raise sts_errors.invalid_role_arn()
-        if SESSION_NAME_RE.match(session_name) is None:
-            raise sts_errors.invalid_session_name()
-        role = self.role(role_arn)
-        if duration_s < MIN_DURATION_S:
-            raise sts_errors.invalid_duration(role.max_session_duration if role else 3600)
-        session_policy = self._parse_session_policy(policy)
-        if role is None:
-            raise sts_errors.role_not_found()
-        trusted = caller.account_id in role.trusted_accounts
-        if not trusted or not self.is_allowed(caller, "sts:AssumeRole", role.arn, context or {}):
-            raise sts_errors.no_permission()
-        if duration_s > role.max_session_duration:
-            raise sts_errors.invalid_duration(role.max_session_duration)
         with self._lock:
             session = Session(
                 tokens.access_key_id(self._rng, temporary=True),
@@ -347,7 +332,7 @@ class Iam:
                     r["account_id"], r["name"], r["role_id"],
                     tuple(Policy.parse(p) for p in r.get("policies", ())),
                     frozenset(r.get("trusted_accounts", (r["account_id"],))),
-                    int(r.get("max_session_duration", 3600)),
+                    int(r.get("max_session_duration", DEFAULT_SESSION_DURATION_S)),
                 )  # fmt: skip
                 self._roles[(role.account_id, role.name.lower())] = role
             for s in [*snapshot.get("sessions", ()), *journal]:
@@ -364,16 +349,6 @@ class Iam:
     def _require_account(self, account_id: str) -> None:
         if account_id not in self._accounts:
             raise EmulatorConfigError(f"unknown account {account_id!r}")
-
-    def _parse_session_policy(self, policy: str | None) -> Policy | None:
-        if policy is None or policy == "":
-            return None
-        if len(policy.encode("utf-8")) > self.max_policy_bytes:
-            raise sts_errors.policy_size(self.max_policy_bytes)
-        try:
-            return Policy.parse(policy)
-        except errors.PolicyGrammarError:
-            raise sts_errors.policy_grammar() from None
 
     def _session_principal(self, session: Session) -> Principal:
         role = self._roles.get((session.account_id, session.role_name))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 from simulator.oss.errors import (
     AccessDenied,
     InvalidArgument,

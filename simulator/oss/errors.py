@@ -2,7 +2,7 @@
 
 Tree::
 
-    EmulatorError                       simulator.emulator.errors
+    EmulatorError                       simulator.base.errors
     └── OssError                        code + message + HTTP status + extra XML elements/headers
         ├── AccessDenied                403  (anonymous request, policy denial, expired presign ...)
         ├── SignatureDoesNotMatch       403  (carries the server's StringToSign)
@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 
 
 class OssError(EmulatorError):

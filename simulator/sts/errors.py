@@ -2,7 +2,7 @@
 
 Tree::
 
-    EmulatorError                      (simulator.emulator.errors)
+    EmulatorError                      (simulator.base.errors)
     └── StsError                       code, message, http_status
 
 Build them with the helpers below so every raise site uses the exact text real STS sends.
@@ -13,7 +13,7 @@ when the text matches its own string to sign, reports ``InvalidAccessKeySecret``
 
 from __future__ import annotations
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 
 
 class StsError(EmulatorError):

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.durations import DEFAULT_SESSION_DURATION_S
 from simulator.iam import errors as iam_errors
 from simulator.iam.models import Iam
 from simulator.sts import errors
+from simulator.sts.assume_role import DEFAULT_MAX_POLICY_BYTES, assume_role
 from simulator.sts.signature import string_to_sign, verify
 from simulator.sts.throttle import RateLimiter
 
@@ -35,10 +37,12 @@ class StsSettings:
         rate_per_account: AssumeRole calls per second per account before ``Throttling.User``
             (zero disables throttling).
         timestamp_window_s: allowed distance between ``Timestamp`` and the server clock.
+        max_policy_bytes: the AssumeRole ``Policy`` size limit.
     """
 
     rate_per_account: float = 100.0
     timestamp_window_s: float = 900.0
+    max_policy_bytes: int = DEFAULT_MAX_POLICY_BYTES
 
 
 def format_time(epoch: float) -> str:
@@ -158,7 +162,7 @@ class StsService:
             if not params.get(name):
                 raise errors.missing_parameter(name)
         try:
-            duration = int(params.get("DurationSeconds") or 3600)
+            duration = int(params.get("DurationSeconds") or DEFAULT_SESSION_DURATION_S)
         except ValueError:
             raise errors.invalid_parameter("DurationSeconds") from None
         context = {
@@ -166,13 +170,15 @@ class StsService:
             "acs:CurrentTime": format_time(now),
             "acs:SecureTransport": "false",
         }
-        creds = self.iam.assume_role(
+        creds = assume_role(
+            self.iam,
             caller,
             role_arn=params["RoleArn"],
             session_name=params["RoleSessionName"],
             duration_s=duration,
             policy=params.get("Policy"),
             context=context,
+            max_policy_bytes=self.settings.max_policy_bytes,
         )
         return {
             "RequestId": request_id,

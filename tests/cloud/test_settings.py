@@ -99,11 +99,11 @@ def test_broker_url_and_topics() -> None:
     assert BrokerSettings(url="mqtts://h").port == 8883
     assert BrokerSettings(url="mqtt://h:1884").port == 1884
     for bad in (
-        {"url": "tcp://h"},
+        {"url": "http://h"},
         {"topic_prefix": "a/+"},
         {"shared_group": "g/x"},
         {"persistent_session": True},
-        {"client_cert_file": "/c.pem"},
+        {"cert_file": "/c.pem"},
     ):
         with pytest.raises(ValidationError):
             BrokerSettings.model_validate(bad)

@@ -8,7 +8,6 @@ and is refused by any other listing. State changes need the session's CSRF token
 from __future__ import annotations
 
 import json
-import secrets
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -19,6 +18,7 @@ from starlette.routing import Route
 
 from cloud.console.errors import InvalidInputError
 from cloud.console.hls import PLAYLIST_CONTENT_TYPE
+from cloud.console.timeline import utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.api_models import (
     CameraOut,
@@ -36,16 +36,14 @@ from cloud.console.web.api_models import (
     SessionOut,
     TimelineOut,
 )
-from cloud.console.web.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
+from cloud.console.web.auth import CSRF_HEADER, tokens_match
 from cloud.console.web.context import api, client_address, ctx_of, error_response
-from cloud.console.web.pages import _today
 
 __all__ = ["api_routes"]
 
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_MS = 2**53 - 1
-_LOGIN_COOKIE_AGE = 3600
 
 
 def _json(model: BaseModel, status: int = 200) -> JSONResponse:
@@ -90,18 +88,15 @@ async def session_get(request: Request) -> Response:
         return _json(
             SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
         )
-    token = secrets.token_urlsafe(24)
-    response = _json(SessionOut(authenticated=False, csrf_token=token))
-    ctx.set_cookie(
-        response, LOGIN_COOKIE, ctx.signer.sign("login", token), max_age=_LOGIN_COOKIE_AGE
+    return ctx.with_login_token(
+        lambda token: _json(SessionOut(authenticated=False, csrf_token=token))
     )
-    return response
 
 
 async def session_create(request: Request) -> Response:
     """Log in; needs the token from ``GET /api/session`` in ``X-CSRF-Token``."""
     ctx = ctx_of(request)
-    expected = ctx.signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+    expected = ctx.login_token(request)
     if expected is None or not tokens_match(expected, request.headers.get(CSRF_HEADER)):
         return error_response(request, 403, "csrf", "get a token from GET /api/session first")
     body = await _body(request, LoginIn)
@@ -111,27 +106,19 @@ async def session_create(request: Request) -> Response:
         ctx.authenticator.check, body.username, body.password, client_address(request)
     ):
         return error_response(request, 401, "bad_credentials", "wrong user name or password")
-    session = ctx.sessions.create(body.username)
-    response = _json(
-        SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
+    return ctx.start_session(
+        body.username,
+        lambda session: _json(
+            SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
+        ),
     )
-    ctx.set_cookie(
-        response,
-        SESSION_COOKIE,
-        ctx.signer.sign("session", session.session_id),
-        max_age=ctx.session_max_age_s,
-    )
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
 
 
 @api
 async def session_delete(request: Request) -> Response:
     """Log out."""
-    ctx = ctx_of(request)
-    ctx.sessions.end(request.state.session.session_id)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    ctx_of(request).end_session(response, request.state.session)
     return response
 
 
@@ -199,7 +186,7 @@ async def timeline(request: Request) -> Response:
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
     v.check_query(request.query_params, frozenset({"day"}))
-    day = v.utc_day(request.query_params.get("day"), today=_today(ctx.service.now_ms()))
+    day = v.utc_day(request.query_params.get("day"), today=utc_date(ctx.service.now_ms()))
     result = await run_in_threadpool(ctx.service.timeline, device_id, day)
     return _json(TimelineOut.of(device_id, result))
 

@@ -13,15 +13,12 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast
 
 from simulator.emulator.handle import EmulatorHandle, running_emulator
 from simulator.emulator.oss_backend import OssBackend
+from simulator.emulator.oss_wiring import build_oss_backend
 from simulator.emulator.server import Emulator
-from simulator.oss.app import OssApp
-from simulator.oss.auth import IdentityService
 from simulator.oss.records import ObjectRecord
-from simulator.oss.settings import OssSettings
 from simulator.oss.storage import MemoryStore
 from tests.device.hls.sinks import playlist_uris, resolve
 
@@ -79,21 +76,7 @@ def observed_emulator() -> Iterator[tuple[EmulatorHandle, RecordingStore]]:
     store = RecordingStore()
 
     def factory(emulator: Emulator) -> OssBackend:
-        settings = OssSettings.model_validate({"region": emulator.settings.region})
-        app = OssApp(cast(IdentityService, emulator.iam), store, settings, clock=emulator.clock)
-
-        def create_bucket(name: str, owner: str) -> None:
-            app.model.ensure_bucket(
-                name, owner=owner, region=emulator.settings.region, now=emulator.clock()
-            )
-
-        return OssBackend(
-            app=app,
-            create_bucket=create_bucket,
-            model=app.model,
-            close=app.close,
-            sweep=app.sweep,
-        )
+        return build_oss_backend(emulator.settings, emulator.iam, emulator.clock, store=store)
 
     with running_emulator(oss_factory=factory) as handle:
         yield handle, store

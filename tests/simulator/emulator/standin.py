@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.emulator.asgi import ASGIReceive, ASGISend, Scope
+from simulator.base.asgi import ASGIReceive, ASGISend, Scope
 from simulator.emulator.oss_backend import OssBackend
 from simulator.emulator.server import Emulator
 

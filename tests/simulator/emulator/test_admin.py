@@ -11,7 +11,7 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
 
-from simulator.emulator.errors import EmulatorError
+from simulator.base.errors import EmulatorError
 from simulator.emulator.handle import AdminClient, EmulatorHandle
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from simulator.emulator.errors import EmulatorConfigError
+from simulator.base.errors import EmulatorConfigError
 from simulator.emulator.faults import FaultConfig, FaultInjector
 from simulator.emulator.operations import classify_oss, classify_sts
 

@@ -70,7 +70,7 @@ def test_importing_the_error_root_does_not_load_the_server() -> None:
     import subprocess
     import sys
 
-    code = "import sys, simulator.iam, simulator.emulator.errors; print('uvicorn' in sys.modules)"
+    code = "import sys, simulator.iam, simulator.base.errors; print('uvicorn' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

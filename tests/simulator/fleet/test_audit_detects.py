@@ -64,21 +64,80 @@ def _replace(services: LocalServices, key: str, data: bytes) -> bytes:
     return original
 
 
-def test_flipped_byte_is_corruption(recorded: tuple[LocalServices, CameraResult]) -> None:
+def _findings(report: FleetReport) -> list[dict[str, object]]:
+    (camera,) = report.camera_audits
+    findings: list[dict[str, object]] = camera["findings"]
+    return findings
+
+
+def test_flipped_byte_is_one_corrupted_byte_named_by_object_and_offset(
+    recorded: tuple[LocalServices, CameraResult],
+) -> None:
     services, camera = recorded
     key = _keys(services)[0]
     original = _replace(services, key, b"")
     try:
         tampered = bytearray(original)
-        tampered[len(tampered) // 2] ^= 0x01
+        middle = len(tampered) // 2
+        tampered[middle] ^= 0x01
         services.bucket().put_object(key, bytes(tampered))
         report = _report(camera, services)
         assert not report.ok
-        assert report.corrupted_bytes > 0
+        assert (report.corrupted_bytes, report.lost_bytes, report.duplicated_bytes) == (1, 0, 0)
+        assert report.ok_bytes == report.produced_bytes - 1
         assert report.unclean_cameras == ["cam-audit"]
-        assert "FAILED" in report.summary()
+        assert [(f["kind"], f["key"], f["offset"], f["bytes"]) for f in _findings(report)] == [
+            ("corrupted", key, middle, 1)
+        ]
+        # The camera reported the object's CRC-64 when it closed it: the object is named.
+        assert report.object_problems == [
+            {"key": key, "reason": "reported CRC64 differs from stored bytes"}
+        ]
+        assert "FAILED (integrity), exit status 1" in report.summary()
     finally:
         services.bucket().put_object(key, original)
+
+
+def test_cut_tail_is_lost_bytes_not_corruption(
+    recorded: tuple[LocalServices, CameraResult],
+) -> None:
+    services, camera = recorded
+    key = _keys(services)[0]
+    original = _replace(services, key, b"")
+    try:
+        services.bucket().put_object(key, original[:-100])
+        report = _report(camera, services)
+        assert (report.lost_bytes, report.corrupted_bytes, report.duplicated_bytes) == (100, 0, 0)
+        assert report.ok_bytes == report.produced_bytes - 100
+        assert [(f["kind"], f["key"], f["offset"], f["bytes"]) for f in _findings(report)] == [
+            ("lost", key, len(original) - 100, 100)
+        ]
+        assert report.object_problems == [
+            {"key": key, "reason": f"reported {len(original)} bytes, stored {len(original) - 100}"}
+        ]
+    finally:
+        services.bucket().put_object(key, original)
+
+
+def test_garbage_object_sorting_first_is_only_its_own_bytes(
+    recorded: tuple[LocalServices, CameraResult],
+) -> None:
+    services, camera = recorded
+    garbage = "videos/cam-audit/00000000T000000Z-garbage.bin"
+    services.bucket().put_object(garbage, b"\x00" * 5000)
+    try:
+        report = _report(camera, services)
+        assert (report.corrupted_bytes, report.lost_bytes, report.duplicated_bytes) == (
+            5000,
+            0,
+            0,
+        )
+        assert report.ok_bytes == report.produced_bytes
+        assert [(f["kind"], f["key"], f["offset"]) for f in _findings(report)] == [
+            ("corrupted", garbage, 0)
+        ]
+    finally:
+        services.bucket().delete_object(garbage)
 
 
 def test_missing_chunk_is_loss(recorded: tuple[LocalServices, CameraResult]) -> None:
@@ -90,8 +149,8 @@ def test_missing_chunk_is_loss(recorded: tuple[LocalServices, CameraResult]) -> 
         services.bucket().put_object(key, original[first.size :])  # drop the first chunk
         report = _report(camera, services)
         assert not report.ok
-        assert report.lost_bytes == first.size
-        assert report.corrupted_bytes == 0
+        assert (report.lost_bytes, report.corrupted_bytes) == (first.size, 0)
+        assert [(f["kind"], f["key"], f["offset"]) for f in _findings(report)] == [("lost", key, 0)]
     finally:
         services.bucket().put_object(key, original)
 
@@ -105,13 +164,19 @@ def test_repeated_chunk_is_duplication(recorded: tuple[LocalServices, CameraResu
         services.bucket().put_object(key, original[: first.size] + original)
         report = _report(camera, services)
         assert not report.ok
-        assert report.duplicated_bytes == first.size
-        assert report.lost_bytes == 0
+        assert (report.duplicated_bytes, report.lost_bytes, report.corrupted_bytes) == (
+            first.size,
+            0,
+            0,
+        )
+        assert [(f["kind"], f["key"], f["offset"]) for f in _findings(report)] == [
+            ("duplicated", key, first.size)
+        ]
     finally:
         services.bucket().put_object(key, original)
 
 
-def test_deleted_object_is_loss(recorded: tuple[LocalServices, CameraResult]) -> None:
+def test_deleted_object_is_loss_and_named(recorded: tuple[LocalServices, CameraResult]) -> None:
     services, camera = recorded
     key = _keys(services)[-1]
     original = _replace(services, key, b"")
@@ -119,6 +184,7 @@ def test_deleted_object_is_loss(recorded: tuple[LocalServices, CameraResult]) ->
         services.bucket().delete_object(key)
         report = _report(camera, services)
         assert not report.ok
-        assert report.lost_bytes == len(original)
+        assert (report.lost_bytes, report.corrupted_bytes) == (len(original), 0)
+        assert {"key": key, "reason": "reported closed but not stored"} in report.object_problems
     finally:
         services.bucket().put_object(key, original)

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from simulator.emulator.errors import EmulatorConfigError
+from simulator.base.errors import EmulatorConfigError
 from simulator.iam import Iam, IamError, IamStore
+from simulator.sts.assume_role import assume_role
 from simulator.sts.errors import StsError
 
 ACCOUNT = "1000000000000001"
@@ -68,7 +69,7 @@ def assume(iam: Iam, access_key_id: str = "LTAIroot", **kwargs: Any) -> Any:
         "policy": None,
     }
     args.update(kwargs)
-    return iam.assume_role(caller, **args)
+    return assume_role(iam, caller, **args)
 
 
 def test_root_key_resolves_to_a_root_principal_allowed_everything(iam: Iam) -> None:

@@ -25,10 +25,11 @@ from aliyunsdksts.request.v20150401.AssumeRoleRequest import AssumeRoleRequest
 
 from simulator.emulator.handle import EmulatorHandle, running_emulator, spawned_emulator
 from simulator.emulator.oss_backend import OssBackend
+from simulator.emulator.oss_wiring import build_oss_backend
 from simulator.emulator.runner import ServerThread
-from simulator.emulator.server import BASE_HOST, Emulator
+from simulator.emulator.server import BASE_HOST, Emulator, OssFactory
 from simulator.emulator.settings import EmulatorSettings
-from simulator.oss import DurableStore, MemoryStore, ObjectStore, OssApp, OssSettings
+from simulator.oss import ObjectStore, OssApp
 
 _names = itertools.count(1)
 
@@ -159,31 +160,14 @@ class OssEnv:
 
 def oss_factory(
     *, store: ObjectStore | None = None, settings: Mapping[str, Any] | None = None
-) -> Any:
-    """An ``oss_factory`` for :class:`Emulator` that installs :class:`OssApp`."""
+) -> OssFactory:
+    """An ``oss_factory`` for :class:`Emulator` with a custom store or OSS settings."""
 
     def build(emulator: Emulator) -> OssBackend:
-        values: dict[str, Any] = {"region": emulator.settings.region, "base_host": BASE_HOST}
-        if emulator.settings.max_append_size is not None:
-            values["max_append_object_size"] = emulator.settings.max_append_size
-        values.update(settings or {})
-        oss_settings = OssSettings(**values)
-        if store is not None:
-            oss_store: ObjectStore = store
-        elif emulator.settings.data_dir is not None:
-            oss_store = DurableStore(
-                emulator.settings.data_dir / "oss", fsync=emulator.settings.fsync
-            )
-        else:
-            oss_store = MemoryStore()
-        app = OssApp(emulator.iam, oss_store, oss_settings, clock=emulator.clock)
-
-        def create_bucket(name: str, owner: str) -> None:
-            app.model.ensure_bucket(
-                name, owner=owner, region=oss_settings.region, now=emulator.clock()
-            )
-
-        return OssBackend(app=app, create_bucket=create_bucket, model=app.model, close=app.close)
+        overrides = {"base_host": BASE_HOST, **(settings or {})}
+        return build_oss_backend(
+            emulator.settings, emulator.iam, emulator.clock, store=store, overrides=overrides
+        )
 
     return build
 

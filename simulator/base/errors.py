@@ -7,7 +7,7 @@ Tree (each service package owns its own branch)::
     │   └── PolicyGrammarError                        (a RAM policy document that does not parse)
     ├── StsError              simulator.sts.errors    (AssumeRole wire errors: code, message, HTTP status)
     ├── OssError              simulator.oss.errors    (OSS XML wire errors)
-    └── EmulatorConfigError   simulator.emulator.errors (bad config / faults file, bad admin request)
+    └── EmulatorConfigError   simulator.base.errors (bad config / faults file, bad admin request)
 
 Every wire-level error carries the ``code`` and ``message`` clients see and the ``http_status``
 it is answered with, so the HTTP layer never has to guess.

@@ -1,0 +1,1 @@
+"""Shared bases of the emulated services (errors, ASGI glue); a leaf that imports no service."""
