@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from device.clock import AdjustedClock, Clock, SystemClock
 from device.credentials import CredentialClient
-from device.errors import ConfigError, DeviceError, DeviceRejected
+from device.errors import ConfigError, DeviceError, DeviceRejected, SpoolError
 from device.mqtt import MqttLink, Publication, SelectorLoop
 from device.recorder import (
     DirectorySource,
@@ -183,7 +183,8 @@ class Agent:
         self.topics = Topics(settings.topic_prefix)
         spool_dir = settings.spool.dir
         if settings.spool.must_exist and not spool_dir.is_dir():
-            raise ConfigError(
+            # Not a configuration error (exit 1, not 2): the storage may be mounted later.
+            raise SpoolError(
                 f"spool directory {spool_dir} does not exist and [spool] must_exist is set"
                 " (is its storage mounted?)"
             )
@@ -402,6 +403,7 @@ class Agent:
         progress: Callable[[Progress], None] | None = None,
         progress_interval_s: float = 10.0,
         event_timeout_s: float = 10.0,
+        heartbeat: Callable[[], None] | None = None,
     ) -> int:
         """Start (if needed) and run until stopped, or until drained when asked.
 
@@ -411,6 +413,8 @@ class Agent:
             progress: called with a progress snapshot every ``progress_interval_s``.
             progress_interval_s: progress period.
             event_timeout_s: how long to wait for the last events' acknowledgement.
+            heartbeat: called on every turn of the main loop (the service watchdog's
+                keep-alive, :class:`~device.agent.notify.ServiceNotifier`).
 
         Returns:
             An exit code: 0 done, 3 the device was revoked, 1 another failure.
@@ -427,6 +431,8 @@ class Agent:
                     drained = True
                     break
                 self._stop.wait(0.1)
+                if heartbeat is not None:
+                    heartbeat()
                 now = self.clock.monotonic()
                 if now >= next_status:
                     next_status = now + status_every

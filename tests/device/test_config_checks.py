@@ -13,7 +13,7 @@ import pytest
 from device.agent.agent import Agent
 from device.agent.cli import configure_logging
 from device.agent.config import parse_settings
-from device.errors import ConfigError
+from device.errors import ConfigError, SpoolError
 from device.mqtt import MqttLink
 from device.settings import BrokerSettings
 from tests.device.agentkit import wait_until
@@ -87,7 +87,7 @@ def test_hls_with_a_directory_source_names_the_settings() -> None:
 def test_a_missing_spool_directory_can_be_required(tmp_path: Path) -> None:
     missing = tmp_path / "sdcard" / "spool"
     settings = parse_settings(_config(spool={"dir": str(missing), "must_exist": True}))
-    with pytest.raises(ConfigError, match="does not exist") as info:
+    with pytest.raises(SpoolError, match="does not exist") as info:
         Agent(settings)
     assert str(missing) in str(info.value)
     assert not missing.parent.exists()  # nothing created on the root file system
