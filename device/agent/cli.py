@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -13,9 +15,10 @@ from device.agent.agent import EXIT_FAILED, Agent, Progress
 from device.agent.allocator import tune_allocator
 from device.agent.config import load_settings
 from device.agent.example import EXAMPLE_CONFIG
+from device.agent.notify import ServiceNotifier
 from device.errors import DeviceError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "configure_logging", "main"]
 
 EPILOG = """\
 exit status: 0 stopped or drained, 1 failed, 2 bad configuration, 3 device revoked.
@@ -81,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level``; oss2 only from WARNING unless ``level`` is DEBUG.
+
+    oss2 logs every failed request at INFO with its exception (dozens of lines per OSS
+    outage); the agent's own lines already say what failed and what it does about it.
+    """
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if level != "DEBUG":
+        logging.getLogger("oss2").setLevel(logging.WARNING)
+
+
 def main(argv: list[str]) -> int:
     """Run ``ossmedia camera``.
 
@@ -98,11 +116,7 @@ def main(argv: list[str]) -> int:
     if args.config is None:
         parser.error("--config is required")
     tune_allocator()  # before the agent starts its threads
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level)
     log = logging.getLogger("ossmedia.camera")
     try:
         settings = load_settings(args.config)
@@ -130,8 +144,16 @@ def main(argv: list[str]) -> int:
         settings.source.kind,
         settings.output.format,
     )
-    return agent.run(
-        until_drained=args.until_drained,
-        progress=report,
-        progress_interval_s=args.progress_interval,
-    )
+    # The spool is open once Agent() returned; READY follows the start of its threads.
+    notifier = ServiceNotifier.from_environ(os.environ, time.monotonic, os.getpid())
+    agent.start()
+    notifier.ready(f"recording to {settings.spool.dir}")
+    try:
+        return agent.run(
+            until_drained=args.until_drained,
+            progress=report,
+            progress_interval_s=args.progress_interval,
+            heartbeat=notifier.heartbeat,
+        )
+    finally:
+        notifier.stopping()
