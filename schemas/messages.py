@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
-from schemas.events import HlsKey, SegmentClosed, Status, StatusState
+from schemas.events import HlsKey, SegmentClosed, SegmentOpened, Status, StatusState
 from schemas.requests import Access, CredsRequest
 from schemas.responses import (
     Credentials,
@@ -38,6 +38,7 @@ __all__ = [
     "HlsKey",
     "SealedPayload",
     "SegmentClosed",
+    "SegmentOpened",
     "Status",
     "StatusState",
     "UnsupportedKind",
@@ -49,7 +50,7 @@ __all__ = [
     "parse_status",
 ]
 
-EVENT_KINDS = frozenset({"segment.closed", "hls.key"})
+EVENT_KINDS = frozenset({"segment.opened", "segment.closed", "hls.key"})
 
 
 class UnsupportedKind(InvalidMessage):
@@ -96,11 +97,11 @@ def parse_response(payload: bytes) -> CredsResponseOk | CredsResponseError:
     raise InvalidMessage("invalid creds.response: 'ok' must be true or false")
 
 
-def parse_event(payload: bytes) -> SegmentClosed | HlsKey:
+def parse_event(payload: bytes) -> SegmentOpened | SegmentClosed | HlsKey:
     """Parse a message from the events channel, chosen by its ``kind``.
 
     Returns:
-        A ``segment.closed`` or an ``hls.key`` event (signatures are not checked here).
+        A ``segment.opened``, ``segment.closed`` or ``hls.key`` event (signatures are not checked here).
 
     Raises:
         PayloadTooLarge: over the size limit.
@@ -115,6 +116,8 @@ def parse_event(payload: bytes) -> SegmentClosed | HlsKey:
         raise UnsupportedKind(kind)
     if kind == "hls.key":
         return HlsKey.from_wire(obj)
+    if kind == "segment.opened":
+        return SegmentOpened.from_wire(obj)
     return SegmentClosed.from_wire(obj)
 
 

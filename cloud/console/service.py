@@ -22,6 +22,7 @@ from cloud.console.hls import (
     rewrite_playlist,
 )
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
+from cloud.console.live import LiveObject, LiveRecordings
 from cloud.console.reconcile import Reconciler
 from cloud.console.retention import Retention, RetentionPlan
 from cloud.console.settings import ConsoleSettings
@@ -64,6 +65,7 @@ class ConsoleService:
         devices: the device registry seam.
         reconciler: object verification.
         content_keys: HLS content keys delivered by cameras.
+        live: recordings in progress.
         clock: wall clock in seconds.
     """
 
@@ -76,9 +78,11 @@ class ConsoleService:
         devices: DeviceAdmin,
         reconciler: Reconciler,
         content_keys: ContentKeys,
+        live: LiveRecordings,
         clock: Callable[[], float],
     ) -> None:
         self.settings = settings
+        self.live = live
         self._content_keys = content_keys
         self._ledger = ledger
         self._store = store
@@ -141,9 +145,24 @@ class ConsoleService:
         page = self.recordings(
             device_id, from_ms=start_ms, to_ms=end_ms, after=None, limit=TIMELINE_MAX_RECORDINGS
         )
+        now_ms = self.now_ms()
+        live = self.live.in_progress(device_id)
         return build_timeline(
-            day, page.items, now_ms=self.now_ms(), truncated=page.next_after is not None
+            day,
+            page.items,
+            now_ms=now_ms,
+            truncated=page.next_after is not None,
+            live=(live.live_id, live.facts.start_ms, now_ms) if live is not None else None,
         )
+
+    def in_progress(self, device_id: str) -> LiveObject | None:
+        """The camera's recording in progress, with its length as of now.
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+        """
+        self.camera(device_id)
+        return self.live.in_progress(device_id)
 
     def recording(self, recording_id: str) -> Recording:
         """A recording that has not been deleted.

@@ -84,6 +84,17 @@ class StatusReporter:
             dropped_bytes=max(0, self._dropped_total() - self._dropped_at_start),
         )
 
+    def landmarks(self) -> tuple[object, ...]:
+        """The figures whose change deserves a status before the next interval.
+
+        Whether anything was uploaded yet, the credential expiry, whether the spool is empty
+        and the dropped bytes: an operator should see a first upload, new credentials, a
+        backlog or a loss within seconds, not at the next periodic status.
+        """
+        f = self.figures()
+        return (f.last_upload_ms is not None, f.cred_expires_at_ms, f.spool_bytes == 0,
+                f.dropped_bytes)  # fmt: skip
+
     def signed(self, state: StatusState = StatusState.ONLINE) -> bytes:
         """Return a signed status payload."""
         f = self.figures()

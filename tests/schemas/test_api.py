@@ -42,6 +42,7 @@ EXPECTED_ALL = {
     "SealError",
     "SealedPayload",
     "SegmentClosed",
+    "SegmentOpened",
     "Status",
     "StatusState",
     "Topics",
@@ -60,6 +61,7 @@ EXPECTED_ALL = {
     "new_nonce",
     "new_request_id",
     "open_ok_response",
+    "opened_canonical",
     "parse_event",
     "parse_request",
     "parse_response",
@@ -71,6 +73,7 @@ EXPECTED_ALL = {
     "segment_canonical",
     "sign",
     "sign_segment_closed",
+    "sign_segment_opened",
     "sign_status",
     "status_canonical",
     "unseal",
@@ -78,6 +81,7 @@ EXPECTED_ALL = {
     "verify_error_response",
     "verify_request",
     "verify_segment_closed",
+    "verify_segment_opened",
     "verify_status",
 }
 

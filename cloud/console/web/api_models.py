@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.console.devices import DeviceInfo, NewSecret
 from cloud.console.ledger import CameraState, Recording
+from cloud.console.live import LiveObject
 from cloud.console.retention import MAX_DAYS, RetentionPlan
 from cloud.console.service import SignedLink
 from cloud.console.timeline import Span, Timeline
@@ -217,6 +218,39 @@ class LinkOut(_Out):
     def of(cls, link: SignedLink) -> LinkOut:
         """Build from a signed link."""
         return cls(url=link.url, expires_at_ms=link.expires_at_ms)
+
+
+class LiveOut(_Out):
+    """A recording in progress: an object the camera is still appending to."""
+
+    live_id: str = Field(description="id of the camera's segment.opened event")
+    device_id: str
+    object_key: str
+    start_ms: int
+    bytes: int = Field(description="the object's length when the console last looked")
+    bytes_at_ms: int | None = Field(description="when it looked")
+    indexed_to_ms: int | None = Field(description="end of the last complete fragment")
+    playlist: str = Field(description="the live HLS playlist of this recording")
+
+    @classmethod
+    def of(cls, live: LiveObject) -> LiveOut:
+        """Build from a followed object."""
+        return cls(
+            live_id=live.live_id,
+            device_id=live.facts.device_id,
+            object_key=live.facts.object_key,
+            start_ms=live.facts.start_ms,
+            bytes=live.size,
+            bytes_at_ms=live.size_at_ms,
+            indexed_to_ms=live.end_ms,
+            playlist=f"/api/live/{live.live_id}/playlist.m3u8",
+        )
+
+
+class InProgressOut(_Out):
+    """A camera's recording in progress, or null when it is not recording."""
+
+    in_progress: LiveOut | None
 
 
 class RetentionDaysIn(_In):

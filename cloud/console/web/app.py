@@ -26,6 +26,7 @@ from cloud.console.devices import DeviceAdmin, RegistryDevices
 from cloud.console.errors import ConsoleConfigError, ConsoleError
 from cloud.console.ingest import Ingestor
 from cloud.console.ledger import Ledger
+from cloud.console.live import LiveRecordings, LiveStore
 from cloud.console.reconcile import Reconciler
 from cloud.console.service import ConsoleService
 from cloud.console.settings import ConsoleSettings
@@ -106,6 +107,9 @@ def build_parts(
     if sealer is None:
         sealer = _sealer(settings)
     content_keys = ContentKeys(ledger, sealer)
+    live_store = LiveStore(settings.ledger.path)
+    closers.append(live_store.close)
+    live = LiveRecordings(live_store, store, presign_ttl_s=settings.oss.presign_ttl_s, clock=clock)
     reconciler = Reconciler(
         ledger,
         store,
@@ -119,6 +123,7 @@ def build_parts(
         settings.oss,
         Topics(settings.mqtt.topic_prefix),
         content_keys=content_keys,
+        live=live_store,
         clock=clock,
     )
     service = ConsoleService(
@@ -128,6 +133,7 @@ def build_parts(
         devices=devices,
         reconciler=reconciler,
         content_keys=content_keys,
+        live=live,
         clock=clock,
     )
     return ConsoleParts(

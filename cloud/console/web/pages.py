@@ -125,10 +125,18 @@ async def fleet(request: Request) -> Response:
     limit = v.page_limit(request.query_params.get("limit"))
     result = await run_in_threadpool(ctx.service.cameras, after=after, limit=limit)
     next_cursor = ctx.cursors.encode("cameras", result.next_after) if result.next_after else None
+    live = await run_in_threadpool(
+        lambda: {c.device_id: ctx.service.live.in_progress(c.device_id) for c in result.items}
+    )
     return ctx.render(
         request,
         "fleet.html",
-        {"cameras": result.items, "next_cursor": next_cursor, "now_ms": ctx.service.now_ms()},
+        {
+            "cameras": result.items,
+            "live": live,
+            "next_cursor": next_cursor,
+            "now_ms": ctx.service.now_ms(),
+        },
     )
 
 
@@ -150,11 +158,13 @@ async def camera(request: Request) -> Response:
         )
     )
     retention = await run_in_threadpool(ctx.service.retention)
+    live = await run_in_threadpool(ctx.service.in_progress, device_id)
     return ctx.render(
         request,
         "camera.html",
         {
             "camera": state,
+            "live": live,
             "timeline": timeline,
             "recordings": listing.items,
             "next_cursor": (
@@ -214,6 +224,21 @@ async def recording(request: Request) -> Response:
         "recording.html",
         {"recording": found, "link": link, "day": day, "hls": hls},
         headers={"content-security-policy": _media_csp(link.url, hls=hls), **_NO_STORE},
+    )
+
+
+@page
+async def live_recording(request: Request) -> Response:
+    """Play a recording in progress from its start, following the live edge (hls.js)."""
+    ctx = ctx_of(request)
+    live_id = v.recording_id(request.path_params["live_id"])
+    found = await run_in_threadpool(ctx.service.live.get, live_id)
+    url = await run_in_threadpool(ctx.service.live.presigned, found)
+    return ctx.render(
+        request,
+        "live.html",
+        {"live": found, "day": _today(found.facts.start_ms).isoformat()},
+        headers={"content-security-policy": _media_csp(url, hls=True), **_NO_STORE},
     )
 
 
@@ -333,6 +358,7 @@ def page_routes() -> list[Route]:
         Route("/cameras/{device_id}/retention", camera_retention, methods=["POST"]),
         Route("/recordings/{recording_id}", recording, methods=["GET"]),
         Route("/recordings/{recording_id}/download", download, methods=["GET"]),
+        Route("/live/{live_id}", live_recording, methods=["GET"]),
         Route("/recordings/{recording_id}/verify", verify, methods=["POST"]),
         Route("/recordings/{recording_id}/delete", delete_confirm, methods=["GET"]),
         Route("/recordings/{recording_id}/delete", delete, methods=["POST"]),
