@@ -31,6 +31,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("responder", "cloud.responder.cli", "cloud", "run the credential responder"),
     Subcommand("devices", "cloud.registry.cli", "cloud", "provision, list, revoke, rotate devices"),
     Subcommand("camera", "device.agent.cli", None, "run the camera agent"),
+    Subcommand("bundle", "device.bundle.cli", None, "build offline camera install bundles"),
     Subcommand("fleet", "simulator.fleet.cli", "sim", "simulate a camera fleet with chaos"),
     Subcommand("console", "cloud.console.cli", "cloud", "run the web console and REST API"),
     Subcommand("bench", "simulator.bench.cli", "sim", "run benchmarks against baselines"),

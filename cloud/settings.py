@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from schemas.broker import BrokerConnection
 from schemas.durations import (
     DEFAULT_SESSION_DURATION_S,
     MAX_SESSION_DURATION_S,
@@ -26,44 +27,33 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _PREFIX_CHARS = re.compile(r"^[A-Za-z0-9_./{}-]+$")
 
 
-class BrokerSettings(BaseModel):
-    """How the responder reaches the MQTT broker and which topics it uses.
+class BrokerSettings(BrokerConnection):
+    """How the responder reaches the MQTT broker (:class:`~schemas.broker.BrokerConnection`)
+    and which topics it uses.
 
-    ``url`` is ``mqtt://host:port`` or ``mqtts://host:port`` (TLS; ``ca_file`` verifies the
-    broker, ``client_cert_file``/``client_key_file`` add mutual TLS). ``shared_group`` set to an
-    empty string turns shared subscriptions off, for brokers without ``$share``.
+    ``password_file`` names a file holding the password (read by :mod:`cloud.config`).
+    ``shared_group`` set to an empty string turns shared subscriptions off, for brokers without
+    ``$share``. An empty ``client_id`` gets a random one.
     """
 
-    model_config = _FROZEN
+    RENAMED: ClassVar[dict[str, str]] = {
+        "client_cert_file": "cert_file",
+        "client_key_file": "key_file",
+        "reconnect_min_s": "reconnect_initial_s",
+    }
 
-    url: str = "mqtt://127.0.0.1:1883"
-    ca_file: Path | None = None
-    client_cert_file: Path | None = None
-    client_key_file: Path | None = None
-    username: str | None = None
-    password: SecretStr | None = None
     password_file: Path | None = None
     protocol: Literal["3.1.1", "5"] = "5"
-    client_id: str = ""
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
     topic_prefix: str = "ossmedia"
     shared_group: str = "ossmedia-responders"
     persistent_session: bool = False
     session_expiry_s: int = Field(default=300, ge=0)
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
     reply_expiry_s: int = Field(default=60, ge=1)
-    reconnect_min_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
-            raise ValueError("broker url must look like mqtt://host:port or mqtts://host:port")
-        if parts.path not in {"", "/"} or parts.query or parts.username:
-            raise ValueError("broker url takes no path, query or credentials")
-        return value
+    # A responder's reconnect gap is a gap in the fleet's service: while it is not
+    # subscribed, requests have no subscriber and are dropped (cameras ask again after their
+    # request timeout). Its cap is therefore much shorter than a camera's.
+    reconnect_max_s: float = Field(default=3.0, gt=0)
 
     @field_validator("topic_prefix")
     @classmethod
@@ -86,27 +76,9 @@ class BrokerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_pairs(self) -> BrokerSettings:
-        if (self.client_cert_file is None) != (self.client_key_file is None):
-            raise ValueError("client_cert_file and client_key_file go together")
         if self.persistent_session and not self.client_id:
             raise ValueError("persistent_session needs a fixed client_id")
         return self
-
-    @property
-    def host(self) -> str:
-        """The broker's host name or address."""
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def port(self) -> int:
-        """The broker's port (1883 for ``mqtt://``, 8883 for ``mqtts://`` when omitted)."""
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if self.tls else 1883)
-
-    @property
-    def tls(self) -> bool:
-        """Whether the connection uses TLS."""
-        return urlsplit(self.url).scheme == "mqtts"
 
 
 class StsSettings(BaseModel):
@@ -114,6 +86,9 @@ class StsSettings(BaseModel):
 
     ``access_key_secret`` comes from ``OSSMEDIA_STS_ACCESS_KEY_SECRET`` or from the file named
     by ``access_key_secret_file``; it is never written into the TOML file itself.
+    ``timeout_s`` bounds one attempt and ``deadline_s`` all attempts of one request together;
+    keep ``deadline_s`` below the cameras' ``request_timeout_s`` (10 s by default) so they
+    hear ``sts_unavailable`` instead of timing out.
     """
 
     model_config = _FROZEN
@@ -130,6 +105,7 @@ class StsSettings(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0)
     attempts: int = Field(default=4, ge=1, le=10)
     retry_max_wait_s: float = Field(default=2.0, gt=0)
+    deadline_s: float = Field(default=8.0, gt=0, le=60)
 
     @field_validator("endpoint")
     @classmethod
@@ -230,7 +206,8 @@ class RegistrySettings(BaseModel):
 
 
 class ServiceSettings(BaseModel):
-    """Process-level knobs: worker threads, metrics/health port, logging, shutdown."""
+    """Process-level knobs: worker threads, metrics/health port, logging, shutdown, and how
+    often the state backend and the registry are probed for ``/healthz``."""
 
     model_config = _FROZEN
 
@@ -239,6 +216,7 @@ class ServiceSettings(BaseModel):
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    health_interval_s: float = Field(default=5.0, gt=0)
 
 
 class ResponderSettings(BaseModel):

@@ -3,19 +3,17 @@
 The camera publishes a signed request on ``P/v1/{id}/creds/req`` and waits for the reply
 with the same ``request_id`` on ``P/v1/{id}/creds/res``. A success reply is opened with the
 device's seal key (AES-256-GCM; the header is authenticated), an error reply is trusted
-only if its signature verifies. What the client does with each error code:
+only if its signature verifies. Each error code's reaction is declared next to the code
+(:attr:`schemas.responses.ErrorCode.reaction`); this client carries out the reactions:
 
 ==================================  ==========================================================
-``clock_skew`` (signed)             adopt the signed ``server_time_ms`` as clock offset, retry
+``ADOPT_CLOCK``                     adopt the signed ``server_time_ms`` as clock offset, retry
                                     at once (once per refresh; later ones back off)
-``rate_limited`` / ``sts_throttled`` wait ``retry_after_ms`` plus jitter, retry
-``sts_unavailable`` / ``internal``  back off (jittered exponential), retry
-/ ``replay``
-``revoked`` / ``unknown_device``    stop for good: :class:`~device.errors.DeviceRejected`
-(signed)
-``bad_signature`` /                 :class:`~device.errors.CredentialDenied` (retrying the
-``invalid_request`` /               same request cannot help; the agent retries slowly)
-``access_denied``
+``WAIT``                            wait ``retry_after_ms`` plus jitter, retry
+``RETRY``                           back off (jittered exponential), retry
+``STOP``                            stop for good: :class:`~device.errors.DeviceRejected`
+``DENY``                            :class:`~device.errors.CredentialDenied` (retrying the
+                                    same request cannot help; the agent retries slowly)
 anything unsigned or badly signed   never acted on beyond a backoff: anyone on the broker
                                     could have sent it
 no reply in ``request_timeout_s``   back off, ask again with a new request id and nonce
@@ -38,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 from device.backoff import Backoff
 from device.clock import AdjustedClock
@@ -57,8 +55,8 @@ from schemas.responses import (
     Credentials,
     CredsResponseError,
     CredsResponseOk,
-    ErrorCode,
     Grant,
+    Reaction,
 )
 from schemas.topics import Topics
 
@@ -72,9 +70,6 @@ __all__ = ["CredentialClient", "Lease", "MessageBus"]
 
 log = logging.getLogger(__name__)
 
-_RETRY_CODES = frozenset({ErrorCode.STS_UNAVAILABLE, ErrorCode.INTERNAL, ErrorCode.REPLAY})
-_WAIT_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.STS_THROTTLED})
-_REJECT_CODES = frozenset({ErrorCode.REVOKED, ErrorCode.UNKNOWN_DEVICE})
 # Never valid for less than this long: a lease about to expire is not worth handing out.
 _MIN_USEFUL_S = 5.0
 
@@ -463,26 +458,33 @@ class CredentialClient:
             # its time or stop because of it; only slow down.
             self.stats.untrusted_replies += 1
             return backoff.next_delay(), f"unverified {code.value}", skew_adopted
-        if code is ErrorCode.CLOCK_SKEW and not skew_adopted:
+        reaction = code.reaction
+        if reaction is Reaction.ADOPT_CLOCK and not skew_adopted:
             offset = self._clock.adopt(reply.server_time_ms)
             self.stats.skew_adoptions += 1
             log.warning("clock off by %d ms; adopted the responder's time", offset)
-            return 0.0, "clock_skew", True
-        if code in _WAIT_CODES:
-            base = (reply.error.retry_after_ms or 0) / 1000.0
-            window = max(base * 0.25, self._settings.retry_initial_s)
-            return base + self._rng.uniform(0, window), code.value, skew_adopted
-        if code in _REJECT_CODES:
-            self._rejected = DeviceRejected(
-                f"responder says device {self.device_id} is {code.value}: stopping",
-                code=code.value,
-                request_id=request_id,
-            )
-            raise self._rejected
-        if code in _RETRY_CODES or code is ErrorCode.CLOCK_SKEW:
-            return backoff.next_delay(), code.value, skew_adopted
-        denial = CredentialDenied(
-            f"responder refused the request: {code.value}", code=code.value, request_id=request_id
-        )
-        self._denied = (self._clock.monotonic() + self._settings.retry_max_s, denial)
-        raise denial
+            return 0.0, code.value, True
+        match reaction:
+            case Reaction.WAIT:
+                base = (reply.error.retry_after_ms or 0) / 1000.0
+                window = max(base * 0.25, self._settings.retry_initial_s)
+                return base + self._rng.uniform(0, window), code.value, skew_adopted
+            case Reaction.STOP:
+                self._rejected = DeviceRejected(
+                    f"responder says device {self.device_id} is {code.value}: stopping",
+                    code=code.value,
+                    request_id=request_id,
+                )
+                raise self._rejected
+            case Reaction.RETRY | Reaction.ADOPT_CLOCK:
+                return backoff.next_delay(), code.value, skew_adopted
+            case Reaction.DENY:
+                denial = CredentialDenied(
+                    f"responder refused the request: {code.value}",
+                    code=code.value,
+                    request_id=request_id,
+                )
+                self._denied = (self._clock.monotonic() + self._settings.retry_max_s, denial)
+                raise denial
+            case _:
+                assert_never(reaction)

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from schemas.broker import BrokerConnection
 from schemas.durations import MAX_SESSION_DURATION_S, MIN_SESSION_DURATION_S
 
 __all__ = [
@@ -55,70 +55,11 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class BrokerSettings(_Frozen):
-    """How to reach the MQTT broker.
+class BrokerSettings(BrokerConnection):
+    """How the camera reaches the MQTT broker (:class:`~schemas.broker.BrokerConnection`).
 
-    Attributes:
-        url: ``mqtt://host:port`` (plain) or ``mqtts://host:port`` (TLS).
-        ca_file: CA bundle that signs the broker's certificate (TLS); system CAs if unset.
-        cert_file: client certificate for mutual TLS.
-        key_file: client private key for mutual TLS.
-        username: MQTT username, if the broker wants one.
-        password: MQTT password (never logged).
-        tls_insecure: skip the broker host name check (testing only).
-        keepalive_s: MQTT keepalive.
-        protocol: MQTT protocol version.
-        client_id: MQTT client id; the device id when unset.
-        reconnect_initial_s: first reconnect backoff window.
-        reconnect_max_s: largest reconnect backoff window.
-        connect_timeout_s: TCP + TLS connect timeout.
+    An empty ``client_id`` makes the device id the MQTT client id.
     """
-
-    url: str = "mqtt://127.0.0.1:1883"
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    tls_insecure: bool = False
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
-    client_id: str | None = None
-    reconnect_initial_s: float = Field(default=0.5, gt=0)
-    reconnect_max_s: float = Field(default=30.0, gt=0)
-    connect_timeout_s: float = Field(default=5.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"} or not parts.hostname:
-            raise ValueError("broker url must look like mqtt://host:port or mqtts://host:port")
-        return value
-
-    @model_validator(mode="after")
-    def _check_mtls(self) -> BrokerSettings:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together (mutual TLS)")
-        return self
-
-    @property
-    def host(self) -> str:
-        """The broker host name or address."""
-        return urlsplit(self.url).hostname or "127.0.0.1"
-
-    @property
-    def tls(self) -> bool:
-        """Whether the link uses TLS."""
-        return urlsplit(self.url).scheme in {"mqtts", "ssl"} or self.ca_file is not None
-
-    @property
-    def port(self) -> int:
-        """The broker port (1883, or 8883 with TLS, when the url has none)."""
-        port = urlsplit(self.url).port
-        if port is not None:
-            return port
-        return 8883 if self.tls else 1883
 
 
 class CredentialSettings(_Frozen):

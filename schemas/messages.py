@@ -14,12 +14,14 @@ from schemas.errors import InvalidMessage
 from schemas.events import HlsKey, SegmentClosed, SegmentOpened, Status, StatusState
 from schemas.requests import Access, CredsRequest
 from schemas.responses import (
+    REACTIONS,
     Credentials,
     CredsResponseError,
     CredsResponseOk,
     ErrorCode,
     ErrorInfo,
     Grant,
+    Reaction,
     SealedPayload,
 )
 from schemas.wirejson import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, dump, load_object
@@ -27,6 +29,7 @@ from schemas.wirejson import MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, dump, load_objec
 __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
+    "REACTIONS",
     "Access",
     "Credentials",
     "CredsRequest",
@@ -36,6 +39,7 @@ __all__ = [
     "ErrorInfo",
     "Grant",
     "HlsKey",
+    "Reaction",
     "SealedPayload",
     "SegmentClosed",
     "SegmentOpened",

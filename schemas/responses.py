@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -29,6 +31,23 @@ from schemas.requests import AccessField
 MAX_ERROR_MESSAGE = 512
 
 
+class Reaction(StrEnum):
+    """What a camera does on a verified error reply; each :class:`ErrorCode` has one."""
+
+    RETRY = "retry"
+    """Back off (jittered exponential) and ask again with a fresh request."""
+    WAIT = "wait"
+    """Wait ``retry_after_ms`` plus jitter, then ask again."""
+    ADOPT_CLOCK = "adopt_clock"
+    """Adopt ``server_time_ms`` as the clock offset and ask again at once (once per refresh;
+    after that, like :attr:`RETRY`)."""
+    STOP = "stop"
+    """The device is revoked or unknown: stop asking for good."""
+    DENY = "deny"
+    """This request is refused and asking again the same way cannot help: report it, and ask
+    again only after the longest backoff."""
+
+
 class ErrorCode(StrEnum):
     """Why a credential request failed (see docs/protocol.md for what a camera does)."""
 
@@ -43,6 +62,31 @@ class ErrorCode(StrEnum):
     STS_THROTTLED = "sts_throttled"
     STS_UNAVAILABLE = "sts_unavailable"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
+
+    @property
+    def reaction(self) -> Reaction:
+        """What a camera does on a verified error reply with this code."""
+        return REACTIONS[self]
+
+
+REACTIONS: Mapping[ErrorCode, Reaction] = MappingProxyType(
+    {
+        ErrorCode.INVALID_REQUEST: Reaction.DENY,
+        ErrorCode.UNKNOWN_DEVICE: Reaction.STOP,
+        ErrorCode.REVOKED: Reaction.STOP,
+        ErrorCode.BAD_SIGNATURE: Reaction.DENY,
+        ErrorCode.CLOCK_SKEW: Reaction.ADOPT_CLOCK,
+        ErrorCode.REPLAY: Reaction.RETRY,
+        ErrorCode.RATE_LIMITED: Reaction.WAIT,
+        ErrorCode.ACCESS_DENIED: Reaction.DENY,
+        ErrorCode.STS_THROTTLED: Reaction.WAIT,
+        ErrorCode.STS_UNAVAILABLE: Reaction.RETRY,
+        ErrorCode.INTERNAL: Reaction.RETRY,
+        ErrorCode.UNAVAILABLE: Reaction.WAIT,
+    }
+)
+"""Every error code's camera reaction (the table in docs/protocol.md is checked against it)."""
 
 
 class Credentials(WireModel):

@@ -41,18 +41,30 @@ class MqttIngest:
         self._ingestor = ingestor
         self._topics = Topics(settings.topic_prefix)
         self._subscribed = threading.Event()
+        v5 = settings.protocol == "5"
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         )
         if settings.username is not None:
             password = settings.password.get_secret_value() if settings.password else None
             self._client.username_pw_set(settings.username, password)
-        if settings.tls_ca_file is not None:
-            self._client.tls_set(ca_certs=settings.tls_ca_file, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if settings.tls:
+            self._client.tls_set(
+                ca_certs=str(settings.ca_file) if settings.ca_file else None,
+                certfile=str(settings.cert_file) if settings.cert_file else None,
+                keyfile=str(settings.key_file) if settings.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+            if settings.tls_insecure:
+                self._client.tls_insecure_set(True)
+        self._client.connect_timeout = settings.connect_timeout_s
+        self._client.reconnect_delay_set(
+            min_delay=max(1, round(settings.reconnect_initial_s)),
+            max_delay=max(1, round(settings.reconnect_max_s)),
+        )
         self._client.on_connect = self._on_connect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
@@ -60,11 +72,21 @@ class MqttIngest:
 
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting until :meth:`stop`."""
-        self._client.connect_async(self._settings.host, self._settings.port, keepalive=30)
+        s = self._settings
+        # MQTT 5: clean_start=False resumes a session the broker still holds (3.1.1 does the
+        # same through clean_session=False above).
+        clean_start: Any = False if s.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY
+        self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s, clean_start=clean_start)
         self._client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect and stop the network thread."""
+        """Close the session and stop the network thread.
+
+        Messages are stored on paho's network thread, so joining it lets the message in hand
+        finish its ledger transaction. One whose acknowledgement the DISCONNECT overtakes is
+        delivered again on the next connection (the session is persistent), and the ledger
+        stores it once.
+        """
         self._client.disconnect()
         self._client.loop_stop()
 

@@ -73,8 +73,7 @@ def local_settings(
             "session": {"secret": secrets.token_urlsafe(32)},
             "operators": [{"username": username, "password_hash": hash_password(password)}],
             "mqtt": {
-                "host": mqtt_host,
-                "port": mqtt_port,
+                "url": f"mqtt://{f'[{mqtt_host}]' if ':' in mqtt_host else mqtt_host}:{mqtt_port}",
                 "topic_prefix": topic_prefix,
                 "client_id": mqtt_client_id or f"ossmedia-console-{secrets.token_hex(4)}",
             },

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cloud.console.ledger import Recording
 
-__all__ = ["DAY_MS", "Span", "Timeline", "build_timeline", "day_bounds"]
+__all__ = ["DAY_MS", "Span", "Timeline", "build_timeline", "day_bounds", "utc_date"]
 
 DAY_MS = 86_400_000
 
@@ -60,6 +60,11 @@ class Timeline:
     recordings: tuple[Span, ...]
     gaps: tuple[Span, ...]
     truncated: bool
+
+
+def utc_date(ms: int) -> dt.date:
+    """The UTC calendar day an epoch-milliseconds instant falls on."""
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).date()
 
 
 def day_bounds(day: dt.date) -> tuple[int, int]:

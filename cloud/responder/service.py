@@ -150,12 +150,15 @@ class ResponderService:
             reconnect_on_failure=False,
             manual_ack=True,
         )
+        client.connect_timeout = s.connect_timeout_s
         if s.tls:
             client.tls_set(
                 ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.client_cert_file) if s.client_cert_file else None,
-                keyfile=str(s.client_key_file) if s.client_key_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
             )
+            if s.tls_insecure:
+                client.tls_insecure_set(True)
         if s.username is not None:
             password = s.password.get_secret_value() if s.password else None
             client.username_pw_set(s.username, password)
@@ -324,7 +327,9 @@ class ResponderService:
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: a fleet of responders restarting together must not reconnect in step.
-        ceiling = min(self._settings.reconnect_max_s, self._settings.reconnect_min_s * 2**attempt)
+        ceiling = min(
+            self._settings.reconnect_max_s, self._settings.reconnect_initial_s * 2**attempt
+        )
         return float(self._rng() * ceiling)
 
     def _connect(self) -> None:

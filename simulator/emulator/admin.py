@@ -24,11 +24,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from schemas.durations import DEFAULT_SESSION_DURATION_S
 from simulator.base.asgi import ASGIReceive, ASGISend, Scope
 from simulator.base.errors import EmulatorError
 from simulator.emulator.clock import EmulatorClock
-from simulator.emulator.faults import FaultConfig, FaultInjector
-from simulator.emulator.stats import RequestStats
+from simulator.emulator.control import ENDPOINTS, Control
+from simulator.emulator.faults import FaultConfig
 from simulator.sts.responses import read_body
 
 logger = logging.getLogger(__name__)
@@ -36,38 +37,10 @@ logger = logging.getLogger(__name__)
 PREFIX = "/__admin"
 
 
-class AdminTarget(Protocol):
-    """What the admin API controls (``simulator.emulator.server.Emulator``)."""
+class AdminTarget(Control, Protocol):
+    """What the admin API controls: the control surface, plus the clock to read or set."""
 
     clock: EmulatorClock
-    injector: FaultInjector
-    stats: RequestStats
-
-    def info(self) -> dict[str, Any]: ...
-
-    def sweep_lifecycle(self) -> int: ...
-
-    def create_bucket(self, name: str, account_id: str | None = None) -> None: ...
-
-    def create_role(
-        self,
-        name: str,
-        *,
-        policies: list[Any],
-        account_id: str | None = None,
-        trusted_accounts: list[str] | None = None,
-        max_session_duration: int = 3600,
-    ) -> str: ...
-
-    def add_access_key(
-        self,
-        access_key_id: str,
-        secret: str,
-        *,
-        account_id: str | None = None,
-        user: str | None = None,
-        policies: list[Any] | None = None,
-    ) -> None: ...
 
 
 class _HttpError(Exception):
@@ -146,62 +119,79 @@ class AdminApp:
 
     def _route(self, method: str, path: str, body: object) -> tuple[int, object]:
         t = self._target
-        if path == "/faults":
-            if method == "PUT":
-                t.injector.configure(FaultConfig.parse(body, source="admin"))
-            elif method == "DELETE":
-                t.injector.configure(FaultConfig())
-            elif method != "GET":
-                raise _HttpError(405, "use GET, PUT or DELETE")
-            return 200, t.injector.snapshot()
-        if path == "/clock":
-            if method == "POST":
-                args = _as_mapping(body)
-                if "offset_s" in args:
-                    t.clock.set_offset(float(args["offset_s"]))
-                else:
-                    t.clock.advance(float(args.get("advance_s", 0.0)))
-                expired = t.sweep_lifecycle()
-                return 200, {"now": t.clock(), "offset_s": t.clock.offset_s, "expired": expired}
-            if method != "GET":
-                raise _HttpError(405, "use GET or POST")
+        if path == "/clock" and method == "GET":
             return 200, {"now": t.clock(), "offset_s": t.clock.offset_s}
-        if path == "/lifecycle/sweep" and method == "POST":
-            return 200, {"expired": t.sweep_lifecycle()}
-        if path == "/stats":
-            if method == "DELETE":
-                t.stats.reset()
-                t.injector.reset_counters()
-            elif method != "GET":
-                raise _HttpError(405, "use GET or DELETE")
-            return 200, {
-                "requests": t.stats.snapshot(),
-                "faults": t.injector.snapshot()["injected"],
-            }
-        if path == "/info" and method == "GET":
-            return 200, t.info()
-        if path.startswith("/buckets/") and method == "PUT":
-            args = _as_mapping(body)
-            t.create_bucket(path[len("/buckets/") :], args.get("account"))
-            return 200, {"bucket": path[len("/buckets/") :]}
-        if path == "/roles" and method == "PUT":
-            args = _as_mapping(body)
-            arn = t.create_role(
-                str(args["name"]),
-                policies=list(args.get("policies", [])),
-                account_id=args.get("account"),
-                trusted_accounts=args.get("trusted_accounts"),
-                max_session_duration=int(args.get("max_session_duration", 3600)),
-            )
-            return 200, {"arn": arn}
-        if path == "/access-keys" and method == "PUT":
-            args = _as_mapping(body)
-            t.add_access_key(
-                str(args["id"]),
-                str(args["secret"]),
-                account_id=args.get("account"),
-                user=args.get("user"),
-                policies=list(args.get("policies", [])),
-            )
-            return 200, {"id": args["id"]}
-        raise _HttpError(404, f"no admin endpoint {method} {PREFIX}{path}")
+        if path == "/clock" and method == "POST" and "offset_s" in _as_mapping(body):
+            t.clock.set_offset(float(_as_mapping(body)["offset_s"]))
+            expired = t.sweep_lifecycle()
+            return 200, {"now": t.clock(), "offset_s": t.clock.offset_s, "expired": expired}
+        name, bucket = _endpoint(method, path)
+        if name is None:
+            if any(route == path for _, route in ENDPOINTS.values()):
+                allowed = sorted(m for m, route in ENDPOINTS.values() if route == path)
+                raise _HttpError(405, f"use {' or '.join(allowed)}")
+            raise _HttpError(404, f"no admin endpoint {method} {PREFIX}{path}")
+        return 200, self._call(name, bucket, body)
+
+    def _call(self, name: str, bucket: str, body: object) -> object:
+        # JSON bodies to Control calls; the field names are the admin API's own.
+        t = self._target
+        match name:
+            case "info":
+                return t.info()
+            case "faults":
+                return t.faults()
+            case "set_faults":
+                return t.set_faults(FaultConfig.parse(body, source="admin"))
+            case "clear_faults":
+                t.clear_faults()
+                return t.faults()
+            case "advance_clock":
+                args = _as_mapping(body)
+                t.clock.advance(float(args.get("advance_s", 0.0)))
+                expired = t.sweep_lifecycle()
+                return {"now": t.clock(), "offset_s": t.clock.offset_s, "expired": expired}
+            case "sweep_lifecycle":
+                return {"expired": t.sweep_lifecycle()}
+            case "stats":
+                return t.stats()
+            case "reset_stats":
+                t.reset_stats()
+                return t.stats()
+            case "create_bucket":
+                t.create_bucket(bucket, _as_mapping(body).get("account"))
+                return {"bucket": bucket}
+            case "create_role":
+                args = _as_mapping(body)
+                arn = t.create_role(
+                    str(args["name"]),
+                    list(args.get("policies", [])),
+                    account_id=args.get("account"),
+                    trusted_accounts=args.get("trusted_accounts"),
+                    max_session_duration=int(
+                        args.get("max_session_duration", DEFAULT_SESSION_DURATION_S)
+                    ),
+                )
+                return {"arn": arn}
+            case "add_access_key":
+                args = _as_mapping(body)
+                t.add_access_key(
+                    str(args["id"]),
+                    str(args["secret"]),
+                    account_id=args.get("account"),
+                    user=args.get("user"),
+                    policies=list(args.get("policies", [])),
+                )
+                return {"id": args["id"]}
+        raise _HttpError(404, f"no admin endpoint for {name}")
+
+
+def _endpoint(method: str, path: str) -> tuple[str | None, str]:
+    """The :class:`Control` method a route serves, and the bucket name in the path if any."""
+    for name, (verb, route) in ENDPOINTS.items():
+        if route == "/buckets/{name}":
+            if path.startswith("/buckets/") and verb == method and len(path) > len("/buckets/"):
+                return name, path[len("/buckets/") :]
+        elif route == path and verb == method:
+            return name, ""
+    return None, ""

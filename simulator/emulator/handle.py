@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from schemas.durations import DEFAULT_SESSION_DURATION_S
 from simulator.base.errors import EmulatorError
+from simulator.emulator.control import ENDPOINTS
 from simulator.emulator.faults import FaultConfig
 from simulator.emulator.runner import ServerThread
 from simulator.emulator.server import Emulator, OssFactory
 from simulator.emulator.settings import EmulatorSettings
 from simulator.iam.models import Iam
+from simulator.lifetime import child_process_group
 
 _SPAWN_TIMEOUT_S = 30.0
 
@@ -141,39 +144,54 @@ class EmulatorHandle:
             raise EmulatorError("the emulator runs in another process; use the admin API")
         return self.emulator.iam
 
+    # -- the control surface (simulator.emulator.control.Control), over the admin API ----
+
+    def _call(self, operation: str, body: object | None = None, **path: str) -> Any:
+        method, route = ENDPOINTS[operation]
+        return self.admin.call(method, route.format(**path), body)
+
+    def info(self) -> dict[str, Any]:
+        """What a client needs: endpoints, region, root key, role ARN, bucket, admin token."""
+        reply: dict[str, Any] = self._call("info")
+        return reply
+
     def set_faults(self, faults: FaultConfig | Mapping[str, Any]) -> dict[str, Any]:
-        """Replace the injected faults; returns the admin reply (config + counters)."""
+        """Replace the injected faults; returns the faults in force and the counters."""
         if isinstance(faults, FaultConfig):
             faults = faults.model_dump(mode="json")
-        reply: dict[str, Any] = self.admin.call("PUT", "/faults", dict(faults))
+        reply: dict[str, Any] = self._call("set_faults", dict(faults))
         return reply
 
     def clear_faults(self) -> None:
         """Stop injecting faults."""
-        self.admin.call("DELETE", "/faults")
+        self._call("clear_faults")
 
     def faults(self) -> dict[str, Any]:
         """The faults in force and what was injected so far."""
-        reply: dict[str, Any] = self.admin.call("GET", "/faults")
+        reply: dict[str, Any] = self._call("faults")
         return reply
 
     def advance_clock(self, seconds: float) -> float:
-        """Move the emulator clock forward; returns the new offset."""
-        reply = self.admin.call("POST", "/clock", {"advance_s": seconds})
+        """Move the emulator clock forward and apply lifecycle rules; returns the new offset."""
+        reply = self._call("advance_clock", {"advance_s": seconds})
         return float(reply["offset_s"])
 
+    def sweep_lifecycle(self) -> int:
+        """Apply OSS lifecycle rules at the emulator clock; returns how many objects expired."""
+        return int(self._call("sweep_lifecycle")["expired"])
+
     def stats(self) -> dict[str, Any]:
-        """Requests per operation and outcome, and injected faults."""
-        reply: dict[str, Any] = self.admin.call("GET", "/stats")
+        """Requests per operation and outcome (``requests``) and injected faults (``faults``)."""
+        reply: dict[str, Any] = self._call("stats")
         return reply
 
     def reset_stats(self) -> None:
         """Zero the request and fault counters."""
-        self.admin.call("DELETE", "/stats")
+        self._call("reset_stats")
 
     def create_bucket(self, name: str, account_id: str | None = None) -> None:
-        """Create a bucket (owned by the default account unless told otherwise)."""
-        self.admin.call("PUT", f"/buckets/{name}", {"account": account_id})
+        """Create a bucket owned by ``account_id`` (default: the first account)."""
+        self._call("create_bucket", {"account": account_id}, name=name)
 
     def create_role(
         self,
@@ -182,21 +200,12 @@ class EmulatorHandle:
         *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
-        max_session_duration: int = 3600,
+        max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role; returns its ARN."""
-        reply = self.admin.call(
-            "PUT",
-            "/roles",
-            {
-                "name": name,
-                "policies": policies,
-                "account": account_id,
-                "trusted_accounts": trusted_accounts,
-                "max_session_duration": max_session_duration,
-            },
-        )
-        return str(reply["arn"])
+        body = {"name": name, "policies": policies, "account": account_id,
+                "trusted_accounts": trusted_accounts, "max_session_duration": max_session_duration}  # fmt: skip
+        return str(self._call("create_role", body)["arn"])
 
     def add_access_key(
         self,
@@ -208,12 +217,9 @@ class EmulatorHandle:
         policies: list[Any] | None = None,
     ) -> None:
         """Add a long-term key (``user`` None makes it a root key of the account)."""
-        self.admin.call(
-            "PUT",
-            "/access-keys",
-            {"id": access_key_id, "secret": secret, "account": account_id, "user": user,
-             "policies": policies or []},
-        )  # fmt: skip
+        body = {"id": access_key_id, "secret": secret, "account": account_id, "user": user,
+                "policies": policies or []}  # fmt: skip
+        self._call("add_access_key", body)
 
 
 @contextlib.contextmanager
@@ -273,6 +279,7 @@ def spawned_emulator(
             stderr=stderr,
             text=True,
             env=dict(env) if env is not None else dict(os.environ),
+            process_group=child_process_group(),
         )
         try:
             info = _read_info(process, stderr)

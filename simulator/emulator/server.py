@@ -12,16 +12,17 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from schemas.durations import DEFAULT_SESSION_DURATION_S
 from simulator.base.errors import EmulatorConfigError
 from simulator.emulator.admin import AdminApp
 from simulator.emulator.app import EmulatorApp
 from simulator.emulator.clock import EmulatorClock
 from simulator.emulator.config import EmulatorConfig, default_config, load_config
-from simulator.emulator.faults import FaultInjector
+from simulator.emulator.faults import FaultConfig, FaultInjector
 from simulator.emulator.middleware import EmulatorMiddleware
 from simulator.emulator.oss_backend import OssBackend
 from simulator.emulator.oss_wiring import build_oss_backend
@@ -95,13 +96,13 @@ class Emulator:
         for bucket in self.config.buckets:
             self.oss.create_bucket(bucket.name, self.config.bucket_owner(bucket))
         self.injector = FaultInjector(settings.faults, self.clock)
-        self.stats = RequestStats()
+        self.request_stats = RequestStats()
         services = EmulatorMiddleware(
             oss=self.oss.app,
             sts=StsApp(self.sts),
             is_sts=is_sts_request,
             injector=self.injector,
-            stats=self.stats,
+            stats=self.request_stats,
             base_host=BASE_HOST,
             access_log=settings.access_log,
         )
@@ -160,11 +161,11 @@ class Emulator:
     def create_role(
         self,
         name: str,
-        *,
         policies: list[Any],
+        *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
-        max_session_duration: int = 3600,
+        max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role; returns its ARN."""
         return self.iam.add_role(
@@ -192,6 +193,41 @@ class Emulator:
     def sweep_lifecycle(self) -> int:
         """Apply OSS lifecycle rules at the emulator clock; returns how many objects expired."""
         return self.oss.sweep()
+
+    # -- faults, clock, statistics ---------------------------------------------------------
+
+    def set_faults(self, faults: FaultConfig | Mapping[str, Any]) -> dict[str, Any]:
+        """Replace the injected faults; returns the faults in force and the counters."""
+        if not isinstance(faults, FaultConfig):
+            faults = FaultConfig.parse(faults, source="admin")
+        self.injector.configure(faults)
+        return self.faults()
+
+    def clear_faults(self) -> None:
+        """Stop injecting faults."""
+        self.injector.configure(FaultConfig())
+
+    def faults(self) -> dict[str, Any]:
+        """The faults in force and what was injected so far."""
+        return dict(self.injector.snapshot())
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator clock forward and apply lifecycle rules; returns the new offset."""
+        offset = self.clock.advance(seconds)
+        self.sweep_lifecycle()
+        return offset
+
+    def stats(self) -> dict[str, Any]:
+        """Requests per operation and outcome (``requests``) and injected faults (``faults``)."""
+        return {
+            "requests": self.request_stats.snapshot(),
+            "faults": self.injector.snapshot()["injected"],
+        }
+
+    def reset_stats(self) -> None:
+        """Zero the request and fault counters."""
+        self.request_stats.reset()
+        self.injector.reset_counters()
 
     # -- what clients need -----------------------------------------------------------------
 

@@ -104,7 +104,7 @@ class LocalServices:
                 protocol="3.1.1" if basic_broker else "5",
                 shared_group="" if basic_broker else "ossmedia-responders",
                 keepalive_s=10,
-                reconnect_min_s=0.1,
+                reconnect_initial_s=0.1,
                 reconnect_max_s=1.0,
             ),
             sts=StsSettings(

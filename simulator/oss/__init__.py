@@ -8,12 +8,17 @@ Build one with :class:`OssApp` (a plain ASGI callable) over a store::
 Module map:
 
 - request path: ``urls`` (addressing), ``requests`` (parsing, body limits), ``auth`` (signature
-  checks) and ``signing`` (the strings signed), ``dispatch`` (which operation), ``handlers`` →
-  ``bucket_handlers`` / ``object_handlers`` (on ``handler_base``), ``responses`` (headers, XML),
-  ``payloads`` (XML bodies), ``ranges``, ``preconditions``;
+  checks) and ``signing`` (the strings signed), ``operations`` (every operation, declared once),
+  ``handlers`` → ``bucket_handlers`` / ``object_handlers`` (on ``handler_base``), ``responses``
+  (headers, XML), ``payloads`` (XML bodies), ``ranges``, ``preconditions``;
 - state: ``models`` (rules and locking), ``listing``, ``records``, ``crc``;
 - storage: ``storage`` (the seam and the memory store), ``buffers``, ``durable``;
 - ``errors`` (wire errors), ``stats`` (counters), ``settings``, ``app`` (the ASGI callable).
+
+The moto rule: each OSS operation is one declaration in
+:data:`~simulator.oss.operations.OPERATIONS` (name, level, method, sub-resources, RAM action, handler), and routing, authorisation, the
+emulator's fault classification and statistics all derive from it. Adding an operation is its
+handler, its model change and its declaration; no other table names it.
 """
 
 from simulator.oss.app import OssApp

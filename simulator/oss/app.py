@@ -18,16 +18,16 @@ import time
 from collections.abc import Callable
 
 from simulator.oss.auth import Authenticator, IdentityService
-from simulator.oss.dispatch import select_operation
 from simulator.oss.errors import AccessDenied, InternalError, OssError
 from simulator.oss.handlers import DENIED, Call, Handlers
 from simulator.oss.models import OssModel
+from simulator.oss.operations import select
 from simulator.oss.requests import ClientDisconnected, OssRequest, Receive, Scope, Send, parse_scope
 from simulator.oss.responses import Clock, Response, error_response, request_id
 from simulator.oss.settings import OssSettings
 from simulator.oss.stats import Stats
 from simulator.oss.storage import ObjectStore
-from simulator.oss.urls import Router
+from simulator.oss.urls import Router, level_of
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,13 @@ class OssApp:
         try:
             req = parse_scope(scope, receive)
             target = self._router.route(req.host, req.raw_path)
-            op = select_operation(req, target)
+            operation = select(level_of(target), req.method, req.query, req.headers)
+            op = operation.name
             caller = self._auth.authenticate(req, target)
             if caller is None:
                 raise AccessDenied(DENIED)
-            response = await self._handlers.handle(Call(op, req, target, caller, self._clock()))
+            call = Call(op, operation.action, req, target, caller, self._clock())
+            response = await self._handlers.handle(call)
         except OssError as exc:
             outcome = exc.code
             response = self._error(exc, rid, scope, req)

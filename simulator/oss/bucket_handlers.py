@@ -23,9 +23,7 @@ class BucketHandlers(HandlerBase):
     async def list_buckets(self, call: Call) -> Response:
         """GET / — the caller's account's buckets."""
         account = call.caller.principal.account_id
-        self._authorize(
-            call, "oss:ListBuckets", f"acs:oss:{self._settings.region}:{account}:*", None
-        )
+        self._authorize(call, call.action, f"acs:oss:{self._settings.region}:{account}:*", None)
         q = call.req.query
         prefix, marker = q.get("prefix", ""), q.get("marker", "")
         max_keys = _max_keys(q.get("max-keys"))
@@ -41,7 +39,7 @@ class BucketHandlers(HandlerBase):
         name = bucket_name(call)
         account = call.caller.principal.account_id
         region = self._settings.region
-        self._authorize(call, "oss:PutBucket", f"acs:oss:{region}:{account}:{name}", None)
+        self._authorize(call, call.action, f"acs:oss:{region}:{account}:{name}", None)
         acl = call.req.headers.get("x-oss-acl", "private")
         if acl not in _ACLS:
             raise InvalidArgument("Unsupported ACL.", name="x-oss-acl", value=acl)
@@ -60,21 +58,21 @@ class BucketHandlers(HandlerBase):
 
     async def delete_bucket(self, call: Call) -> Response:
         """DELETE /<bucket>/ — delete an empty bucket."""
-        bucket = self._bucket_op(call, "oss:DeleteBucket")
+        bucket = self._bucket_op(call)
         await self._run(self._model.delete_bucket, bucket.name)
         return Response(204)
 
     async def get_bucket_info(self, call: Call) -> Response:
         """GET /<bucket>/?bucketInfo."""
-        return render.bucket_info(self._bucket_op(call, "oss:GetBucketInfo"))
+        return render.bucket_info(self._bucket_op(call))
 
     async def get_bucket_location(self, call: Call) -> Response:
         """GET /<bucket>/?location."""
-        return render.bucket_location(self._bucket_op(call, "oss:GetBucketLocation"))
+        return render.bucket_location(self._bucket_op(call))
 
     async def put_bucket_lifecycle(self, call: Call) -> Response:
         """PUT /<bucket>/?lifecycle — replace the expiration rules."""
-        bucket = self._bucket_op(call, "oss:PutBucketLifecycle")
+        bucket = self._bucket_op(call)
         body = await call.req.read_body(self._settings.max_xml_body)
         check_md5(call.req, body)
         await self._run(self._model.put_lifecycle, bucket.name, parse_lifecycle(body))
@@ -82,12 +80,12 @@ class BucketHandlers(HandlerBase):
 
     async def get_bucket_lifecycle(self, call: Call) -> Response:
         """GET /<bucket>/?lifecycle."""
-        bucket = self._bucket_op(call, "oss:GetBucketLifecycle")
+        bucket = self._bucket_op(call)
         return render.lifecycle(self._model.get_lifecycle(bucket.name))
 
     async def delete_bucket_lifecycle(self, call: Call) -> Response:
         """DELETE /<bucket>/?lifecycle."""
-        bucket = self._bucket_op(call, "oss:DeleteBucketLifecycle")
+        bucket = self._bucket_op(call)
         await self._run(self._model.delete_lifecycle, bucket.name)
         return Response(204)
 
@@ -100,7 +98,7 @@ class BucketHandlers(HandlerBase):
         bucket = self._model.get_bucket(bucket_name(call))
         self._authorize(
             call,
-            "oss:ListObjects",
+            call.action,
             self._bucket_arn(bucket),
             bucket.owner,
             {"oss:Prefix": prefix, "oss:Delimiter": delimiter},
@@ -157,7 +155,7 @@ class BucketHandlers(HandlerBase):
         check_md5(call.req, body)
         quiet, keys = parse_delete(body)
         for key in keys:
-            self._authorize(call, "oss:DeleteObject", self._object_arn(bucket, key), bucket.owner)
+            self._authorize(call, call.action, self._object_arn(bucket, key), bucket.owner)
         for key in keys:
             await self._run(self._model.delete_object, bucket.name, key)
         return render.delete_result([] if quiet else keys, url=url)

@@ -35,9 +35,15 @@ DENIED = "You have no right to access this object because of bucket acl."
 
 @dataclass(slots=True)
 class Call:
-    """One authenticated request on its way through a handler."""
+    """One authenticated request on its way through a handler.
+
+    Attributes:
+        op: the operation's name.
+        action: the RAM action its declaration names (:mod:`simulator.oss.operations`).
+    """
 
     op: str
+    action: str
     req: OssRequest
     target: Target
     caller: Caller
@@ -105,15 +111,15 @@ class HandlerBase:
     def _object_arn(bucket: BucketRecord, key: str) -> str:
         return f"acs:oss:{bucket.region}:{bucket.owner}:{bucket.name}/{key}"
 
-    def _bucket_op(self, call: Call, action: str) -> BucketRecord:
+    def _bucket_op(self, call: Call) -> BucketRecord:
         bucket = self._model.get_bucket(bucket_name(call))
-        self._authorize(call, action, self._bucket_arn(bucket), bucket.owner)
+        self._authorize(call, call.action, self._bucket_arn(bucket), bucket.owner)
         return bucket
 
-    def _object_op(self, call: Call, action: str) -> tuple[BucketRecord, str]:
+    def _object_op(self, call: Call) -> tuple[BucketRecord, str]:
         bucket = self._model.get_bucket(bucket_name(call))
         key = object_key(call)
-        self._authorize(call, action, self._object_arn(bucket, key), bucket.owner)
+        self._authorize(call, call.action, self._object_arn(bucket, key), bucket.owner)
         return bucket, key
 
 

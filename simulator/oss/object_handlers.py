@@ -39,7 +39,7 @@ class ObjectHandlers(HandlerBase):
 
     async def put_object(self, call: Call) -> Response:
         """PUT /<bucket>/<key> — store a Normal object."""
-        bucket, key = self._object_op(call, "oss:PutObject")
+        bucket, key = self._object_op(call)
         body = await call.req.read_body(self._settings.max_object_size, require_length=True)
         check_md5(call.req, body)
         record = await self._run(
@@ -69,7 +69,7 @@ class ObjectHandlers(HandlerBase):
             raise InvalidArgument(
                 "The position parameter is invalid.", name="position", value=position_text
             )
-        bucket, key = self._object_op(call, "oss:PutObject")
+        bucket, key = self._object_op(call)
         body = await call.req.read_body(self._settings.max_append_object_size, require_length=True)
         check_md5(call.req, body)
         record = await self._run(
@@ -113,7 +113,7 @@ class ObjectHandlers(HandlerBase):
         self._authorize(
             call, "oss:GetObject", self._object_arn(src_bucket, src_key), src_bucket.owner
         )
-        bucket, key = self._object_op(call, "oss:PutObject")
+        bucket, key = self._object_op(call)
         await call.req.drain(self._settings.max_drain_bytes)
         record = await self._run(
             self._model.copy_object,
@@ -129,7 +129,7 @@ class ObjectHandlers(HandlerBase):
 
     async def get_object(self, call: Call) -> Response:
         """GET /<bucket>/<key> — the object, or one byte range of it."""
-        bucket, key = self._object_op(call, "oss:GetObject")
+        bucket, key = self._object_op(call)
         record, reader = self._model.open_object(bucket.name, key)
         headers = _with_overrides(render.object_headers(record), call.req.query)
         standard = call.req.headers.get("x-oss-range-behavior", "").lower() == "standard"
@@ -162,14 +162,14 @@ class ObjectHandlers(HandlerBase):
 
     async def head_object(self, call: Call) -> Response:
         """HEAD /<bucket>/<key> — the object's headers."""
-        bucket, key = self._object_op(call, "oss:GetObject")
+        bucket, key = self._object_op(call)
         record = self._model.head_object(bucket.name, key)
         check_preconditions(call.req.headers, record)
         return Response(200, render.object_headers(record), length=record.size)
 
     async def get_object_meta(self, call: Call) -> Response:
         """HEAD /<bucket>/<key>?objectMeta — ETag, size and modification time only."""
-        bucket, key = self._object_op(call, "oss:GetObject")
+        bucket, key = self._object_op(call)
         record = self._model.head_object(bucket.name, key)
         headers: list[Header] = [
             (b"etag", f'"{record.etag}"'.encode("ascii")),
@@ -179,7 +179,7 @@ class ObjectHandlers(HandlerBase):
 
     async def delete_object(self, call: Call) -> Response:
         """DELETE /<bucket>/<key> — 204 whether or not the key existed."""
-        bucket, key = self._object_op(call, "oss:DeleteObject")
+        bucket, key = self._object_op(call)
         await self._run(self._model.delete_object, bucket.name, key)
         return Response(204)
 

@@ -1,4 +1,5 @@
-"""Query parameters OSS treats as sub-resources, and which ones this emulator serves."""
+"""Query parameters OSS treats as sub-resources (which operation each selects is declared in
+:mod:`simulator.oss.operations`)."""
 
 from __future__ import annotations
 
@@ -108,6 +109,3 @@ MODIFIERS = frozenset(
         "position",
     ]
 )
-
-# Sub-resources that select an operation this emulator serves.
-SERVED = frozenset(["append", "objectMeta", "delete", "lifecycle", "bucketInfo", "location"])

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import unquote
 
-from simulator.oss.errors import InvalidArgument, InvalidObjectName
+from simulator.oss.errors import InvalidArgument, InvalidObjectName, OssError
 from simulator.oss.names import check_bucket_name, check_object_key
 from simulator.oss.settings import OssSettings
 
 _HOST_CACHE_LIMIT = 1024
+
+Level = Literal["service", "bucket", "object"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,13 @@ class Target:
 
 
 SERVICE = Target(None, None)
+
+
+def level_of(target: Target) -> Level:
+    """``service``, ``bucket`` or ``object``."""
+    if target.bucket is None:
+        return "service"
+    return "bucket" if target.key is None else "object"
 
 
 class Router:
@@ -84,6 +94,31 @@ class Router:
         bucket_raw, _, key_raw = rest.partition("/")
         bucket = check_bucket_name(unquote(bucket_raw))
         return Target(bucket, _decode_key(key_raw) if key_raw else None)
+
+    def level(self, host: str, raw_path: str) -> Level:
+        """What a request addresses, without checking any name (for naming a request that may
+        yet be refused: an invalid bucket name still addresses a bucket)."""
+        try:
+            vhost = self.host_bucket(host) is not None
+        except OssError:
+            vhost = True
+        rest = raw_path[1:] if raw_path.startswith("/") else raw_path
+        if vhost:
+            return "object" if rest else "bucket"
+        if not rest:
+            return "service"
+        return "object" if rest.partition("/")[2] else "bucket"
+
+    def host_bucket(self, host: str) -> str | None:
+        """The bucket a Host header names (virtual-host style), or None (path style).
+
+        Raises:
+            InvalidBucketName: a virtual-host name whose bucket part is not a valid name.
+        """
+        try:
+            return self._hosts[host]
+        except KeyError:
+            return self._classify(host)
 
     def _classify(self, host: str) -> str | None:
         name = _strip_port(host).lower()

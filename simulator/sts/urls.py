@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from simulator.base.asgi import ASGIReceive, ASGISend, Scope, query_has
 
-__all__ = ["ASGIReceive", "ASGISend", "Scope", "is_sts_request"]
+__all__ = ["ACTIONS", "ASGIReceive", "ASGISend", "Scope", "classify", "is_sts_request"]
 
 _FORM = b"application/x-www-form-urlencoded"
+
+# The STS actions the emulator serves; fault rules and statistics use these names.
+ACTIONS = frozenset({"AssumeRole"})
 
 
 def is_sts_request(scope: Scope) -> bool:
@@ -25,3 +28,15 @@ def is_sts_request(scope: Scope) -> bool:
         if name == b"content-type":
             return bool(value.split(b";", 1)[0].strip().lower() == _FORM)
     return False
+
+
+def classify(query_string: bytes) -> str:
+    """The STS operation from the ``Action`` query value (``AssumeRole`` when it is in the body).
+
+    Unknown actions are all named ``"Unknown"`` so statistics stay bounded.
+    """
+    for part in query_string.split(b"&"):
+        if part.startswith(b"Action="):
+            action = part[7:].decode("latin-1")
+            return action if action in ACTIONS else "Unknown"
+    return "AssumeRole"

@@ -61,7 +61,7 @@ class Stack:
             broker=ResponderBroker(
                 url=f"mqtt://{broker.host}:{broker.port}",
                 keepalive_s=10,
-                reconnect_min_s=0.1,
+                reconnect_initial_s=0.1,
                 reconnect_max_s=1.0,
             ),
             sts=StsSettings(

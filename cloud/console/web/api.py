@@ -8,7 +8,6 @@ and is refused by any other listing. State changes need the session's CSRF token
 from __future__ import annotations
 
 import json
-import secrets
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -19,8 +18,10 @@ from starlette.routing import Route
 
 from cloud.console.errors import InvalidInputError
 from cloud.console.hls import PLAYLIST_CONTENT_TYPE
+from cloud.console.timeline import utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.api_models import (
+    BucketRulesOut,
     CameraOut,
     CameraPage,
     DeviceCreate,
@@ -38,16 +39,14 @@ from cloud.console.web.api_models import (
     SessionOut,
     TimelineOut,
 )
-from cloud.console.web.auth import CSRF_HEADER, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
-from cloud.console.web.context import api, client_address, ctx_of, error_response
-from cloud.console.web.pages import _today
+from cloud.console.web.auth import CSRF_HEADER, tokens_match
+from cloud.console.web.context import api, client_address, ctx_of, error_response, operator
 
 __all__ = ["api_routes"]
 
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_MS = 2**53 - 1
-_LOGIN_COOKIE_AGE = 3600
 
 
 def _json(model: BaseModel, status: int = 200) -> JSONResponse:
@@ -92,18 +91,15 @@ async def session_get(request: Request) -> Response:
         return _json(
             SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
         )
-    token = secrets.token_urlsafe(24)
-    response = _json(SessionOut(authenticated=False, csrf_token=token))
-    ctx.set_cookie(
-        response, LOGIN_COOKIE, ctx.signer.sign("login", token), max_age=_LOGIN_COOKIE_AGE
+    return ctx.with_login_token(
+        lambda token: _json(SessionOut(authenticated=False, csrf_token=token))
     )
-    return response
 
 
 async def session_create(request: Request) -> Response:
     """Log in; needs the token from ``GET /api/session`` in ``X-CSRF-Token``."""
     ctx = ctx_of(request)
-    expected = ctx.signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+    expected = ctx.login_token(request)
     if expected is None or not tokens_match(expected, request.headers.get(CSRF_HEADER)):
         return error_response(request, 403, "csrf", "get a token from GET /api/session first")
     body = await _body(request, LoginIn)
@@ -113,27 +109,19 @@ async def session_create(request: Request) -> Response:
         ctx.authenticator.check, body.username, body.password, client_address(request)
     ):
         return error_response(request, 401, "bad_credentials", "wrong user name or password")
-    session = ctx.sessions.create(body.username)
-    response = _json(
-        SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
+    return ctx.start_session(
+        body.username,
+        lambda session: _json(
+            SessionOut(authenticated=True, username=session.username, csrf_token=session.csrf_token)
+        ),
     )
-    ctx.set_cookie(
-        response,
-        SESSION_COOKIE,
-        ctx.signer.sign("session", session.session_id),
-        max_age=ctx.session_max_age_s,
-    )
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
 
 
 @api
 async def session_delete(request: Request) -> Response:
     """Log out."""
-    ctx = ctx_of(request)
-    ctx.sessions.end(request.state.session.session_id)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    ctx_of(request).end_session(response, request.state.session)
     return response
 
 
@@ -201,7 +189,7 @@ async def timeline(request: Request) -> Response:
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
     v.check_query(request.query_params, frozenset({"day"}))
-    day = v.utc_day(request.query_params.get("day"), today=_today(ctx.service.now_ms()))
+    day = v.utc_day(request.query_params.get("day"), today=utc_date(ctx.service.now_ms()))
     result = await run_in_threadpool(ctx.service.timeline, device_id, day)
     return _json(TimelineOut.of(device_id, result))
 
@@ -212,7 +200,9 @@ async def camera_retention(request: Request) -> Response:
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
     body = await _body(request, RetentionDaysIn)
-    plan = await run_in_threadpool(ctx.service.set_camera_retention, device_id, body.days)
+    plan = await run_in_threadpool(
+        ctx.service.set_camera_retention, device_id, body.days, actor=operator(request)
+    )
     return _json(RetentionOut.of(plan))
 
 
@@ -233,7 +223,7 @@ async def recording_delete(request: Request) -> Response:
     """Delete a recording's object and mark it deleted."""
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
-    await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    await run_in_threadpool(ctx.service.delete_recording, recording_id, actor=operator(request))
     return Response(status_code=204)
 
 
@@ -317,11 +307,28 @@ async def retention_get(request: Request) -> Response:
 
 
 @api
+async def retention_bucket(request: Request) -> Response:
+    """The lifecycle rules the bucket holds, and how they differ from the saved settings."""
+    ctx = ctx_of(request)
+    return _json(BucketRulesOut.of(await run_in_threadpool(ctx.service.retention_drift)))
+
+
+@api
+async def retention_reapply(request: Request) -> Response:
+    """Write the saved retention settings to the bucket again."""
+    ctx = ctx_of(request)
+    plan = await run_in_threadpool(ctx.service.reapply_retention, actor=operator(request))
+    return _json(RetentionOut.of(plan))
+
+
+@api
 async def retention_put(request: Request) -> Response:
     """Set (``days``) or clear (``null``) the fleet retention."""
     ctx = ctx_of(request)
     body = await _body(request, RetentionDaysIn)
-    plan = await run_in_threadpool(ctx.service.set_fleet_retention, body.days)
+    plan = await run_in_threadpool(
+        ctx.service.set_fleet_retention, body.days, actor=operator(request)
+    )
     return _json(RetentionOut.of(plan))
 
 
@@ -353,7 +360,10 @@ async def device_create(request: Request) -> Response:
     ctx = ctx_of(request)
     body = await _body(request, DeviceCreate)
     device_id = v.device_id(body.device_id)
-    made = await run_in_threadpool(ctx.service.provision, device_id)
+    access = frozenset(body.access) if body.access is not None else None
+    made = await run_in_threadpool(
+        ctx.service.provision, device_id, actor=operator(request), access=access
+    )
     return _json(DeviceSecretOut.of(made), status=201)
 
 
@@ -362,7 +372,11 @@ async def device_revoke(request: Request) -> Response:
     """Revoke a device."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(DeviceOut.of(await run_in_threadpool(ctx.service.revoke, device_id)))
+    return _json(
+        DeviceOut.of(
+            await run_in_threadpool(ctx.service.revoke, device_id, actor=operator(request))
+        )
+    )
 
 
 @api
@@ -370,7 +384,11 @@ async def device_rotate(request: Request) -> Response:
     """Give a device a new secret; the answer holds it, returned this once only."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(DeviceSecretOut.of(await run_in_threadpool(ctx.service.rotate, device_id)))
+    return _json(
+        DeviceSecretOut.of(
+            await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
+        )
+    )
 
 
 def api_routes() -> list[Route]:
@@ -396,6 +414,8 @@ def api_routes() -> list[Route]:
         Route("/api/live/{live_id}/playlist.m3u8", live_playlist, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),
+        Route("/api/retention/bucket", retention_bucket, methods=["GET"]),
+        Route("/api/retention/reapply", retention_reapply, methods=["POST"]),
         Route("/api/devices", devices, methods=["GET"]),
         Route("/api/devices", device_create, methods=["POST"]),
         Route("/api/devices/{device_id}/revoke", device_revoke, methods=["POST"]),

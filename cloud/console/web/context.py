@@ -10,10 +10,11 @@ Errors become HTML pages or JSON bodies here, so no handler formats them itself.
 from __future__ import annotations
 
 import logging
+import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from starlette.exceptions import HTTPException
@@ -34,6 +35,7 @@ from cloud.console.service import ConsoleService
 from cloud.console.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
+    LOGIN_COOKIE,
     SESSION_COOKIE,
     Authenticator,
     Session,
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Handler = Callable[[Request], Awaitable[Response]]
+R = TypeVar("R", bound=Response)
+LOGIN_TOKEN_AGE_S = 3600
+"""How long a login form (and its double-submit token) stays usable."""
 
 
 class CsrfError(ConsoleError):
@@ -103,6 +108,46 @@ class WebContext:
         )
         return HTMLResponse(html, status_code=status, headers=headers)
 
+    def with_login_token(self, build: Callable[[str], R]) -> R:
+        """A response carrying a fresh double-submit login token, also set as a signed cookie.
+
+        Args:
+            build: makes the response (a login form, a JSON body) around the token.
+        """
+        token = secrets.token_urlsafe(24)
+        response = build(token)
+        self.set_cookie(
+            response, LOGIN_COOKIE, self.signer.sign("login", token), max_age=LOGIN_TOKEN_AGE_S
+        )
+        return response
+
+    def login_token(self, request: Request) -> str | None:
+        """The login token the request's login cookie carries, if its signature holds."""
+        return self.signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+
+    def start_session(self, username: str, build: Callable[[Session], R]) -> R:
+        """Log ``username`` in: a new session, its cookie set, the login cookie cleared.
+
+        Args:
+            username: the operator who passed the password check.
+            build: makes the response for the new session.
+        """
+        session = self.sessions.create(username)
+        response = build(session)
+        self.set_cookie(
+            response,
+            SESSION_COOKIE,
+            self.signer.sign("session", session.session_id),
+            max_age=self.session_max_age_s,
+        )
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    def end_session(self, response: Response, session: Session) -> None:
+        """Log out: the session ends and its cookie is cleared."""
+        self.sessions.end(session.session_id)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+
     def set_cookie(self, response: Response, name: str, value: str, *, max_age: int) -> None:
         """Set a cookie the way every console cookie is set: HttpOnly, SameSite=Strict."""
         response.set_cookie(
@@ -125,6 +170,12 @@ def ctx_of(request: Request) -> WebContext:
 def client_address(request: Request) -> str:
     """The peer address of the connection (a reverse proxy's own address when behind one)."""
     return request.client.host if request.client is not None else "-"
+
+
+def operator(request: Request) -> str:
+    """The signed-in operator's user name (for the audit trail)."""
+    session: Session | None = getattr(request.state, "session", None)
+    return session.username if session is not None else "-"
 
 
 def is_api(request: Request) -> bool:

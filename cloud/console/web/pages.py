@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import urllib.parse
 
 from starlette.concurrency import run_in_threadpool
@@ -12,17 +11,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cloud.console.errors import ConflictError, InvalidInputError
+from cloud.console.errors import ConflictError, InvalidInputError, StorageError
 from cloud.console.hls import is_hls_key
-from cloud.console.timeline import DAY_MS, day_bounds
+from cloud.console.timeline import DAY_MS, day_bounds, utc_date
 from cloud.console.web import validation as v
-from cloud.console.web.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, tokens_match
-from cloud.console.web.context import client_address, ctx_of, page, safe_next
+from cloud.console.web.auth import CSRF_FIELD, tokens_match
+from cloud.console.web.context import client_address, ctx_of, operator, page, safe_next
 from cloud.console.web.middleware import DEFAULT_CSP
 
 __all__ = ["page_routes"]
 
-_LOGIN_COOKIE_AGE = 3600
 _NO_STORE = {"cache-control": "no-store"}
 
 
@@ -35,10 +33,6 @@ def _form_text(form: FormData, name: str, max_len: int = 1024) -> str:
     return value
 
 
-def _today(now_ms: int) -> dt.date:
-    return dt.datetime.fromtimestamp(now_ms / 1000, tz=dt.UTC).date()
-
-
 # -- login ------------------------------------------------------------------------------
 
 
@@ -47,23 +41,19 @@ async def login_form(request: Request) -> Response:
     ctx = ctx_of(request)
     if ctx.session_of(request) is not None:
         return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
-    token = secrets.token_urlsafe(24)
-    response = ctx.render(
-        request,
-        "login.html",
-        {"login_token": token, "next": safe_next(request.query_params.get("next")), "error": ""},
+    target = safe_next(request.query_params.get("next"))
+    return ctx.with_login_token(
+        lambda token: ctx.render(
+            request, "login.html", {"login_token": token, "next": target, "error": ""}
+        )
     )
-    ctx.set_cookie(
-        response, LOGIN_COOKIE, ctx.signer.sign("login", token), max_age=_LOGIN_COOKIE_AGE
-    )
-    return response
 
 
 async def login_submit(request: Request) -> Response:
     """Check the login form; on success start a session and go where the operator was going."""
     ctx = ctx_of(request)
     form = await request.form()
-    expected = ctx.signer.unsign("login", request.cookies.get(LOGIN_COOKIE))
+    expected = ctx.login_token(request)
     token = _form_text(form, CSRF_FIELD, 64)
     target = safe_next(_form_text(form, "next", 512))
     if expected is None or not tokens_match(expected, token):
@@ -92,25 +82,14 @@ async def login_submit(request: Request) -> Response:
             {"login_token": expected, "next": target, "error": "Wrong user name or password."},
             status=401,
         )
-    session = ctx.sessions.create(username)
-    response = RedirectResponse(target, status_code=303)
-    ctx.set_cookie(
-        response,
-        SESSION_COOKIE,
-        ctx.signer.sign("session", session.session_id),
-        max_age=ctx.session_max_age_s,
-    )
-    response.delete_cookie(LOGIN_COOKIE, path="/")
-    return response
+    return ctx.start_session(username, lambda _: RedirectResponse(target, status_code=303))
 
 
 @page
 async def logout(request: Request) -> Response:
     """End the session."""
-    ctx = ctx_of(request)
-    ctx.sessions.end(request.state.session.session_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    ctx_of(request).end_session(response, request.state.session)
     return response
 
 
@@ -146,7 +125,7 @@ async def camera(request: Request) -> Response:
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
     now_ms = ctx.service.now_ms()
-    day = v.utc_day(request.query_params.get("day"), today=_today(now_ms))
+    day = v.utc_day(request.query_params.get("day"), today=utc_date(now_ms))
     scope = f"camera-day:{device_id}:{day.isoformat()}"
     after = v.recordings_cursor(ctx.cursors, scope, request.query_params.get("cursor"))
     state = await run_in_threadpool(ctx.service.camera, device_id)
@@ -188,7 +167,9 @@ async def camera_retention(request: Request) -> Response:
     device_id = v.device_id(request.path_params["device_id"])
     form = await request.form()
     days = v.optional_days(_form_text(form, "days", 16))
-    await run_in_threadpool(ctx.service.set_camera_retention, device_id, days)
+    await run_in_threadpool(
+        ctx.service.set_camera_retention, device_id, days, actor=operator(request)
+    )
     return RedirectResponse(f"/cameras/{device_id}", status_code=303)
 
 
@@ -217,7 +198,7 @@ async def recording(request: Request) -> Response:
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
     found, link = await run_in_threadpool(ctx.service.playback_link, recording_id)
-    day = _today(found.facts.start_ms).isoformat()
+    day = utc_date(found.facts.start_ms).isoformat()
     hls = is_hls_key(found.facts.object_key)
     return ctx.render(
         request,
@@ -274,20 +255,44 @@ async def delete(request: Request) -> Response:
     """Delete the recording's object and mark it deleted; back to the camera's day."""
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
-    gone = await run_in_threadpool(ctx.service.delete_recording, recording_id)
-    day = _today(gone.facts.start_ms).isoformat()
+    gone = await run_in_threadpool(
+        ctx.service.delete_recording, recording_id, actor=operator(request)
+    )
+    day = utc_date(gone.facts.start_ms).isoformat()
     return RedirectResponse(f"/cameras/{gone.facts.device_id}?day={day}", status_code=303)
 
 
 # -- retention ---------------------------------------------------------------------------
 
 
-@page
-async def retention(request: Request) -> Response:
-    """Fleet retention and camera overrides, with the lifecycle rules they make."""
+async def _retention_page(request: Request, *, error: str = "", status: int = 200) -> Response:
     ctx = ctx_of(request)
     plan = await run_in_threadpool(ctx.service.retention)
-    return ctx.render(request, "retention.html", {"plan": plan, "error": ""})
+    try:
+        drift = await run_in_threadpool(ctx.service.retention_drift)
+        bucket_error = ""
+    except StorageError as exc:
+        drift, bucket_error = None, str(exc)
+    return ctx.render(
+        request,
+        "retention.html",
+        {"plan": plan, "drift": drift, "bucket_error": bucket_error, "error": error},
+        status=status,
+    )
+
+
+@page
+async def retention(request: Request) -> Response:
+    """Fleet retention and camera overrides, and the lifecycle rules the bucket holds."""
+    return await _retention_page(request)
+
+
+@page
+async def retention_reapply(request: Request) -> Response:
+    """Write the saved settings' lifecycle rules to the bucket again."""
+    ctx = ctx_of(request)
+    await run_in_threadpool(ctx.service.reapply_retention, actor=operator(request))
+    return RedirectResponse("/retention", status_code=303)
 
 
 @page
@@ -297,10 +302,9 @@ async def retention_submit(request: Request) -> Response:
     form = await request.form()
     days = v.optional_days(_form_text(form, "days", 16), "fleet_days")
     try:
-        await run_in_threadpool(ctx.service.set_fleet_retention, days)
+        await run_in_threadpool(ctx.service.set_fleet_retention, days, actor=operator(request))
     except ConflictError as exc:
-        plan = await run_in_threadpool(ctx.service.retention)
-        return ctx.render(request, "retention.html", {"plan": plan, "error": str(exc)}, status=409)
+        return await _retention_page(request, error=str(exc), status=409)
     return RedirectResponse("/retention", status_code=303)
 
 
@@ -321,7 +325,7 @@ async def provision(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await request.form()
     device_id = v.device_id(_form_text(form, "device_id", 64))
-    made = await run_in_threadpool(ctx.service.provision, device_id)
+    made = await run_in_threadpool(ctx.service.provision, device_id, actor=operator(request))
     return ctx.render(
         request, "secret.html", {"made": made, "action": "provisioned"}, headers=_NO_STORE
     )
@@ -332,7 +336,7 @@ async def revoke(request: Request) -> Response:
     """Revoke a device."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    await run_in_threadpool(ctx.service.revoke, device_id)
+    await run_in_threadpool(ctx.service.revoke, device_id, actor=operator(request))
     return RedirectResponse("/devices", status_code=303)
 
 
@@ -341,7 +345,7 @@ async def rotate(request: Request) -> Response:
     """Give a device a new secret and show it, once."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    made = await run_in_threadpool(ctx.service.rotate, device_id)
+    made = await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
     return ctx.render(
         request, "secret.html", {"made": made, "action": "rotated"}, headers=_NO_STORE
     )
@@ -364,6 +368,7 @@ def page_routes() -> list[Route]:
         Route("/recordings/{recording_id}/delete", delete, methods=["POST"]),
         Route("/retention", retention, methods=["GET"]),
         Route("/retention", retention_submit, methods=["POST"]),
+        Route("/retention/reapply", retention_reapply, methods=["POST"]),
         Route("/devices", devices, methods=["GET"]),
         Route("/devices", provision, methods=["POST"]),
         Route("/devices/{device_id}/revoke", revoke, methods=["POST"]),

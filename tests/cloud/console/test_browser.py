@@ -92,9 +92,7 @@ def test_operator_journey(
     root_bucket: oss2.Bucket,
     page: Page,
 ) -> None:
-    stack: Stack = stack_factory(
-        mqtt={"enabled": True, "host": mosquitto.host, "port": mosquitto.port}
-    )
+    stack: Stack = stack_factory(mqtt={"enabled": True, "url": mosquitto.url})
     assert stack.console.wait_subscribed(10)
     base = stack.url
 
@@ -230,7 +228,7 @@ def test_encrypted_hls_recording_plays(
     allowed: list[str] = []
     with cors_front(console_emulator.oss_endpoint, allowed) as oss_front:
         stack: Stack = stack_factory(
-            mqtt={"enabled": True, "host": mosquitto.host, "port": mosquitto.port},
+            mqtt={"enabled": True, "url": mosquitto.url},
             oss={"endpoint": oss_front},
         )
         allowed.append(stack.url)

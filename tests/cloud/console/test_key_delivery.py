@@ -42,7 +42,7 @@ def _delivery(link: MqttLink, camera: TestCamera) -> MqttKeyDelivery:
 def test_a_key_delivered_while_the_console_is_away_arrives_when_it_returns(
     stack_factory: StackFactory, mosquitto: MosquittoProcess, camera_link: MqttLink
 ) -> None:
-    settings = {"enabled": True, "host": mosquitto.host, "port": mosquitto.port, "client_id": "c-k"}
+    settings = {"enabled": True, "url": mosquitto.url, "client_id": "c-k"}
     first = stack_factory(mqtt=settings)
     camera = first.camera("cam-1")
     assert first.console.wait_subscribed(10)

@@ -22,7 +22,7 @@ def publisher(broker: MosquittoProcess) -> mqtt.Client:
 def test_events_and_status_flow_from_the_broker(
     stack_factory: StackFactory, mosquitto: MosquittoProcess
 ) -> None:
-    stack = stack_factory(mqtt={"enabled": True, "host": mosquitto.host, "port": mosquitto.port})
+    stack = stack_factory(mqtt={"enabled": True, "url": mosquitto.url})
     cam = stack.camera("cam-1")
     # The retained status is published before the console subscribes: it must still arrive.
     pub = publisher(mosquitto)
@@ -60,7 +60,7 @@ def test_console_keeps_its_session_across_restarts(
     stack_factory: StackFactory, mosquitto: MosquittoProcess
 ) -> None:
     """Events published while the console is down arrive when it is back (persistent session)."""
-    settings = {"enabled": True, "host": mosquitto.host, "port": mosquitto.port, "client_id": "c-1"}
+    settings = {"enabled": True, "url": mosquitto.url, "client_id": "c-1"}
     first = stack_factory(mqtt=settings)
     cam = first.camera("cam-1")
     assert first.console.wait_subscribed(10)

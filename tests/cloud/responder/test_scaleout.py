@@ -45,7 +45,7 @@ url = "{broker.url}"
 client_id = "{client_id}"
 persistent_session = true
 shared_group = "scaleout"
-reconnect_min_s = 0.05
+reconnect_initial_s = 0.05
 reconnect_max_s = 0.5
 
 [sts]

@@ -88,8 +88,8 @@ def test_mutual_tls(
         tmp_path,
         broker={
             "ca_file": str(broker_tls.ca_file),
-            "client_cert_file": str(cert.certfile),
-            "client_key_file": str(cert.keyfile),
+            "cert_file": str(cert.certfile),
+            "key_file": str(cert.keyfile),
         },
     )
     keys = Keys.from_secret(responder.registry.add("cam-tls1")[1])
@@ -117,7 +117,7 @@ def test_reconnects_and_resubscribes_after_a_broker_restart(
         mosquitto,
         emulator,
         tmp_path,
-        broker={"reconnect_min_s": 0.05, "reconnect_max_s": 0.2},
+        broker={"reconnect_initial_s": 0.05, "reconnect_max_s": 0.2},
     )
     keys = Keys.from_secret(responder.registry.add("cam-rc1")[1])
     mosquitto.restart()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,9 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
         load_scenario(str(broken))
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(str(tmp_path / "missing.toml"))
+
+
+def test_docs_list_every_built_in_scenario() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "fleet.md").read_text("utf-8")
+    listing = text.split("Built-in scenarios", 1)[1].split("The file format", 1)[0]
+    assert set(re.findall(r"`([a-z0-9-]+)`", listing)) == set(builtin_names())
