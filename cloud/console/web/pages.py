@@ -218,7 +218,7 @@ async def live_recording(request: Request) -> Response:
     return ctx.render(
         request,
         "live.html",
-        {"live": found, "day": _today(found.facts.start_ms).isoformat()},
+        {"live": found, "day": utc_date(found.facts.start_ms).isoformat()},
         headers={"content-security-policy": _media_csp(url, hls=True), **_NO_STORE},
     )
 
