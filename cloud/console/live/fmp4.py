@@ -177,6 +177,12 @@ def _read_moof(state: IndexState, body: bytes, offset: int) -> tuple[int, int]:
     return decode_time, duration
 
 
+def _body(read: Reader, offset: int, box_size: int, header: int, head: bytes) -> bytes:
+    # The header read already holds the body's first bytes: read only the rest.
+    have = head[:box_size]
+    return have[header:] + read(offset + len(have), box_size - len(have))
+
+
 def scan(state: IndexState, size: int, read: Reader) -> bool:
     """Index what the object holds beyond ``state.scanned_to``; ``state`` is updated.
 
@@ -221,7 +227,7 @@ def scan(state: IndexState, size: int, read: Reader) -> bool:
                 return changed
             if not state.timescale:
                 raise MediaFormatError(offset, "fragment before the init segment")
-            body = read(offset + header, box_size - header)
+            body = _body(read, offset, box_size, header, head)
             decode_time, duration = _read_moof(state, body, offset)
             state.pending_moof = (offset, end, decode_time, duration)
             continue
@@ -230,7 +236,7 @@ def scan(state: IndexState, size: int, read: Reader) -> bool:
         if kind == b"moov":
             if box_size > _MAX_MOOV:
                 raise MediaFormatError(offset, "init segment too large")
-            _read_moov(state, read(offset + header, box_size - header))
+            _read_moov(state, _body(read, offset, box_size, header, head))
             state.init_size = end
             changed = True
         elif kind == b"mdat":
