@@ -101,16 +101,32 @@ class LiveRecordings:
         return self.get(live.live_id)
 
     def index(self, live: LiveObject, size: int) -> IndexState | None:
-        """Bring the saved fragment index of the object up to ``size`` bytes and save it.
+        """Bring the saved fragment index of a followed object up to ``size`` bytes."""
+        previous = self._store.previous(live.facts.device_id, live.facts.seq)
+        return self.index_object(
+            live.facts.object_key,
+            size,
+            previous_key=previous.facts.object_key if previous is not None else None,
+        )
+
+    def index_object(
+        self, key: str, size: int, *, previous_key: str | None = None
+    ) -> IndexState | None:
+        """Bring the saved fragment index of ``key`` up to ``size`` bytes and save it.
+
+        Args:
+            key: the object.
+            size: its length now.
+            previous_key: the camera's object before it, whose track settings a stream
+                continued without an init segment takes over.
 
         Returns:
             The index, or None when the object is not fragmented MP4.
         """
-        key = live.facts.object_key
         state = self._store.load_index(key)
         if state is None:
             state = IndexState()
-            seed = self._previous_index(live)
+            seed = self._store.load_index(previous_key) if previous_key is not None else None
             if seed is not None:
                 # Fragments of a stream continued from the previous object: same track.
                 state.timescale, state.default_duration = seed.timescale, seed.default_duration
@@ -166,6 +182,10 @@ class LiveRecordings:
 
     def _complete(self, state: IndexState, live: LiveObject) -> bool:
         return state.pending_moof is None and state.scanned_to >= live.size
+
+    def saved_index(self, key: str) -> IndexState | None:
+        """The saved fragment index of ``key``, as far as it got."""
+        return self._store.load_index(key)
 
     def _previous_index(self, live: LiveObject) -> IndexState | None:
         previous = self._store.previous(live.facts.device_id, live.facts.seq)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.console.devices import DeviceInfo, NewSecret
 from cloud.console.ledger import CameraState, Recording
@@ -252,6 +252,22 @@ class InProgressOut(_Out):
     """A camera's recording in progress, or null when it is not recording."""
 
     in_progress: LiveOut | None
+
+
+MAX_CLIP_MS = 86_400_000
+
+
+class ClipIn(_In):
+    """A time range of one camera to export as one file."""
+
+    from_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    to_ms: Annotated[int, Field(ge=1, le=2**53 - 1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClipIn:
+        if not self.from_ms < self.to_ms <= self.from_ms + MAX_CLIP_MS:
+            raise ValueError("to_ms must be after from_ms and at most 24 hours later")
+        return self
 
 
 class RetentionDaysIn(_In):

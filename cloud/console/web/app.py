@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from cloud.console.clips import Clips
 from cloud.console.content_keys import ContentKeys, KeySealer
 from cloud.console.cursors import CursorCodec
 from cloud.console.devices import DeviceAdmin, RegistryDevices
@@ -140,6 +141,7 @@ def build_parts(
         reconciler=reconciler,
         content_keys=content_keys,
         live=live,
+        clips=Clips(ledger, live, store, settings.oss, clock=clock),
         clock=clock,
         on_action=metrics.action,
     )

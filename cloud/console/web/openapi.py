@@ -15,6 +15,7 @@ from cloud.console.web.api_models import (
     BucketRulesOut,
     CameraOut,
     CameraPage,
+    ClipIn,
     DeviceCreate,
     DeviceList,
     DeviceOut,
@@ -128,6 +129,11 @@ _OPS: tuple[_Op, ...] = (
     _Op("get", "/api/cameras/{device_id}/live", "getRecordingInProgress",
         "A camera's recording in progress and how far it has grown", 200, InProgressOut,
         errors=(400, 404), tags=("live",)),
+    _Op("post", "/api/cameras/{device_id}/clips", "exportClip",
+        "One file covering a time range (fMP4 cut at fragments, or HLS TS segments), "
+        "streamed; its length in Content-Length and SHA-256 in X-Content-SHA256",
+        200, None, body=ClipIn, errors=(400, 403, 404, 409, 502), tags=("live",),
+        ok_media="video/mp4"),
     _Op("get", "/api/live/{live_id}/playlist.m3u8", "getLivePlaylist",
         "A recording in progress as HLS over byte ranges of its object",
         200, None, errors=(400, 404, 502), tags=("live",),
@@ -226,7 +232,7 @@ def _operation(op: _Op) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``/api/openapi.json``."""
     models: list[type[BaseModel]] = [
-        ApiError, CameraOut, CameraPage, DeviceCreate, DeviceList, DeviceOut, DeviceSecretOut,
+        ApiError, CameraOut, CameraPage, ClipIn, DeviceCreate, DeviceList, DeviceOut, DeviceSecretOut,
         InProgressOut, LinkOut, LoginIn, RecordingOut, RecordingPage, RetentionDaysIn, RetentionOut,
         SessionOut, TimelineOut,
     ]  # fmt: skip

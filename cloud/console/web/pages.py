@@ -16,6 +16,7 @@ from cloud.console.hls import is_hls_key
 from cloud.console.timeline import DAY_MS, day_bounds, utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.auth import CSRF_FIELD, tokens_match
+from cloud.console.web.clip_response import clip_response
 from cloud.console.web.context import client_address, ctx_of, operator, page, safe_next
 from cloud.console.web.middleware import DEFAULT_CSP
 
@@ -158,6 +159,22 @@ async def camera(request: Request) -> Response:
             "now_ms": now_ms,
         },
     )
+
+
+@page
+async def camera_clip(request: Request) -> Response:
+    """Export a clip of the camera's day between two UTC times (the file downloads)."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    form = await request.form()
+    day = v.utc_day(_form_text(form, "day", 16), today=utc_date(ctx.service.now_ms()))
+    start_ms, _ = day_bounds(day)
+    from_ms = start_ms + v.time_of_day_ms(_form_text(form, "from", 8), "from")
+    to_ms = start_ms + v.time_of_day_ms(_form_text(form, "to", 8), "to")
+    if to_ms <= from_ms:
+        raise InvalidInputError("to", "must be after from")
+    made = await run_in_threadpool(ctx.service.export_clip, device_id, from_ms, to_ms)
+    return clip_response(made)
 
 
 @page
@@ -360,6 +377,7 @@ def page_routes() -> list[Route]:
         Route("/", fleet, methods=["GET"]),
         Route("/cameras/{device_id}", camera, methods=["GET"]),
         Route("/cameras/{device_id}/retention", camera_retention, methods=["POST"]),
+        Route("/cameras/{device_id}/clips", camera_clip, methods=["POST"]),
         Route("/recordings/{recording_id}", recording, methods=["GET"]),
         Route("/recordings/{recording_id}/download", download, methods=["GET"]),
         Route("/live/{live_id}", live_recording, methods=["GET"]),
