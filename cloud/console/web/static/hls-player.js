@@ -21,6 +21,11 @@ document.addEventListener("DOMContentLoaded", function () {
     }
     hls = new window.Hls(config);
     hls.on(window.Hls.Events.ERROR, function (_event, data) {
+      if (live && data.details === "levelEmptyError") {
+        // A recording that has just begun holds no complete fragment yet: ask again soon.
+        window.setTimeout(function () { hls.loadSource(source); }, 1000);
+        return;
+      }
       if (data.fatal) video.setAttribute("data-hls-error", data.type + ": " + data.details);
     });
     hls.loadSource(source);
