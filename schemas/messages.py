@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
-from schemas.events import HlsKey, SegmentClosed, SegmentOpened, Status, StatusState
+from schemas.events import HlsKey, SegmentClosed, SegmentOpened, Status, StatusAlert, StatusState
 from schemas.requests import Access, CredsRequest
 from schemas.responses import (
     REACTIONS,
@@ -44,6 +44,7 @@ __all__ = [
     "SegmentClosed",
     "SegmentOpened",
     "Status",
+    "StatusAlert",
     "StatusState",
     "UnsupportedKind",
     "encode",

@@ -46,6 +46,7 @@ EXPECTED_ALL = {
     "SegmentClosed",
     "SegmentOpened",
     "Status",
+    "StatusAlert",
     "StatusState",
     "Topics",
     "UnsupportedKind",

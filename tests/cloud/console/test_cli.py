@@ -164,3 +164,46 @@ access_key_id = "k"
     path.write_text(base + f'access_key_secret = "x"\n[registry]\nmaster_key_file = "{key_file}"\n')
     with pytest.raises(ConsoleConfigError, match="keep one"):
         load_settings(path, {"OSSMEDIA_MASTER_KEY": new_master_key()})
+
+
+def test_a_deprecated_setting_is_one_line_naming_the_command(
+    console_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    config = tmp_path / "console.toml"
+    config.write_text(
+        f"""
+[session]
+secret = "{"s" * 40}"
+[[operators]]
+username = "admin"
+password_hash = "{PASSWORD_HASH}"
+[mqtt]
+host = "127.0.0.1"
+port = 1883
+[oss]
+endpoint = "{console_emulator.oss_endpoint}"
+bucket = "{console_emulator.bucket}"
+region = "{console_emulator.region}"
+access_key_id = "{console_emulator.access_key_id}"
+access_key_secret_file = "{tmp_path / "oss.secret"}"
+[ledger]
+path = "{tmp_path / "ledger.db"}"
+[registry]
+url = "sqlite://{tmp_path / "registry.db"}"
+"""
+    )
+    (tmp_path / "oss.secret").write_text(console_emulator.access_key_secret + "\n")
+    env = {**os.environ, "OSSMEDIA_MASTER_KEY": new_master_key()}
+    done = subprocess.run(
+        [*CLI, "--config", str(config), "backup", str(tmp_path / "copy.db")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    # The settings load (and warn) before the backup finds no ledger to copy.
+    assert "no ledger at" in done.stderr
+    warning = "ossmedia console: warning: console [mqtt] settings 'host' and 'port' are deprecated"
+    assert warning in done.stderr.splitlines()[0]
+    assert ".py:" not in done.stderr
