@@ -15,8 +15,11 @@ SHA-256 are known before it is sent.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -33,7 +36,8 @@ __all__ = ["ClipError", "ClipPlan", "Clips", "NoMediaError", "Piece"]
 
 MAX_OBJECTS = 1000
 LOOK_BACK_MS = 3_600_000  # how far back the object a stream continues from is looked for
-READ_BYTES = 8 << 20  # one ranged GET reads at most this much
+READ_BYTES = 4 << 20  # one ranged GET reads at most this much
+READ_AHEAD = 4  # ranged GETs in flight while a clip is built
 MAX_SEGMENT_BYTES = 256 << 20
 
 
@@ -281,6 +285,9 @@ class Clips:
     def build(self, plan: ClipPlan, sink: BinaryIO) -> tuple[int, str]:
         """Write the clip to ``sink``.
 
+        Up to :data:`READ_AHEAD` ranged reads are in flight while earlier blocks are hashed
+        and written, in order, so the network and the hashing overlap.
+
         Returns:
             Its length and lowercase hex SHA-256.
 
@@ -291,8 +298,18 @@ class Clips:
         digest = hashlib.sha256()
         crcs: dict[str, oss2.utils.Crc64] = {k: oss2.utils.Crc64(0) for k in plan.whole}
         total = 0
-        for piece in plan.pieces:
-            for block in self._read(piece):
+        blocks = [
+            (piece, offset, length) for piece in plan.pieces for offset, length in _blocks(piece)
+        ]
+        with ThreadPoolExecutor(READ_AHEAD, thread_name_prefix="clip-read") as pool:
+            pending: deque[Future[bytes]] = deque()
+            ahead = iter(blocks)
+            for piece, offset, length in itertools.islice(ahead, READ_AHEAD):
+                pending.append(pool.submit(self._read, piece, offset, length))
+            for piece, _, _ in blocks:
+                block = pending.popleft().result()
+                for next_piece, offset, length in itertools.islice(ahead, 1):
+                    pending.append(pool.submit(self._read, next_piece, offset, length))
                 digest.update(block)
                 if piece.key in crcs:
                     crcs[piece.key].update(block)
@@ -303,13 +320,17 @@ class Clips:
                 raise ClipError(key, "stored bytes differ from the ledger's CRC-64")
         return total, digest.hexdigest()
 
-    def _read(self, piece: Piece) -> Iterator[bytes]:
+    def _read(self, piece: Piece, offset: int, length: int) -> bytes:
         if piece.length < 0:
             data = self._objects.get(piece.key, MAX_SEGMENT_BYTES)
             if data is None:
                 raise StorageError("get", object_key=piece.key, code="NoSuchKey", status=404)
-            yield data
-            return
-        for offset in range(piece.offset, piece.offset + piece.length, READ_BYTES):
-            length = min(READ_BYTES, piece.offset + piece.length - offset)
-            yield self._objects.get_range(piece.key, offset, length)
+            return data
+        return self._objects.get_range(piece.key, offset, length)
+
+
+def _blocks(piece: Piece) -> list[tuple[int, int]]:
+    if piece.length < 0:
+        return [(0, -1)]  # a whole (small) object, read in one GET
+    end = piece.offset + piece.length
+    return [(at, min(READ_BYTES, end - at)) for at in range(piece.offset, end, READ_BYTES)]

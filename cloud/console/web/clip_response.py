@@ -13,7 +13,7 @@ from cloud.console.service import Clip
 __all__ = ["CLIP_SHA256_HEADER", "clip_response"]
 
 CLIP_SHA256_HEADER = "X-Content-SHA256"
-_BLOCK = 1 << 20
+_BLOCK = 4 << 20
 
 
 def _blocks(made: Clip) -> Iterator[bytes]:
