@@ -51,7 +51,7 @@ class SignedLink:
     expires_at_ms: int
 
 
-CLIP_MEMORY_BYTES = 64 << 20  # larger clips go to a temporary file
+CLIP_MEMORY_BYTES = 128 << 20  # larger clips go to a temporary file
 
 
 @dataclass(frozen=True)
