@@ -17,7 +17,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from simulator.oss.auth import Authenticator, IdentityService
+from simulator.oss import cors
+from simulator.oss.auth import Authenticator, Caller, IdentityService
 from simulator.oss.errors import AccessDenied, InternalError, OssError
 from simulator.oss.handlers import DENIED, Call, Handlers
 from simulator.oss.models import OssModel
@@ -27,11 +28,21 @@ from simulator.oss.responses import Clock, Response, error_response, request_id
 from simulator.oss.settings import OssSettings
 from simulator.oss.stats import Stats
 from simulator.oss.storage import ObjectStore
-from simulator.oss.urls import Router, level_of
+from simulator.oss.urls import Router, Target, level_of
 
 logger = logging.getLogger(__name__)
 
 _NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class _Nobody:
+    """The principal of a request that needs no signature (a CORS preflight)."""
+
+    account_id = ""
+
+
+# Handed to the handlers of operations declared with no RAM action; they never authorise.
+ANONYMOUS = Caller(_Nobody(), "", "anonymous")
 
 
 class OssApp:
@@ -89,20 +100,25 @@ class OssApp:
         rid = request_id()
         op = "Unknown"
         req: OssRequest | None = None
+        target: Target | None = None
         outcome = "OK"
         try:
             req = parse_scope(scope, receive)
             target = self._router.route(req.host, req.raw_path)
             operation = select(level_of(target), req.method, req.query, req.headers)
             op = operation.name
-            caller = self._auth.authenticate(req, target)
+            caller = self._auth.authenticate(req, target) if operation.action else ANONYMOUS
             if caller is None:
                 raise AccessDenied(DENIED)
             call = Call(op, operation.action, req, target, caller, self._clock())
             response = await self._handlers.handle(call)
+            if operation.action:
+                self._cors(req, target, response)
         except OssError as exc:
             outcome = exc.code
             response = self._error(exc, rid, scope, req)
+            if req is not None and op != "Options":
+                self._cors(req, target, response)
         except ClientDisconnected:
             self.stats.record(op, "ClientDisconnected")
             logger.info("%s %s: client went away before the body was complete", rid, op)
@@ -129,6 +145,20 @@ class OssApp:
             length = req.headers.get("content-length", "0")
             bytes_in = int(length) if length.isdigit() else 0
         self.stats.record(op, outcome, bytes_in=bytes_in, bytes_out=sent)
+
+    def _cors(self, req: OssRequest, target: Target | None, response: Response) -> None:
+        # The bucket's CORS rules decide the Access-Control-* headers of every answer about
+        # it, errors included, so a browser script can read why a request failed.
+        if target is None or target.bucket is None:
+            return
+        try:
+            bucket = self.model.get_bucket(target.bucket)
+        except OssError:
+            return
+        if bucket.cors is not None:
+            response.headers.extend(
+                cors.response_headers(bucket.cors, req.headers.get("origin"), req.method)
+            )
 
     def _error(self, exc: OssError, rid: str, scope: Scope, req: OssRequest | None) -> Response:
         host = req.host if req is not None else ""

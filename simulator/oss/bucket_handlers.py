@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from simulator.oss import cors
 from simulator.oss import responses as render
 from simulator.oss.errors import AccessDenied, InvalidArgument, InvalidDigest
 from simulator.oss.handler_base import DENIED, Call, HandlerBase, bucket_name, check_md5
@@ -113,6 +114,27 @@ class BucketHandlers(HandlerBase):
         """DELETE /<bucket>/?publicAccessBlock — back to the default (off)."""
         bucket = self._bucket_op(call)
         await self._run(self._model.put_public_access_block, bucket.name, block=False)
+        return Response(204)
+
+    async def put_bucket_cors(self, call: Call) -> Response:
+        """PUT /<bucket>/?cors — replace the CORS rules."""
+        bucket = self._bucket_op(call)
+        body = await call.req.read_body(self._settings.max_xml_body)
+        check_md5(call.req, body)
+        await self._run(self._model.put_cors, bucket.name, cors.parse(body))
+        return Response(200)
+
+    async def get_bucket_cors(self, call: Call) -> Response:
+        """GET /<bucket>/?cors."""
+        bucket = self._bucket_op(call)
+        if bucket.cors is None:
+            raise cors.NoSuchCORSConfiguration(bucket.name)
+        return render.xml_response(cors.render(bucket.cors))
+
+    async def delete_bucket_cors(self, call: Call) -> Response:
+        """DELETE /<bucket>/?cors — remove the CORS rules (no error when there are none)."""
+        bucket = self._bucket_op(call)
+        await self._run(self._model.put_cors, bucket.name, None)
         return Response(204)
 
     async def list_objects(self, call: Call) -> Response:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
+from simulator.oss.cors import CorsConfiguration
 from simulator.oss.crc import crc64
 from simulator.oss.errors import (
     BucketAlreadyExists,
@@ -176,6 +177,10 @@ class OssModel:
     def put_public_access_block(self, name: str, *, block: bool) -> None:
         """Turn a bucket's Block Public Access on or off."""
         self._update_bucket(name, lambda r: replace(r, block_public_access=block))
+
+    def put_cors(self, name: str, config: CorsConfiguration | None) -> None:
+        """Replace a bucket's CORS rules (``None`` removes them)."""
+        self._update_bucket(name, lambda r: replace(r, cors=config))
 
     def _update_bucket(self, name: str, change: Callable[[BucketRecord], BucketRecord]) -> None:
         with self._index:

@@ -6,9 +6,10 @@ import base64
 from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
+from simulator.oss import cors
 from simulator.oss import responses as render
 from simulator.oss.errors import InvalidArgument, NotImplementedByEmulator, OssError
-from simulator.oss.handler_base import Call, HandlerBase, check_md5
+from simulator.oss.handler_base import Call, HandlerBase, bucket_name, check_md5
 from simulator.oss.names import check_bucket_name, check_object_key
 from simulator.oss.preconditions import check_preconditions
 from simulator.oss.ranges import select_range
@@ -176,6 +177,11 @@ class ObjectHandlers(HandlerBase):
             (b"last-modified", render.http_date(record.mtime).encode("ascii")),
         ]
         return Response(200, headers, length=record.size)
+
+    async def options(self, call: Call) -> Response:
+        """OPTIONS /<bucket>/<key> — a CORS preflight, answered from the bucket's rules."""
+        bucket = self._model.get_bucket(bucket_name(call))
+        return Response(200, cors.preflight(bucket.cors, call.req.headers))
 
     async def delete_object(self, call: Call) -> Response:
         """DELETE /<bucket>/<key> — 204 whether or not the key existed."""

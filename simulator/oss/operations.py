@@ -48,7 +48,8 @@ class Operation:
         name: the API name (``AppendObject``); fault rules and statistics use it.
         level: ``service``, ``bucket`` or ``object``: what the request path addresses.
         method: the HTTP method.
-        action: the RAM action a caller needs (``oss:PutObject``).
+        action: the RAM action a caller needs (``oss:PutObject``); empty for the one
+            operation that needs no signature at all (the CORS preflight, ``Options``).
         handler: the method that serves it; None when the emulator does not (``501``).
         subresources: the sub-resources that select it, all of them and no other.
         header: a request header whose presence selects it over the operation with the same
@@ -84,7 +85,14 @@ def _op(
 ) -> Operation:
     # Most RAM actions are the operation's own name; the others are spelt out.
     return Operation(
-        name, level, method, action or f"oss:{name}", handler, frozenset(sub), header, query
+        name,
+        level,
+        method,
+        f"oss:{name}" if action is None else action,
+        handler,
+        frozenset(sub),
+        header,
+        query,
     )
 
 
@@ -116,6 +124,11 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("HeadObject", "object", "HEAD", OH.head_object, action="oss:GetObject"),
     _op("GetObjectMeta", "object", "HEAD", OH.get_object_meta, sub=["objectMeta"], action="oss:GetObject"),
     _op("DeleteObject", "object", "DELETE", OH.delete_object),
+    _op("PutBucketCors", "bucket", "PUT", BH.put_bucket_cors, sub=["cors"]),
+    _op("GetBucketCors", "bucket", "GET", BH.get_bucket_cors, sub=["cors"]),
+    _op("DeleteBucketCors", "bucket", "DELETE", BH.delete_bucket_cors, sub=["cors"]),
+    # A browser's CORS preflight: never signed, answered from the bucket's CORS rules.
+    _op("Options", "object", "OPTIONS", OH.options, action=""),
     # Known to OSS, not served here: named in statistics and fault rules, answered 501.
     _op("GetBucketAcl", "bucket", "GET", sub=["acl"]),
     _op("PutBucketAcl", "bucket", "PUT", sub=["acl"]),

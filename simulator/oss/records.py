@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from simulator.oss.cors import CorsConfiguration
+
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
@@ -123,6 +125,7 @@ class BucketRecord:
         storage_class: Standard, IA ...
         lifecycle: the lifecycle rules, or ``None`` when none are configured.
         block_public_access: Block Public Access is on (public ACLs and policies refused).
+        cors: the CORS rules, or ``None`` when none are configured.
     """
 
     name: str
@@ -132,10 +135,13 @@ class BucketRecord:
     storage_class: str = "Standard"
     lifecycle: tuple[LifecycleRule, ...] | None = None
     block_public_access: bool = False
+    cors: CorsConfiguration | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the durable store's bucket file)."""
-        return asdict(self)
+        data = asdict(self)
+        data["cors"] = None if self.cors is None else self.cors.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BucketRecord:
@@ -162,6 +168,7 @@ class BucketRecord:
                 for r in rules
             ),
             block_public_access=bool(data.get("block_public_access", False)),
+            cors=None if data.get("cors") is None else CorsConfiguration.from_json(data["cors"]),
         )
 
 
