@@ -23,6 +23,7 @@ _SIGNED_PARAMS = (
     "bucketInfo",
     "acl",
     "publicAccessBlock",
+    "cors",
 )
 
 
