@@ -114,11 +114,24 @@ def _console(services: LocalServices, workdir: Path, out: TextIO) -> Iterator[No
         ConsoleSettings.model_validate(data), devices=RegistryDevices(services.registry)
     )
     url = console.start()
+    _allow_console_in_bucket(services, url)
     print(f"  web console:  {url}  (user demo, password {password})", file=out, flush=True)
     try:
         yield
     finally:
         console.stop()
+
+
+def _allow_console_in_bucket(services: LocalServices, console_url: str) -> None:
+    """Put the players' CORS rule on the demo bucket, as a real bucket needs it."""
+    import oss2
+
+    from cloud.console.player_cors import allow_console, console_origins
+
+    emulator = services.emulator
+    auth = oss2.AuthV4(emulator.access_key_id, emulator.access_key_secret)
+    bucket = oss2.Bucket(auth, emulator.oss_endpoint, emulator.bucket, region=emulator.region)
+    allow_console(bucket, console_origins(console_url))
 
 
 def main(argv: list[str]) -> int:

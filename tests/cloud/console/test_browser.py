@@ -24,6 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from cloud.console.player_cors import allow_console, console_origins
 from device.clock import SystemClock
 from device.hls import EncryptionOptions, HlsOptions, HlsStream, OssBucketSink
 from device.hls.delivery import MqttKeyDelivery
@@ -34,7 +35,6 @@ from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
 from tests.cloud.console.camera import TestCamera, wire
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, Stack, StackFactory
-from tests.cloud.console.cors import cors_front
 from tests.cloud.console.media import fragmented_mp4
 from tests.cloud.console.waiting import wait_until
 from tests.device.hls.media import encode_video
@@ -225,98 +225,93 @@ def test_encrypted_hls_recording_plays(
     root_bucket: oss2.Bucket,
     page: Page,
 ) -> None:
-    allowed: list[str] = []
-    with cors_front(console_emulator.oss_endpoint, allowed) as oss_front:
-        stack: Stack = stack_factory(
-            mqtt={"enabled": True, "url": mosquitto.url},
-            oss={"endpoint": oss_front},
-        )
-        allowed.append(stack.url)
-        assert stack.console.wait_subscribed(10)
-        camera = stack.camera("cam-hls")
+    stack: Stack = stack_factory(mqtt={"enabled": True, "url": mosquitto.url})
+    # The players read the bucket from the browser: the bucket's own CORS rule allows it.
+    allow_console(root_bucket, console_origins(stack.url))
+    assert stack.console.wait_subscribed(10)
+    camera = stack.camera("cam-hls")
 
-        # The camera's own HLS writer, its keys delivered over its MQTT link.
-        link = MqttLink(BrokerSettings.model_validate({"url": mosquitto.url}), client_id="cam-hls")
-        link.start()
-        try:
-            assert link.wait_connected(10)
-            delivery = MqttKeyDelivery(
-                link,
-                device_id="cam-hls",
-                keys=camera.keys,
-                topics=Topics("ossmedia"),
-                clock=SystemClock(),
+    # The camera's own HLS writer, its keys delivered over its MQTT link.
+    link = MqttLink(BrokerSettings.model_validate({"url": mosquitto.url}), client_id="cam-hls")
+    link.start()
+    try:
+        assert link.wait_connected(10)
+        delivery = MqttKeyDelivery(
+            link,
+            device_id="cam-hls",
+            keys=camera.keys,
+            topics=Topics("ossmedia"),
+            clock=SystemClock(),
+        )
+        stream = HlsStream(OssBucketSink(root_bucket), key_delivery=delivery)
+        stream.open(
+            HlsOptions(
+                prefix="videos/cam-hls/",
+                stream="front",
+                session="S1",
+                mode="vod",
+                frame_rate=10,
+                target_duration_s=1.0,
+                encryption=EncryptionOptions(device_id="cam-hls", rotate_every_segments=2),
             )
-            stream = HlsStream(OssBucketSink(root_bucket), key_delivery=delivery)
-            stream.open(
-                HlsOptions(
-                    prefix="videos/cam-hls/",
-                    stream="front",
-                    session="S1",
-                    mode="vod",
-                    frame_rate=10,
-                    target_duration_s=1.0,
-                    encryption=EncryptionOptions(device_id="cam-hls", rotate_every_segments=2),
-                )
-            )
-            started = int(time.time() * 1000)
-            for unit in encode_video(60, fps=10, gop=10):
-                stream.write(video=unit.data, pts=unit.pts)
-            assert stream.close()
-        finally:
-            link.stop()
-        assert delivery.delivered == 3  # 6 segments, a new key every 2
-
-        # Keys reached the console over MQTT; the playlist is reported like any object.
-        playlist_key = "videos/cam-hls/front/S1.m3u8"
-        stored = root_bucket.get_object(playlist_key).read()
-        assert b"METHOD=AES-128" in stored
-        crc = int(root_bucket.head_object(playlist_key).server_crc)
-        event = camera.segment(playlist_key, len(stored), crc, started, started + 6000)
-        publish(mosquitto, (camera.events_topic(), wire(event), False))
-        assert wait_until(lambda: stack.ledger.recording(event.event_id) is not None)
-        assert stack.console.parts.ingestor.counts().get("stored") == 4  # 3 keys, 1 recording
-
-        segment_origins: set[str] = set()
-        key_paths: list[str] = []
-
-        def seen(response: object) -> None:
-            url = urlsplit(getattr(response, "url", ""))
-            if url.path.endswith(".ts"):
-                assert "x-oss-signature=" in url.query
-                segment_origins.add(f"{url.scheme}://{url.netloc}")
-            if url.path.startswith("/api/keys/"):
-                assert getattr(response, "status", 0) == 200
-                key_paths.append(url.path)
-
-        page.on("response", seen)
-        _login(page, stack.url, f"/recordings/{event.event_id}")
-        # hls.js feeds the element through Media Source Extensions, not a URL of its own; it
-        # attaches once its script has run, which may be after the page has loaded.
-        page.wait_for_function(
-            "() => (document.querySelector('#player')?.src || '').startsWith('blob:')",
-            timeout=15_000,
         )
-        assert (page.get_attribute("#player", "src") or "").startswith("blob:")
-        page.evaluate(
-            "() => { const v = document.getElementById('player'); v.muted = true;"
-            " return v.play(); }"
-        )
-        page.wait_for_function(
-            "() => { const v = document.getElementById('player'); "
-            "return v.currentTime > 2.5 && !v.error; }",
-            timeout=30_000,
-        )
-        playing = page.evaluate(
-            "() => { const v = document.getElementById('player'); "
-            "return [v.currentTime, v.duration, v.videoWidth, v.getAttribute('data-hls-error')]; }"
-        )
-        shot(page, "12-hls-recording-playing")
-        assert playing[0] > 2.5
-        assert playing[1] == pytest.approx(6.0, abs=0.5)
-        assert playing[2] == 160
-        assert playing[3] is None
-        # Segments came straight from OSS (presigned), keys from the console.
-        assert segment_origins == {oss_front}
-        assert key_paths
-        assert all(p.startswith("/api/keys/cam-hls/") for p in key_paths)
+        started = int(time.time() * 1000)
+        for unit in encode_video(60, fps=10, gop=10):
+            stream.write(video=unit.data, pts=unit.pts)
+        assert stream.close()
+    finally:
+        link.stop()
+    assert delivery.delivered == 3  # 6 segments, a new key every 2
+
+    # Keys reached the console over MQTT; the playlist is reported like any object.
+    playlist_key = "videos/cam-hls/front/S1.m3u8"
+    stored = root_bucket.get_object(playlist_key).read()
+    assert b"METHOD=AES-128" in stored
+    crc = int(root_bucket.head_object(playlist_key).server_crc)
+    event = camera.segment(playlist_key, len(stored), crc, started, started + 6000)
+    publish(mosquitto, (camera.events_topic(), wire(event), False))
+    assert wait_until(lambda: stack.ledger.recording(event.event_id) is not None)
+    assert stack.console.parts.ingestor.counts().get("stored") == 4  # 3 keys, 1 recording
+
+    segment_origins: set[str] = set()
+    key_paths: list[str] = []
+
+    def seen(response: object) -> None:
+        url = urlsplit(getattr(response, "url", ""))
+        if url.path.endswith(".ts"):
+            assert "x-oss-signature=" in url.query
+            segment_origins.add(f"{url.scheme}://{url.netloc}")
+        if url.path.startswith("/api/keys/"):
+            assert getattr(response, "status", 0) == 200
+            key_paths.append(url.path)
+
+    page.on("response", seen)
+    _login(page, stack.url, f"/recordings/{event.event_id}")
+    # hls.js feeds the element through Media Source Extensions, not a URL of its own; it
+    # attaches once its script has run, which may be after the page has loaded.
+    page.wait_for_function(
+        "() => (document.querySelector('#player')?.src || '').startsWith('blob:')",
+        timeout=15_000,
+    )
+    assert (page.get_attribute("#player", "src") or "").startswith("blob:")
+    page.evaluate(
+        "() => { const v = document.getElementById('player'); v.muted = true; return v.play(); }"
+    )
+    page.wait_for_function(
+        "() => { const v = document.getElementById('player'); "
+        "return v.currentTime > 2.5 && !v.error; }",
+        timeout=30_000,
+    )
+    playing = page.evaluate(
+        "() => { const v = document.getElementById('player'); "
+        "return [v.currentTime, v.duration, v.videoWidth, v.getAttribute('data-hls-error')]; }"
+    )
+    shot(page, "12-hls-recording-playing")
+    assert playing[0] > 2.5
+    assert playing[1] == pytest.approx(6.0, abs=0.5)
+    assert playing[2] == 160
+    assert playing[3] is None
+    # Segments came straight from OSS (presigned), keys from the console.
+    assert segment_origins == {console_emulator.oss_endpoint.rstrip("/")}
+    assert key_paths
+    assert all(p.startswith("/api/keys/cam-hls/") for p in key_paths)

@@ -3,8 +3,9 @@
 Mosquitto, the OSS + STS emulator, the device registry and the credential responder run as
 ``ossmedia demo`` runs them (:func:`simulator.fleet.services.local_services`), with the web
 console beside them and two real camera agents recording H.264 test-pattern video as
-fragmented MP4 into appendable objects (one fragment a second). The bucket is reached
-through a CORS front, as a bucket CORS rule does on OSS, so hls.js may read byte ranges.
+fragmented MP4 into appendable objects (one fragment a second). The bucket carries the
+players' CORS rule (the emulator answers preflights and CORS headers as OSS does), so the
+player may read byte ranges straight from it.
 
 Within 30 s of the cameras starting the camera page lists the recording in progress; it
 plays; without a reload, 20 s later its ``currentTime`` has passed the first playable edge
@@ -19,10 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import oss2
 import pytest
 from playwright.sync_api import Page
 
 from cloud.console import Console, ConsoleSettings, RegistryDevices
+from cloud.console.player_cors import allow_console, console_origins
 from device.agent.agent import Agent
 from device.settings import AgentSettings
 from simulator.broker import DEFAULT_CONSOLE_USER
@@ -30,7 +33,6 @@ from simulator.fleet.camera import ChunkLog, LoggingSource
 from simulator.fleet.services import LocalServices, local_services
 from simulator.video import PatternSettings, encode_test_pattern
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, PASSWORD_HASH, SESSION_SECRET
-from tests.cloud.console.cors import cors_front
 from tests.cloud.console.test_browser import browser, page, shot
 
 __all__ = ["browser", "page"]  # the fixtures, shared with the other browser journeys
@@ -69,39 +71,43 @@ def _agent(services: LocalServices, device_id: str, spool: Path) -> Agent:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, list[Agent]]]:
     with local_services(tmp_path) as services:
-        allowed: list[str] = []
-        with cors_front(services.emulator.oss_endpoint, allowed) as oss_front:
-            emulator = services.emulator
-            data: dict[str, Any] = {
-                "http": {"host": "127.0.0.1", "port": 0},
-                "session": {"secret": SESSION_SECRET},
-                "operators": [{"username": OPERATOR, "password_hash": PASSWORD_HASH}],
-                "mqtt": {"url": services.urls.broker_url, "username": DEFAULT_CONSOLE_USER},
-                "oss": {"endpoint": oss_front, "bucket": emulator.bucket,
-                        "region": emulator.region, "access_key_id": emulator.access_key_id,
-                        "access_key_secret": emulator.access_key_secret},
-                "ledger": {"path": str(tmp_path / "console.sqlite3")},
-                "reconcile": {"enabled": False},
-                "registry": {"url": services.settings.registry.url},
-            }  # fmt: skip
-            console = Console(
-                ConsoleSettings.model_validate(data), devices=RegistryDevices(services.registry)
-            )
-            url = console.start()
-            allowed.append(url.rstrip("/"))
-            assert console.wait_subscribed(15)
-            agents = [_agent(services, d, tmp_path / "spool") for d in CAMERAS]
-            runs = [threading.Thread(target=a.run, daemon=True) for a in agents]
-            try:
-                for run in runs:
-                    run.start()
-                yield url.rstrip("/"), agents
-            finally:
-                for agent in agents:
-                    agent.stop()
-                for run in runs:
-                    run.join(60)
-                console.stop()
+        emulator = services.emulator
+        data: dict[str, Any] = {
+            "http": {"host": "127.0.0.1", "port": 0},
+            "session": {"secret": SESSION_SECRET},
+            "operators": [{"username": OPERATOR, "password_hash": PASSWORD_HASH}],
+            "mqtt": {"url": services.urls.broker_url, "username": DEFAULT_CONSOLE_USER},
+            "oss": {"endpoint": emulator.oss_endpoint, "bucket": emulator.bucket,
+                    "region": emulator.region, "access_key_id": emulator.access_key_id,
+                    "access_key_secret": emulator.access_key_secret},
+            "ledger": {"path": str(tmp_path / "console.sqlite3")},
+            "reconcile": {"enabled": False},
+            "registry": {"url": services.settings.registry.url},
+        }  # fmt: skip
+        console = Console(
+            ConsoleSettings.model_validate(data), devices=RegistryDevices(services.registry)
+        )
+        url = console.start()
+        emulator_bucket = oss2.Bucket(
+            oss2.AuthV4(emulator.access_key_id, emulator.access_key_secret),
+            emulator.oss_endpoint,
+            emulator.bucket,
+            region=emulator.region,
+        )
+        allow_console(emulator_bucket, console_origins(url))
+        assert console.wait_subscribed(15)
+        agents = [_agent(services, d, tmp_path / "spool") for d in CAMERAS]
+        runs = [threading.Thread(target=a.run, daemon=True) for a in agents]
+        try:
+            for run in runs:
+                run.start()
+            yield url.rstrip("/"), agents
+        finally:
+            for agent in agents:
+                agent.stop()
+            for run in runs:
+                run.join(60)
+            console.stop()
 
 
 def _video(page: Page, expression: str) -> float:
