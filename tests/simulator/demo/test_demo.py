@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
+import oss2
 import pytest
+import requests
 
+from cloud.console.player_cors import console_origins
 from ossmedia_cli import main as ossmedia
+from simulator.demo.cli import _console
+from simulator.fleet.services import local_services
 
 
 @pytest.mark.parametrize("broker", ["mosquitto", "amqtt"])
@@ -46,3 +53,36 @@ def test_demo_help_explains(capsys: pytest.CaptureFixture[str]) -> None:
         ossmedia(["demo", "--help"])
     assert exc.value.code == 0
     assert "Ctrl-C" in capsys.readouterr().out
+
+
+def test_demo_bucket_lets_the_console_origin_read_ranges(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with local_services(tmp_path) as services, _console(services, tmp_path, out):
+        url = re.search(r"web console:  (\S+)", out.getvalue())
+        assert url is not None
+        emulator = services.emulator
+        auth = oss2.AuthV4(emulator.access_key_id, emulator.access_key_secret)
+        bucket = oss2.Bucket(auth, emulator.oss_endpoint, emulator.bucket, region=emulator.region)
+        bucket.put_object("videos/cam/x.mp4", b"0123456789")
+        presigned = bucket.sign_url("GET", "videos/cam/x.mp4", 60)
+        for origin in console_origins(url.group(1)):
+            preflight = requests.options(
+                presigned,
+                headers={"Origin": origin, "Access-Control-Request-Method": "GET",
+                         "Access-Control-Request-Headers": "range"},
+                timeout=10,
+            )  # fmt: skip
+            assert preflight.status_code == 200
+            assert preflight.headers["Access-Control-Allow-Origin"] == origin
+            got = requests.get(
+                presigned, headers={"Origin": origin, "Range": "bytes=0-3"}, timeout=10
+            )
+            assert got.status_code == 206
+            assert got.headers["Access-Control-Allow-Origin"] == origin
+            assert "Content-Range" in got.headers["Access-Control-Expose-Headers"]
+        other = requests.options(
+            presigned,
+            headers={"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "GET"},
+            timeout=10,
+        )
+        assert other.status_code == 403
