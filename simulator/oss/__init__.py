@@ -11,7 +11,8 @@ Module map:
   checks) and ``signing`` (the strings signed), ``operations`` (every operation, declared once),
   ``handlers`` → ``bucket_handlers`` / ``object_handlers`` (on ``handler_base``), ``responses``
   (headers, XML), ``payloads`` (XML bodies), ``ranges``, ``preconditions``;
-- state: ``models`` (rules and locking), ``listing``, ``records``, ``crc``;
+- state: ``models`` (rules and locking), ``listing``, ``records``, ``crc``, ``cors`` (bucket
+  CORS rules, preflights and the headers they add);
 - storage: ``storage`` (the seam and the memory store), ``buffers``, ``durable``;
 - ``errors`` (wire errors), ``stats`` (counters), ``settings``, ``app`` (the ASGI callable).
 

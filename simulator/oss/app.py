@@ -1,7 +1,9 @@
 """The OSS emulator as a plain ASGI application.
 
 Request path: parse → route (bucket/key) → select the operation → verify the signature →
-handler (authorise, body, model) → render. Every failure becomes an OSS ``<Error>`` response;
+handler (authorise, body, model) → render, plus the bucket's CORS headers when the request
+carries an ``Origin``. The CORS preflight (``Options``, declared with no RAM action) skips the
+signature check, as browsers never sign it. Every failure becomes an OSS ``<Error>`` response;
 an unexpected exception is logged and answered ``500 InternalError``, so the app never crashes
 the server. Logs name the operation, bucket, key and outcome, never headers, query strings,
 signatures or tokens.
