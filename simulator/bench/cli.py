@@ -18,6 +18,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "fleet": ("simulator.bench.fleet", "fleet size, chaos integrity, STS calls per device-hour"),
     "camera": ("simulator.bench.camera", "the camera bundle natively and on emulated ARM boards"),
     "flood": ("simulator.bench.flood", "one camera's request flood: others' p99, Redis growth"),
+    "console-login": (
+        "simulator.bench.console_login",
+        "a sign-in flood on a real console: its memory, an operator's sign-in",
+    ),
 }
 
 
