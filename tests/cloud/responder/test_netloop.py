@@ -159,7 +159,7 @@ def test_one_pass_reads_every_packet_already_buffered(mosquitto: MosquittoProces
     got: list[bytes] = []
     client.on_connect = lambda c, u, f, r, p: connected.set()
     client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
-    client.on_message = lambda c, u, msg: got.append(msg.payload)
+    client.on_message = lambda c, u, msg: got.append(bytes(msg.payload))
     loop = NetworkLoop(client)
     publisher = _client("netloop-batch-publisher")
     try:
