@@ -7,6 +7,7 @@ Handlers validate input and render output; everything they do goes through
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.timeline import Timeline, build_timeline, day_bounds
+from cloud.registry import CameraConfig
 
 __all__ = ["ConsoleService", "SignedLink"]
 
@@ -315,11 +317,12 @@ class ConsoleService:
     def provision(
         self, device_id: str, *, actor: str, access: frozenset[str] | None = None
     ) -> NewSecret:
-        """Provision a device; the secret in the result is shown once and never again."""
+        """Provision a device; the secret and the ``camera.toml`` holding it in the result are
+        shown once and never again."""
         made = self._devices.provision(device_id, access)
         self._ledger.sync_registry([(made.device.device_id, made.device.status)])
         self._audit(actor, "device.provision", device_id=made.device.device_id)
-        return made
+        return self._with_camera_config(made)
 
     def revoke(self, device_id: str, *, actor: str) -> DeviceInfo:
         """Revoke a device."""
@@ -332,4 +335,16 @@ class ConsoleService:
         """Give a device a new secret, shown once."""
         made = self._devices.rotate(device_id)
         self._audit(actor, "device.rotate", device_id=made.device.device_id)
-        return made
+        return self._with_camera_config(made)
+
+    def _with_camera_config(self, made: NewSecret) -> NewSecret:
+        # The same camera.toml `ossmedia devices add` prints, from the console's settings.
+        provisioning = self.settings.provisioning
+        config = CameraConfig(
+            device_id=made.device.device_id,
+            secret=made.secret,
+            broker_url=provisioning.broker_url or self.settings.mqtt.url,
+            topic_prefix=self.settings.mqtt.topic_prefix,
+            ca_file=provisioning.ca_file,
+        )
+        return dataclasses.replace(made, camera_config=config.render())

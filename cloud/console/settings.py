@@ -38,6 +38,7 @@ __all__ = [
     "MqttSettings",
     "OperatorAccount",
     "OssSettings",
+    "ProvisioningSettings",
     "ReconcileSettings",
     "SessionSettings",
     "load_settings",
@@ -163,6 +164,19 @@ class MqttSettings(BrokerConnection):
         return data
 
 
+class ProvisioningSettings(_Frozen):
+    """What goes into the ``camera.toml`` the console hands over when it provisions a camera.
+
+    Attributes:
+        broker_url: the broker URL as cameras reach it; ``[mqtt] url`` when unset (often
+            wrong: the console may reach the broker on an internal address).
+        ca_file: the CA bundle path on the camera, for ``mqtts://`` with a private CA.
+    """
+
+    broker_url: str | None = None
+    ca_file: Path | None = None
+
+
 class OssSettings(_Frozen):
     """The console's own OSS access (never a camera's credentials).
 
@@ -244,6 +258,7 @@ class ConsoleSettings(_Frozen):
         reconcile: object verification.
         registry: the device registry (the same one the responder and ``ossmedia devices``
             use); its master key comes from ``OSSMEDIA_MASTER_KEY`` or ``master_key_file``.
+        provisioning: what the ``camera.toml`` of a newly provisioned camera says.
     """
 
     http: HttpSettings = HttpSettings()
@@ -254,6 +269,7 @@ class ConsoleSettings(_Frozen):
     ledger: LedgerSettings = LedgerSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     registry: RegistrySettings = RegistrySettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
 
 def parse_settings(data: dict[str, Any], *, path: str | None = None) -> ConsoleSettings:
@@ -406,4 +422,9 @@ batch = 200
 [registry]
 url = "sqlite:///var/lib/ossmedia/registry.db"
 # master_key_file = "/etc/ossmedia/master.key"
+
+# The camera.toml shown when a device is provisioned or its secret rotated.
+[provisioning]
+# broker_url = "mqtts://broker.example.com:8883"  # as cameras reach it; default [mqtt] url
+# ca_file = "/etc/ossmedia/ca.pem"                # on the camera, for a private CA
 """
