@@ -56,8 +56,8 @@ WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LIVE_S = 10  # how soon an open page must show what changed
 
-# Problems of the page as laid out now: sideways overflow of the page, content that leaves
-# its table row, and visible controls that overlap one another.
+# Problems of the page as laid out now: sideways overflow of the page, table cells that do
+# not span their row, content that leaves its row, and visible controls that overlap.
 LAYOUT_PROBLEMS = """() => {
   const problems = [];
   const doc = document.documentElement;
@@ -68,6 +68,12 @@ LAYOUT_PROBLEMS = """() => {
   const shown = (el) => { const b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0; };
   for (const row of document.querySelectorAll("tr")) {
     const r = row.getBoundingClientRect();
+    // Every cell spans its row, so the row's lines run under all of them.
+    for (const cell of row.children) {
+      const c = cell.getBoundingClientRect();
+      if (Math.abs(c.top - r.top) > 1 || Math.abs(c.bottom - r.bottom) > 1)
+        problems.push(`a cell of row "${row.textContent.trim().slice(0, 20)}" does not span it`);
+    }
     for (const el of row.querySelectorAll("a, button, input, .badge")) {
       if (!shown(el)) continue;
       const b = el.getBoundingClientRect();
