@@ -330,3 +330,46 @@ def test_first_hour(
             camera_process.kill()
             camera_process.wait(10)
         context.close()
+
+
+def test_open_pages_follow_a_camera_offline_and_back(
+    stack_factory: StackFactory, browser: Browser
+) -> None:
+    stack: Stack = stack_factory()
+    camera = stack.camera("cam-live")
+    now = int(time.time() * 1000)
+    stack.ingest(camera.status(now, spool_bytes=1024, last_upload_ms=now))
+    context = browser.new_context(viewport=WIDE)
+    context.set_default_timeout(15_000)
+    try:
+        fleet = context.new_page()
+        fleet.goto(stack.url + "/login?next=%2F")
+        fleet.fill("input[name=username]", OPERATOR)
+        fleet.fill("input[name=password]", PASSWORD)
+        fleet.click("button[type=submit]")
+        row = fleet.locator('tr[data-device="cam-live"]')
+        expect(row).to_contain_text("online")
+        day = context.new_page()
+        day.goto(stack.url + "/cameras/cam-live")
+        expect(day.locator("tr.recording")).to_have_count(0)
+        for tab in (fleet, day):
+            tab.evaluate("() => { window.journeyMark = 'never reloaded'; }")
+
+        # It goes offline: both open pages say so within 10 s.
+        stack.ingest(camera.status(now + 1000, online=False, spool_bytes=1024))
+        expect(row).to_contain_text("offline", timeout=LIVE_S * 1000)
+        expect(day.locator("#camera-state")).to_contain_text("offline", timeout=LIVE_S * 1000)
+
+        # It comes back with a fuller spool and a new recording.
+        stack.ingest(camera.status(now + 2000, spool_bytes=8192, last_upload_ms=now + 2000))
+        stack.ingest(camera.record("live.mp4", b"\0" * 2048, now - 60_000, now - 56_000))
+        expect(row).to_contain_text("online", timeout=LIVE_S * 1000)
+        expect(row).to_contain_text("8.0 KiB", timeout=LIVE_S * 1000)
+        expect(day.locator("#camera-state")).to_contain_text("online", timeout=LIVE_S * 1000)
+        expect(day.locator("#camera-status")).to_contain_text("8.0 KiB", timeout=LIVE_S * 1000)
+        expect(day.locator("tr.recording")).to_have_count(1, timeout=LIVE_S * 1000)
+        expect(row.locator("td").last).to_have_text("1", timeout=LIVE_S * 1000)
+        for tab in (fleet, day):
+            assert tab.evaluate("() => window.journeyMark") == "never reloaded"
+    finally:
+        context.close()
