@@ -38,7 +38,7 @@ from cloud.settings import (
     StsSettings,
 )
 from simulator.broker import MosquittoProcess
-from simulator.emulator.handle import EmulatorHandle
+from simulator.emulator.handle import EmulatorHandle, running_emulator
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, Stack, StackFactory
 from tests.cloud.console.media import fragmented_mp4
 
@@ -144,6 +144,13 @@ def browser() -> Iterator[Browser]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def console_emulator() -> Iterator[EmulatorHandle]:
+    """An emulator of each test's own: the journey moves its clock."""
+    with running_emulator(access_log=False) as handle:
+        yield handle
 
 
 @pytest.fixture
