@@ -217,6 +217,7 @@ def test_first_hour(
     assert stack.console.wait_subscribed(10)
     base = stack.url
     context = browser.new_context(viewport=WIDE, accept_downloads=True)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
     context.set_default_timeout(15_000)
     fleet = context.new_page()
     camera_process: subprocess.Popen[bytes] | None = None
@@ -256,6 +257,9 @@ def test_first_hour(
         assert download.value.suggested_filename == "camera.toml"
         handed = Path(download.value.path()).read_text(encoding="utf-8")
         assert handed == tab.input_value("#camera-config")
+        tab.get_by_role("button", name="Copy to clipboard").click()
+        expect(tab.locator("#copy-state")).to_have_text("Copied.")
+        assert tab.evaluate("() => navigator.clipboard.readText()") == handed
         secret = tab.inner_text("#secret")
         assert f'secret = "{secret}"' in handed
         assert f'url = "{mosquitto.url}"' in handed
