@@ -27,7 +27,7 @@ document.addEventListener("DOMContentLoaded", function () {
   });
 });
 
-// Live regions: elements with an id and data-live are fetched again every few seconds
+// Live regions: elements with an id and data-refresh are fetched again every few seconds
 // (the page itself, as the server renders it) and swapped in when they changed, so the
 // fleet and camera pages follow the cameras without a reload and with one rendering.
 (function () {
@@ -73,18 +73,17 @@ document.addEventListener("DOMContentLoaded", function () {
       .then(function (text) {
         if (text === null) return;
         var doc = new DOMParser().parseFromString(text, "text/html");
-        document.querySelectorAll("[data-live][id]").forEach(function (region) {
+        document.querySelectorAll("[data-refresh][id]").forEach(function (region) {
           var fresh = doc.getElementById(region.id);
           if (fresh) swap(region, fresh);
         });
-        document.documentElement.setAttribute("data-refreshed", String(Date.now()));
       })
       .catch(function () { /* the next round tries again */ })
       .finally(function () { busy = false; });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (!document.querySelector("[data-live][id]") || !window.fetch) return;
+    if (!document.querySelector("[data-refresh][id]") || !window.fetch) return;
     window.setInterval(refresh, EVERY_MS);
     document.addEventListener("visibilitychange", refresh);
   });
