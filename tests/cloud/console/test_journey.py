@@ -375,9 +375,13 @@ def test_open_pages_follow_a_camera_offline_and_back(
         for tab in (fleet, day):
             tab.evaluate("() => { window.journeyMark = 'never reloaded'; }")
 
-        # It goes offline: both open pages say so within 10 s.
+        # It goes offline: both open pages say so within 10 s. A keyboard user on the
+        # camera's link keeps the focus there while the row changes around it.
+        link = row.get_by_role("link", name="cam-live")
+        link.focus()
         stack.ingest(camera.status(now + 1000, online=False, spool_bytes=1024))
         expect(row).to_contain_text("offline", timeout=LIVE_S * 1000)
+        expect(link).to_be_focused()
         expect(day.locator("#camera-state")).to_contain_text("offline", timeout=LIVE_S * 1000)
 
         # It comes back with a fuller spool and a new recording.
