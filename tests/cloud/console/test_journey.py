@@ -329,6 +329,8 @@ def test_first_hour(
         check(tab, "09-delete-confirm")
         tab.goto(base + "/retention")
         check(tab, "10-retention")
+        assert tab.goto(base + "/cameras/no-such-camera").status == 404  # type: ignore[union-attr]
+        check(tab, "10-not-found")
 
         # Revoke it in the console (the confirmation accepted).
         tab.goto(base + "/devices")
