@@ -345,6 +345,9 @@ def test_first_hour(
         (segments / "0002.mp4").write_bytes(video)
         assert camera_process.wait(timeout=60) == 3, log.read_text()
         expect(row).to_contain_text("revoked", timeout=LIVE_S * 1000)
+        # Its last status said online; a revoked camera's messages are refused, so the page
+        # no longer claims it is connected.
+        expect(row.locator(".badge.online")).to_have_count(0)
         assert fleet.evaluate("() => window.journeyMark") == "never reloaded"
         check(fleet, "12-fleet-revoked")
     finally:
