@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from cloud.console.audit import audit
 from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
-from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError, StorageError
+from cloud.console.errors import (
+    DeviceNotFoundError,
+    ProvisioningError,
+    RecordingNotFoundError,
+    StorageError,
+)
 from cloud.console.hls import (
     MAX_PLAYLIST_BYTES,
     SEGMENT_CONTENT_TYPE,
@@ -29,7 +34,10 @@ from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.timeline import Timeline, build_timeline, day_bounds
+from cloud.errors import BrokerAccountError
 from cloud.registry import CameraConfig
+from cloud.registry.broker_accounts import CameraAccounts, issue_password
+from schemas.ids import DeviceId
 
 __all__ = ["ConsoleService", "SignedLink"]
 
@@ -68,6 +76,8 @@ class ConsoleService:
         reconciler: object verification.
         content_keys: HLS content keys delivered by cameras.
         clock: wall clock in seconds.
+        on_action: told the name of every operator action (metrics).
+        accounts: the cameras' broker accounts, when the broker has one per camera.
     """
 
     def __init__(
@@ -81,8 +91,10 @@ class ConsoleService:
         content_keys: ContentKeys,
         clock: Callable[[], float],
         on_action: Callable[[str], None] | None = None,
+        accounts: CameraAccounts | None = None,
     ) -> None:
         self.settings = settings
+        self._accounts = accounts
         self._on_action = on_action
         self._content_keys = content_keys
         self._ledger = ledger
@@ -329,6 +341,15 @@ class ConsoleService:
         info = self._devices.revoke(device_id)
         self._ledger.sync_registry([(info.device_id, info.status)])
         self._audit(actor, "device.revoke", device_id=info.device_id)
+        if self._accounts is not None:
+            try:
+                self._accounts.disable(DeviceId(info.device_id))
+            except BrokerAccountError as exc:
+                raise ProvisioningError(
+                    info.device_id,
+                    f"revoked in the registry, but its broker account could not be disabled: "
+                    f"{exc.message}",
+                ) from None
         return info
 
     def rotate(self, device_id: str, *, actor: str) -> NewSecret:
@@ -338,7 +359,19 @@ class ConsoleService:
         return self._with_camera_config(made)
 
     def _with_camera_config(self, made: NewSecret) -> NewSecret:
-        # The same camera.toml `ossmedia devices add` prints, from the console's settings.
+        # The same camera.toml `ossmedia devices add` prints, from the console's settings,
+        # with the camera's own broker account when the broker has one per camera.
+        device_id = made.device.device_id
+        mqtt_password = None
+        if self._accounts is not None:
+            try:
+                mqtt_password = issue_password(self._accounts, DeviceId(device_id))
+            except BrokerAccountError as exc:
+                raise ProvisioningError(
+                    device_id,
+                    f"{exc.message}; the registry has the device, rotate its secret once the "
+                    "broker is reachable",
+                ) from None
         provisioning = self.settings.provisioning
         config = CameraConfig(
             device_id=made.device.device_id,
@@ -346,5 +379,6 @@ class ConsoleService:
             broker_url=provisioning.broker_url or self.settings.mqtt.url,
             topic_prefix=self.settings.mqtt.topic_prefix,
             ca_file=provisioning.ca_file,
+            mqtt_password=mqtt_password,
         )
         return dataclasses.replace(made, camera_config=config.render())

@@ -18,10 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cloud.errors import BrokerAccountError
 from cloud.registry import new_master_key
 from cloud.registry.cli import run as devices_cli
 from device.agent.config import load_settings as load_camera_settings
-from tests.cloud.console.conftest import Operator, Stack, StackFactory, login
+from schemas.ids import DeviceId
+from tests.cloud.console.conftest import PASSWORD_HASH, Operator, Stack, StackFactory, login
 from tests.cloud.console.test_pages import form_login, hidden_token
 
 CAMERA_BROKER = "mqtts://mqtt.example.com:8883"
@@ -151,3 +153,74 @@ def test_no_secret_reaches_the_server_logs(
     for secret in secrets:
         assert secret not in logged
         assert secret not in caplog.text
+
+
+class Accounts:
+    """The cameras' broker accounts behind their seam, as the broker would hold them (the
+    dynamic-security implementation is tested against Mosquitto in tests/simulator/broker)."""
+
+    def __init__(self) -> None:
+        self.passwords: dict[str, str] = {}
+        self.disabled: set[str] = set()
+        self.down = False
+
+    def ensure(self, device_id: DeviceId, password: str) -> None:
+        if self.down:
+            raise BrokerAccountError("the broker did not answer", device_id=device_id)
+        self.passwords[device_id] = password
+        self.disabled.discard(device_id)
+
+    def disable(self, device_id: DeviceId) -> None:
+        if self.down:
+            raise BrokerAccountError("the broker did not answer", device_id=device_id)
+        self.disabled.add(device_id)
+
+
+def test_the_camera_config_carries_its_own_broker_account(
+    stack_factory: StackFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    accounts = Accounts()
+    console = stack_factory(accounts=accounts, provisioning={"broker_url": CAMERA_BROKER})
+    with httpx.Client(base_url=console.url, timeout=10, follow_redirects=False) as http:
+        api = Operator(http, login(http))
+        made = api.http.post("/api/devices", json={"device_id": "cam-11"}, headers=api.headers())
+        assert made.status_code == 201
+        first = accounts.passwords["cam-11"]
+        path = tmp_path / "camera.toml"
+        path.write_text(made.json()["camera_config"])
+        camera = load_camera_settings(path)
+        assert camera.broker.username == "cam-11"
+        assert camera.broker.password is not None
+        assert camera.broker.password.get_secret_value() == first
+
+        rotated = api.http.post("/api/devices/cam-11/rotate", headers=api.headers())
+        assert rotated.status_code == 200
+        assert accounts.passwords["cam-11"] != first
+        assert f'password = "{accounts.passwords["cam-11"]}"' in rotated.json()["camera_config"]
+
+        assert api.http.post("/api/devices/cam-11/revoke", headers=api.headers()).is_success
+        assert accounts.disabled == {"cam-11"}
+
+        # The broker is down: the registry keeps the device, the operator is told what to do.
+        accounts.down = True
+        refused = api.http.post("/api/devices", json={"device_id": "cam-12"}, headers=api.headers())
+        assert refused.status_code == 502
+        assert "rotate its secret once the broker is reachable" in refused.json()["message"]
+        assert console.registry.get("cam-12").status.value == "active"
+    for password in (first, *accounts.passwords.values()):
+        assert password not in caplog.text
+
+
+def test_a_provisioner_without_a_password_is_refused() -> None:
+    from cloud.console.errors import ConsoleConfigError
+    from cloud.console.settings import parse_settings
+
+    with pytest.raises(ConsoleConfigError, match="provisioner_password"):
+        parse_settings(
+            {
+                "operators": [{"username": "admin", "password_hash": PASSWORD_HASH}],
+                "oss": {"endpoint": "http://127.0.0.1:1", "bucket": "b", "region": "r"},
+                "provisioning": {"provisioner_url": "mqtt://127.0.0.1:1884"},
+            }
+        )
