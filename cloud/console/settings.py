@@ -355,7 +355,8 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     """Read and validate a ``console.toml`` file.
 
     Secrets may also come from files: ``oss.access_key_secret_file``,
-    ``mqtt.password_file``, ``session.secret_file`` and ``registry.master_key_file``; the
+    ``mqtt.password_file``, ``session.secret_file``,
+    ``provisioning.provisioner_password_file`` and ``registry.master_key_file``; the
     registry master key may come from the ``OSSMEDIA_MASTER_KEY`` environment variable. A
     secret given twice (inline and by a file, or by the environment and a file) is refused
     rather than one silently winning.
