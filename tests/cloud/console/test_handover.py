@@ -216,11 +216,47 @@ def test_a_provisioner_without_a_password_is_refused() -> None:
     from cloud.console.errors import ConsoleConfigError
     from cloud.console.settings import parse_settings
 
-    with pytest.raises(ConsoleConfigError, match="provisioner_password"):
+    with pytest.raises(ConsoleConfigError, match="provisioner_password") as refused:
         parse_settings(
             {
                 "operators": [{"username": "admin", "password_hash": PASSWORD_HASH}],
-                "oss": {"endpoint": "http://127.0.0.1:1", "bucket": "b", "region": "r"},
+                "oss": {
+                    "endpoint": "http://127.0.0.1:1",
+                    "bucket": "b",
+                    "region": "r",
+                    "access_key_id": "id",
+                    "access_key_secret": "key",
+                },
                 "provisioning": {"provisioner_url": "mqtt://127.0.0.1:1884"},
             }
         )
+    assert "oss" not in str(refused.value)
+
+
+def test_the_provisioner_password_comes_from_a_file(tmp_path: Path) -> None:
+    from cloud.console.settings import load_settings
+
+    (tmp_path / "provisioner").write_text("admin-password-123\n")
+    config = tmp_path / "console.toml"
+    config.write_text(
+        f"""
+[[operators]]
+username = "admin"
+password_hash = "{PASSWORD_HASH}"
+[oss]
+endpoint = "http://127.0.0.1:1"
+bucket = "b"
+region = "r"
+access_key_id = "id"
+access_key_secret = "key"
+[provisioning]
+provisioner_url = "mqtts://127.0.0.1:8884"
+provisioner_password_file = "{tmp_path / "provisioner"}"
+"""
+    )
+    admin = load_settings(config, {}).provisioning.broker_admin()
+    assert admin is not None
+    assert admin.url == "mqtts://127.0.0.1:8884"
+    assert admin.username == "svc.provisioner"
+    assert admin.password.get_secret_value() == "admin-password-123"
+    assert "admin-password-123" not in repr(admin)
