@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from cloud.console.audit import audit
+from cloud.console.clips import ClipPlan, Clips
 from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
 from cloud.console.errors import (
@@ -29,6 +32,7 @@ from cloud.console.hls import (
     rewrite_playlist,
 )
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
+from cloud.console.live import LiveObject, LiveRecordings
 from cloud.console.reconcile import Reconciler
 from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
@@ -39,7 +43,7 @@ from cloud.registry import CameraConfig
 from cloud.registry.broker_accounts import CameraAccounts, issue_password
 from schemas.ids import DeviceId
 
-__all__ = ["ConsoleService", "SignedLink"]
+__all__ = ["Clip", "ConsoleService", "SignedLink"]
 
 TIMELINE_MAX_RECORDINGS = 5000
 
@@ -55,6 +59,28 @@ class SignedLink:
 
     url: str
     expires_at_ms: int
+
+
+CLIP_MEMORY_BYTES = 128 << 20  # larger clips go to a temporary file
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A built clip, ready to send.
+
+    Attributes:
+        plan: what it is made of.
+        size: its length in bytes.
+        sha256: lowercase hex SHA-256 of its bytes.
+        filename: a name to save it under.
+        file: its bytes, rewound; close it when sent.
+    """
+
+    plan: ClipPlan
+    size: int
+    sha256: str
+    filename: str
+    file: IO[bytes]
 
 
 def download_name(recording: Recording) -> str:
@@ -75,6 +101,8 @@ class ConsoleService:
         devices: the device registry seam.
         reconciler: object verification.
         content_keys: HLS content keys delivered by cameras.
+        live: recordings in progress.
+        clips: clip export.
         clock: wall clock in seconds.
         on_action: told the name of every operator action (metrics).
         accounts: the cameras' broker accounts, when the broker has one per camera.
@@ -89,12 +117,16 @@ class ConsoleService:
         devices: DeviceAdmin,
         reconciler: Reconciler,
         content_keys: ContentKeys,
+        live: LiveRecordings,
+        clips: Clips,
         clock: Callable[[], float],
         on_action: Callable[[str], None] | None = None,
         accounts: CameraAccounts | None = None,
     ) -> None:
         self.settings = settings
         self._accounts = accounts
+        self.live = live
+        self.clips = clips
         self._on_action = on_action
         self._content_keys = content_keys
         self._ledger = ledger
@@ -163,9 +195,50 @@ class ConsoleService:
         page = self.recordings(
             device_id, from_ms=start_ms, to_ms=end_ms, after=None, limit=TIMELINE_MAX_RECORDINGS
         )
+        now_ms = self.now_ms()
+        live = self.live.in_progress(device_id)
         return build_timeline(
-            day, page.items, now_ms=self.now_ms(), truncated=page.next_after is not None
+            day,
+            page.items,
+            now_ms=now_ms,
+            truncated=page.next_after is not None,
+            live=(live.live_id, live.facts.start_ms, now_ms) if live is not None else None,
         )
+
+    def export_clip(self, device_id: str, from_ms: int, to_ms: int) -> Clip:
+        """Build the clip of ``[from_ms, to_ms)`` into a temporary file, hashed on the way.
+
+        Returns:
+            The clip, its file rewound (the caller closes it).
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+            NoMediaError: nothing stored overlaps the range.
+            ConflictError: the range mixes kinds, or holds encrypted HLS.
+            ClipError: stored bytes differ from the ledger.
+            StorageError: OSS could not be read.
+        """
+        self.camera(device_id)
+        plan = self.clips.plan(device_id, from_ms, to_ms)
+        spool = tempfile.SpooledTemporaryFile(max_size=CLIP_MEMORY_BYTES)  # noqa: SIM115
+        try:
+            size, sha256 = self.clips.build(plan, spool)  # type: ignore[arg-type]
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        start = dt.datetime.fromtimestamp(plan.start_ms / 1000, tz=dt.UTC)
+        name = f"{device_id}-{start:%Y%m%dT%H%M%SZ}-{plan.end_ms - plan.start_ms}ms{plan.suffix}"
+        return Clip(plan, size, sha256, name, spool)
+
+    def in_progress(self, device_id: str) -> LiveObject | None:
+        """The camera's recording in progress, with its length as of now.
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+        """
+        self.camera(device_id)
+        return self.live.in_progress(device_id)
 
     def recording(self, recording_id: str) -> Recording:
         """A recording that has not been deleted.

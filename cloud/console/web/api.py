@@ -24,11 +24,14 @@ from cloud.console.web.api_models import (
     BucketRulesOut,
     CameraOut,
     CameraPage,
+    ClipIn,
     DeviceCreate,
     DeviceList,
     DeviceOut,
     DeviceSecretOut,
+    InProgressOut,
     LinkOut,
+    LiveOut,
     LoginIn,
     RecordingOut,
     RecordingPage,
@@ -38,6 +41,7 @@ from cloud.console.web.api_models import (
     TimelineOut,
 )
 from cloud.console.web.auth import CSRF_HEADER, tokens_match
+from cloud.console.web.clip_response import clip_response
 from cloud.console.web.context import (
     api,
     client_address,
@@ -285,6 +289,34 @@ async def hls_playlist(request: Request) -> Response:
 
 
 @api
+async def camera_live(request: Request) -> Response:
+    """A camera's recording in progress, with its length as of now."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    found = await run_in_threadpool(ctx.service.in_progress, device_id)
+    return _json(InProgressOut(in_progress=LiveOut.of(found) if found is not None else None))
+
+
+@api
+async def live_playlist(request: Request) -> Response:
+    """A recording in progress as an HLS playlist over byte ranges of its object."""
+    ctx = ctx_of(request)
+    live_id = v.recording_id(request.path_params["live_id"])
+    text = await run_in_threadpool(ctx.service.live.playlist, live_id)
+    return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+@api
+async def clip(request: Request) -> Response:
+    """Export one file covering a time range of a camera's recordings, streamed."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    wanted = await _body(request, ClipIn)
+    made = await run_in_threadpool(ctx.service.export_clip, device_id, wanted.from_ms, wanted.to_ms)
+    return clip_response(made)
+
+
+@api
 async def content_key(request: Request) -> Response:
     """The 16 bytes of one HLS content key, for a player decrypting a recording."""
     ctx = ctx_of(request)
@@ -405,6 +437,9 @@ def api_routes() -> list[Route]:
         Route("/api/recordings/{recording_id}/verify", verify, methods=["POST"]),
         Route("/api/recordings/{recording_id}/playlist.m3u8", hls_playlist, methods=["GET"]),
         Route("/api/keys/{device_id}/{key_id}", content_key, methods=["GET"]),
+        Route("/api/cameras/{device_id}/live", camera_live, methods=["GET"]),
+        Route("/api/cameras/{device_id}/clips", clip, methods=["POST"]),
+        Route("/api/live/{live_id}/playlist.m3u8", live_playlist, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),
         Route("/api/retention/bucket", retention_bucket, methods=["GET"]),

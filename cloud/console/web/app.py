@@ -20,12 +20,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from cloud.console.clips import Clips
 from cloud.console.content_keys import ContentKeys, KeySealer
 from cloud.console.cursors import CursorCodec
 from cloud.console.devices import DeviceAdmin, RegistryDevices
 from cloud.console.errors import ConsoleConfigError, ConsoleError
 from cloud.console.ingest import Ingestor
 from cloud.console.ledger import Ledger
+from cloud.console.live import LiveRecordings, LiveStore
 from cloud.console.reconcile import Reconciler
 from cloud.console.service import ConsoleService
 from cloud.console.settings import ConsoleSettings
@@ -114,6 +116,9 @@ def build_parts(
     if sealer is None:
         sealer = _sealer(settings)
     content_keys = ContentKeys(ledger, sealer)
+    live_store = LiveStore(settings.ledger.path)
+    closers.append(live_store.close)
+    live = LiveRecordings(live_store, store, presign_ttl_s=settings.oss.presign_ttl_s, clock=clock)
     reconciler = Reconciler(
         ledger,
         store,
@@ -127,6 +132,7 @@ def build_parts(
         settings.oss,
         Topics(settings.mqtt.topic_prefix),
         content_keys=content_keys,
+        live=live_store,
         clock=clock,
     )
     metrics = ConsoleMetrics(ledger)
@@ -141,6 +147,8 @@ def build_parts(
         devices=devices,
         reconciler=reconciler,
         content_keys=content_keys,
+        live=live,
+        clips=Clips(ledger, live, store, settings.oss, clock=clock),
         clock=clock,
         on_action=metrics.action,
         accounts=accounts,
