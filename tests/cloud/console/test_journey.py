@@ -5,8 +5,10 @@ deployment, sharing one device registry. The operator signs in with the keyboard
 ``cam-journey``, downloads its ``camera.toml`` and starts ``ossmedia camera`` with it (the
 camera adds only its own ``[spool]``, ``[source]`` and ``[upload]`` sections; nothing the
 console wrote is changed). The fleet page, opened before the camera starts and never
-reloaded, shows it come online; the camera page shows its recording appear, which then plays;
-revoking it in the console stops the camera with exit status 3 and the pages say so.
+reloaded, shows it come online and its recording in progress, which plays (hls.js over byte
+ranges of the appendable object); once the camera closes it, the camera page, not reloaded,
+lists the recording, which plays; revoking the camera in the console stops it with exit
+status 3 and the pages say so.
 
 Every step is checked and saved as a screenshot at 1280 px and at 390 px (a phone): nothing
 may overflow the page sideways, leave its table row or overlap another control. Screenshots go
@@ -41,6 +43,7 @@ from cloud.settings import (
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle, running_emulator
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, Stack, StackFactory
+from tests.cloud.console.cors import cors_front
 from tests.cloud.console.media import fragmented_mp4
 from tests.cloud.console.waiting import wait_until
 
@@ -156,6 +159,15 @@ def console_emulator() -> Iterator[EmulatorHandle]:
 
 
 @pytest.fixture
+def oss_front(console_emulator: EmulatorHandle) -> Iterator[tuple[str, list[str]]]:
+    """The bucket as the browser reaches it: with a CORS rule for the console (hls.js reads
+    byte ranges of a recording in progress), as a bucket CORS rule does on OSS."""
+    allowed: list[str] = []
+    with cors_front(console_emulator.oss_endpoint, allowed) as front:
+        yield front, allowed
+
+
+@pytest.fixture
 def responder(
     mosquitto: MosquittoProcess, console_emulator: EmulatorHandle, tmp_path: Path, master_key: str
 ) -> Iterator[Responder]:
@@ -202,7 +214,7 @@ path = "segments"
 settle_s = 0.3
 
 [upload]
-rollover_s = 3
+rollover_s = 8
 status_interval_s = 1
 """
 
@@ -218,10 +230,15 @@ def test_first_hour(
     mosquitto: MosquittoProcess,
     console_emulator: EmulatorHandle,
     responder: Responder,
+    oss_front: tuple[str, list[str]],
     browser: Browser,
     tmp_path: Path,
 ) -> None:
-    stack: Stack = stack_factory(mqtt={"enabled": True, "url": mosquitto.url})
+    front, allowed = oss_front
+    stack: Stack = stack_factory(
+        mqtt={"enabled": True, "url": mosquitto.url}, oss={"endpoint": front}
+    )
+    allowed.append(stack.url)
     assert stack.console.wait_subscribed(10)
     base = stack.url
     context = browser.new_context(viewport=WIDE, accept_downloads=True)
@@ -303,18 +320,35 @@ def test_first_hour(
         expect(row).to_contain_text("online", timeout=LIVE_S * 1000)
         check(fleet, "05-fleet-online")
 
-        # The camera page, opened now, shows the recording appear by itself, which plays.
+        # Its recording in progress shows on the open fleet page and on the camera page,
+        # and plays while the camera is still recording it.
+        expect(row.locator("td.in-progress a")).to_have_count(1, timeout=LIVE_S * 1000)
+        check(fleet, "06-fleet-recording-now")
         tab.goto(base + "/cameras/cam-journey")
         expect(tab.locator("#camera-state")).to_contain_text("online")
+        expect(tab.locator("#in-progress")).to_be_visible()
+        check(tab, "07-camera-recording-now")
+        tab.click("#in-progress a.button")
+        tab.wait_for_function(
+            "() => { const v = document.getElementById('player');"
+            " return v.getAttribute('data-hls-error') || v.currentTime > 0.5; }",
+            timeout=30_000,
+        )
+        assert tab.get_attribute("#player", "data-hls-error") is None
+        check(tab, "08-live-playing")
+
+        # Once the camera closes it, the camera page, not reloaded, lists the recording,
+        # which plays.
+        tab.goto(base + "/cameras/cam-journey")
         tab.evaluate("() => { window.journeyMark = 'never reloaded'; }")
         recording = tab.locator("tr.recording")
         assert wait_until(lambda: camera_state(stack).recordings >= 1, timeout_s=60)
         expect(recording).to_have_count(1, timeout=LIVE_S * 1000)
         expect(tab.locator("figure.timeline rect.rec")).to_have_count(1)
         assert tab.evaluate("() => window.journeyMark") == "never reloaded"
-        expect(row.locator("td").last).to_contain_text("1", timeout=LIVE_S * 1000)
-        check(tab, "06-camera-recording")
-        check(fleet, "07-fleet-recording")
+        expect(row.locator("td.recordings")).to_contain_text("1", timeout=LIVE_S * 1000)
+        check(tab, "09-camera-recording")
+        check(fleet, "10-fleet-recording")
         recording.locator("a", has_text="Play").click()
         tab.evaluate(
             "() => { const v = document.getElementById('player'); v.muted = true; v.play(); }"
@@ -324,20 +358,20 @@ def test_first_hour(
             "return v.currentTime > 0.5 && !v.error; }"
         )
         assert tab.evaluate("() => document.getElementById('player').videoWidth") == 160
-        check(tab, "08-recording-playing")
+        check(tab, "11-recording-playing")
         tab.click("text=Delete…")
-        check(tab, "09-delete-confirm")
+        check(tab, "12-delete-confirm")
         tab.goto(base + "/retention")
-        check(tab, "10-retention")
+        check(tab, "13-retention")
         assert tab.goto(base + "/cameras/no-such-camera").status == 404  # type: ignore[union-attr]
-        check(tab, "10-not-found")
+        check(tab, "14-not-found")
 
         # Revoke it in the console (the confirmation accepted).
         tab.goto(base + "/devices")
         tab.on("dialog", lambda dialog: dialog.accept())
         tab.get_by_role("button", name="Revoke cam-journey").click()
         expect(tab.locator('tr[data-device="cam-journey"]')).to_contain_text("revoked")
-        check(tab, "11-revoked")
+        check(tab, "15-revoked")
         # A camera learns of its revocation when it next asks for credentials. Moving the
         # store's clock past their lifetime makes that the camera's next upload rather than
         # a refresh twelve minutes from now; the camera records its next segment.
@@ -349,7 +383,7 @@ def test_first_hour(
         # no longer claims it is connected.
         expect(row.locator(".badge.online")).to_have_count(0)
         assert fleet.evaluate("() => window.journeyMark") == "never reloaded"
-        check(fleet, "12-fleet-revoked")
+        check(fleet, "16-fleet-revoked")
     finally:
         if camera_process is not None and camera_process.poll() is None:
             camera_process.kill()
@@ -397,7 +431,7 @@ def test_open_pages_follow_a_camera_offline_and_back(
         expect(day.locator("#camera-state")).to_contain_text("online", timeout=LIVE_S * 1000)
         expect(day.locator("#camera-status")).to_contain_text("8.0 KiB", timeout=LIVE_S * 1000)
         expect(day.locator("tr.recording")).to_have_count(1, timeout=LIVE_S * 1000)
-        expect(row.locator("td").last).to_have_text("1", timeout=LIVE_S * 1000)
+        expect(row.locator("td.recordings")).to_have_text("1", timeout=LIVE_S * 1000)
         for tab in (fleet, day):
             assert tab.evaluate("() => window.journeyMark") == "never reloaded"
     finally:
