@@ -1,7 +1,9 @@
 """Request parsing: method, raw target, query, headers and a size-limited body reader.
 
 The server (uvicorn) de-chunks ``Transfer-Encoding: chunked`` bodies; this module only counts
-bytes. Query strings are split by hand so blank values survive (``?append=&position=0`` and
+bytes. A request with both ``Transfer-Encoding`` and ``Content-Length`` (libcurl under the OSS
+C SDK sends both) is read by its transfer coding alone: its Content-Length is ignored, as
+RFC 9112 §6.3 says (the server closes such a connection after the response). Query strings are split by hand so blank values survive (``?append=&position=0`` and
 bare ``?append`` mean the same). In the query ``+`` means a space (clients form-encode
 parameters; a literal plus travels as ``%2B``); in the path it stays a plus (see ``urls``).
 """
@@ -61,7 +63,7 @@ class OssRequest:
             InvalidArgument: the header is not a non-negative integer.
         """
         value = self.headers.get("content-length")
-        if value is None:
+        if value is None or "transfer-encoding" in self.headers:
             return None
         if not value.isdigit():
             raise InvalidArgument(
