@@ -63,3 +63,52 @@ def crc64(data: bytes | bytearray | memoryview, previous: int = 0) -> int:
 def crc64_reference(data: bytes, previous: int = 0) -> int:
     """The same CRC through crcmod (the implementation oss2 itself uses), for cross-checks."""
     return _crcmod_crc64(data, previous)
+
+
+# The reflected ECMA-182 polynomial, as the CRC's bit-serial step uses it.
+_POLY_REFLECTED = 0xC96C5795D7870F42
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total = 0
+    row = 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, matrix[n]) for n in range(64)]
+
+
+def crc64_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-64 of ``a + b`` from ``crc64(a)``, ``crc64(b)`` and ``len(b)``.
+
+    This is how a multipart object's CRC comes from its parts' CRCs without reading a byte of
+    them again: appending ``length2`` zero bytes to ``a`` is a linear map on the CRC register,
+    applied here by repeated squaring of the one-zero-bit operator (O(log length2) 64x64 GF(2)
+    matrix products), after which ``b``'s CRC is xor-ed in (the init and final xor cancel).
+    """
+    if length2 <= 0:
+        return crc1
+    # The operator for one zero bit: shift right, xor the polynomial when the low bit was set.
+    odd = [_POLY_REFLECTED] + [1 << n for n in range(63)]
+    even = _gf2_square(odd)  # two zero bits
+    odd = _gf2_square(even)  # four zero bits
+    while True:
+        even = _gf2_square(odd)  # the first pass: one zero byte
+        if length2 & 1:
+            crc1 = _gf2_times(even, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+        odd = _gf2_square(even)
+        if length2 & 1:
+            crc1 = _gf2_times(odd, crc1)
+        length2 >>= 1
+        if not length2:
+            break
+    return crc1 ^ crc2

@@ -13,10 +13,14 @@ Tree::
         ├── InvalidObjectName           400
         ├── InvalidBucketName           400
         ├── EntityTooLarge              400  (request body over the limit)
+        ├── EntityTooSmall              400  (a multipart part but the last under 100 KB)
+        ├── InvalidPart                 400  (a listed part missing or with another ETag)
+        ├── InvalidPartOrder            400  (parts not listed in ascending order)
         ├── MissingContentLength        411
         ├── NoSuchBucket                404
         ├── NoSuchKey                   404
         ├── NoSuchLifecycle             404
+        ├── NoSuchUpload                404  (unknown, aborted or completed upload id)
         ├── MethodNotAllowed            405
         ├── BucketAlreadyExists         409
         ├── BucketNotEmpty              409
@@ -194,6 +198,60 @@ class EntityTooLarge(OssError):
             "Your proposed upload exceeds the maximum allowed size.",
             400,
             elements=elements,
+        )
+
+
+class EntityTooSmall(OssError):
+    """400 EntityTooSmall: a part of a multipart upload, not the last, is under the minimum."""
+
+    def __init__(self, *, min_size: int, proposed_size: int, part_number: int) -> None:
+        super().__init__(
+            "EntityTooSmall",
+            "Your proposed upload smaller than the minimum allowed size.",
+            400,
+            elements={
+                "MinSizeAllowed": str(min_size),
+                "ProposedSize": str(proposed_size),
+                "PartNumber": str(part_number),
+            },
+        )
+
+
+class InvalidPart(OssError):
+    """400 InvalidPart: a listed part was never uploaded or its ETag differs."""
+
+    def __init__(self, part_number: int, etag: str) -> None:
+        super().__init__(
+            "InvalidPart",
+            "One or more of the specified parts could not be found or the specified entity "
+            "tag might not have matched the part's entity tag.",
+            400,
+            elements={"PartNumber": str(part_number), "ETag": etag},
+        )
+
+
+class InvalidPartOrder(OssError):
+    """400 InvalidPartOrder: the part list is not in ascending part-number order."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "InvalidPartOrder",
+            "The list of parts was not in ascending order. Parts list must specified in "
+            "order by part number.",
+            400,
+        )
+
+
+class NoSuchUpload(OssError):
+    """404 NoSuchUpload: the upload id is unknown, or the upload was aborted or completed."""
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload "
+            "may have been aborted or completed.",
+            404,
+            elements={"UploadId": upload_id},
         )
 
 

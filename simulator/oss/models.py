@@ -42,6 +42,7 @@ from simulator.oss.records import (
     new_record,
 )
 from simulator.oss.storage import ObjectReader, ObjectStore
+from simulator.oss.uploads import Assembled, Uploads
 
 _STRIPES = 256
 
@@ -71,6 +72,7 @@ class OssModel:
             state = _Bucket(bucket, {o.key: o for o in objects})
             state.keys = sorted(state.objects)
             self._buckets[bucket.name] = state
+        self.uploads = Uploads(store)
 
     @property
     def store(self) -> ObjectStore:
@@ -232,6 +234,35 @@ class OssModel:
             self._index_put(state, record)
         return record
 
+    def put_multipart(
+        self, bucket: str, assembled: Assembled, *, now: float, forbid_overwrite: bool = False
+    ) -> ObjectRecord:
+        """Create or replace the object a completed multipart upload assembled.
+
+        Raises:
+            NoSuchBucket.
+            FileAlreadyExists: ``forbid_overwrite`` and the key exists.
+        """
+        key = assembled.upload.key
+        state = self._bucket(bucket)
+        with self._stripe_lock(bucket, key):
+            previous = state.objects.get(key)
+            if forbid_overwrite and previous is not None:
+                raise FileAlreadyExists(key)
+            record = new_record(
+                key,
+                assembled.data,
+                assembled.etag,
+                assembled.crc64,
+                ObjectType.MULTIPART,
+                assembled.upload.fields,
+                now,
+                previous,
+            )
+            self._store.put_object(bucket, record, assembled.data, previous)
+            self._index_put(state, record)
+        return record
+
     def append_object(
         self, bucket: str, key: str, position: int, data: bytes, fields: ObjectFields, *, now: float
     ) -> ObjectRecord:
@@ -303,7 +334,7 @@ class OssModel:
             source = src_state.objects.get(src_key)
             if source is None:
                 raise NoSuchKey(src_key)
-            if source.object_type is not ObjectType.NORMAL:
+            if source.object_type is ObjectType.APPENDABLE:
                 raise InvalidArgument(
                     "The source object of a copy must not be an appendable object.",
                     name="x-oss-copy-source",

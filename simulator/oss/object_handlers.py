@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
-from urllib.parse import unquote
 
 from simulator.oss import responses as render
-from simulator.oss.errors import InvalidArgument, NotImplementedByEmulator, OssError
-from simulator.oss.handler_base import Call, HandlerBase, check_md5
-from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.errors import InvalidArgument, OssError
+from simulator.oss.handler_base import Call, check_md5, copy_source, stored_fields
+from simulator.oss.multipart_handlers import MultipartHandlers
 from simulator.oss.preconditions import check_preconditions
 from simulator.oss.ranges import select_range
-from simulator.oss.records import ObjectFields
 from simulator.oss.requests import OssRequest
 from simulator.oss.responses import Header, Response
 from simulator.oss.storage import ObjectReader
 
-_STORED_HEADERS = (
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-)
 _OVERRIDES = {
     "response-content-type": b"content-type",
     "response-content-language": b"content-language",
@@ -34,8 +25,9 @@ _OVERRIDES = {
 }
 
 
-class ObjectHandlers(HandlerBase):
-    """PutObject, AppendObject, CopyObject, GetObject, HeadObject, GetObjectMeta, DeleteObject."""
+class ObjectHandlers(MultipartHandlers):
+    """PutObject, AppendObject, CopyObject, GetObject, HeadObject, GetObjectMeta, DeleteObject
+    (and the multipart operations it inherits)."""
 
     async def put_object(self, call: Call) -> Response:
         """PUT /<bucket>/<key> — store a Normal object."""
@@ -47,7 +39,7 @@ class ObjectHandlers(HandlerBase):
             bucket.name,
             key,
             body,
-            _fields(call.req.headers),
+            stored_fields(call.req.headers),
             now=call.now,
             forbid_overwrite=_forbid_overwrite(call.req),
         )
@@ -78,7 +70,7 @@ class ObjectHandlers(HandlerBase):
             key,
             int(position_text),
             body,
-            _fields(call.req.headers),
+            stored_fields(call.req.headers),
             now=call.now,
         )
         return Response(
@@ -92,18 +84,7 @@ class ObjectHandlers(HandlerBase):
 
     async def copy_object(self, call: Call) -> Response:
         """PUT /<bucket>/<key> with x-oss-copy-source — copy a Normal object (same account)."""
-        source = call.req.headers["x-oss-copy-source"]
-        if "?" in source:
-            raise NotImplementedByEmulator("Copying a specific object version")
-        src_path = unquote(source)
-        src_bucket_name, _, src_key = src_path.removeprefix("/").partition("/")
-        try:
-            check_bucket_name(src_bucket_name)
-            check_object_key(src_key)
-        except OssError:
-            raise InvalidArgument(
-                "The copy source is invalid.", name="x-oss-copy-source", value=source
-            ) from None
+        src_bucket_name, src_key = copy_source(call.req.headers)
         directive = call.req.headers.get("x-oss-metadata-directive", "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise InvalidArgument(
@@ -121,7 +102,7 @@ class ObjectHandlers(HandlerBase):
             src_key,
             bucket.name,
             key,
-            fields=None if directive == "COPY" else _fields(call.req.headers),
+            fields=None if directive == "COPY" else stored_fields(call.req.headers),
             now=call.now,
             forbid_overwrite=_forbid_overwrite(call.req),
         )
@@ -182,12 +163,6 @@ class ObjectHandlers(HandlerBase):
         bucket, key = self._object_op(call)
         await self._run(self._model.delete_object, bucket.name, key)
         return Response(204)
-
-
-def _fields(headers: Mapping[str, str]) -> ObjectFields:
-    meta = {name[11:]: value for name, value in headers.items() if name.startswith("x-oss-meta-")}
-    stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
-    return ObjectFields(headers.get("content-type") or None, meta, stored)
 
 
 def _forbid_overwrite(req: OssRequest) -> bool:

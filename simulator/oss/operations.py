@@ -113,11 +113,18 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("HeadObject", "object", "HEAD", OH.head_object, action="oss:GetObject"),
     _op("GetObjectMeta", "object", "HEAD", OH.get_object_meta, sub=["objectMeta"], action="oss:GetObject"),
     _op("DeleteObject", "object", "DELETE", OH.delete_object),
+    _op("InitiateMultipartUpload", "object", "POST", OH.initiate_multipart_upload, sub=["uploads"], action="oss:PutObject"),
+    _op("UploadPart", "object", "PUT", OH.upload_part, sub=["partNumber", "uploadId"], action="oss:PutObject"),
+    # Also needs oss:GetObject on the source, which the handler checks.
+    _op("UploadPartCopy", "object", "PUT", OH.upload_part_copy, sub=["partNumber", "uploadId"], header=COPY_SOURCE, action="oss:PutObject"),
+    _op("CompleteMultipartUpload", "object", "POST", OH.complete_multipart_upload, sub=["uploadId"], action="oss:PutObject"),
+    _op("AbortMultipartUpload", "object", "DELETE", OH.abort_multipart_upload, sub=["uploadId"]),
+    _op("ListParts", "object", "GET", OH.list_parts, sub=["uploadId"], action="oss:ListParts"),
     # Known to OSS, not served here: named in statistics and fault rules, answered 501.
     _op("GetBucketAcl", "bucket", "GET", sub=["acl"]),
     _op("PutBucketAcl", "bucket", "PUT", sub=["acl"]),
     _op("GetBucketStat", "bucket", "GET", sub=["stat"]),
-    _op("ListMultipartUploads", "bucket", "GET", sub=["uploads"]),
+    _op("ListMultipartUploads", "bucket", "GET", BH.list_multipart_uploads, sub=["uploads"]),
     _op("GetObjectAcl", "object", "GET", sub=["acl"]),
     _op("PutObjectAcl", "object", "PUT", sub=["acl"]),
     _op("GetSymlink", "object", "GET", sub=["symlink"], action="oss:GetObject"),
@@ -126,12 +133,6 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("PutObjectTagging", "object", "PUT", sub=["tagging"]),
     _op("DeleteObjectTagging", "object", "DELETE", sub=["tagging"]),
     _op("RestoreObject", "object", "POST", sub=["restore"]),
-    _op("InitiateMultipartUpload", "object", "POST", sub=["uploads"], action="oss:PutObject"),
-    _op("UploadPart", "object", "PUT", sub=["partNumber", "uploadId"], action="oss:PutObject"),
-    _op("UploadPartCopy", "object", "PUT", sub=["partNumber", "uploadId"], header=COPY_SOURCE, action="oss:PutObject"),
-    _op("CompleteMultipartUpload", "object", "POST", sub=["uploadId"], action="oss:PutObject"),
-    _op("AbortMultipartUpload", "object", "DELETE", sub=["uploadId"]),
-    _op("ListParts", "object", "GET", sub=["uploadId"]),
 )
 # fmt: on
 

@@ -1,4 +1,4 @@
-"""XML request bodies: batch delete, lifecycle configuration, bucket creation.
+"""XML request bodies: batch delete, lifecycle configuration, bucket creation, multipart completion.
 
 Documents with a DOCTYPE are refused outright (no entity tricks reach the parser); anything
 that is not the expected document is MalformedXML, as OSS answers.
@@ -15,6 +15,7 @@ from simulator.oss.names import check_object_key
 from simulator.oss.records import LifecycleRule
 
 MAX_DELETE_KEYS = 1000
+MAX_COMPLETE_PARTS = 10_000
 MAX_LIFECYCLE_RULES = 1000
 _RULE_ELEMENTS = {"ID", "Prefix", "Status", "Expiration"}
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T00:00:00(?:\.000)?Z$")
@@ -137,3 +138,26 @@ def _parse_midnight(text: str) -> int:
         return int(datetime(year, month, day, tzinfo=UTC).timestamp())
     except ValueError:
         raise InvalidArgument("Invalid date.", name="CreatedBeforeDate", value=text) from None
+
+
+def parse_complete(body: bytes) -> list[tuple[int, str]]:
+    """Parse a CompleteMultipartUpload body.
+
+    Returns:
+        (part number, ETag) in request order.
+
+    Raises:
+        MalformedXML: not a ``<CompleteMultipartUpload>`` of 1-10,000 ``<Part>`` entries, each
+            with an integer ``<PartNumber>`` and an ``<ETag>``.
+    """
+    root = _parse(body, "CompleteMultipartUpload")
+    parts: list[tuple[int, str]] = []
+    for node in root.findall("Part"):
+        number = (node.findtext("PartNumber") or "").strip()
+        etag = node.findtext("ETag")
+        if not number.isdigit() or etag is None:
+            raise MalformedXML("every Part needs a PartNumber and an ETag")
+        parts.append((int(number), etag.strip()))
+    if not parts or len(parts) > MAX_COMPLETE_PARTS:
+        raise MalformedXML(f"between 1 and {MAX_COMPLETE_PARTS} parts may be completed")
+    return parts

@@ -14,6 +14,7 @@ class ObjectType(StrEnum):
 
     NORMAL = "Normal"
     APPENDABLE = "Appendable"
+    MULTIPART = "Multipart"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +210,76 @@ def append_etag(crc: int, size: int) -> str:
     """The ETag of an appendable object: changes with every append."""
     # Real OSS appendable ETags are not MD5s either; this one changes with every append.
     return f"{crc:016X}{size & 0xFFFFFFFFFFFFFFFF:016X}"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """A multipart upload in progress.
+
+    Attributes:
+        upload_id: the id InitiateMultipartUpload returned.
+        key: the object it will create.
+        initiated: Unix seconds.
+        fields: content type and metadata given at initiation (the object gets them).
+    """
+
+    upload_id: str
+    key: str
+    initiated: int
+    fields: ObjectFields = field(default_factory=ObjectFields)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the durable store's upload file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UploadRecord:
+        """Rebuild a record written by :meth:`to_json`."""
+        raw = data.get("fields") or {}
+        return cls(
+            upload_id=str(data["upload_id"]),
+            key=str(data["key"]),
+            initiated=int(data["initiated"]),
+            fields=ObjectFields(
+                None if raw.get("content_type") is None else str(raw["content_type"]),
+                {str(k): str(v) for k, v in raw.get("user_meta", {}).items()},
+                {str(k): str(v) for k, v in raw.get("http_headers", {}).items()},
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    """One uploaded part.
+
+    Attributes:
+        number: the part number (1-10,000).
+        size: length in bytes.
+        etag: upper-case MD5 hex of the part, without quotes.
+        crc64: CRC-64/ECMA of the part.
+        mtime: when it was uploaded, Unix seconds.
+        generation: bumped on every re-upload of the same number (names its data uniquely).
+    """
+
+    number: int
+    size: int
+    etag: str
+    crc64: int
+    mtime: int
+    generation: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the durable store's part file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartRecord:
+        """Rebuild a record written by :meth:`to_json`."""
+        return cls(
+            number=int(data["number"]),
+            size=int(data["size"]),
+            etag=str(data["etag"]),
+            crc64=int(data["crc64"]),
+            mtime=int(data["mtime"]),
+            generation=int(data.get("generation", 0)),
+        )

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from simulator.oss.buffers import BufferReader, ChunkedBuffer
 from simulator.oss.durable import DurableStore
-from simulator.oss.records import BucketRecord, ObjectRecord
+from simulator.oss.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
 
 __all__ = ["DurableStore", "MemoryStore", "ObjectReader", "ObjectStore"]
 
@@ -83,6 +83,33 @@ class ObjectStore(Protocol):
         """Open an object's bytes for reading."""
         ...
 
+    def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
+        """Return every multipart upload in progress: (bucket, upload, parts)."""
+        ...
+
+    def save_upload(self, bucket: str, upload: UploadRecord) -> None:
+        """Record a new multipart upload."""
+        ...
+
+    def put_part(
+        self,
+        bucket: str,
+        upload_id: str,
+        part: PartRecord,
+        data: bytes,
+        replaced: PartRecord | None,
+    ) -> None:
+        """Store a part's bytes and record (replacing ``replaced``, a same-numbered part)."""
+        ...
+
+    def read_part(self, bucket: str, upload_id: str, part: PartRecord) -> bytes:
+        """Return a part's bytes."""
+        ...
+
+    def delete_upload(self, bucket: str, upload_id: str) -> None:
+        """Forget an upload and its parts (completed or aborted)."""
+        ...
+
     def close(self) -> None:
         """Release resources (open files)."""
         ...
@@ -95,6 +122,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str], bytes | ChunkedBuffer] = {}
+        self._parts: dict[tuple[str, str], dict[int, bytes]] = {}
 
     def load(self) -> list[tuple[BucketRecord, list[ObjectRecord]]]:
         """Return nothing: a memory store always starts empty."""
@@ -141,6 +169,34 @@ class MemoryStore:
         """Return a reader over the object's bytes as they are now (later appends only add)."""
         return BufferReader(self._data.get((bucket, record.key), b""))
 
+    def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
+        """Return nothing: a memory store always starts empty."""
+        return []
+
+    def save_upload(self, bucket: str, upload: UploadRecord) -> None:
+        """Make room for the upload's parts."""
+        self._parts[(bucket, upload.upload_id)] = {}
+
+    def put_part(
+        self,
+        bucket: str,
+        upload_id: str,
+        part: PartRecord,
+        data: bytes,
+        replaced: PartRecord | None,
+    ) -> None:
+        """Keep the part's bytes."""
+        self._parts.setdefault((bucket, upload_id), {})[part.number] = data
+
+    def read_part(self, bucket: str, upload_id: str, part: PartRecord) -> bytes:
+        """The part's bytes."""
+        return self._parts[(bucket, upload_id)][part.number]
+
+    def delete_upload(self, bucket: str, upload_id: str) -> None:
+        """Forget the parts."""
+        self._parts.pop((bucket, upload_id), None)
+
     def close(self) -> None:
         """Drop everything."""
         self._data.clear()
+        self._parts.clear()
