@@ -14,6 +14,12 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v mosquitto_passwd >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The camera bundle's tests run ARM root file systems under qemu-user and check the
+# systemd unit; debootstrap fetches those root file systems.
+command -v qemu-aarch64-static >/dev/null 2>&1 || need_apt+=(qemu-user-static)
+command -v qemu-arm-static >/dev/null 2>&1 || need_apt+=(qemu-user-static)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"

@@ -1,4 +1,8 @@
-"""``ossmedia console``: run the web console and REST API."""
+"""``ossmedia console``: run the web console and REST API, or back up its ledger.
+
+Logs are JSON lines on stderr (operator actions as audit lines, see
+:mod:`cloud.console.audit`); SIGTERM and Ctrl-C stop it, SIGHUP is logged and ignored.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,17 @@ import argparse
 import getpass
 import logging
 import os
+import sqlite3
 import sys
+import threading
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from cloud.console.errors import ConsoleError
 from cloud.console.passwords import hash_password
 from cloud.console.settings import EXAMPLE_CONFIG, HttpSettings, load_settings
+from cloud.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
@@ -30,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Start with: ossmedia console --example-config > console.toml; "
             "ossmedia console --hash-password; then edit console.toml. The registry master "
-            "key comes from OSSMEDIA_MASTER_KEY or registry.master_key_file."
+            "key comes from OSSMEDIA_MASTER_KEY or registry.master_key_file. SIGTERM or "
+            "Ctrl-C drains: new connections are refused, requests in flight get "
+            "http.shutdown_timeout_s to finish, the message being ingested is stored, the "
+            "MQTT session is closed. Exit status: 0 after such a stop; 1 the console could "
+            "not serve (port in use); 2 bad arguments or configuration."
         ),
     )
     parser.add_argument("--config", metavar="FILE", help="console configuration (TOML)")
@@ -47,7 +59,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    backup = sub.add_parser(
+        "backup",
+        help="copy the ledger online to FILE (SQLite's backup API; safe while the console runs)",
+    )
+    backup.add_argument("destination", metavar="FILE", help="the copy to write (must not exist)")
     return parser
+
+
+def _backup(config: str, destination: str) -> int:
+    from cloud.console.ledger import Ledger
+
+    target = Path(destination)
+    if target.exists():
+        print(f"ossmedia console: {target} already exists; choose a new file", file=sys.stderr)
+        return 1
+    try:
+        settings = load_settings(config, os.environ)
+        source = Path(settings.ledger.path)
+        if not source.is_file():
+            print(f"ossmedia console: no ledger at {source}", file=sys.stderr)
+            return 1
+        ledger = Ledger(str(source))
+        try:
+            ledger.backup(str(target))
+        finally:
+            ledger.close()
+    except (ConsoleError, ValidationError) as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"ossmedia console: backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Ledger copied to {target}. HLS content keys in it open only with the registry's "
+        "master key: keep the key with the copy (separately secured).",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _read_password() -> str:
@@ -82,9 +132,9 @@ def main(argv: list[str]) -> int:
     if not args.config:
         print("ossmedia console: --config FILE is required (see --example-config)", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if args.command == "backup":
+        return _backup(args.config, args.destination)
+    configure_logging(args.log_level)
     # Imported here so --help, --example-config and --hash-password stay quick.
     from cloud.console.runtime import Console
 
@@ -111,4 +161,25 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         console.parts.close()
+    _exit_without_stragglers()
     return 0
+
+
+def _exit_without_stragglers() -> None:
+    """Exit now if a request cancelled by the shutdown timeout still holds a worker thread.
+
+    A request cancelled after ``http.shutdown_timeout_s`` may still be blocked in a worker
+    thread (an OSS call waiting for its read timeout); the interpreter would wait for it at
+    exit, past the timeout the operator set, so the process ends without it.
+    """
+    main_thread = threading.main_thread()
+    stragglers = [t for t in threading.enumerate() if t is not main_thread and not t.daemon]
+    if stragglers:
+        logging.getLogger(__name__).warning(
+            "console: %d request(s) still running after the shutdown timeout; exiting",
+            len(stragglers),
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -80,7 +80,13 @@ class MqttIngest:
         self._client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect and stop the network thread."""
+        """Close the session and stop the network thread.
+
+        Messages are stored on paho's network thread, so joining it lets the message in hand
+        finish its ledger transaction. One whose acknowledgement the DISCONNECT overtakes is
+        delivered again on the next connection (the session is persistent), and the ledger
+        stores it once.
+        """
         self._client.disconnect()
         self._client.loop_stop()
 

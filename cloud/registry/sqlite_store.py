@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from cloud.errors import DeviceExists, DeviceNotFound, RegistryError
+from cloud.errors import DeviceExists, DeviceNotFound, RegistryError, RegistryUnavailable
 from cloud.registry.models import DeviceRecord, DeviceStatus, StoredDevice
 
 _SCHEMA = """
@@ -18,8 +20,13 @@ CREATE TABLE IF NOT EXISTS devices (
     sealed_secret BLOB NOT NULL,
     created_at_ms INTEGER NOT NULL,
     updated_at_ms INTEGER NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS registry_meta (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 """
+LOCK_TIMEOUT_S = 10.0
 _COLUMNS = "device_id, status, access, secret_version, sealed_secret, created_at_ms, updated_at_ms"
 
 
@@ -58,22 +65,41 @@ class SqliteDeviceStore:
 
     Args:
         path: the database file (created with its directory), or ``:memory:``.
+        lock_timeout_s: how long a write waits for another writer before giving up with
+            :class:`~cloud.errors.RegistryUnavailable`.
 
     Raises:
         RegistryError: the file cannot be opened.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
         self._path = path
+        self._lock_timeout_s = lock_timeout_s
         self._local = threading.local()
         self._memory: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._conn()
-            conn.execute(_SCHEMA)
+            conn.executescript(_SCHEMA)
             conn.commit()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        # sqlite3's own messages name no file and end in a traceback at the CLI; say what
+        # happened and to which registry.
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RegistryUnavailable(
+                    f"registry {self._path} is locked by another writer "
+                    f"(waited {self._lock_timeout_s:g} s); try again"
+                ) from None
+            raise RegistryUnavailable(f"registry {self._path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"registry {self._path} is not usable: {exc}") from None
 
     def _conn(self) -> sqlite3.Connection:
         if self._path == ":memory:":
@@ -84,7 +110,7 @@ class SqliteDeviceStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self._path, timeout=10.0)
+                conn = sqlite3.connect(self._path, timeout=self._lock_timeout_s)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error as exc:
@@ -94,7 +120,7 @@ class SqliteDeviceStore:
 
     def insert(self, device: StoredDevice) -> None:
         """Add a new device (raises :class:`DeviceExists` when the id is taken)."""
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._conn()
             try:
                 conn.execute(
@@ -108,11 +134,12 @@ class SqliteDeviceStore:
 
     def get(self, device_id: str) -> StoredDevice | None:
         """The device's row, or ``None``."""
-        if self._path == ":memory:":
-            with self._lock:
+        with self._errors():
+            if self._path == ":memory:":
+                with self._lock:
+                    row = self._select_one(device_id)
+            else:
                 row = self._select_one(device_id)
-        else:
-            row = self._select_one(device_id)
         return _row_to_device(row) if row else None
 
     def _select_one(self, device_id: str) -> tuple[str, str, str, int, bytes, int, int] | None:
@@ -126,7 +153,7 @@ class SqliteDeviceStore:
     def update(self, device: StoredDevice) -> None:
         """Replace a device's row (raises :class:`DeviceNotFound` when absent)."""
         row = _device_to_row(device)
-        with self._lock:
+        with self._lock, self._errors():
             conn = self._conn()
             cur = conn.execute(
                 "UPDATE devices SET status = ?, access = ?, secret_version = ?, "
@@ -137,13 +164,59 @@ class SqliteDeviceStore:
             if cur.rowcount == 0:
                 raise DeviceNotFound(device.record.device_id)
 
+    def delete(self, device_id: str) -> None:
+        """Remove a device's row (raises :class:`DeviceNotFound` when absent)."""
+        with self._lock, self._errors():
+            conn = self._conn()
+            cur = conn.execute("DELETE FROM devices WHERE device_id = ?", (device_id,))
+            conn.commit()
+            if cur.rowcount == 0:
+                raise DeviceNotFound(device_id)
+
     def list(self) -> list[DeviceRecord]:
         """Every device, sorted by id."""
-        with self._lock:
+        with self._lock, self._errors():
             rows = self._conn().execute(
                 f"SELECT {_COLUMNS} FROM devices ORDER BY device_id"  # noqa: S608
             )
             return [_row_to_device(row).record for row in rows.fetchall()]
+
+    def get_meta(self, name: str) -> bytes | None:
+        """A registry-wide value, or ``None``."""
+        with self._lock, self._errors():
+            row = (
+                self._conn()
+                .execute("SELECT value FROM registry_meta WHERE name = ?", (name,))
+                .fetchone()
+            )
+        return bytes(row[0]) if row else None
+
+    def put_meta_if_absent(self, name: str, value: bytes) -> bytes:
+        """Store a registry-wide value unless one is there; return the value now stored."""
+        with self._lock, self._errors():
+            conn = self._conn()
+            conn.execute(
+                "INSERT OR IGNORE INTO registry_meta (name, value) VALUES (?, ?)", (name, value)
+            )
+            conn.commit()
+            row = conn.execute("SELECT value FROM registry_meta WHERE name = ?", (name,)).fetchone()
+        return bytes(row[0])
+
+    def backup(self, destination: Path) -> None:
+        """Copy the registry to ``destination`` online (SQLite's backup API).
+
+        The copy is consistent even while a responder reads and ``ossmedia devices`` writes,
+        and it includes whatever is still in the write-ahead log.
+
+        Raises:
+            RegistryError: the copy failed.
+        """
+        with self._errors():
+            target = sqlite3.connect(str(destination))
+            try:
+                self._conn().backup(target)
+            finally:
+                target.close()
 
     def close(self) -> None:
         """Close this thread's connection."""

@@ -127,12 +127,18 @@ def _append(bucket: oss2.Bucket, tally: ClientTally, chunk: bytes, crc: int) -> 
     return int(result.crc) if result.crc is not None else 0
 
 
-def run_load(settings: LoadSettings, *, clock: Clock = time.perf_counter) -> LoadResult:
+def run_load(
+    settings: LoadSettings,
+    *,
+    clock: Clock = time.perf_counter,
+    stop: threading.Event | None = None,
+) -> LoadResult:
     """Run ``settings.clients`` appending clients for ``settings.duration_s``.
 
     Args:
         settings: the run.
         clock: monotonic seconds (injected for tests of the timing logic).
+        stop: once set, every client ends after its append in progress (a run cut short).
 
     Returns:
         Counts and latencies; a client that hit an error stops and records it in its tally.
@@ -165,7 +171,7 @@ def run_load(settings: LoadSettings, *, clock: Clock = time.perf_counter) -> Loa
                 after = clock()
                 tally.latencies_s.append(after - now)
                 now = after
-                if now >= deadline:
+                if now >= deadline or (stop is not None and stop.is_set()):
                     break
         except oss2.exceptions.OssError as exc:
             tally.error = f"{type(exc).__name__} {exc.status} {exc.code}"

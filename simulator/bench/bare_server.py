@@ -34,6 +34,7 @@ import uvicorn
 from simulator.base.asgi import ASGIReceive, ASGISend, Scope
 from simulator.emulator.connection import AbortableHttpToolsProtocol
 from simulator.emulator.runner import bind_socket
+from simulator.lifetime import child_process_group
 
 _SPAWN_TIMEOUT_S = 30.0
 _request_ids = itertools.count(1)
@@ -94,7 +95,11 @@ def spawned_bare_server() -> Iterator[BareServer]:
     command = [sys.executable, "-m", "simulator.bench.bare_server", "--port", "0"]
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen(  # noqa: S603 - fixed command line built above
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            process_group=child_process_group(),
         )
         try:
             stdout = process.stdout

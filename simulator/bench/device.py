@@ -29,10 +29,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ from device.media_file import MediaFile
 from device.osshttp import AccessKeys, HttpObjectStore, RequestSigner
 from device.settings import AgentSettings
 from device.store import OssObjectStore
+from simulator import lifetime
 from simulator.broker import MosquittoProcess, MosquittoSettings
 from simulator.emulator.handle import EmulatorHandle, spawned_emulator
 
@@ -329,6 +329,7 @@ def _idle_kib(imports: str) -> tuple[int, int]:
         ],
         env={**os.environ, "MALLOC_ARENA_MAX": "2"},
         stdout=subprocess.PIPE,
+        process_group=lifetime.child_process_group(),
     )
     try:
         # Sampled once the imports are done: on a loaded machine they take seconds.
@@ -353,6 +354,7 @@ def _camera_kib(
         [sys.executable, "-m", "ossmedia_cli", "camera", "--config", str(config),
          "--until-drained", "--log-level", "WARNING"],
         env={**os.environ, "MALLOC_ARENA_MAX": "2"},  # as the systemd unit sets it
+        process_group=lifetime.child_process_group(),
     )  # fmt: skip
     try:
         samples = _sample(camera, duration_s + 30)
@@ -448,8 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ossmedia bench device",
         description=(
             "MediaFile append throughput vs bare oss2, spool catch-up after an OSS outage, "
-            "and the camera agent's resident memory."
+            "and the camera agent's resident memory. Ctrl-C or SIGTERM lets the benchmark in "
+            "progress finish and skips the others."
         ),
+        epilog=lifetime.exit_status_help("every goal met", "a goal missed"),
     )
     parser.add_argument(
         "--only", choices=["throughput", "catchup", "memory"], action="append", default=None
@@ -470,14 +474,23 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.ERROR)
     chosen = args.only or ["throughput", "catchup", "memory"]
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="ossmedia-bench-device-") as tmp:
-        workdir = Path(tmp)
-        if "throughput" in chosen:
-            results.append(bench_throughput(args.chunk_kib * 1024, args.appends, args.rounds))
-        if "catchup" in chosen:
-            results.append(bench_catchup(workdir / "catchup", args.outage))
-        if "memory" in chosen:
-            results.append(bench_memory(workdir / "memory", args.duration))
+    benches: dict[str, Callable[[Path], Result]] = {
+        "throughput": lambda _: bench_throughput(args.chunk_kib * 1024, args.appends, args.rounds),
+        "catchup": lambda work: bench_catchup(work / "catchup", args.outage),
+        "memory": lambda work: bench_memory(work / "memory", args.duration),
+    }
+    with lifetime.command_lifetime(
+        "ossmedia bench device", draining="finishing the benchmark in progress"
+    ) as shutdown:
+        try:
+            with lifetime.workdir("ossmedia-bench-device-") as workdir:
+                for name in (n for n in benches if n in chosen):
+                    if shutdown.requested:
+                        break
+                    results.append(benches[name](workdir))
+        except lifetime.DrainSkipped as skipped:
+            print("ossmedia bench device: stopped at once; no results", file=sys.stderr)
+            return lifetime.signal_status(skipped.signum)
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     else:
@@ -485,4 +498,11 @@ def main(argv: list[str]) -> int:
             figures = ", ".join(f"{k}={v}" for k, v in result.figures.items())
             verdict = "met" if result.met else "NOT met"
             print(f"{result.name:<11} {figures}  [{result.goal}: {verdict}]")
-    return 0 if all(r.met for r in results) else 1
+    if shutdown.requested:
+        print(
+            f"stopped early by {shutdown.signal_name}: {len(results)} of {len(chosen)} "
+            "benchmarks completed",
+            file=sys.stderr,
+        )
+    # A benchmark a stop signal skipped met no goal.
+    return 0 if len(results) == len(chosen) and all(r.met for r in results) else 1

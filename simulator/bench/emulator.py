@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from typing import Any
 
 import oss2
 
+from simulator import lifetime
 from simulator.bench.append_load import LoadResult, LoadSettings, median, run_load
 from simulator.bench.bare_server import BareServer, spawned_bare_server
 from simulator.emulator.handle import EmulatorHandle, spawned_emulator
@@ -117,7 +119,11 @@ def _load_average() -> float | None:
 
 
 def _measure(
-    target: Target, args: argparse.Namespace, label: str, duration_s: float
+    target: Target,
+    args: argparse.Namespace,
+    label: str,
+    duration_s: float,
+    stop: threading.Event,
 ) -> tuple[dict[str, Any], list[str]]:
     """One load run against one server: its figures and any problems (errors, lost bytes)."""
     chunk_bytes = args.chunk_kib * 1024
@@ -133,7 +139,7 @@ def _measure(
     )
     server_before = process_cpu_s(target.pid)
     client_before = time.process_time()
-    result = run_load(load)
+    result = run_load(load, stop=stop)
     client_cpu_s = time.process_time() - client_before
     server_after = process_cpu_s(target.pid)
     server_cpu_s = (
@@ -165,8 +171,15 @@ def lost_bytes(objects: list[dict[str, Any]], chunk_bytes: int) -> list[str]:
     ]
 
 
-def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the warm-up and all rounds against both servers; return the report document."""
+def run_benchmark(args: argparse.Namespace, stop: threading.Event | None = None) -> dict[str, Any]:
+    """Run the warm-up and all rounds against both servers; return the report document.
+
+    Args:
+        args: the parsed command line.
+        stop: once set, the measurement in progress ends early and no further one starts;
+            the ratio then covers the rounds completed before it.
+    """
+    stop = stop or threading.Event()
     rounds: list[dict[str, Any]] = []
     problems: list[str] = []
     ratios: list[float] = []
@@ -177,8 +190,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             # Fresh processes are slower for a while (allocator, caches, lazy imports): the
             # first measured round would otherwise be biased against whichever went first.
             for target in targets:
-                _, warm_problems = _measure(target, args, "warmup", args.warmup)
-                problems += warm_problems
+                if not stop.is_set():
+                    _, warm_problems = _measure(target, args, "warmup", args.warmup, stop)
+                    problems += warm_problems
             _progress(f"warm-up done ({args.warmup:g} s per server)")
         for number in range(1, args.rounds + 1):
             # ABBA order (baseline first in odd rounds, emulator first in even ones) cancels
@@ -186,8 +200,14 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             ordered = targets if number % 2 else targets[::-1]
             by_name: dict[str, dict[str, Any]] = {}
             for target in ordered:
-                entry, entry_problems = _measure(target, args, f"round-{number}", args.duration)
+                if stop.is_set():
+                    break
+                entry, entry_problems = _measure(
+                    target, args, f"round-{number}", args.duration, stop
+                )
                 entry = {"round": number, **entry}
+                if stop.is_set():
+                    entry["cut_short"] = True  # left out of the ratio
                 problems += entry_problems
                 rounds.append(entry)
                 by_name[target.name] = entry
@@ -197,10 +217,14 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     f"p50 {entry['p50_ms']:.2f} ms  p99 {entry['p99_ms']:.2f} ms  "
                     f"server CPU {entry['server_cpu_us_per_append']} us/append"
                 )
+            if stop.is_set():
+                break
             base = by_name["baseline"]["appends_per_s"]
             ratios.append(by_name["emulator"]["appends_per_s"] / base if base else 0.0)
     ratio = round(median(ratios), 3)  # the verdict uses the figure the report shows
-    baseline, emulated = _summary(rounds, "baseline"), _summary(rounds, "emulator")
+    # Figures of complete rounds only: a measurement cut short is listed, not summarised.
+    rounds_done = [r for r in rounds if r["round"] <= len(ratios)]
+    baseline, emulated = _summary(rounds_done, "baseline"), _summary(rounds_done, "emulator")
     base_cpu, emu_cpu = (
         baseline["server_cpu_us_per_append"],
         emulated["server_cpu_us_per_append"],
@@ -229,7 +253,9 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         # What the ratio would be if only the servers' CPU limited the rate (informative).
         "server_cpu_ratio": round(base_cpu / emu_cpu, 3) if base_cpu and emu_cpu else None,
         "goal_ratio": GOAL_RATIO,
-        "met": ratio >= GOAL_RATIO,
+        "met": bool(ratios) and ratio >= GOAL_RATIO,
+        "rounds_completed": len(ratios),
+        "stopped_by": None,
         "problems": problems,
     }
 
@@ -262,6 +288,11 @@ def _print_table(report: dict[str, Any]) -> None:
             f"{figures['client_cpu_us_per_append']!s:>22}"
         )
     verdict = "met" if report["met"] else "NOT met"
+    if report["stopped_by"] is not None:
+        print(
+            f"stopped early by {report['stopped_by']}: {report['rounds_completed']} of "
+            f"{report['settings']['rounds']} rounds completed"
+        )
     print(
         f"ratio emulator/baseline {report['ratio']:.1%} (median of {report['round_ratios']}); "
         f"goal >= {report['goal_ratio']:.0%}: {verdict}"
@@ -303,7 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
             f"Goal: the emulator reaches at least {GOAL_RATIO:.0%} of the baseline (median of "
             "the per-round ratios)."
         ),
-        epilog="Exit status: 0 goal met, 1 goal missed or appends lost, 2 bad arguments.",
+        epilog=(
+            "Ctrl-C or SIGTERM ends the measurement in progress; the report covers the "
+            "rounds completed before it. "
+            + lifetime.exit_status_help("goal met", "goal missed or appends lost")
+        ),
     )
     parser.add_argument(
         "--clients",
@@ -356,14 +391,23 @@ def main(argv: list[str]) -> int:
 
     Returns:
         0 if the goal is met (or ``--no-fail``), 1 if it is missed or an append was lost
-        or failed, 2 for bad arguments.
+        or failed (a run stopped early is judged on its completed rounds), 2 for bad
+        arguments, 130 / 143 when a second SIGINT / SIGTERM left no report.
     """
     args = build_parser().parse_args(argv)
     _progress(
         f"ossmedia bench emulator: {args.clients} clients, {args.chunk_kib} KiB appends, "
         f"{args.rounds} x {args.duration:g} s per server"
     )
-    report = run_benchmark(args)
+    with lifetime.command_lifetime(
+        "ossmedia bench emulator", draining="ending the measurement in progress"
+    ) as shutdown:
+        try:
+            report = run_benchmark(args, shutdown.stop)
+        except lifetime.DrainSkipped as skipped:
+            _progress("ossmedia bench emulator: stopped at once; no report")
+            return lifetime.signal_status(skipped.signum)
+    report["stopped_by"] = shutdown.signal_name
     if args.json:
         print(json.dumps(report, indent=2))
     else:

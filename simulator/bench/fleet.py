@@ -14,7 +14,9 @@
 Each prints progress while it runs and a result line per measurement; ``--json`` writes the
 fleet reports. Exit status: 0 when every run passed and every goal was met; 1 when a run
 failed its verdict or a goal was missed (capacity below --goal, STS rate above 1.3 or not
-measured); 2 on bad arguments.
+measured); 2 on bad arguments. Ctrl-C or SIGTERM ends the run in progress like ``ossmedia
+fleet`` (the cameras drain, its report says it was interrupted) and starts no further one; a
+benchmark stopped early has not shown its goal (exit status 1).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import json
 import sys
 from pathlib import Path
 
-from simulator.fleet.cli import quiet_logs, refuse
+from simulator import lifetime
+from simulator.fleet.cli import CAMERAS_DRAIN, quiet_logs, refuse
 from simulator.fleet.errors import FleetError, FleetServiceError
 from simulator.fleet.report import FleetReport
 from simulator.fleet.runner import FleetSettings, run_fleet
@@ -46,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ossmedia bench fleet",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=lifetime.exit_status_help(
+            "every run passed and every goal was met",
+            "a run failed its verdict, or a goal was missed or not shown",
+        ),
     )
     parser.add_argument("which", choices=("chaos", "capacity", "sts", "all"))
     parser.add_argument("--cameras", type=int, default=1000, help="chaos/sts fleet size (1000)")
@@ -74,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
+def _run(
+    args: argparse.Namespace, scenario: str, cameras: int, shutdown: lifetime.Shutdown
+) -> FleetReport:
     settings = FleetSettings(
         cameras=cameras,
         duration_s=args.duration,
@@ -86,7 +95,7 @@ def _run(args: argparse.Namespace, scenario: str, cameras: int) -> FleetReport:
         drain_s=max(60.0, args.duration / 2),
         oss_client=args.oss_client,
     )
-    report = run_fleet(settings, out=sys.stderr)
+    report = run_fleet(settings, out=sys.stderr, stop=shutdown.stop)
     print(report.summary(), flush=True)
     return report
 
@@ -120,9 +129,30 @@ def main(argv: list[str]) -> int:
 def _main(args: argparse.Namespace, sizes: list[int]) -> int:
     quiet_logs(False)
     reports: list[FleetReport] = []
+    with lifetime.command_lifetime("ossmedia bench fleet", draining=CAMERAS_DRAIN) as shutdown:
+        try:
+            failed = _measure(args, reports, shutdown, sizes)
+        except lifetime.DrainSkipped as skipped:
+            print("ossmedia bench fleet: stopped without draining", file=sys.stderr)
+            return lifetime.signal_status(skipped.signum)
+    if args.json is not None:
+        args.json.write_text(
+            json.dumps([json.loads(r.to_json()) for r in reports], indent=2), encoding="utf-8"
+        )
+    # A benchmark stopped early has not shown its goal, whatever its report says.
+    return 1 if failed or shutdown.requested else 0
+
+
+def _measure(
+    args: argparse.Namespace,
+    reports: list[FleetReport],
+    shutdown: lifetime.Shutdown,
+    sizes: list[int],
+) -> bool:
+    """Run the chosen benchmarks until done or stopped; whether one failed."""
     failed = False
     if args.which in ("chaos", "all"):
-        report = _run(args, "chaos", args.cameras)
+        report = _run(args, "chaos", args.cameras, shutdown)
         reports.append(report)
         failed |= not report.ok
         print(
@@ -132,10 +162,12 @@ def _main(args: argparse.Namespace, sizes: list[int]) -> int:
             f"{'PASS' if report.ok else 'FAIL'}",
             flush=True,
         )
-    if args.which in ("capacity", "all"):
+    if args.which in ("capacity", "all") and not shutdown.requested:
         best = 0
         for size in sizes:
-            report = _run(args, "steady", size)
+            if shutdown.requested:
+                break
+            report = _run(args, "steady", size, shutdown)
             reports.append(report)
             slack = _GROWTH_SLACK_S * size * args.bitrate / 8
             # Producers starved of CPU fall behind too: the fleet must record at its bitrate
@@ -152,7 +184,7 @@ def _main(args: argparse.Namespace, sizes: list[int]) -> int:
                 f"{'sustained' if sustained else 'falling behind'}",
                 flush=True,
             )
-            if not sustained:
+            if not sustained or shutdown.requested:
                 break
             best = size
         short = best < args.goal
@@ -162,8 +194,8 @@ def _main(args: argparse.Namespace, sizes: list[int]) -> int:
             f"{'FAIL' if short else 'PASS'}",
             flush=True,
         )
-    if args.which in ("sts", "all"):
-        report = _run(args, "steady", args.cameras)
+    if args.which in ("sts", "all") and not shutdown.requested:
+        report = _run(args, "steady", args.cameras, shutdown)
         reports.append(report)
         device_hours = args.cameras * args.duration / 3600
         after_boot = max(0, report.sts_calls - args.cameras) / device_hours
@@ -179,8 +211,4 @@ def _main(args: argparse.Namespace, sizes: list[int]) -> int:
             f"{steady} (goal <= {_STS_GOAL_PER_DEVICE_HOUR}) -> {'PASS' if met else 'FAIL'}",
             flush=True,
         )
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps([json.loads(r.to_json()) for r in reports], indent=2), encoding="utf-8"
-        )
-    return 1 if failed else 0
+    return failed

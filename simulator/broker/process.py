@@ -23,6 +23,7 @@ from simulator.broker.binaries import find_mosquitto
 from simulator.broker.config import MosquittoSettings
 from simulator.broker.errors import BrokerError, BrokerStartError
 from simulator.broker.render import RenderedConfig, render_config
+from simulator.lifetime import child_process_group
 
 LOG_NAME = "mosquitto.log"
 _POLL_INTERVAL_S = 0.01
@@ -196,6 +197,7 @@ class MosquittoProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                process_group=child_process_group(),
             )
         except OSError as exc:
             self._close_log()

@@ -11,21 +11,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import secrets
-import signal
 import sys
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from simulator.broker import MosquittoNotFoundError, find_mosquitto
 from simulator.demo.amqtt_broker import running_amqtt
-from simulator.fleet.cli import quiet_logs
+from simulator.fleet.cli import CAMERAS_DRAIN, quiet_logs
+from simulator.fleet.report import FleetReport
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import Scenario
 from simulator.fleet.services import LocalServices
+from simulator.fleet.verdict import exit_status_help
+from simulator.lifetime import (
+    DrainSkipped,
+    Shutdown,
+    command_lifetime,
+    signal_help,
+    signal_status,
+)
+from simulator.lifetime import workdir as lifetime_workdir
 from simulator.video import video_available
 
 __all__ = ["build_parser", "main"]
@@ -41,9 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Run everything locally with no cloud account: the OSS + STS emulator, an MQTT "
             "broker (Mosquitto, or amqtt when Mosquitto is missing), the credential responder, "
             "the web console and 8 cameras recording test-pattern video. Prints the URLs and a "
-            "live summary; Ctrl-C (or --duration) ends it with the integrity report. Exit "
-            "status 0 means every recorded byte is stored exactly once."
+            "live summary; Ctrl-C or SIGTERM (or --duration) ends it with the integrity "
+            "report, after the cameras have uploaded what they hold (up to 30 s); a second "
+            "Ctrl-C or SIGTERM skips that drain. Every process it starts ends with it, even "
+            "when it is killed."
         ),
+        epilog=exit_status_help() + " " + signal_help(),
     )
     parser.add_argument(
         "--duration", type=float, help="record for this many seconds (default: until Ctrl-C)"
@@ -117,18 +126,6 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     quiet_logs(args.verbose)
     out = sys.stderr
-    stop = threading.Event()
-    started = time.monotonic()
-    stop_at: list[float] = []
-
-    def interrupt(*_: object) -> None:
-        if not stop_at:
-            stop_at.append(time.monotonic() - started)
-        stop.set()
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, interrupt)
     broker_kind = _choose_broker(args.broker)
     video = video_available()
     print(
@@ -138,8 +135,23 @@ def main(argv: list[str]) -> int:
         file=out,
         flush=True,
     )
+    with command_lifetime("ossmedia demo", draining=CAMERAS_DRAIN) as shutdown:
+        try:
+            report = _run(args, broker_kind, video, shutdown, out)
+        except DrainSkipped as skipped:
+            print("ossmedia demo: stopped without draining; no report", file=out, flush=True)
+            return signal_status(skipped.signum)
+    print(report.summary())
+    if args.report is not None:
+        report.write(args.report)
+    return report.exit_status
+
+
+def _run(
+    args: argparse.Namespace, broker_kind: str, video: bool, shutdown: Shutdown, out: TextIO
+) -> FleetReport:
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-demo-")))
+        workdir = stack.enter_context(lifetime_workdir("ossmedia-demo-"))
         broker_url = None
         if broker_kind == "amqtt":
             broker_url = stack.enter_context(running_amqtt())
@@ -169,14 +181,7 @@ def main(argv: list[str]) -> int:
             video=video,
             progress_s=5.0,
         )
-        try:
-            report = run_fleet(settings, out=out, stop=stop, on_services=announce)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-        if args.duration is None:
-            report.set_duration(round(stop_at[0] if stop_at else report.wall_s, 1))
-    print(report.summary())
-    if args.report is not None:
-        report.write(args.report)
-    return report.exit_status
+        report = run_fleet(settings, out=out, stop=shutdown.stop, on_services=announce)
+    if args.duration is None and not report.interrupted:
+        report.set_duration(round(report.wall_s, 1))
+    return report

@@ -30,6 +30,7 @@ from simulator.emulator.runner import ServerThread
 from simulator.emulator.server import Emulator, OssFactory
 from simulator.emulator.settings import EmulatorSettings
 from simulator.iam.models import Iam
+from simulator.lifetime import child_process_group
 
 _SPAWN_TIMEOUT_S = 30.0
 
@@ -278,6 +279,7 @@ def spawned_emulator(
             stderr=stderr,
             text=True,
             env=dict(env) if env is not None else dict(os.environ),
+            process_group=child_process_group(),
         )
         try:
             info = _read_info(process, stderr)

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
+from simulator import lifetime
 from simulator.fleet.checks import check_report_path
 from simulator.fleet.errors import FleetInputError, FleetServiceError
 from simulator.fleet.runner import FleetSettings, run_fleet
 from simulator.fleet.scenario import builtin_names, load_scenario
 from simulator.fleet.verdict import EXIT_STATUS, Reason, exit_status_help
 
-__all__ = ["build_parser", "main", "quiet_logs"]
+__all__ = ["CAMERAS_DRAIN", "build_parser", "main", "quiet_logs"]
+
+CAMERAS_DRAIN = "the cameras upload what they hold, then the report follows"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
             "exactly once (or dropped by a spool policy the scenario forces), nothing is "
             "left spooled, every scenario step was applied and something was produced.\n"
             + exit_status_help()
+            + "\n\nCtrl-C or SIGTERM ends the recording early: the cameras upload what they "
+            "hold (up to --drain seconds) and the report covers what was recorded "
+            "(interrupted: true). "
+            + lifetime.signal_help()
+            + " Every process the run starts ends with it, even when it is killed."
         ),
         epilog=(
             f"built-in scenarios: {', '.join(builtin_names())}\n"
@@ -118,20 +124,17 @@ def main(argv: list[str]) -> int:
         oss_client=args.oss_client,
         output=args.output,
     )
-    stop = threading.Event()
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        report = run_fleet(settings, out=sys.stderr, stop=stop)
-    except FleetInputError as exc:
-        return refuse(parser.prog, str(exc))
-    except FleetServiceError as exc:
-        print(f"{parser.prog}: {exc}", file=sys.stderr)
-        return EXIT_STATUS[Reason.INFRASTRUCTURE]
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with lifetime.command_lifetime("ossmedia fleet", draining=CAMERAS_DRAIN) as shutdown:
+        try:
+            report = run_fleet(settings, out=sys.stderr, stop=shutdown.stop)
+        except lifetime.DrainSkipped as skipped:
+            print("ossmedia fleet: stopped without draining; no report", file=sys.stderr)
+            return lifetime.signal_status(skipped.signum)
+        except FleetInputError as exc:
+            return refuse(parser.prog, str(exc))
+        except FleetServiceError as exc:
+            print(f"{parser.prog}: {exc}", file=sys.stderr)
+            return EXIT_STATUS[Reason.INFRASTRUCTURE]
     print(report.summary())
     if args.report is not None:
         report.write(args.report)

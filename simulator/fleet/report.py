@@ -236,6 +236,8 @@ class FleetReport:
             f"  spool peak {mb(self.spool_peak_bytes_max)} (p99 over cameras "
             f"{mb(self.spool_peak_bytes_p99)})",
         ]
+        if self.interrupted:
+            lines.insert(1, f"  stopped early: the cameras recorded {self.duration_s:g} s")
         if self.retries_by_cause:
             causes = ", ".join(f"{k}={v}" for k, v in sorted(self.retries_by_cause.items()))
             lines.append(f"  retries by cause: {causes}")

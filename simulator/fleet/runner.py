@@ -19,7 +19,6 @@ import random
 import secrets
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from simulator import lifetime
 from simulator.fleet.camera import SkewPlan
 from simulator.fleet.chaos import ChaosDriver, plan_skews, plan_spool_limits
 from simulator.fleet.checks import check_services, check_settings
@@ -249,16 +249,12 @@ def run_fleet(
         run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
         prefix = f"fleet-runs/{run_id}/{{device_id}}/"
     with contextlib.ExitStack() as stack:
-        workdir = settings.workdir or Path(
-            stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="ossmedia-fleet-", dir=_scratch_root())
-            )
+        workdir = settings.workdir or stack.enter_context(
+            lifetime.workdir("ossmedia-fleet-", root=_scratch_root())
         )
         store_dir = settings.store_dir
         if store_dir is None and _projected_bytes(settings) > MEMORY_STORE_LIMIT_BYTES:
-            store_dir = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="ossmedia-fleet-store-"))
-            )
+            store_dir = stack.enter_context(lifetime.workdir("ossmedia-fleet-store-"))
         try:
             services = stack.enter_context(
                 local_services(
@@ -497,7 +493,9 @@ def _run_groups(
     def spawn(spec: GroupSpec) -> tuple[Any, Any]:
         child_queue = ctx.Queue()
         proc = ctx.Process(
-            target=group_process_main, args=(spec, child_queue, child_stop), daemon=True
+            target=lifetime.tied(group_process_main),
+            args=(spec, child_queue, child_stop),
+            daemon=True,
         )
         with _sigint_ignored():
             proc.start()

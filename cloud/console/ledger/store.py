@@ -180,6 +180,39 @@ class Ledger:
         with self._lock:
             self._db.close()
 
+    def counts(self) -> tuple[dict[str, int], int, int]:
+        """What ``/metrics`` shows: recordings by verification state, cameras, cameras online.
+
+        Raises:
+            sqlite3.Error: the database cannot be read.
+        """
+        with self._lock:
+            states = dict(
+                self._db.execute(
+                    "SELECT verification, COUNT(*) FROM recordings GROUP BY verification"
+                ).fetchall()
+            )
+            cameras, online = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(online = 1), 0) FROM cameras"
+            ).fetchone()
+        return {str(k): int(v) for k, v in states.items()}, int(cameras), int(online)
+
+    def backup(self, destination: str) -> None:
+        """Copy the ledger to ``destination`` with SQLite's online backup API.
+
+        The copy is consistent while the console keeps writing, and holds what is still in
+        the write-ahead log (a plain file copy of a running ledger misses it).
+
+        Raises:
+            sqlite3.Error: the copy failed.
+        """
+        target = sqlite3.connect(destination)
+        try:
+            with self._lock:
+                self._db.backup(target)
+        finally:
+            target.close()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:

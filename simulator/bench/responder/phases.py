@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import json
 import multiprocessing
+import os
 import random
 import re
 import statistics
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.keys import DeviceKeys
+from simulator import lifetime
 from simulator.bench.responder.client import Connection, Device, now_ms
 
 WAIT_S = 10.0
@@ -177,7 +179,12 @@ def parallel_throughput(
         )
         for n in range(processes)
     ]
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=lifetime.join_group,
+        initargs=(lifetime.child_process_group(), os.getpid()),
+    ) as pool:
         return sum(pool.map(_throughput_worker, jobs))
 
 

@@ -9,7 +9,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +18,7 @@ from typing import Any
 
 from cloud.registry import MasterKey, Registry, new_master_key, open_store
 from schemas.keys import DeviceKeys
+from simulator import lifetime
 from simulator.bench.responder.client import Device
 from simulator.bench.responder.phases import describe, parallel_throughput, round_trip, storm
 from simulator.broker import MosquittoSettings, pick_free_port, running_mosquitto
@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Measure the credential responder next to a raw paho echo responder on the same "
             "Mosquitto: round trip (p50/p99), throughput with concurrent devices, and a boot "
-            "storm against the STS emulator's call cap."
+            "storm against the STS emulator's call cap. Ctrl-C or SIGTERM lets the phase in "
+            "progress finish and skips the others; the results hold the completed phases."
         ),
+        epilog=lifetime.exit_status_help("every goal met", "a goal missed"),
     )
     parser.add_argument(
         "--samples", type=int, default=2000, help="round trips per side (default: %(default)s)"
@@ -145,7 +147,13 @@ def _process(
     command: list[str], env: dict[str, str], log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as handle:
-        proc = subprocess.Popen(command, env=env, stdout=handle, stderr=handle)  # noqa: S603 - our own modules
+        proc = subprocess.Popen(  # noqa: S603 - our own modules
+            command,
+            env=env,
+            stdout=handle,
+            stderr=handle,
+            process_group=lifetime.child_process_group(),
+        )
     try:
         yield proc
     finally:
@@ -193,14 +201,36 @@ def _provision(registry: Registry, names: list[str]) -> list[Device]:
     return [Device(name, DeviceKeys.from_secret(registry.add(name)[1])) for name in names]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Run every phase and return the results."""
+class _Stopped(Exception):
+    """A stop signal arrived: the phases not yet started are skipped."""
+
+
+def _next_phase(shutdown: lifetime.Shutdown | None) -> None:
+    if shutdown is not None and shutdown.requested:
+        raise _Stopped
+
+
+def run(args: argparse.Namespace, shutdown: lifetime.Shutdown | None = None) -> dict[str, Any]:
+    """Run every phase and return the results.
+
+    Args:
+        args: the parsed command line.
+        shutdown: once it is requested, the phase in progress completes and the others are
+            skipped (the results then hold the completed phases only).
+    """
     results: dict[str, Any] = {
         "parameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     }
+    with contextlib.suppress(_Stopped):
+        _run_phases(args, results, shutdown)
+    return results
+
+
+def _run_phases(
+    args: argparse.Namespace, results: dict[str, Any], shutdown: lifetime.Shutdown | None
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    with tempfile.TemporaryDirectory(prefix="ossmedia-bench-") as tmp:
-        work = Path(tmp)
+    with lifetime.workdir("ossmedia-bench-responder-") as work:
         settings = MosquittoSettings(max_inflight_messages=1000, max_queued_messages=100_000)
         _say("starting Mosquitto and the STS emulator ...")
         with (
@@ -281,6 +311,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     f"p50 ratio {ratio:.2f} (goal <= 3)"
                 )
 
+                _next_phase(shutdown)
                 _say(
                     f"throughput: {args.devices} devices, {args.repeat} x {args.duration:g} s "
                     "each side, alternating echo and responder ..."
@@ -299,6 +330,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 window = args.duration + 3.3  # the measured window plus start-up and warm-up
                 runs: list[dict[str, float]] = []
                 for n in range(args.repeat):
+                    _next_phase(shutdown)
                     row: dict[str, float] = {}
                     for side, pid, prefix, expect_ok in (
                         ("echo", echo.pid, ECHO_PREFIX, False),
@@ -334,6 +366,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 _say(f"  median share {share:.0%} of echo (goal >= 60%)")
 
+                _next_phase(shutdown)
                 if storm_devices:
                     cap = args.sts_cap
                     goal = 1.2 * len(storm_devices) / cap
@@ -371,17 +404,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"{result.throttled_replies} sts_throttled replies; {int(result.sts_calls)} STS calls, "
                         f"max {result.max_sts_rate:.0f}/s; emulator AssumeRole outcomes {assume}"
                     )
-    return results
 
 
 def main(argv: list[str]) -> int:
     """Entry point of ``ossmedia bench responder``."""
     args = build_parser().parse_args(argv)
-    results = run(args)
+    with lifetime.command_lifetime(
+        "ossmedia bench responder", draining="finishing the phase in progress"
+    ) as shutdown:
+        try:
+            results = run(args, shutdown)
+        except lifetime.DrainSkipped as skipped:
+            _say("ossmedia bench responder: stopped at once; no results")
+            return lifetime.signal_status(skipped.signum)
+    results["stopped_by"] = shutdown.signal_name
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")
+    wanted = ["round_trip", "throughput"] + (["storm"] if args.storm_devices else [])
+    if any(phase not in results for phase in wanted):
+        _say(f"stopped early by {shutdown.signal_name}: a phase that did not run met no goal")
+        return 1
     storm_ok = True
     if "storm" in results:
         s = results["storm"]
