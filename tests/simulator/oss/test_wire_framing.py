@@ -187,3 +187,29 @@ def test_plain_content_length_keeps_the_connection(oss: OssEnv, bucket: oss2.Buc
     finally:
         conn.close()
     assert bucket.get_object("plain-1").read() == b"abc"
+
+
+def test_keys_with_control_characters_are_stored_and_listed_url_encoded(
+    oss: OssEnv, bucket: oss2.Bucket
+) -> None:
+    conn = WireConnection(oss.endpoint)
+    try:
+        key = "specified-char-\x01\x07"
+        target = f"/{oss.bucket}/specified-char-%01%07"
+        put = _head(oss, conn, "PUT", target, f"/{oss.bucket}/{key}", {"Content-Length": "2"})
+        conn.send(put + b"ok")
+        assert conn.read_response().status == 200
+        # Same connection: the listing names the key percent-encoded.
+        listing = f"/{oss.bucket}/?encoding-type=url&prefix=specified"
+        conn.send(_head(oss, conn, "GET", listing, f"/{oss.bucket}/"))
+        response = conn.read_response()
+        assert response.status == 200
+        assert b"<EncodingType>url</EncodingType>" in response.body
+        assert b"<Key>specified-char-%01%07</Key>" in response.body
+    finally:
+        conn.close()
+    # And through oss2, which always lists with encoding-type=url.
+    assert [o.key for o in oss2.ObjectIterator(bucket, prefix="specified")] == [key]
+    assert bucket.get_object(key).read() == b"ok"
+    bucket.put_object("nul\x00and\x1f", b"x")
+    assert bucket.head_object("nul\x00and\x1f").content_length == 1
