@@ -288,6 +288,7 @@ class Authenticator:
                 "x-oss-content-sha256 must be UNSIGNED-PAYLOAD.",
                 name="x-oss-content-sha256",
                 value=payload_hash,
+                ec="0002-00000214",
             )
         access_key_id, scope = self._check_credential(credential, x_oss_date)
         secret, principal = self._resolve(access_key_id, req.headers.get("x-oss-security-token"))

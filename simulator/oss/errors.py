@@ -34,6 +34,11 @@ Tree::
         ├── NotImplemented              501  (an OSS sub-resource this emulator does not serve)
         └── InternalError               500  (a bug; logged with a traceback)
 
+Every error may carry an EC (error-code detail, ``0026-00000001``) that real OSS sends in the
+``x-oss-ec`` header and an ``<EC>`` element (oss2 exposes it as ``e.ec``), with a
+``<RecommendDoc>`` link; a class declares its documented EC as ``EC``, and a raise site that
+knows a more specific one passes ``ec=``. Errors whose EC OSS does not document carry none.
+
 Codes and statuses are the ones real OSS sends, because ``oss2`` picks its exception class
 by the exact ``(status, code)`` pair. Real OSS documents no code for an append that would
 pass the 5 GiB appendable-object limit; this emulator answers ``409 ObjectSizeTooLarge``
@@ -58,7 +63,10 @@ class OssError(EmulatorError):
         elements: extra child elements of ``<Error>`` (``Key``, ``BucketName``, ``StringToSign`` ...),
             in order.
         headers: extra response headers (``x-oss-next-append-position`` ...).
+        ec: the error-code detail; the class's documented ``EC`` when not given.
     """
+
+    EC: str | None = None
 
     def __init__(
         self,
@@ -68,22 +76,26 @@ class OssError(EmulatorError):
         *,
         elements: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        ec: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.http_status = http_status
         self.elements: dict[str, str] = dict(elements or {})
         self.headers: dict[str, str] = dict(headers or {})
+        self.ec = ec or self.EC
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, http_status={self.http_status})"
 
 
 class AccessDenied(OssError):
-    """403 AccessDenied."""
+    """403 AccessDenied (``ec=`` names the documented detail where one is known)."""
 
-    def __init__(self, message: str = "AccessDenied", **elements: str) -> None:
-        super().__init__("AccessDenied", message, 403, elements=elements)
+    def __init__(
+        self, message: str = "AccessDenied", *, ec: str | None = None, **elements: str
+    ) -> None:
+        super().__init__("AccessDenied", message, 403, elements=elements, ec=ec)
 
 
 class SignatureDoesNotMatch(OssError):
@@ -95,6 +107,8 @@ class SignatureDoesNotMatch(OssError):
         signature_provided: the signature the request carried.
         canonical_request: for V4, the canonical request the StringToSign hashes.
     """
+
+    EC = "0002-00000040"
 
     def __init__(
         self,
@@ -141,12 +155,13 @@ class RequestTimeTooSkewed(OssError):
 class InvalidArgument(OssError):
     """400 InvalidArgument naming the offending argument (oss2 exposes name and value)."""
 
-    def __init__(self, message: str, *, name: str, value: str) -> None:
+    def __init__(self, message: str, *, name: str, value: str, ec: str | None = None) -> None:
         super().__init__(
             "InvalidArgument",
             message,
             400,
             elements={"ArgumentName": name, "ArgumentValue": value},
+            ec=ec,
         )
 
 
@@ -245,6 +260,8 @@ class InvalidPartOrder(OssError):
 class NoSuchUpload(OssError):
     """404 NoSuchUpload: the upload id is unknown, or the upload was aborted or completed."""
 
+    EC = "0042-00000104"
+
     def __init__(self, upload_id: str) -> None:
         super().__init__(
             "NoSuchUpload",
@@ -278,6 +295,8 @@ class NoSuchBucket(OssError):
 
 class NoSuchKey(OssError):
     """404 NoSuchKey."""
+
+    EC = "0026-00000001"
 
     def __init__(self, key: str) -> None:
         super().__init__(

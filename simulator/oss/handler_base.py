@@ -40,6 +40,8 @@ from simulator.oss.urls import Target
 T = TypeVar("T")
 P = ParamSpec("P")
 DENIED = "You have no right to access this object because of bucket acl."
+# The documented detail of a request no RAM policy allows.
+POLICY_DENIED_EC = "0003-00000201"
 
 
 @dataclass(slots=True)
@@ -110,7 +112,7 @@ class HandlerBase:
         if extra:
             context.update(extra)
         if not self._identity.is_allowed(principal, action, resource, context):
-            raise AccessDenied(DENIED)
+            raise AccessDenied(DENIED, ec=POLICY_DENIED_EC)
 
     @staticmethod
     def _bucket_arn(bucket: BucketRecord) -> str:

@@ -56,10 +56,18 @@ class ObjectHandlers(MultipartHandlers):
         """POST /<bucket>/<key>?append&position=N — append at the object's current length."""
         position_text = call.req.query.get("position")
         if position_text is None:
-            raise InvalidArgument("The position parameter is missing.", name="position", value="")
+            raise InvalidArgument(
+                "The position parameter is missing.",
+                name="position",
+                value="",
+                ec="0016-00000501",
+            )
         if not position_text.isdigit():
             raise InvalidArgument(
-                "The position parameter is invalid.", name="position", value=position_text
+                "The position parameter is invalid.",
+                name="position",
+                value=position_text,
+                ec="0016-00000502",
             )
         bucket, key = self._object_op(call)
         body = await call.req.read_body(self._settings.max_append_object_size, require_length=True)

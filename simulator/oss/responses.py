@@ -23,6 +23,7 @@ from simulator.oss.records import BucketRecord, LifecycleRule, ObjectRecord, Obj
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 Header = tuple[bytes, bytes]
+RECOMMEND_DOC = "https://api.aliyun.com/troubleshoot?q="
 
 
 @dataclass(slots=True)
@@ -118,6 +119,9 @@ def error_document(error: OssError, request_id: str, host_id: str) -> bytes:
         _text("HostId", host_id),
     ]
     parts.extend(_text(name, value) for name, value in error.elements.items())
+    if error.ec is not None:
+        parts.append(_text("EC", error.ec))
+        parts.append(_text("RecommendDoc", RECOMMEND_DOC + error.ec))
     parts.append("</Error>")
     return "".join(parts).encode("utf-8")
 
@@ -130,6 +134,8 @@ def error_response(error: OssError, request_id: str, host_id: str, *, head: bool
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in error.headers.items()
     )
+    if error.ec is not None:
+        headers.append((b"x-oss-ec", error.ec.encode("ascii")))
     if error.http_status == 304:
         return Response(304, headers[1:])
     if head:

@@ -86,8 +86,9 @@ def check_part_number(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_PART_NUMBER:
         raise InvalidArgument(
             f"Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive.",
-            name="partNumber",
+            name="PartNumber",
             value=text,
+            ec="0017-00000220",
         )
     return int(text)
 
