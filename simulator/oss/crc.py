@@ -84,31 +84,38 @@ def _gf2_square(matrix: list[int]) -> list[int]:
     return [_gf2_times(matrix, matrix[n]) for n in range(64)]
 
 
+def _zero_operators() -> list[list[int]]:
+    # Operators for 1, 2, 4, 8 ... zero bytes, squared up from the one-zero-bit operator.
+    one_bit = [_POLY_REFLECTED] + [1 << n for n in range(63)]
+    operator = one_bit
+    for _ in range(3):
+        operator = _gf2_square(operator)
+    operators = [operator]
+    for _ in range(63):
+        operators.append(_gf2_square(operators[-1]))
+    return operators
+
+
+_ZERO_BYTES: list[list[int]] = []
+
+
 def crc64_combine(crc1: int, crc2: int, length2: int) -> int:
     """The CRC-64 of ``a + b`` from ``crc64(a)``, ``crc64(b)`` and ``len(b)``.
 
     This is how a multipart object's CRC comes from its parts' CRCs without reading a byte of
     them again: appending ``length2`` zero bytes to ``a`` is a linear map on the CRC register,
-    applied here by repeated squaring of the one-zero-bit operator (O(log length2) 64x64 GF(2)
-    matrix products), after which ``b``'s CRC is xor-ed in (the init and final xor cancel).
+    applied here as the product of the cached operators for the powers of two in ``length2``
+    (64x64 GF(2) matrices, built once by repeated squaring), after which ``b``'s CRC is xor-ed
+    in (the init and final xor cancel). A combine costs microseconds.
     """
     if length2 <= 0:
         return crc1
-    # The operator for one zero bit: shift right, xor the polynomial when the low bit was set.
-    odd = [_POLY_REFLECTED] + [1 << n for n in range(63)]
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four zero bits
-    while True:
-        even = _gf2_square(odd)  # the first pass: one zero byte
+    if not _ZERO_BYTES:
+        _ZERO_BYTES.extend(_zero_operators())
+    bit = 0
+    while length2:
         if length2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(_ZERO_BYTES[bit], crc1)
         length2 >>= 1
-        if not length2:
-            break
-        odd = _gf2_square(even)
-        if length2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        length2 >>= 1
-        if not length2:
-            break
+        bit += 1
     return crc1 ^ crc2

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from simulator.oss.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
@@ -270,7 +270,7 @@ class DurableStore:
         bucket: str,
         upload_id: str,
         part: PartRecord,
-        data: bytes,
+        data: Sequence[bytes],
         replaced: PartRecord | None,
     ) -> None:
         """Write a part's bytes, then its record (replacing ``replaced``)."""
@@ -281,7 +281,10 @@ class DurableStore:
             0o644,
         )
         try:
-            _write_all(fd, data, 0)
+            offset = 0
+            for piece in data:
+                _write_all(fd, piece, offset)
+                offset += len(piece)
             if self._fsync:
                 os.fsync(fd)
         finally:
@@ -290,10 +293,32 @@ class DurableStore:
         if replaced is not None and replaced.generation != part.generation:
             (directory / f"{replaced.number}.{replaced.generation}.data").unlink(missing_ok=True)
 
-    def read_part(self, bucket: str, upload_id: str, part: PartRecord) -> bytes:
-        """A part's bytes."""
-        path = self._upload_dir(bucket, upload_id) / f"{part.number}.{part.generation}.data"
-        return path.read_bytes()
+    def assemble_upload(
+        self,
+        bucket: str,
+        upload_id: str,
+        parts: Sequence[PartRecord],
+        record: ObjectRecord,
+        replaced: ObjectRecord | None,
+    ) -> None:
+        """Write the parts' bytes one after another into a new data file, then commit."""
+        base = self._object_base(bucket, record.key)
+        self._ensure_dir(base.parent)
+        directory = self._upload_dir(bucket, upload_id)
+        fd = os.open(
+            self._data_path(base, record.generation), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+        )
+        try:
+            offset = 0
+            for part in parts:
+                data = (directory / f"{part.number}.{part.generation}.data").read_bytes()
+                _write_all(fd, data, offset)
+                offset += len(data)
+            if self._fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._commit(base, record, replaced)
 
     def delete_upload(self, bucket: str, upload_id: str) -> None:
         """Forget an upload and its parts (record first: a crash leaves no half upload)."""

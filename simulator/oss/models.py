@@ -249,17 +249,21 @@ class OssModel:
             previous = state.objects.get(key)
             if forbid_overwrite and previous is not None:
                 raise FileAlreadyExists(key)
-            record = new_record(
-                key,
-                assembled.data,
-                assembled.etag,
-                assembled.crc64,
-                ObjectType.MULTIPART,
-                assembled.upload.fields,
-                now,
-                previous,
+            record = ObjectRecord(
+                key=key,
+                size=assembled.size,
+                etag=assembled.etag,
+                crc64=assembled.crc64,
+                mtime=int(now),
+                object_type=ObjectType.MULTIPART,
+                content_type=assembled.upload.fields.content_type or DEFAULT_CONTENT_TYPE,
+                user_meta=dict(assembled.upload.fields.user_meta),
+                http_headers=dict(assembled.upload.fields.http_headers),
+                generation=0 if previous is None else previous.generation + 1,
             )
-            self._store.put_object(bucket, record, assembled.data, previous)
+            self._store.assemble_upload(
+                bucket, assembled.upload.upload_id, assembled.parts, record, previous
+            )
             self._index_put(state, record)
         return record
 

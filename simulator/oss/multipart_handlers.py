@@ -7,14 +7,17 @@ handlers.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from urllib.parse import quote
 
 from simulator.oss import multipart_xml as render
-from simulator.oss.errors import InvalidArgument, NoSuchKey
+from simulator.oss.errors import InvalidArgument, InvalidDigest, NoSuchKey
 from simulator.oss.handler_base import Call, HandlerBase, check_md5, copy_source, stored_fields
 from simulator.oss.payloads import parse_complete
 from simulator.oss.records import ObjectRecord, ObjectType
+from simulator.oss.requests import OssRequest
 from simulator.oss.responses import Response
 from simulator.oss.uploads import Assembled, check_part_number
 
@@ -46,10 +49,16 @@ class MultipartHandlers(HandlerBase):
         upload_id = call.req.query.get("uploadId", "")
         bucket, key = self._object_op(call)
         self._model.uploads.get(bucket.name, key, upload_id)
-        body = await call.req.read_body(self._settings.max_object_size, require_length=True)
-        check_md5(call.req, body)
+        body = await call.req.read_body_chunks(self._settings.max_object_size, require_length=True)
         part = await self._run(
-            self._model.uploads.put_part, bucket.name, key, upload_id, number, body, now=call.now
+            self._model.uploads.put_part,
+            bucket.name,
+            key,
+            upload_id,
+            number,
+            body,
+            now=call.now,
+            content_md5=content_md5(call.req),
         )
         return Response(
             200,
@@ -80,7 +89,7 @@ class MultipartHandlers(HandlerBase):
         finally:
             reader.close()
         part = await self._run(
-            self._model.uploads.put_part, bucket.name, key, upload_id, number, data, now=call.now
+            self._model.uploads.put_part, bucket.name, key, upload_id, number, [data], now=call.now
         )
         return render.copy_part_result(part)
 
@@ -153,6 +162,24 @@ class MultipartHandlers(HandlerBase):
             truncated=len(parts) > max_parts,
             url=url,
         )
+
+
+def content_md5(req: OssRequest) -> bytes | None:
+    """The digest a Content-MD5 header names (None without one).
+
+    Raises:
+        InvalidDigest: the header is not the base64 of 16 bytes.
+    """
+    given = req.headers.get("content-md5")
+    if given is None:
+        return None
+    try:
+        digest = base64.b64decode(given, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidDigest() from None
+    if len(digest) != 16:
+        raise InvalidDigest()
+    return digest
 
 
 def encoding_is_url(query: Mapping[str, str]) -> bool:

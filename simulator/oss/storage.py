@@ -11,6 +11,7 @@ The model serialises calls per object key; a store needs no locking of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from simulator.oss.buffers import BufferReader, ChunkedBuffer
@@ -96,18 +97,25 @@ class ObjectStore(Protocol):
         bucket: str,
         upload_id: str,
         part: PartRecord,
-        data: bytes,
+        data: Sequence[bytes],
         replaced: PartRecord | None,
     ) -> None:
-        """Store a part's bytes and record (replacing ``replaced``, a same-numbered part)."""
-        ...
-
-    def read_part(self, bucket: str, upload_id: str, part: PartRecord) -> bytes:
-        """Return a part's bytes."""
+        """Store a part's bytes (given in pieces) and record, replacing ``replaced``."""
         ...
 
     def delete_upload(self, bucket: str, upload_id: str) -> None:
         """Forget an upload and its parts (completed or aborted)."""
+        ...
+
+    def assemble_upload(
+        self,
+        bucket: str,
+        upload_id: str,
+        parts: Sequence[PartRecord],
+        record: ObjectRecord,
+        replaced: ObjectRecord | None,
+    ) -> None:
+        """Store ``record`` whose bytes are the listed parts' bytes, in order."""
         ...
 
     def close(self) -> None:
@@ -122,7 +130,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str], bytes | ChunkedBuffer] = {}
-        self._parts: dict[tuple[str, str], dict[int, bytes]] = {}
+        self._parts: dict[tuple[str, str], dict[int, list[bytes]]] = {}
 
     def load(self) -> list[tuple[BucketRecord, list[ObjectRecord]]]:
         """Return nothing: a memory store always starts empty."""
@@ -182,19 +190,31 @@ class MemoryStore:
         bucket: str,
         upload_id: str,
         part: PartRecord,
-        data: bytes,
+        data: Sequence[bytes],
         replaced: PartRecord | None,
     ) -> None:
-        """Keep the part's bytes."""
-        self._parts.setdefault((bucket, upload_id), {})[part.number] = data
-
-    def read_part(self, bucket: str, upload_id: str, part: PartRecord) -> bytes:
-        """The part's bytes."""
-        return self._parts[(bucket, upload_id)][part.number]
+        """Keep the part's pieces (immutable bytes: no copy)."""
+        self._parts.setdefault((bucket, upload_id), {})[part.number] = list(data)
 
     def delete_upload(self, bucket: str, upload_id: str) -> None:
         """Forget the parts."""
         self._parts.pop((bucket, upload_id), None)
+
+    def assemble_upload(
+        self,
+        bucket: str,
+        upload_id: str,
+        parts: Sequence[PartRecord],
+        record: ObjectRecord,
+        replaced: ObjectRecord | None,
+    ) -> None:
+        """Chain the parts' bytes into the object (no copy)."""
+        stored = self._parts[(bucket, upload_id)]
+        buf = ChunkedBuffer()
+        for part in parts:
+            for piece in stored[part.number]:
+                buf.append(piece)
+        self._data[(bucket, record.key)] = buf
 
     def close(self) -> None:
         """Drop everything."""

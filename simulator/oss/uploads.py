@@ -28,6 +28,7 @@ from simulator.oss.crc import crc64, crc64_combine
 from simulator.oss.errors import (
     EntityTooSmall,
     InvalidArgument,
+    InvalidDigest,
     InvalidPart,
     InvalidPartOrder,
     NoSuchUpload,
@@ -55,13 +56,15 @@ class Assembled:
 
     Attributes:
         upload: the upload's record (key, fields).
-        data: the object's bytes, parts joined.
+        parts: the parts that make the object, in order (the store joins their bytes).
+        size: the object's size.
         etag: the multipart ETag (``<md5-of-md5s>-<count>``).
         crc64: the CRC-64 combined from the parts.
     """
 
     upload: UploadRecord
-    data: bytes
+    parts: list[PartRecord]
+    size: int
     etag: str
     crc64: int
 
@@ -133,19 +136,40 @@ class Uploads:
             return self._find(bucket, key, upload_id).record
 
     def put_part(
-        self, bucket: str, key: str, upload_id: str, number: int, data: bytes, *, now: float
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        number: int,
+        data: Sequence[bytes],
+        *,
+        now: float,
+        content_md5: bytes | None = None,
     ) -> PartRecord:
         """Store part ``number`` of an upload (replacing an earlier one of that number).
 
+        ``data`` is the part in the pieces it arrived in; they are hashed and stored without
+        being joined. ``content_md5`` (the request's Content-MD5) must match them.
+
         Raises:
             NoSuchUpload: the upload is unknown (or was completed or aborted meanwhile).
+            InvalidDigest: ``content_md5`` is not the part's MD5 (nothing is stored).
         """
-        etag = hashlib.md5(data, usedforsecurity=False).hexdigest().upper()
+        md5 = hashlib.md5(usedforsecurity=False)
+        crc = 0
+        size = 0
+        for piece in data:
+            md5.update(piece)
+            crc = crc64(piece, crc)
+            size += len(piece)
+        if content_md5 is not None and md5.digest() != content_md5:
+            raise InvalidDigest()
+        etag = md5.hexdigest().upper()
         with self._lock:
             upload = self._find(bucket, key, upload_id)
             previous = upload.parts.get(number)
             upload.generations += 1
-            part = PartRecord(number, len(data), etag, crc64(data), int(now), upload.generations)
+            part = PartRecord(number, size, etag, crc, int(now), upload.generations)
         # The bytes are stored before the part is listed, so a Complete never sees a part
         # whose bytes are not there yet.
         self._store.put_part(bucket, upload_id, part, data, previous)
@@ -185,7 +209,9 @@ class Uploads:
         listed: Sequence[tuple[int, str]] | None,
         commit: Callable[[Assembled], None],
     ) -> Assembled:
-        """Join the listed parts (``None``: every uploaded part) and hand them to ``commit``.
+        """Check the listed parts (``None``: every uploaded part) and hand them to ``commit``,
+        which stores the object (the store joins the parts' bytes without the model copying
+        them).
 
         The upload is gone once ``commit`` returns; if it raises, the upload stays as it was.
 
@@ -196,13 +222,13 @@ class Uploads:
         with self._lock:
             upload = self._find(bucket, key, upload_id)
             chosen = self._choose(upload, listed)
-            data = b"".join(self._store.read_part(bucket, upload_id, p) for p in chosen)
             md5s = b"".join(bytes.fromhex(p.etag) for p in chosen)
             etag = f"{hashlib.md5(md5s, usedforsecurity=False).hexdigest().upper()}-{len(chosen)}"
             crc = 0
             for part in chosen:
                 crc = crc64_combine(crc, part.crc64, part.size)
-            assembled = Assembled(upload.record, data, etag, crc)
+            size = sum(p.size for p in chosen)
+            assembled = Assembled(upload.record, chosen, size, etag, crc)
             commit(assembled)
             del self._uploads[upload_id]
         self._store.delete_upload(bucket, upload_id)

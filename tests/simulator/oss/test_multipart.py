@@ -238,3 +238,16 @@ def test_uploads_in_progress_survive_a_restart(tmp_path: Path, mode: str) -> Non
         bucket = OssEnv.from_handle(handle, bucket=name).bucket_client()
         assert bucket.get_object("durable/seg").read() == data
         assert list(oss2.MultipartUploadIterator(bucket)) == []
+
+
+def test_a_part_with_a_wrong_content_md5_is_refused_and_not_stored(bucket: oss2.Bucket) -> None:
+    upload_id = bucket.init_multipart_upload("md5").upload_id
+    good = bucket.upload_part("md5", upload_id, 1, b"first")
+    with pytest.raises(oss2.exceptions.InvalidDigest):
+        bucket.upload_part(
+            "md5", upload_id, 1, b"second", headers={"Content-MD5": oss2.utils.content_md5(b"x")}
+        )
+    right = oss2.utils.content_md5(b"third")
+    assert bucket.upload_part("md5", upload_id, 2, b"third", headers={"Content-MD5": right})
+    parts = list(oss2.PartIterator(bucket, "md5", upload_id))
+    assert (parts[0].part_number, parts[0].etag) == (1, good.etag)
