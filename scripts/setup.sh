@@ -14,6 +14,9 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v mosquitto_passwd >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)   # the real encoder of the device tests
+command -v gst-launch-1.0 >/dev/null 2>&1 \
+  || need_apt+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly)
 # The camera bundle's tests run ARM root file systems under qemu-user and check the
 # systemd unit; debootstrap fetches those root file systems.
 command -v qemu-aarch64-static >/dev/null 2>&1 || need_apt+=(qemu-user-static)

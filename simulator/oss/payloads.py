@@ -1,4 +1,5 @@
-"""XML request bodies: batch delete, lifecycle configuration, bucket creation, multipart completion.
+"""XML request bodies: batch delete, lifecycle, Block Public Access, bucket creation, multipart
+completion.
 
 Documents with a DOCTYPE are refused outright (no entity tricks reach the parser); anything
 that is not the expected document is MalformedXML, as OSS answers.
@@ -161,3 +162,20 @@ def parse_complete(body: bytes) -> list[tuple[int, str]]:
     if not parts or len(parts) > MAX_COMPLETE_PARTS:
         raise MalformedXML(f"between 1 and {MAX_COMPLETE_PARTS} parts may be completed")
     return parts
+
+
+def parse_public_access_block(body: bytes) -> bool:
+    """Parse a PutBucketPublicAccessBlock body.
+
+    Returns:
+        Whether Block Public Access is to be on.
+
+    Raises:
+        MalformedXML: not a ``<PublicAccessBlockConfiguration>`` with a true/false
+            ``<BlockPublicAccess>``.
+    """
+    root = _parse(body, "PublicAccessBlockConfiguration")
+    value = (root.findtext("BlockPublicAccess") or "").strip().lower()
+    if value not in ("true", "false"):
+        raise MalformedXML("BlockPublicAccess must be true or false")
+    return value == "true"
