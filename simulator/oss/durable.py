@@ -220,6 +220,11 @@ class DurableStore:
         self._sync_dir(base.parent)
         self._data_path(base, record.generation).unlink(missing_ok=True)
 
+    def update_record(self, bucket: str, record: ObjectRecord) -> None:
+        """Replace the object's record; its data file stays."""
+        base = self._object_base(bucket, record.key)
+        self._write_json(base.with_name(base.name + ".json"), record.to_json())
+
     def open_object(self, bucket: str, record: ObjectRecord) -> FileReader:
         """Open the object's data file (stays valid if the object is replaced meanwhile)."""
         return FileReader(self._data_path(self._object_base(bucket, record.key), record.generation))

@@ -32,6 +32,7 @@ from simulator.oss.errors import (
 )
 from simulator.oss.models import OssModel
 from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.payloads import check_tags
 from simulator.oss.records import BucketRecord, ObjectFields
 from simulator.oss.requests import OssRequest
 from simulator.oss.settings import OssSettings
@@ -169,10 +170,23 @@ _STORED_HEADERS = (
 
 
 def stored_fields(headers: Mapping[str, str]) -> ObjectFields:
-    """What a Put, Append or InitiateMultipartUpload stores besides the bytes."""
+    """What a Put, Append or InitiateMultipartUpload stores besides the bytes.
+
+    Raises:
+        InvalidArgument: ``x-oss-tagging`` breaks OSS's tag rules.
+    """
     meta = {name[11:]: value for name, value in headers.items() if name.startswith("x-oss-meta-")}
     stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
-    return ObjectFields(headers.get("content-type") or None, meta, stored)
+    tagging = headers.get("x-oss-tagging")
+    tags: dict[str, str] = {}
+    if tagging:
+        # Query-string form, each key and value URL-encoded (``a=1&b=x%20y``).
+        pairs = [
+            (unquote(k), unquote(v))
+            for k, _, v in (item.partition("=") for item in tagging.split("&") if item)
+        ]
+        tags = check_tags(pairs, source="x-oss-tagging")
+    return ObjectFields(headers.get("content-type") or None, meta, stored, tags)
 
 
 def copy_source(headers: Mapping[str, str]) -> tuple[str, str]:

@@ -264,6 +264,7 @@ class OssModel:
                 user_meta=dict(assembled.upload.fields.user_meta),
                 http_headers=dict(assembled.upload.fields.http_headers),
                 generation=0 if previous is None else previous.generation + 1,
+                tags=dict(assembled.upload.fields.tags),
             )
             self._store.assemble_upload(
                 bucket, assembled.upload.upload_id, assembled.parts, record, previous
@@ -366,6 +367,22 @@ class OssModel:
                 )
             self._store.copy_object(src_bucket, source, dst_bucket, record, previous)
             self._index_put(dst_state, record)
+        return record
+
+    def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> ObjectRecord:
+        """Replace an object's tags (``{}`` removes them).
+
+        Raises:
+            NoSuchBucket, NoSuchKey.
+        """
+        state = self._bucket(bucket)
+        with self._stripe_lock(bucket, key):
+            current = state.objects.get(key)
+            if current is None:
+                raise NoSuchKey(key)
+            record = replace(current, tags=dict(tags))
+            self._store.update_record(bucket, record)
+            self._index_put(state, record)
         return record
 
     def delete_object(self, bucket: str, key: str) -> bool:

@@ -9,6 +9,7 @@ from simulator.oss import responses as render
 from simulator.oss.errors import InvalidArgument, OssError
 from simulator.oss.handler_base import Call, check_md5, copy_source, stored_fields
 from simulator.oss.multipart_handlers import MultipartHandlers
+from simulator.oss.payloads import parse_tagging
 from simulator.oss.preconditions import check_preconditions
 from simulator.oss.ranges import select_range
 from simulator.oss.requests import OssRequest
@@ -165,6 +166,25 @@ class ObjectHandlers(MultipartHandlers):
             (b"last-modified", render.http_date(record.mtime).encode("ascii")),
         ]
         return Response(200, headers, length=record.size)
+
+    async def put_object_tagging(self, call: Call) -> Response:
+        """PUT /<bucket>/<key>?tagging — replace the object's tags."""
+        bucket, key = self._object_op(call)
+        body = await call.req.read_body(self._settings.max_xml_body)
+        check_md5(call.req, body)
+        await self._run(self._model.set_tags, bucket.name, key, parse_tagging(body))
+        return Response(200)
+
+    async def get_object_tagging(self, call: Call) -> Response:
+        """GET /<bucket>/<key>?tagging — the object's tags."""
+        bucket, key = self._object_op(call)
+        return render.tagging(self._model.head_object(bucket.name, key).tags)
+
+    async def delete_object_tagging(self, call: Call) -> Response:
+        """DELETE /<bucket>/<key>?tagging — remove the object's tags."""
+        bucket, key = self._object_op(call)
+        await self._run(self._model.set_tags, bucket.name, key, {})
+        return Response(204)
 
     async def delete_object(self, call: Call) -> Response:
         """DELETE /<bucket>/<key> — 204 whether or not the key existed."""

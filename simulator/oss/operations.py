@@ -116,6 +116,9 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("HeadObject", "object", "HEAD", OH.head_object, action="oss:GetObject"),
     _op("GetObjectMeta", "object", "HEAD", OH.get_object_meta, sub=["objectMeta"], action="oss:GetObject"),
     _op("DeleteObject", "object", "DELETE", OH.delete_object),
+    _op("PutObjectTagging", "object", "PUT", OH.put_object_tagging, sub=["tagging"]),
+    _op("GetObjectTagging", "object", "GET", OH.get_object_tagging, sub=["tagging"]),
+    _op("DeleteObjectTagging", "object", "DELETE", OH.delete_object_tagging, sub=["tagging"]),
     _op("InitiateMultipartUpload", "object", "POST", OH.initiate_multipart_upload, sub=["uploads"], action="oss:PutObject"),
     _op("UploadPart", "object", "PUT", OH.upload_part, sub=["partNumber", "uploadId"], action="oss:PutObject"),
     # Also needs oss:GetObject on the source, which the handler checks.
@@ -132,9 +135,6 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("PutObjectAcl", "object", "PUT", sub=["acl"]),
     _op("GetSymlink", "object", "GET", sub=["symlink"], action="oss:GetObject"),
     _op("PutSymlink", "object", "PUT", sub=["symlink"], action="oss:PutObject"),
-    _op("GetObjectTagging", "object", "GET", sub=["tagging"]),
-    _op("PutObjectTagging", "object", "PUT", sub=["tagging"]),
-    _op("DeleteObjectTagging", "object", "DELETE", sub=["tagging"]),
     _op("RestoreObject", "object", "POST", sub=["restore"]),
 )
 # fmt: on

@@ -179,3 +179,44 @@ def parse_public_access_block(body: bytes) -> bool:
     if value not in ("true", "false"):
         raise MalformedXML("BlockPublicAccess must be true or false")
     return value == "true"
+
+
+MAX_TAGS = 10
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+
+
+def check_tags(tags: list[tuple[str, str]], *, source: str) -> dict[str, str]:
+    """OSS's tag rules: at most 10 tags, keys 1-128 and values 0-256 characters, keys unique.
+
+    Raises:
+        InvalidArgument: a rule is broken (``source`` names the header or element).
+    """
+    if len(tags) > MAX_TAGS:
+        raise InvalidArgument(
+            f"Object tags cannot be greater than {MAX_TAGS}.", name=source, value=str(len(tags))
+        )
+    result: dict[str, str] = {}
+    for key, value in tags:
+        if not 1 <= len(key) <= MAX_TAG_KEY or len(value) > MAX_TAG_VALUE or key in result:
+            raise InvalidArgument("The tag provided is invalid.", name=source, value=key)
+        result[key] = value
+    return result
+
+
+def parse_tagging(body: bytes) -> dict[str, str]:
+    """Parse a PutObjectTagging body (``<Tagging><TagSet><Tag><Key/><Value/>``).
+
+    Raises:
+        MalformedXML: not a ``<Tagging>`` document of tags with keys.
+        InvalidArgument: the tags break OSS's rules.
+    """
+    root = _parse(body, "Tagging")
+    tag_set = root.find("TagSet")
+    tags: list[tuple[str, str]] = []
+    for node in tag_set.findall("Tag") if tag_set is not None else []:
+        key = node.findtext("Key")
+        if key is None:
+            raise MalformedXML("every Tag needs a Key")
+        tags.append((key, node.findtext("Value") or ""))
+    return check_tags(tags, source="Tagging")

@@ -32,6 +32,7 @@ class ObjectRecord:
         user_meta: ``x-oss-meta-*`` headers, names lower-case without the prefix.
         http_headers: stored standard headers (Cache-Control, Content-Disposition ...), lower-case names.
         generation: bumped on every overwrite; lets a durable store name data files uniquely.
+        tags: the object's tags (PutObjectTagging, ``x-oss-tagging``).
     """
 
     key: str
@@ -44,6 +45,7 @@ class ObjectRecord:
     user_meta: dict[str, str] = field(default_factory=dict)
     http_headers: dict[str, str] = field(default_factory=dict)
     generation: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
 
     def appended(self, *, size: int, crc64: int, etag: str, mtime: int) -> ObjectRecord:
         """This record after an append (a fast ``dataclasses.replace`` for the hot path)."""
@@ -58,6 +60,7 @@ class ObjectRecord:
             self.user_meta,
             self.http_headers,
             self.generation,
+            self.tags,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class ObjectRecord:
             user_meta={str(k): str(v) for k, v in data.get("user_meta", {}).items()},
             http_headers={str(k): str(v) for k, v in data.get("http_headers", {}).items()},
             generation=int(data.get("generation", 0)),
+            tags={str(k): str(v) for k, v in data.get("tags", {}).items()},
         )
 
 
@@ -174,11 +178,13 @@ class ObjectFields:
         content_type: Content-Type (``None`` = application/octet-stream).
         user_meta: ``x-oss-meta-*`` values, names lower-case without the prefix.
         http_headers: standard headers stored with the object (cache-control ...).
+        tags: tags given with ``x-oss-tagging``.
     """
 
     content_type: str | None = None
     user_meta: dict[str, str] = field(default_factory=dict)
     http_headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def new_record(
@@ -206,6 +212,7 @@ def new_record(
         user_meta=dict(fields.user_meta),
         http_headers=dict(fields.http_headers),
         generation=0 if previous is None else previous.generation + 1,
+        tags=dict(fields.tags),
     )
 
 
@@ -247,6 +254,7 @@ class UploadRecord:
                 None if raw.get("content_type") is None else str(raw["content_type"]),
                 {str(k): str(v) for k, v in raw.get("user_meta", {}).items()},
                 {str(k): str(v) for k, v in raw.get("http_headers", {}).items()},
+                {str(k): str(v) for k, v in raw.get("tags", {}).items()},
             ),
         )
 

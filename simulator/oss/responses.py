@@ -91,6 +91,8 @@ def object_headers(record: ObjectRecord) -> list[Header]:
     ]
     if record.object_type is ObjectType.APPENDABLE:
         headers.append((b"x-oss-next-append-position", str(record.size).encode("ascii")))
+    if record.tags:
+        headers.append((b"x-oss-tagging-count", str(len(record.tags)).encode("ascii")))
     for name, value in record.http_headers.items():
         headers.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
     for name, value in record.user_meta.items():
@@ -363,3 +365,11 @@ def copy_result(record: ObjectRecord) -> Response:
             (b"x-oss-hash-crc64ecma", str(record.crc64).encode()),
         ],
     )
+
+
+def tagging(tags: dict[str, str]) -> Response:
+    """The GetObjectTagging result."""
+    body = "".join(
+        f"<Tag>{_text('Key', key)}{_text('Value', value)}</Tag>" for key, value in tags.items()
+    )
+    return xml_response(f"<Tagging><TagSet>{body}</TagSet></Tagging>")

@@ -84,6 +84,10 @@ class ObjectStore(Protocol):
         """Open an object's bytes for reading."""
         ...
 
+    def update_record(self, bucket: str, record: ObjectRecord) -> None:
+        """Commit a changed record of an object whose bytes stay as they are (tags)."""
+        ...
+
     def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
         """Return every multipart upload in progress: (bucket, upload, parts)."""
         ...
@@ -176,6 +180,9 @@ class MemoryStore:
     def open_object(self, bucket: str, record: ObjectRecord) -> ObjectReader:
         """Return a reader over the object's bytes as they are now (later appends only add)."""
         return BufferReader(self._data.get((bucket, record.key), b""))
+
+    def update_record(self, bucket: str, record: ObjectRecord) -> None:
+        """Nothing to do: the model holds records."""
 
     def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
         """Return nothing: a memory store always starts empty."""
