@@ -21,6 +21,8 @@ Tree::
         ├── NoSuchKey                   404
         ├── NoSuchLifecycle             404
         ├── NoSuchUpload                404  (unknown, aborted or completed upload id)
+        ├── SymlinkTargetNotExist       404  (a symlink read whose target is gone)
+        ├── NotSymlink                  400  (GetSymlink on an object that is not one)
         ├── MethodNotAllowed            405
         ├── BucketAlreadyExists         409
         ├── BucketNotEmpty              409
@@ -278,6 +280,27 @@ class MissingContentLength(OssError):
     def __init__(self) -> None:
         super().__init__(
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
+
+
+class SymlinkTargetNotExist(OssError):
+    """404 SymlinkTargetNotExist: the object a symlink points to does not exist."""
+
+    def __init__(self, key: str, target: str) -> None:
+        super().__init__(
+            "SymlinkTargetNotExist",
+            "The symlink target object does not exist.",
+            404,
+            elements={"Key": key, "SymlinkTarget": target},
+        )
+
+
+class NotSymlink(OssError):
+    """400 NotSymlink: GetSymlink on an object that is not a symlink."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "NotSymlink", "The specified object is not a symlink.", 400, elements={"Key": key}
         )
 
 

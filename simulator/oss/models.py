@@ -25,9 +25,11 @@ from simulator.oss.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchLifecycle,
+    NotSymlink,
     ObjectNotAppendable,
     ObjectSizeTooLarge,
     PositionNotEqualToLength,
+    SymlinkTargetNotExist,
 )
 from simulator.oss.listing import ListPage, list_page
 from simulator.oss.names import check_bucket_name, check_object_key
@@ -206,8 +208,55 @@ class OssModel:
             NoSuchBucket, NoSuchKey.
         """
         with self._stripe_lock(bucket, key):
-            record = self.head_object(bucket, key)
+            record = self.follow(bucket, self.head_object(bucket, key))
             return record, self._store.open_object(bucket, record)
+
+    def follow(self, bucket: str, record: ObjectRecord) -> ObjectRecord:
+        """The object a record stands for: itself, or a symlink's target (one step).
+
+        Raises:
+            SymlinkTargetNotExist: the symlink's target is gone.
+        """
+        if record.symlink_target is None:
+            return record
+        target = self._bucket(bucket).objects.get(record.symlink_target)
+        if target is None or target.symlink_target is not None:
+            raise SymlinkTargetNotExist(record.key, record.symlink_target)
+        return target
+
+    def put_symlink(
+        self, bucket: str, key: str, target: str, fields: ObjectFields, *, now: float
+    ) -> ObjectRecord:
+        """Create or replace a symlink ``key`` -> ``target`` (the target need not exist yet).
+
+        Raises:
+            NoSuchBucket, InvalidObjectName.
+        """
+        check_object_key(key)
+        check_object_key(target)
+        state = self._bucket(bucket)
+        etag = hashlib.md5(target.encode("utf-8"), usedforsecurity=False).hexdigest().upper()
+        with self._stripe_lock(bucket, key):
+            previous = state.objects.get(key)
+            record = replace(
+                new_record(key, b"", etag, 0, ObjectType.SYMLINK, fields, now, previous),
+                symlink_target=target,
+            )
+            self._store.put_object(bucket, record, b"", previous)
+            self._index_put(state, record)
+        return record
+
+    def get_symlink(self, bucket: str, key: str) -> ObjectRecord:
+        """A symlink's own record.
+
+        Raises:
+            NoSuchBucket, NoSuchKey.
+            NotSymlink: the object is not a symlink.
+        """
+        record = self.head_object(bucket, key)
+        if record.symlink_target is None:
+            raise NotSymlink(key)
+        return record
 
     def put_object(
         self,

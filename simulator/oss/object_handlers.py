@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
+from urllib.parse import quote, unquote
 
 from simulator.oss import responses as render
 from simulator.oss.errors import InvalidArgument, OssError
 from simulator.oss.handler_base import Call, check_md5, copy_source, stored_fields
 from simulator.oss.multipart_handlers import MultipartHandlers
+from simulator.oss.names import check_object_key
 from simulator.oss.payloads import parse_tagging
 from simulator.oss.preconditions import check_preconditions
 from simulator.oss.ranges import select_range
@@ -153,7 +155,7 @@ class ObjectHandlers(MultipartHandlers):
     async def head_object(self, call: Call) -> Response:
         """HEAD /<bucket>/<key> — the object's headers."""
         bucket, key = self._object_op(call)
-        record = self._model.head_object(bucket.name, key)
+        record = self._model.follow(bucket.name, self._model.head_object(bucket.name, key))
         check_preconditions(call.req.headers, record)
         return Response(200, render.object_headers(record), length=record.size)
 
@@ -166,6 +168,42 @@ class ObjectHandlers(MultipartHandlers):
             (b"last-modified", render.http_date(record.mtime).encode("ascii")),
         ]
         return Response(200, headers, length=record.size)
+
+    async def put_symlink(self, call: Call) -> Response:
+        """PUT /<bucket>/<key>?symlink with x-oss-symlink-target — a symlink in the bucket."""
+        raw_target = call.req.headers.get("x-oss-symlink-target", "")
+        target = unquote(raw_target)
+        try:
+            check_object_key(target)
+        except OssError:
+            raise InvalidArgument(
+                "The symlink target is invalid.", name="x-oss-symlink-target", value=raw_target
+            ) from None
+        bucket, key = self._object_op(call)
+        await call.req.drain(self._settings.max_drain_bytes)
+        record = await self._run(
+            self._model.put_symlink,
+            bucket.name,
+            key,
+            target,
+            stored_fields(call.req.headers),
+            now=call.now,
+        )
+        return Response(200, [(b"etag", f'"{record.etag}"'.encode("ascii"))])
+
+    async def get_symlink(self, call: Call) -> Response:
+        """GET /<bucket>/<key>?symlink — where a symlink points."""
+        bucket, key = self._object_op(call)
+        record = self._model.get_symlink(bucket.name, key)
+        target = quote(record.symlink_target or "", safe="")
+        return Response(
+            200,
+            [
+                (b"x-oss-symlink-target", target.encode("ascii")),
+                (b"etag", f'"{record.etag}"'.encode("ascii")),
+                (b"last-modified", render.http_date(record.mtime).encode("ascii")),
+            ],
+        )
 
     async def put_object_tagging(self, call: Call) -> Response:
         """PUT /<bucket>/<key>?tagging — replace the object's tags."""

@@ -116,6 +116,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("HeadObject", "object", "HEAD", OH.head_object, action="oss:GetObject"),
     _op("GetObjectMeta", "object", "HEAD", OH.get_object_meta, sub=["objectMeta"], action="oss:GetObject"),
     _op("DeleteObject", "object", "DELETE", OH.delete_object),
+    _op("PutSymlink", "object", "PUT", OH.put_symlink, sub=["symlink"], action="oss:PutObject"),
+    _op("GetSymlink", "object", "GET", OH.get_symlink, sub=["symlink"], action="oss:GetObject"),
     _op("PutObjectTagging", "object", "PUT", OH.put_object_tagging, sub=["tagging"]),
     _op("GetObjectTagging", "object", "GET", OH.get_object_tagging, sub=["tagging"]),
     _op("DeleteObjectTagging", "object", "DELETE", OH.delete_object_tagging, sub=["tagging"]),
@@ -133,8 +135,6 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("ListMultipartUploads", "bucket", "GET", BH.list_multipart_uploads, sub=["uploads"]),
     _op("GetObjectAcl", "object", "GET", sub=["acl"]),
     _op("PutObjectAcl", "object", "PUT", sub=["acl"]),
-    _op("GetSymlink", "object", "GET", sub=["symlink"], action="oss:GetObject"),
-    _op("PutSymlink", "object", "PUT", sub=["symlink"], action="oss:PutObject"),
     _op("RestoreObject", "object", "POST", sub=["restore"]),
 )
 # fmt: on

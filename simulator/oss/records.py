@@ -15,6 +15,7 @@ class ObjectType(StrEnum):
     NORMAL = "Normal"
     APPENDABLE = "Appendable"
     MULTIPART = "Multipart"
+    SYMLINK = "Symlink"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class ObjectRecord:
         http_headers: stored standard headers (Cache-Control, Content-Disposition ...), lower-case names.
         generation: bumped on every overwrite; lets a durable store name data files uniquely.
         tags: the object's tags (PutObjectTagging, ``x-oss-tagging``).
+        symlink_target: for a Symlink, the key it points to (in the same bucket).
     """
 
     key: str
@@ -46,6 +48,7 @@ class ObjectRecord:
     http_headers: dict[str, str] = field(default_factory=dict)
     generation: int = 0
     tags: dict[str, str] = field(default_factory=dict)
+    symlink_target: str | None = None
 
     def appended(self, *, size: int, crc64: int, etag: str, mtime: int) -> ObjectRecord:
         """This record after an append (a fast ``dataclasses.replace`` for the hot path)."""
@@ -61,6 +64,7 @@ class ObjectRecord:
             self.http_headers,
             self.generation,
             self.tags,
+            self.symlink_target,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +86,9 @@ class ObjectRecord:
             http_headers={str(k): str(v) for k, v in data.get("http_headers", {}).items()},
             generation=int(data.get("generation", 0)),
             tags={str(k): str(v) for k, v in data.get("tags", {}).items()},
+            symlink_target=None
+            if data.get("symlink_target") is None
+            else str(data["symlink_target"]),
         )
 
 
