@@ -4,14 +4,16 @@ OSS's rules, RAM actions, faults and durable mode (in-process and spawned emulat
 from __future__ import annotations
 
 import os
+from email.utils import formatdate
 from pathlib import Path
 
 import oss2
 import pytest
+import requests
 from oss2.models import PartInfo
 
 from simulator.oss.crc import crc64
-from tests.simulator.oss._raw import raw_request
+from tests.simulator.oss._raw import raw_request, sign_v1
 from tests.simulator.oss._server import MODES, OssEnv, start_emulator
 
 KB = 1024
@@ -251,3 +253,20 @@ def test_a_part_with_a_wrong_content_md5_is_refused_and_not_stored(bucket: oss2.
     assert bucket.upload_part("md5", upload_id, 2, b"third", headers={"Content-MD5": right})
     parts = list(oss2.PartIterator(bucket, "md5", upload_id))
     assert (parts[0].part_number, parts[0].etag) == (1, good.etag)
+
+
+def test_get_uploads_on_a_virtual_host_bucket_lists_uploads(
+    oss: OssEnv, bucket: oss2.Bucket
+) -> None:
+    upload_id = bucket.init_multipart_upload("vh/seg").upload_id
+    headers = {
+        "Date": formatdate(usegmt=True),
+        "Host": f"{oss.bucket}.oss-cn-hangzhou.aliyuncs.com",
+    }
+    signature = sign_v1(oss.handle.access_key_secret, "GET", f"/{oss.bucket}/?uploads", headers)
+    headers["Authorization"] = f"OSS {oss.handle.access_key_id}:{signature}"
+    response = requests.get(f"{oss.endpoint}/?uploads", headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    assert "<ListMultipartUploadsResult>" in response.text
+    assert f"<UploadId>{upload_id}</UploadId>" in response.text
+    assert "<Key>vh/seg</Key>" in response.text
