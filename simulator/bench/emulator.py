@@ -35,6 +35,7 @@ import oss2
 from simulator import lifetime
 from simulator.bench.append_load import LoadResult, LoadSettings, median, run_load
 from simulator.bench.bare_server import BareServer, spawned_bare_server
+from simulator.bench.procfs import process_cpu_s
 from simulator.emulator.handle import EmulatorHandle, spawned_emulator
 
 GOAL_RATIO = 0.5
@@ -56,19 +57,6 @@ class Target:
     access_key_id: str
     access_key_secret: str = field(repr=False)
     pid: int | None = None
-
-
-def process_cpu_s(pid: int | None) -> float | None:
-    """CPU seconds (user + system) a process has used so far; None where unknown (not Linux)."""
-    if pid is None:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            # The command name (field 2) may hold spaces; the fields after its ")" do not.
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _object_lengths(target: Target, result: LoadResult) -> list[dict[str, Any]]:

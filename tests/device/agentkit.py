@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from device.agent.agent import Agent
 from schemas.events import SegmentClosed, Status
@@ -24,6 +25,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         pause.wait(0.02)
+
+
+def directory_stored(agent: Agent, segments: Path, suffixes: Collection[str] | None = None) -> bool:
+    """Whether the agent stored every file of its directory source ``segments``.
+
+    True once the directory holds no file (no file with one of ``suffixes``, when given), the
+    spool is empty and the uploader idle.
+    """
+    left = [path for path in segments.iterdir() if suffixes is None or path.suffix in suffixes]
+    return not left and agent.spool.stats().chunks == 0 and agent.uploader.idle.is_set()
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """The recording ledger in SQLite.
 
-Writes are idempotent by construction: a recording's primary key is the event id and
-``(device_id, seq)`` is unique, so a duplicate or redelivered ``segment.closed`` is ignored
-by the database itself (``INSERT OR IGNORE``); a status only replaces an older one. A
-deleted recording stays as a tombstone so that a late redelivery cannot bring it back.
+Writes are idempotent by construction: a recording's primary key is the event id, so a
+duplicate or redelivered ``segment.closed`` is ignored by the database itself (``INSERT OR
+IGNORE``), and so is the same object reported again under a new event id; a status only
+replaces an older one. The sequence number is *not* a key: a camera whose spool was wiped,
+or a replacement after ``devices rotate``, counts from 0 again, and its new recordings must
+not vanish behind old ones. Such a collision (same camera and ``seq``, another object) is
+stored, logged and counted on the camera's row for the console to show. A deleted
+recording stays as a tombstone so that a late redelivery cannot bring it back.
 HLS content keys live here too, only ever sealed (:mod:`cloud.console.content_keys`); a key
 id is written once.
 
@@ -13,6 +17,7 @@ worker threads; a lock serialises access, which SQLite needs anyway for writes.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,8 +35,9 @@ from cloud.console.ledger.models import (
 __all__ = ["FLEET", "Ledger"]
 
 FLEET = "*"  # retention scope meaning "every camera"
+_log = logging.getLogger("ossmedia.console.ledger")
 
-_SCHEMA = """
+_CREATE_RECORDINGS = """
 CREATE TABLE IF NOT EXISTS recordings (
     event_id       TEXT PRIMARY KEY,
     device_id      TEXT NOT NULL,
@@ -45,9 +51,12 @@ CREATE TABLE IF NOT EXISTS recordings (
     verification   TEXT NOT NULL DEFAULT 'pending',
     reason         TEXT NOT NULL DEFAULT '',
     checked_ms     INTEGER,
-    observed_size  INTEGER,
-    UNIQUE (device_id, seq)
-);
+    observed_size  INTEGER
+)"""
+_SCHEMA = (
+    _CREATE_RECORDINGS
+    + """;
+CREATE INDEX IF NOT EXISTS recordings_by_seq ON recordings (device_id, seq);
 CREATE INDEX IF NOT EXISTS recordings_by_time ON recordings (device_id, start_ms, event_id);
 CREATE INDEX IF NOT EXISTS recordings_by_check ON recordings (verification, checked_ms);
 CREATE TABLE IF NOT EXISTS cameras (
@@ -65,7 +74,8 @@ CREATE TABLE IF NOT EXISTS cameras (
     dropped_bytes    INTEGER,
     n_recordings     INTEGER NOT NULL DEFAULT 0,
     n_flagged        INTEGER NOT NULL DEFAULT 0,
-    last_end_ms      INTEGER
+    last_end_ms      INTEGER,
+    n_seq_collisions INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS retention (
     scope TEXT PRIMARY KEY,
@@ -80,6 +90,7 @@ CREATE TABLE IF NOT EXISTS content_keys (
     PRIMARY KEY (device_id, key_id)
 );
 """
+)
 
 # Every recording query selects these columns; the statements are spelled out in full so no
 # SQL is ever assembled at run time.
@@ -149,7 +160,33 @@ def _camera(row: sqlite3.Row) -> CameraState:
         recordings=row["n_recordings"],
         flagged=row["n_flagged"],
         last_recording_end_ms=row["last_end_ms"],
+        seq_collisions=row["n_seq_collisions"],
     )
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring a ledger written by an earlier version to the current schema, in place.
+
+    Earlier ledgers made ``(device_id, seq)`` unique; SQLite cannot drop a constraint, so the
+    table is copied into one without it. They also lack the collision counter.
+    """
+    row = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type='table' AND name='recordings'"
+    ).fetchone()
+    if row is not None and "UNIQUE (device_id, seq)" in row[0]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("ALTER TABLE recordings RENAME TO recordings_v1")
+            db.execute(_CREATE_RECORDINGS)
+            db.execute("INSERT INTO recordings SELECT * FROM recordings_v1")
+            db.execute("DROP TABLE recordings_v1")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    columns = {r[1] for r in db.execute("PRAGMA table_info(cameras)")}
+    if columns and "n_seq_collisions" not in columns:
+        db.execute("ALTER TABLE cameras ADD COLUMN n_seq_collisions INTEGER NOT NULL DEFAULT 0")
 
 
 # Per-camera counts live in the cameras row and are kept up to date by every write, so the
@@ -173,6 +210,7 @@ class Ledger:
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        _upgrade(self._db)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -238,10 +276,20 @@ class Ledger:
             now_ms: receive time.
 
         Returns:
-            True if it was new; False for a duplicate (same event id, or same camera and
-            sequence number), which changes nothing.
+            True if it was new; False for a duplicate (same event id, or the same camera,
+            sequence number and object), which changes nothing. A new event reusing a
+            sequence number of the camera for *another* object is new (see the module
+            docstring).
         """
         with self._tx() as db:
+            same_seq = db.execute(
+                "SELECT event_id, object_key FROM recordings WHERE device_id = ? AND seq = ?"
+                " AND event_id != ?",
+                (facts.device_id, facts.seq, facts.event_id),
+            ).fetchall()
+            if any(row["object_key"] == facts.object_key for row in same_seq):
+                return False  # the same recording reported again under another event id
+            clash = same_seq[0] if same_seq else None
             cur = db.execute(
                 "INSERT OR IGNORE INTO recordings (event_id, device_id, seq, object_key, size,"
                 " crc64, start_ms, end_ms, received_ms) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -262,10 +310,20 @@ class Ledger:
                 return False
             db.execute(
                 "UPDATE cameras SET n_recordings = n_recordings + 1,"
-                " last_end_ms = MAX(COALESCE(last_end_ms, ?), ?) WHERE device_id = ?",
-                (facts.end_ms, facts.end_ms, facts.device_id),
+                " last_end_ms = MAX(COALESCE(last_end_ms, ?), ?),"
+                " n_seq_collisions = n_seq_collisions + ? WHERE device_id = ?",
+                (facts.end_ms, facts.end_ms, 1 if clash else 0, facts.device_id),
             )
-            return True
+        if clash:
+            _log.warning(
+                "ledger: %s reused seq %d for another object (event %s, earlier event %s);"
+                " both recordings are kept",
+                facts.device_id,
+                facts.seq,
+                facts.event_id,
+                clash["event_id"],
+            )
+        return True
 
     def record_status(self, facts: StatusFacts, *, now_ms: int) -> bool:
         """Store a camera status if it is newer than the one on file.
