@@ -1,6 +1,8 @@
 """The OSS emulator's state and rules: buckets, objects, appends, listing, lifecycle.
 
-No HTTP here. Every mutation of one object key runs under that key's lock (a fixed set of
+No HTTP here. :class:`OssModel` builds on :class:`~simulator.oss.object_kinds.ObjectKinds`
+(multipart objects, symlinks, tags) and :class:`~simulator.oss.object_index.ObjectIndex`
+(indexes, locks, loading). Every mutation of one object key runs under that key's lock (a fixed set of
 striped locks), so a position check and the write it guards are atomic: of several appends at
 the same position exactly one succeeds, the others see PositionNotEqualToLength. A second,
 short-held lock guards the bucket and key indexes. Lock order: key stripe(s) first, then the
@@ -10,11 +12,9 @@ index lock. The store is called while the key stripe is held, never under the in
 from __future__ import annotations
 
 import hashlib
-import threading
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from simulator.oss.crc import crc64
 from simulator.oss.errors import (
@@ -25,14 +25,14 @@ from simulator.oss.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchLifecycle,
-    NotSymlink,
     ObjectNotAppendable,
     ObjectSizeTooLarge,
     PositionNotEqualToLength,
-    SymlinkTargetNotExist,
 )
 from simulator.oss.listing import ListPage, list_page
 from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.object_index import BucketState
+from simulator.oss.object_kinds import ObjectKinds
 from simulator.oss.records import (
     DEFAULT_CONTENT_TYPE,
     BucketRecord,
@@ -43,43 +43,16 @@ from simulator.oss.records import (
     append_etag,
     new_record,
 )
-from simulator.oss.storage import ObjectReader, ObjectStore
-from simulator.oss.uploads import Assembled, Uploads
-
-_STRIPES = 256
+from simulator.oss.storage import ObjectReader
 
 
-@dataclass(slots=True)
-class _Bucket:
-    record: BucketRecord
-    objects: dict[str, ObjectRecord] = field(default_factory=dict)
-    keys: list[str] = field(default_factory=list)
-
-
-class OssModel:
+class OssModel(ObjectKinds):
     """All buckets and objects of one emulator.
 
     Args:
         store: where bytes (and, when durable, records) are kept; loaded on construction.
         max_append_object_size: the largest size an appendable object may reach.
     """
-
-    def __init__(self, store: ObjectStore, *, max_append_object_size: int) -> None:
-        self._store = store
-        self._max_append = max_append_object_size
-        self._index = threading.Lock()
-        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
-        self._buckets: dict[str, _Bucket] = {}
-        for bucket, objects in store.load():
-            state = _Bucket(bucket, {o.key: o for o in objects})
-            state.keys = sorted(state.objects)
-            self._buckets[bucket.name] = state
-        self.uploads = Uploads(store)
-
-    @property
-    def store(self) -> ObjectStore:
-        """The store behind this model."""
-        return self._store
 
     # ---- buckets --------------------------------------------------------------------------
 
@@ -98,7 +71,7 @@ class OssModel:
             if name in self._buckets:
                 raise BucketAlreadyExists(name)
             self._store.save_bucket(record)
-            self._buckets[name] = _Bucket(record)
+            self._buckets[name] = BucketState(record)
         return record
 
     def ensure_bucket(self, name: str, *, owner: str, region: str, now: float) -> BucketRecord:
@@ -190,17 +163,6 @@ class OssModel:
 
     # ---- objects --------------------------------------------------------------------------
 
-    def head_object(self, bucket: str, key: str) -> ObjectRecord:
-        """Return an object's record.
-
-        Raises:
-            NoSuchBucket, NoSuchKey.
-        """
-        record = self._bucket(bucket).objects.get(key)
-        if record is None:
-            raise NoSuchKey(key)
-        return record
-
     def open_object(self, bucket: str, key: str) -> tuple[ObjectRecord, ObjectReader]:
         """Return an object's record and a reader consistent with it.
 
@@ -210,53 +172,6 @@ class OssModel:
         with self._stripe_lock(bucket, key):
             record = self.follow(bucket, self.head_object(bucket, key))
             return record, self._store.open_object(bucket, record)
-
-    def follow(self, bucket: str, record: ObjectRecord) -> ObjectRecord:
-        """The object a record stands for: itself, or a symlink's target (one step).
-
-        Raises:
-            SymlinkTargetNotExist: the symlink's target is gone.
-        """
-        if record.symlink_target is None:
-            return record
-        target = self._bucket(bucket).objects.get(record.symlink_target)
-        if target is None or target.symlink_target is not None:
-            raise SymlinkTargetNotExist(record.key, record.symlink_target)
-        return target
-
-    def put_symlink(
-        self, bucket: str, key: str, target: str, fields: ObjectFields, *, now: float
-    ) -> ObjectRecord:
-        """Create or replace a symlink ``key`` -> ``target`` (the target need not exist yet).
-
-        Raises:
-            NoSuchBucket, InvalidObjectName.
-        """
-        check_object_key(key)
-        check_object_key(target)
-        state = self._bucket(bucket)
-        etag = hashlib.md5(target.encode("utf-8"), usedforsecurity=False).hexdigest().upper()
-        with self._stripe_lock(bucket, key):
-            previous = state.objects.get(key)
-            record = replace(
-                new_record(key, b"", etag, 0, ObjectType.SYMLINK, fields, now, previous),
-                symlink_target=target,
-            )
-            self._store.put_object(bucket, record, b"", previous)
-            self._index_put(state, record)
-        return record
-
-    def get_symlink(self, bucket: str, key: str) -> ObjectRecord:
-        """A symlink's own record.
-
-        Raises:
-            NoSuchBucket, NoSuchKey.
-            NotSymlink: the object is not a symlink.
-        """
-        record = self.head_object(bucket, key)
-        if record.symlink_target is None:
-            raise NotSymlink(key)
-        return record
 
     def put_object(
         self,
@@ -284,40 +199,6 @@ class OssModel:
                 raise FileAlreadyExists(key)
             record = new_record(key, data, digest, crc, ObjectType.NORMAL, fields, now, previous)
             self._store.put_object(bucket, record, data, previous)
-            self._index_put(state, record)
-        return record
-
-    def put_multipart(
-        self, bucket: str, assembled: Assembled, *, now: float, forbid_overwrite: bool = False
-    ) -> ObjectRecord:
-        """Create or replace the object a completed multipart upload assembled.
-
-        Raises:
-            NoSuchBucket.
-            FileAlreadyExists: ``forbid_overwrite`` and the key exists.
-        """
-        key = assembled.upload.key
-        state = self._bucket(bucket)
-        with self._stripe_lock(bucket, key):
-            previous = state.objects.get(key)
-            if forbid_overwrite and previous is not None:
-                raise FileAlreadyExists(key)
-            record = ObjectRecord(
-                key=key,
-                size=assembled.size,
-                etag=assembled.etag,
-                crc64=assembled.crc64,
-                mtime=int(now),
-                object_type=ObjectType.MULTIPART,
-                content_type=assembled.upload.fields.content_type or DEFAULT_CONTENT_TYPE,
-                user_meta=dict(assembled.upload.fields.user_meta),
-                http_headers=dict(assembled.upload.fields.http_headers),
-                generation=0 if previous is None else previous.generation + 1,
-                tags=dict(assembled.upload.fields.tags),
-            )
-            self._store.assemble_upload(
-                bucket, assembled.upload.upload_id, assembled.parts, record, previous
-            )
             self._index_put(state, record)
         return record
 
@@ -418,22 +299,6 @@ class OssModel:
             self._index_put(dst_state, record)
         return record
 
-    def set_tags(self, bucket: str, key: str, tags: dict[str, str]) -> ObjectRecord:
-        """Replace an object's tags (``{}`` removes them).
-
-        Raises:
-            NoSuchBucket, NoSuchKey.
-        """
-        state = self._bucket(bucket)
-        with self._stripe_lock(bucket, key):
-            current = state.objects.get(key)
-            if current is None:
-                raise NoSuchKey(key)
-            record = replace(current, tags=dict(tags))
-            self._store.update_record(bucket, record)
-            self._index_put(state, record)
-        return record
-
     def delete_object(self, bucket: str, key: str) -> bool:
         """Delete an object; return whether it existed.
 
@@ -504,35 +369,3 @@ class OssModel:
                 self._index_remove(state_or_none, key)
                 deleted += 1
         return deleted
-
-    # ---- helpers --------------------------------------------------------------------------
-
-    def _bucket(self, name: str) -> _Bucket:
-        state = self._buckets.get(name)
-        if state is None:
-            raise NoSuchBucket(name)
-        return state
-
-    def _stripe_lock(self, bucket: str, key: str) -> threading.Lock:
-        return self._stripes[hash((bucket, key)) % _STRIPES]
-
-    def _locked_pair(self, a: tuple[str, str], b: tuple[str, str]) -> ExitStack:
-        # A fixed order (and one acquisition when both share a stripe) so copies cannot deadlock.
-        stack = ExitStack()
-        locks = {id(lock): lock for lock in (self._stripe_lock(*a), self._stripe_lock(*b))}
-        for _, lock in sorted(locks.items()):
-            stack.enter_context(lock)
-        return stack
-
-    def _index_put(self, state: _Bucket, record: ObjectRecord) -> None:
-        with self._index:
-            if record.key not in state.objects:
-                insort(state.keys, record.key)
-            state.objects[record.key] = record
-
-    def _index_remove(self, state: _Bucket, key: str) -> None:
-        with self._index:
-            if state.objects.pop(key, None) is not None:
-                i = bisect_left(state.keys, key)
-                if i < len(state.keys) and state.keys[i] == key:
-                    del state.keys[i]
