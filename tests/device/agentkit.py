@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device.agent.agent import Agent
-from schemas.events import SegmentClosed, Status
+from schemas.events import SegmentClosed, SegmentOpened, Status
 from schemas.keys import DeviceKeys
 from schemas.messages import parse_event, parse_status
-from schemas.protocol import verify_segment_closed, verify_status
+from schemas.protocol import verify_segment_closed, verify_segment_opened, verify_status
 from schemas.topics import Topics
 from tests.fixtures.broker import MqttProbe
 
@@ -73,10 +73,20 @@ class Watcher:
         probe.subscribe(self.topics.status(device_id))
 
     def events(self) -> list[SegmentClosed]:
-        out = []
+        return [e for e in self.all_events() if isinstance(e, SegmentClosed)]
+
+    def opened(self) -> list[SegmentOpened]:
+        return [e for e in self.all_events() if isinstance(e, SegmentOpened)]
+
+    def all_events(self) -> list[SegmentClosed | SegmentOpened]:
+        out: list[SegmentClosed | SegmentOpened] = []
         for message in self.probe.received(self.topics.events(self.device_id)):
             event = parse_event(message.payload)
-            assert verify_segment_closed(self.keys, event), "event signature does not verify"
+            if isinstance(event, SegmentOpened):
+                assert verify_segment_opened(self.keys, event), "event signature does not verify"
+            else:
+                assert isinstance(event, SegmentClosed)
+                assert verify_segment_closed(self.keys, event), "event signature does not verify"
             out.append(event)
         return out
 
