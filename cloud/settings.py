@@ -176,7 +176,7 @@ class StateSettings(BaseModel):
 
 
 class RegistrySettings(BaseModel):
-    """The device registry: a SQLite file (default) or Redis, and the master key for secrets.
+    """The device registry: a SQLite file (default), PostgreSQL or Redis, and the master key.
 
     The master key (32 bytes, unpadded base64url) comes from ``OSSMEDIA_MASTER_KEY`` or from
     ``master_key_file``; the registry alone never reveals a device secret.
@@ -192,8 +192,18 @@ class RegistrySettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in {"sqlite", "redis", "rediss", "unix"}:
-            raise ValueError("registry url is sqlite:///path/to/file.db or redis://...")
+        if urlsplit(value).scheme not in {
+            "sqlite",
+            "postgresql",
+            "postgres",
+            "postgresql+psycopg",
+            "redis",
+            "rediss",
+            "unix",
+        }:
+            raise ValueError(
+                "registry url is sqlite:///path/to/file.db, postgresql://... or redis://..."
+            )
         return value
 
 

@@ -1,0 +1,108 @@
+"""Alembic, run from code: each store keeps its scripts in a package of its own.
+
+A store's scripts live in ``<package>/migrations`` with an ``env.py`` that calls
+:func:`run_env`; the version table is named after the store, so the registry and the ledger
+can share one PostgreSQL database (each role then owns its own tables).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from cloud.database.engine import DatabaseError, describe_url
+
+__all__ = ["Migrations", "run_env"]
+
+
+class Migrations:
+    """One store's migration scripts.
+
+    Args:
+        script_location: ``package:directory`` of the scripts, e.g.
+            ``cloud.registry:migrations``.
+        version_table: the table that records the schema revision.
+        name: the store's name in messages (``registry``, ``ledger``).
+    """
+
+    def __init__(self, script_location: str, *, version_table: str, name: str) -> None:
+        self._location = script_location
+        self.version_table = version_table
+        self.name = name
+
+    def _config(self, engine: Engine, connection: Any = None) -> Config:
+        config = Config()
+        config.set_main_option("script_location", self._location)
+        config.attributes["version_table"] = self.version_table
+        config.attributes["connection"] = connection
+        return config
+
+    def head(self) -> str:
+        """The newest revision of the scripts."""
+        script = ScriptDirectory.from_config(self._config_no_engine())
+        head = script.get_current_head()
+        assert head is not None  # noqa: S101 - every store ships at least one script
+        return head
+
+    def _config_no_engine(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", self._location)
+        return config
+
+    def current(self, engine: Engine) -> str | None:
+        """The database's revision, or None for a database this store never migrated."""
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"version_table": self.version_table})
+            return ctx.get_current_revision()
+
+    def upgrade(self, engine: Engine, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (a database of the earlier release is adopted)."""
+        self._run(engine, command.upgrade, revision)
+
+    def downgrade(self, engine: Engine, revision: str) -> None:
+        """Take the schema back to ``revision`` (``base`` drops this store's tables)."""
+        self._run(engine, command.downgrade, revision)
+
+    def _run(self, engine: Engine, fn: Any, revision: str) -> None:
+        try:
+            with engine.begin() as conn:
+                fn(self._config(engine, conn), revision)
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            raise DatabaseError(
+                f"{self.name} migration to {revision} on {describe_url(str(engine.url))} "
+                f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
+
+    def require_current(self, engine: Engine) -> None:
+        """Refuse a database whose schema is not this release's.
+
+        Raises:
+            DatabaseError: the schema is older or newer; says which command upgrades it.
+        """
+        current, head = self.current(engine), self.head()
+        if current != head:
+            raise DatabaseError(
+                f"{self.name} schema on {describe_url(str(engine.url))} is at "
+                f"{current or 'no revision'}, this release needs {head}: "
+                f"run 'ossmedia {'devices' if self.name == 'registry' else 'console'} migrate'"
+            )
+
+
+def run_env(context: Any) -> None:
+    """The body of every store's ``env.py``: migrate on the connection handed over."""
+    config = context.config
+    connection = config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        version_table=config.attributes["version_table"],
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
