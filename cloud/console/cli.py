@@ -52,7 +52,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring the ledger's schema up to date (or to --to) and exit; run it once, "
+        "before the replicas start, when the ledger is on PostgreSQL",
+    )
+    migrate.add_argument(
+        "--to", default="head", metavar="REVISION", help="target revision (default: head)"
+    )
     return parser
+
+
+def _migrate(config: str, revision: str) -> int:
+    from cloud.console.ledger import migrate_ledger
+    from cloud.database import DatabaseError
+
+    try:
+        settings = load_settings(config, os.environ)
+        before, after = migrate_ledger(settings.ledger.location, revision)
+    except (ConsoleError, ValidationError) as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 1
+    print(f"Ledger schema: {before or 'empty'} -> {after or 'empty'}.", file=sys.stderr)
+    return 0
 
 
 def _read_password() -> str:
@@ -87,6 +113,8 @@ def main(argv: list[str]) -> int:
     if not args.config:
         print("ossmedia console: --config FILE is required (see --example-config)", file=sys.stderr)
         return 2
+    if args.command == "migrate":
+        return _migrate(args.config, args.to)
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -67,7 +67,7 @@ class Console:
         settings: console settings.
         devices: the registry seam; by default opened from ``settings.registry``.
         store: the bucket; by default OSS with the console's credentials.
-        ledger: the ledger; by default SQLite at ``settings.ledger.path``.
+        ledger: the ledger; by default opened from ``settings.ledger``.
         clock: wall clock in seconds.
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key.

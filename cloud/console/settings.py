@@ -205,9 +205,40 @@ class LedgerSettings(_Frozen):
 
     Attributes:
         path: SQLite database file; ``:memory:`` keeps it in memory (tests, demos).
+        url: a database URL instead of ``path``: ``postgresql://user@host:5432/ossmedia``
+            for several console replicas on one database (the password comes from the
+            ``PGPASSWORD`` environment variable or ``~/.pgpass``), or ``sqlite:///abs.db``.
+        migrate_at_start: bring the schema up to date when the console starts. By default
+            yes on SQLite and no on PostgreSQL, where ``ossmedia console migrate`` runs once,
+            with a role allowed to change the schema, before the replicas start.
+        pool_size: PostgreSQL connections each replica keeps open.
+        pool_max_overflow: extra connections a replica may open under load.
+        pool_timeout_s: how long a request waits for a free connection.
     """
 
     path: str = "console.sqlite3"
+    url: str | None = None
+    migrate_at_start: bool | None = None
+    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    pool_max_overflow: Annotated[int, Field(ge=0, le=100)] = 10
+    pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {
+            "sqlite",
+            "postgresql",
+            "postgres",
+            "postgresql+psycopg",
+        }:
+            raise ValueError("ledger url is postgresql://user@host:port/db or sqlite:///path.db")
+        return value
+
+    @property
+    def location(self) -> str:
+        """The URL when set, else the SQLite path."""
+        return self.url if self.url is not None else self.path
 
 
 class ReconcileSettings(_Frozen):

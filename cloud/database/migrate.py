@@ -7,6 +7,8 @@ can share one PostgreSQL database (each role then owns its own tables).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from alembic import command
@@ -35,9 +37,8 @@ class Migrations:
         self.version_table = version_table
         self.name = name
 
-    def _config(self, engine: Engine, connection: Any = None) -> Config:
-        config = Config()
-        config.set_main_option("script_location", self._location)
+    def _config(self, connection: Any) -> Config:
+        config = self._config_no_engine()
         config.attributes["version_table"] = self.version_table
         config.attributes["connection"] = connection
         return config
@@ -56,7 +57,7 @@ class Migrations:
 
     def current(self, engine: Engine) -> str | None:
         """The database's revision, or None for a database this store never migrated."""
-        with engine.connect() as conn:
+        with self._errors(engine, "schema check"), engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"version_table": self.version_table})
             return ctx.get_current_revision()
 
@@ -69,16 +70,46 @@ class Migrations:
         self._run(engine, command.downgrade, revision)
 
     def _run(self, engine: Engine, fn: Any, revision: str) -> None:
+        with self._errors(engine, f"migration to {revision}"), engine.begin() as conn:
+            fn(self._config(conn), revision)
+
+    @contextmanager
+    def _errors(self, engine: Engine, action: str) -> Iterator[None]:
         try:
-            with engine.begin() as conn:
-                fn(self._config(engine, conn), revision)
+            yield
         except DatabaseError:
             raise
         except Exception as exc:
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             raise DatabaseError(
-                f"{self.name} migration to {revision} on {describe_url(str(engine.url))} "
-                f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                f"{self.name} {action} on {describe_url(str(engine.url))} failed: "
+                f"{type(exc).__name__}{': ' + detail[0] if detail else ''}"
             ) from None
+
+    def go_to(self, engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+        """Upgrade or downgrade to ``revision``, whichever direction it lies in.
+
+        Returns:
+            The revisions before and after.
+        """
+        before = self.current(engine)
+        with self._errors(engine, f"migration to {revision}"):
+            ahead = self._ahead(revision, before)
+        if revision in {"head", "heads"} or ahead:
+            self.upgrade(engine, revision)
+        else:
+            self.downgrade(engine, revision)
+        return before, self.current(engine)
+
+    def _ahead(self, revision: str, current: str | None) -> bool:
+        if current is None:
+            return True
+        script = ScriptDirectory.from_config(self._config_no_engine())
+        try:
+            walk = list(script.walk_revisions(revision, "base")) if revision != "base" else []
+        except Exception:
+            return True
+        return any(rev.revision == current for rev in walk) and revision != current
 
     def require_current(self, engine: Engine) -> None:
         """Refuse a database whose schema is not this release's.

@@ -19,6 +19,7 @@ from cloud.config import load_settings
 from cloud.errors import CloudError
 from cloud.registry import CameraConfig, DeviceRecord, Registry, open_registry, parse_access
 from cloud.registry.secrets import new_master_key
+from cloud.registry.sql_store import migrate_store
 from cloud.settings import ResponderSettings
 from schemas.errors import InvalidIdentifier
 
@@ -52,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("device_id")
     revoke.add_argument("--json", action="store_true", help="print one JSON object")
     sub.add_parser("new-master-key", help="print a fresh master key")
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring a SQL registry's schema up to date (or to --to); needs no master key",
+    )
+    migrate.add_argument(
+        "--to", default="head", metavar="REVISION", help="target revision (default: head)"
+    )
     return parser
 
 
@@ -146,6 +154,10 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
         return 0
     try:
         settings = _settings(args, environ)
+        if args.command == "migrate":
+            before, after = migrate_store(settings.registry.url, args.to)
+            out.write(f"Registry schema: {before or 'empty'} -> {after or 'empty'}.\n")
+            return 0
         if args.command in {"add"}:
             parse_access(args.access)
         registry = open_registry(settings.registry)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -25,8 +26,9 @@ from cloud.database import (
 )
 from cloud.errors import DeviceExists, DeviceNotFound, RegistryError
 from cloud.registry.models import DeviceRecord, DeviceStatus, StoredDevice
+from cloud.registry.store import SQL_SCHEMES
 
-__all__ = ["MIGRATIONS", "SqlDeviceStore", "devices"]
+__all__ = ["MIGRATIONS", "SqlDeviceStore", "devices", "migrate_store"]
 
 MIGRATIONS = Migrations(
     "cloud.registry:migrations", version_table="registry_schema_version", name="registry"
@@ -181,3 +183,28 @@ class SqlDeviceStore:
 
     def _write(self) -> AbstractContextManager[sa.Connection]:
         return self._engine.execution_options(**write_options()).begin()
+
+
+def migrate_store(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade (or downgrade) the registry schema at ``url`` to ``revision``.
+
+    A registry written before the schema had revisions is adopted with its rows.
+
+    Returns:
+        The revisions before and after.
+
+    Raises:
+        RegistryError: not a SQL registry, or the migration failed.
+    """
+    if urlsplit(url).scheme not in SQL_SCHEMES:
+        raise RegistryError("a Redis registry has no schema to migrate")
+    try:
+        engine = make_engine(url)
+        try:
+            return MIGRATIONS.go_to(engine, revision)
+        finally:
+            engine.dispose()
+    except DatabaseError as exc:
+        raise RegistryError(exc.message) from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise RegistryError(f"registry {describe_url(url)}: {type(exc).__name__}") from None

@@ -36,6 +36,7 @@ from cloud.console.web.context import WebContext, console_error_handler, http_er
 from cloud.console.web.middleware import RequestLimits, SecurityHeaders
 from cloud.console.web.pages import page_routes
 from cloud.console.web.templating import make_environment
+from cloud.database import DatabaseError, PoolSettings
 from cloud.errors import CloudError
 from cloud.registry import master_key_from, open_registry
 from schemas.topics import Topics
@@ -99,7 +100,19 @@ def build_parts(
         closers.append(registry.close)
         devices = RegistryDevices(registry)
     if ledger is None:
-        ledger = Ledger(settings.ledger.path)
+        cfg = settings.ledger
+        try:
+            ledger = Ledger(
+                cfg.location,
+                migrate=cfg.migrate_at_start,
+                pool=PoolSettings(
+                    size=cfg.pool_size,
+                    max_overflow=cfg.pool_max_overflow,
+                    timeout_s=cfg.pool_timeout_s,
+                ),
+            )
+        except DatabaseError as exc:
+            raise ConsoleConfigError(f"ledger: {exc}") from None
         closers.append(ledger.close)
     if store is None:
         store = OssObjectStore(settings.oss)
@@ -166,7 +179,7 @@ def create_app(
         settings: console settings.
         devices: the device registry seam; by default the registry in ``settings.registry``.
         store: the bucket; by default OSS with the console's credentials from ``settings.oss``.
-        ledger: the recording ledger; by default SQLite at ``settings.ledger.path``.
+        ledger: the recording ledger; by default opened from ``settings.ledger``.
         clock: wall clock in seconds (sessions, lockouts, links, ledger times).
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key in ``settings.registry``.
