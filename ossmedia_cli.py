@@ -12,8 +12,10 @@ import argparse
 import importlib
 import importlib.util
 import sys
+import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import TextIO
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("responder", "cloud.responder.cli", "cloud", "run the credential responder"),
     Subcommand("devices", "cloud.registry.cli", "cloud", "provision, list, revoke, rotate devices"),
     Subcommand("camera", "device.agent.cli", None, "run the camera agent"),
+    Subcommand("bundle", "device.bundle.cli", None, "build offline camera install bundles"),
     Subcommand("fleet", "simulator.fleet.cli", "sim", "simulate a camera fleet with chaos"),
     Subcommand("console", "cloud.console.cli", "cloud", "run the web console and REST API"),
     Subcommand("bench", "simulator.bench.cli", "sim", "run benchmarks against baselines"),
@@ -112,6 +115,28 @@ def not_available(name: str, description: str, argv: list[str]) -> int:
     return 2
 
 
+def _settings_warnings_as_lines(command: str) -> None:
+    """Print a deprecated setting as one line naming the command, not as a source location."""
+    plain = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        from schemas.broker import DeprecatedSettingWarning  # only when a warning is shown
+
+        if not issubclass(category, DeprecatedSettingWarning):
+            plain(message, category, filename, lineno, file, line)
+            return
+        print(f"ossmedia {command}: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -124,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     if cmd is None:
         parser.parse_args(args[:1])  # argparse prints "invalid choice" and exits 2
         return 2
+    _settings_warnings_as_lines(cmd.name)
     module = _load(cmd)
     run = getattr(module, "main")  # noqa: B009 - the module is chosen at run time
     return int(run(args[1:]))

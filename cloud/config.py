@@ -98,6 +98,12 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     return found
 
 
+def _env_name(section: str, field: str) -> str:
+    if (section, field) == ("registry", "master_key"):
+        return MASTER_KEY_ENV
+    return f"{ENV_PREFIX}{section.upper()}_{field.upper()}"
+
+
 def _read_secret_file(path: Path, setting: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
@@ -119,8 +125,9 @@ def build_settings(
         Validated, frozen settings.
 
     Raises:
-        ConfigError: an unknown key, an invalid value, a secret written inline, or an
-            unreadable secret file.
+        ConfigError: an unknown key, an invalid value (named with the file or environment
+            variable it came from), a secret written inline, a secret given both by the
+            environment and by a file, or an unreadable secret file.
     """
     merged: dict[str, dict[str, Any]] = {}
     for section, values in document.items():
@@ -134,22 +141,34 @@ def build_settings(
                 f"variable {ENV_PREFIX}{section.upper()}_{field.upper()} or {section}.{field}_file",
                 source=source,
             )
+    from_env: dict[tuple[str, str], str] = {}
     for section, values in env_overrides(environ).items():
         merged.setdefault(section, {}).update(values)
+        for field in values:
+            from_env[(section, field)] = _env_name(section, field)
     for section, field, file_field in SECRET_FIELDS:
         values = merged.setdefault(section, {})
         file_value = values.get(file_field)
+        if field in values and file_value:
+            # Neither may silently win: the operator believes one of them is in use.
+            raise ConfigError(
+                f"{section}.{field} is set twice: by {from_env.get((section, field), field)} "
+                f"and by {section}.{file_field}; keep one",
+                source=source,
+            )
         if field not in values and file_value:
             values[field] = _read_secret_file(Path(file_value), f"{section}.{file_field}")
     try:
         return ResponderSettings.model_validate(merged)
     except ValidationError as exc:
-        # include_input=False: a mistyped secret must not be echoed back.
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
-            for err in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigError(problems, source=source) from None
+        # include_input=False: a mistyped secret must not be echoed back. Each problem names
+        # where its value came from: the environment variable, or the file.
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = tuple(str(p) for p in err["loc"])
+            where = from_env.get((loc[0], loc[1])) if len(loc) >= 2 else None
+            problems.append(f"{where or source}: {'.'.join(loc)}: {err['msg']}")
+        raise ConfigError("; ".join(problems)) from None
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> ResponderSettings:

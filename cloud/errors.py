@@ -7,7 +7,12 @@ Tree::
     ├── RegistryError          device registry
     │   ├── DeviceNotFound         no device with that id
     │   ├── DeviceExists           ``add`` of an id that is already provisioned
-    │   └── SecretDecryptError     a stored secret does not open with the master key
+    │   ├── SecretDecryptError     a stored secret does not open with the master key
+    │   ├── DeviceStillActive      ``delete`` of a device that is not revoked
+    │   ├── DeviceIsRevoked        ``rotate`` of a revoked device (``reinstate`` it)
+    │   ├── MasterKeyMismatch      the master key is not the one the registry was created with
+    │   └── RegistryUnavailable    the store cannot be reached or is locked (retry later)
+    ├── StartupRefused         a responder dependency is broken: it does not start
     ├── StateError             shared state backend (memory or Redis) failed
     └── StsError               AssumeRole failed after retries
         ├── StsThrottled           STS (or our own cap) refused the call: retry later
@@ -81,6 +86,51 @@ class SecretDecryptError(RegistryError):
             f"the secret of {device_id!r} does not decrypt with this master key",
             device_id=device_id,
         )
+
+
+class DeviceStillActive(RegistryError):
+    """Deleting a device that is not revoked (revoke it first)."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(
+            f"device {device_id!r} is active; revoke it before deleting it", device_id=device_id
+        )
+
+
+class DeviceIsRevoked(RegistryError):
+    """Rotating the secret of a revoked device (reinstate it first)."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(
+            f"device {device_id!r} is revoked; reinstate it (which rotates its secret) instead",
+            device_id=device_id,
+        )
+
+
+class MasterKeyMismatch(RegistryError):
+    """The master key does not match the key-check value stored in the registry."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the master key does not match this registry (it was created with another key); "
+            "use the key kept with the registry, or restore the matching backup"
+        )
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry's store cannot be reached, or another writer holds it for too long."""
+
+
+class StartupRefused(CloudError):
+    """The start-up checks found broken dependencies; the responder did not subscribe.
+
+    Args:
+        problems: one sentence per problem (never a secret).
+    """
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("cannot start: " + "; ".join(problems))
+        self.problems = problems
 
 
 class StateError(CloudError):

@@ -50,6 +50,10 @@ class BrokerSettings(BrokerConnection):
     session_expiry_s: int = Field(default=300, ge=0)
     receive_maximum: int = Field(default=1000, ge=1, le=65535)
     reply_expiry_s: int = Field(default=60, ge=1)
+    # A responder's reconnect gap is a gap in the fleet's service: while it is not
+    # subscribed, requests have no subscriber and are dropped (cameras ask again after their
+    # request timeout). Its cap is therefore much shorter than a camera's.
+    reconnect_max_s: float = Field(default=3.0, gt=0)
 
     @field_validator("topic_prefix")
     @classmethod
@@ -82,6 +86,9 @@ class StsSettings(BaseModel):
 
     ``access_key_secret`` comes from ``OSSMEDIA_STS_ACCESS_KEY_SECRET`` or from the file named
     by ``access_key_secret_file``; it is never written into the TOML file itself.
+    ``timeout_s`` bounds one attempt and ``deadline_s`` all attempts of one request together;
+    keep ``deadline_s`` below the cameras' ``request_timeout_s`` (10 s by default) so they
+    hear ``sts_unavailable`` instead of timing out.
     """
 
     model_config = _FROZEN
@@ -98,6 +105,7 @@ class StsSettings(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0)
     attempts: int = Field(default=4, ge=1, le=10)
     retry_max_wait_s: float = Field(default=2.0, gt=0)
+    deadline_s: float = Field(default=8.0, gt=0, le=60)
 
     @field_validator("endpoint")
     @classmethod
@@ -208,7 +216,8 @@ class RegistrySettings(BaseModel):
 
 
 class ServiceSettings(BaseModel):
-    """Process-level knobs: worker threads, metrics/health port, logging, shutdown."""
+    """Process-level knobs: worker threads, metrics/health port, logging, shutdown, and how
+    often the state backend and the registry are probed for ``/healthz``."""
 
     model_config = _FROZEN
 
@@ -217,6 +226,7 @@ class ServiceSettings(BaseModel):
     metrics_port: int = Field(default=9464, ge=-1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    health_interval_s: float = Field(default=5.0, gt=0)
 
 
 class ResponderSettings(BaseModel):

@@ -4,7 +4,8 @@ Hashing uses liblzma's ``lzma_crc64`` (the same CRC is the xz format's check), f
 Python's own ``_lzma`` module and accepted only after it reproduces the standard check value.
 It uses carry-less multiplication and runs at several GB/s, about 20 times faster than
 crcmod's table-driven C extension (the implementation behind oss2's ``Crc64``), which is used
-where liblzma is missing; the two are tested against each other. On one camera the
+where liblzma is missing (crcmod is imported only then, so a camera's install leaves it
+out); the two are tested against each other. On one camera the
 difference is small; with thousands of simulated cameras per machine it is a real share of
 the CPU.
 
@@ -17,11 +18,10 @@ stored for each chunk, so an append does not hash its bytes a second time.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 from collections.abc import Callable
 from typing import cast
-
-import crcmod
 
 __all__ = ["IMPLEMENTATION", "Crc64", "combine", "crc64", "crc64_reference"]
 
@@ -32,9 +32,14 @@ _MASK = 0xFFFFFFFFFFFFFFFF
 _CHECK_INPUT = b"123456789"
 _CHECK_VALUE = 0x995DC9BBDF1939FA  # the catalogued check value of CRC-64/XZ
 
-_crcmod = cast(
-    "Callable[[bytes, int], int]", crcmod.mkCrcFun(_POLY, initCrc=0, rev=True, xorOut=_MASK)
-)
+
+@functools.cache
+def _crcmod() -> Callable[[bytes, int], int]:
+    import crcmod
+
+    return cast(
+        "Callable[[bytes, int], int]", crcmod.mkCrcFun(_POLY, initCrc=0, rev=True, xorOut=_MASK)
+    )
 
 
 def _liblzma() -> Callable[[bytes, int], int] | None:
@@ -56,7 +61,7 @@ def _liblzma() -> Callable[[bytes, int], int] | None:
 
 
 _fast = _liblzma()
-_crc_fun = _fast or _crcmod
+_crc_fun = _fast or _crcmod()
 IMPLEMENTATION = "liblzma" if _fast is not None else "crcmod"
 """Which implementation this process hashes with."""
 
@@ -76,7 +81,7 @@ def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
 
 def crc64_reference(data: bytes, crc: int = 0) -> int:
     """The same CRC through crcmod, the implementation oss2 checks with (for cross-checks)."""
-    return _crcmod(data, crc)
+    return _crcmod()(data, crc)
 
 
 # Combining works on the CRC register as a vector over GF(2): appending n zero bytes is a

@@ -9,10 +9,12 @@ credentials).
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from typing import Literal, Protocol
 
 from device.credentials import CredentialClient, Lease
+from device.errors import ConfigError
 from device.store import ObjectStore, OssObjectStore
 
 __all__ = ["GrantTarget", "StaticTarget", "UploadTarget"]
@@ -47,6 +49,9 @@ class GrantTarget:
         credentials_timeout_s: how long ``open`` waits for credentials.
         client: ``"oss2"`` (:class:`~device.store.OssObjectStore`) or ``"http"``
             (:class:`~device.osshttp.HttpObjectStore`, which never imports oss2).
+
+    Raises:
+        ConfigError: ``client`` is ``"oss2"`` and oss2 is not installed.
     """
 
     def __init__(
@@ -57,6 +62,12 @@ class GrantTarget:
         credentials_timeout_s: float | None = None,
         client: Literal["oss2", "http"] = "oss2",
     ) -> None:
+        if client == "oss2" and importlib.util.find_spec("oss2") is None:
+            # Found now, at start-up, not at the first upload in a worker thread.
+            raise ConfigError(
+                '[oss] client = "oss2" needs the oss2 package, which is not installed here; '
+                'use client = "http" (the camera bundle installs only that client)'
+            )
         self._credentials = credentials
         self._client = client
         self._timeout_s = timeout_s

@@ -62,6 +62,7 @@ class ErrorCode(StrEnum):
     STS_THROTTLED = "sts_throttled"
     STS_UNAVAILABLE = "sts_unavailable"
     INTERNAL = "internal"
+    UNAVAILABLE = "unavailable"
 
     @property
     def reaction(self) -> Reaction:
@@ -82,6 +83,7 @@ REACTIONS: Mapping[ErrorCode, Reaction] = MappingProxyType(
         ErrorCode.STS_THROTTLED: Reaction.WAIT,
         ErrorCode.STS_UNAVAILABLE: Reaction.RETRY,
         ErrorCode.INTERNAL: Reaction.RETRY,
+        ErrorCode.UNAVAILABLE: Reaction.WAIT,
     }
 )
 """Every error code's camera reaction (the table in docs/protocol.md is checked against it)."""

@@ -17,6 +17,12 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # PostgreSQL: the tests start private servers with initdb (Debian keeps it out of PATH).
 command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
   || need_apt+=(postgresql)
+# The camera bundle's tests run ARM root file systems under qemu-user and check the
+# systemd unit; debootstrap fetches those root file systems.
+command -v qemu-aarch64-static >/dev/null 2>&1 || need_apt+=(qemu-user-static)
+command -v qemu-arm-static >/dev/null 2>&1 || need_apt+=(qemu-user-static)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"

@@ -1,4 +1,8 @@
-"""``ossmedia console``: run the web console and REST API."""
+"""``ossmedia console``: run the web console and REST API, or back up its ledger.
+
+Logs are JSON lines on stderr (operator actions as audit lines, see
+:mod:`cloud.console.audit`); SIGTERM and Ctrl-C stop it, SIGHUP is logged and ignored.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from cloud.console.errors import ConsoleError
 from cloud.console.passwords import hash_password
 from cloud.console.settings import EXAMPLE_CONFIG, HttpSettings, load_settings
+from cloud.logs import configure_logging
 
 __all__ = ["build_parser", "main"]
 
@@ -61,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--to", default="head", metavar="REVISION", help="target revision (default: head)"
     )
+    backup = sub.add_parser(
+        "backup",
+        help="copy the ledger online to FILE (SQLite's backup API; safe while the console runs)",
+    )
+    backup.add_argument("destination", metavar="FILE", help="the copy to write (must not exist)")
     return parser
 
 
@@ -78,6 +89,42 @@ def _migrate(config: str, revision: str) -> int:
         print(f"ossmedia console: {exc}", file=sys.stderr)
         return 1
     print(f"Ledger schema: {before or 'empty'} -> {after or 'empty'}.", file=sys.stderr)
+    return 0
+
+
+def _backup(config: str, destination: str) -> int:
+    from cloud.console.ledger import Ledger
+    from cloud.database import DatabaseError
+
+    target = Path(destination)
+    if target.exists():
+        print(f"ossmedia console: {target} already exists; choose a new file", file=sys.stderr)
+        return 1
+    try:
+        settings = load_settings(config, os.environ)
+        if settings.ledger.url is not None and not settings.ledger.url.startswith("sqlite://"):
+            print("ossmedia console: back up a PostgreSQL ledger with pg_dump", file=sys.stderr)
+            return 1
+        source = Path(settings.ledger.location.removeprefix("sqlite://"))
+        if not source.is_file():
+            print(f"ossmedia console: no ledger at {source}", file=sys.stderr)
+            return 1
+        ledger = Ledger(str(source))
+        try:
+            ledger.backup(str(target))
+        finally:
+            ledger.close()
+    except (ConsoleError, ValidationError) as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:
+        print(f"ossmedia console: backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"Ledger copied to {target}. HLS content keys in it open only with the registry's "
+        "master key: keep the key with the copy (separately secured).",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -115,9 +162,9 @@ def main(argv: list[str]) -> int:
         return 2
     if args.command == "migrate":
         return _migrate(args.config, args.to)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if args.command == "backup":
+        return _backup(args.config, args.destination)
+    configure_logging(args.log_level)
     # Imported here so --help, --example-config and --hash-password stay quick.
     from cloud.console.runtime import Console
 

@@ -17,7 +17,7 @@ from cloud.console.errors import (
     InvalidInputError,
     ProvisioningError,
 )
-from cloud.errors import DeviceExists, DeviceNotFound, RegistryError
+from cloud.errors import DeviceExists, DeviceIsRevoked, DeviceNotFound, RegistryError
 from cloud.registry import DeviceRecord, Registry
 from schemas.errors import InvalidIdentifier, InvalidKey
 from schemas.ids import is_device_id
@@ -81,8 +81,12 @@ class DeviceAdmin(Protocol):
         """Every provisioned device, sorted by id."""
         ...
 
-    def provision(self, device_id: str) -> NewSecret:
+    def provision(self, device_id: str, access: frozenset[str] | None = None) -> NewSecret:
         """Provision a device with a fresh secret.
+
+        Args:
+            device_id: the new device's id.
+            access: the access modes it may ask for (all when ``None``).
 
         Raises:
             InvalidInputError: not a valid device id.
@@ -105,6 +109,7 @@ class DeviceAdmin(Protocol):
 
         Raises:
             DeviceNotFoundError: no such device.
+            ConflictError: the device is revoked (it is reinstated with `ossmedia devices`).
             ProvisioningError: the registry failed.
         """
         ...
@@ -145,10 +150,13 @@ class RegistryDevices:
         except RegistryError as exc:
             raise ProvisioningError("*", exc.message) from None
 
-    def provision(self, device_id: str) -> NewSecret:
+    def provision(self, device_id: str, access: frozenset[str] | None = None) -> NewSecret:
         """Provision a device; see :meth:`DeviceAdmin.provision`."""
         try:
-            record, secret = self._registry.add(device_id)
+            if access is None:
+                record, secret = self._registry.add(device_id)
+            else:
+                record, secret = self._registry.add(device_id, access=access)
         except InvalidIdentifier as exc:
             raise InvalidInputError("device_id", exc.reason) from None
         except DeviceExists:
@@ -172,6 +180,8 @@ class RegistryDevices:
             record, secret = self._registry.rotate(device_id)
         except DeviceNotFound:
             raise DeviceNotFoundError(device_id) from None
+        except DeviceIsRevoked as exc:
+            raise ConflictError(exc.message) from None
         except RegistryError as exc:
             raise ProvisioningError(device_id, exc.message) from None
         return NewSecret(_info(record), secret)

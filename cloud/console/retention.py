@@ -9,6 +9,11 @@ fleet rule exists: such a setting is refused instead of silently not working.
 The console owns only rules whose id starts with ``ossmedia-``; other rules in the bucket
 are kept as they are. OSS is changed first and the ledger second, so a failed OSS call
 leaves the saved settings unchanged.
+
+The bucket can change behind the console's back (someone deletes or edits the lifecycle
+configuration in the OSS console). :meth:`Retention.drift` reads the rules the bucket really
+holds and compares them with the saved settings; :meth:`Retention.reapply` puts the saved
+settings back.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from cloud.console.ledger import FLEET, Ledger
 from cloud.console.settings import OssSettings
 from cloud.console.storage import ExpiryRule, ObjectStore
 
-__all__ = ["MAX_DAYS", "RULE_ID_PREFIX", "Retention", "RetentionPlan", "plan_rules"]
+__all__ = [
+    "MAX_DAYS",
+    "RULE_ID_PREFIX",
+    "Retention",
+    "RetentionDrift",
+    "RetentionPlan",
+    "plan_rules",
+]
 
 RULE_ID_PREFIX = "ossmedia-"
 MAX_DAYS = 36500
@@ -40,6 +52,27 @@ class RetentionPlan:
     fleet_days: int | None
     camera_days: dict[str, int]
     rules: tuple[ExpiryRule, ...]
+
+
+@dataclass(frozen=True)
+class RetentionDrift:
+    """The console's lifecycle rules as the bucket holds them, against the saved settings.
+
+    Attributes:
+        in_bucket: the ``ossmedia-`` rules the bucket holds now.
+        missing: rules the saved settings call for that the bucket lacks (or holds changed).
+        unexpected: ``ossmedia-`` rules in the bucket that the settings do not call for (or
+            that differ from them).
+    """
+
+    in_bucket: tuple[ExpiryRule, ...]
+    missing: tuple[ExpiryRule, ...]
+    unexpected: tuple[ExpiryRule, ...]
+
+    @property
+    def in_step(self) -> bool:
+        """Whether the bucket holds exactly the rules the settings make."""
+        return not self.missing and not self.unexpected
 
 
 def _check_days(field: str, days: int | None) -> None:
@@ -109,6 +142,35 @@ class Retention:
         except ConflictError:
             # Saved settings were valid when saved; show them even if the rule set is odd.
             return RetentionPlan(fleet, overrides, ())
+
+    def drift(self) -> RetentionDrift:
+        """Read the bucket's lifecycle rules and compare them with the saved settings.
+
+        Raises:
+            StorageError: OSS could not be read.
+        """
+        planned = set(self.current().rules)
+        ours = tuple(
+            sorted(
+                (r for r in self._store.expiry_rules() if r.rule_id.startswith(RULE_ID_PREFIX)),
+                key=lambda r: r.rule_id,
+            )
+        )
+        held = set(ours)
+        missing = tuple(sorted(planned - held, key=lambda r: r.rule_id))
+        unexpected = tuple(r for r in ours if r not in planned)
+        return RetentionDrift(ours, missing, unexpected)
+
+    def reapply(self) -> RetentionPlan:
+        """Write the saved settings' rules to the bucket again.
+
+        Raises:
+            StorageError: OSS refused the lifecycle configuration.
+        """
+        with self._lock:
+            plan = self.current()
+            self._apply(plan)
+            return plan
 
     def _apply(self, plan: RetentionPlan) -> None:
         self._store.replace_expiry_rules(RULE_ID_PREFIX, list(plan.rules))

@@ -46,6 +46,12 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise _Interrupted
 
 
+def _hangup(signum: int, frame: FrameType | None) -> None:
+    # SIGHUP would otherwise kill the process mid-request. Logs go to stderr (nothing to
+    # reopen) and settings are read at start.
+    log.info("console: SIGHUP ignored; restart to apply changed settings")
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -103,6 +109,8 @@ class Console:
             if settings.reconcile.enabled
             else None
         )
+        if self._mqtt is not None:
+            self.parts.health.add("mqtt", self._check_subscribed)
         self._sock: socket.socket | None = None
         self._url: str | None = None
         self._server: uvicorn.Server | None = None
@@ -122,6 +130,10 @@ class Console:
         self._url = f"http://{shown}:{port}"
         self._sock = sock
         return sock
+
+    def _check_subscribed(self) -> None:
+        if not self.wait_subscribed(0):
+            raise ConsoleError("not subscribed to the broker")
 
     def wait_subscribed(self, timeout_s: float) -> bool:
         """Block until the MQTT subscriptions are in place (True), or time out (False)."""
@@ -188,6 +200,7 @@ class Console:
         # has shut down; this handler turns that second delivery into a normal return.
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+        previous_hup = signal.signal(signal.SIGHUP, _hangup) if in_main else None
         try:
             self._server.run(sockets=[sock])
         except (_Interrupted, KeyboardInterrupt):
@@ -195,6 +208,8 @@ class Console:
         finally:
             if in_main and previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+            if in_main and previous_hup is not None:
+                signal.signal(signal.SIGHUP, previous_hup)
             self._stop_background()
             sock.close()
 

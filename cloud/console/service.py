@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud.console.audit import audit
 from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
 from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError, StorageError
@@ -23,7 +24,7 @@ from cloud.console.hls import (
 )
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
 from cloud.console.reconcile import Reconciler
-from cloud.console.retention import Retention, RetentionPlan
+from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.timeline import Timeline, build_timeline, day_bounds
@@ -77,8 +78,10 @@ class ConsoleService:
         reconciler: Reconciler,
         content_keys: ContentKeys,
         clock: Callable[[], float],
+        on_action: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_action = on_action
         self._content_keys = content_keys
         self._ledger = ledger
         self._store = store
@@ -86,6 +89,11 @@ class ConsoleService:
         self._reconciler = reconciler
         self._retention = Retention(ledger, store, settings.oss)
         self._clock = clock
+
+    def _audit(self, actor: str, action: str, **target: str | int | None) -> None:
+        audit(actor, action, **target)
+        if self._on_action is not None:
+            self._on_action(action)
 
     def now_ms(self) -> int:
         """Current wall-clock time in milliseconds."""
@@ -183,8 +191,12 @@ class ConsoleService:
         """
         return self._link(self.recording(recording_id), download=True)
 
-    def delete_recording(self, recording_id: str) -> Recording:
+    def delete_recording(self, recording_id: str, *, actor: str) -> Recording:
         """Delete a recording's object from OSS, then mark it deleted in the ledger.
+
+        Args:
+            recording_id: the recording.
+            actor: the operator, for the audit line.
 
         Returns:
             The recording as it was before deletion.
@@ -196,6 +208,13 @@ class ConsoleService:
         recording = self.recording(recording_id)
         self._store.delete(recording.facts.object_key)
         self._ledger.mark_deleted(recording_id, now_ms=self.now_ms())
+        self._audit(
+            actor,
+            "recording.delete",
+            recording_id=recording_id,
+            device_id=recording.facts.device_id,
+            object_key=recording.facts.object_key,
+        )
         return recording
 
     def verify_recording(self, recording_id: str) -> Recording:
@@ -258,18 +277,34 @@ class ConsoleService:
         """Saved retention settings and their lifecycle rules."""
         return self._retention.current()
 
-    def set_fleet_retention(self, days: int | None) -> RetentionPlan:
-        """Set the fleet retention; see :meth:`Retention.set_fleet`."""
-        return self._retention.set_fleet(days)
+    def retention_drift(self) -> RetentionDrift:
+        """The bucket's lifecycle rules against the saved settings; see :meth:`Retention.drift`."""
+        return self._retention.drift()
 
-    def set_camera_retention(self, device_id: str, days: int | None) -> RetentionPlan:
+    def reapply_retention(self, *, actor: str) -> RetentionPlan:
+        """Write the saved retention settings to the bucket again."""
+        plan = self._retention.reapply()
+        self._audit(actor, "retention.reapply")
+        return plan
+
+    def set_fleet_retention(self, days: int | None, *, actor: str) -> RetentionPlan:
+        """Set the fleet retention; see :meth:`Retention.set_fleet`."""
+        plan = self._retention.set_fleet(days)
+        self._audit(actor, "retention.fleet", days=days)
+        return plan
+
+    def set_camera_retention(
+        self, device_id: str, days: int | None, *, actor: str
+    ) -> RetentionPlan:
         """Set one camera's retention; see :meth:`Retention.set_camera`.
 
         Raises:
             DeviceNotFoundError: unknown camera.
         """
         self.camera(device_id)
-        return self._retention.set_camera(device_id, days)
+        plan = self._retention.set_camera(device_id, days)
+        self._audit(actor, "retention.camera", device_id=device_id, days=days)
+        return plan
 
     # -- devices ------------------------------------------------------------------------
 
@@ -277,18 +312,24 @@ class ConsoleService:
         """Every provisioned device."""
         return self._devices.list_devices()
 
-    def provision(self, device_id: str) -> NewSecret:
+    def provision(
+        self, device_id: str, *, actor: str, access: frozenset[str] | None = None
+    ) -> NewSecret:
         """Provision a device; the secret in the result is shown once and never again."""
-        made = self._devices.provision(device_id)
+        made = self._devices.provision(device_id, access)
         self._ledger.sync_registry([(made.device.device_id, made.device.status)])
+        self._audit(actor, "device.provision", device_id=made.device.device_id)
         return made
 
-    def revoke(self, device_id: str) -> DeviceInfo:
+    def revoke(self, device_id: str, *, actor: str) -> DeviceInfo:
         """Revoke a device."""
         info = self._devices.revoke(device_id)
         self._ledger.sync_registry([(info.device_id, info.status)])
+        self._audit(actor, "device.revoke", device_id=info.device_id)
         return info
 
-    def rotate(self, device_id: str) -> NewSecret:
+    def rotate(self, device_id: str, *, actor: str) -> NewSecret:
         """Give a device a new secret, shown once."""
-        return self._devices.rotate(device_id)
+        made = self._devices.rotate(device_id)
+        self._audit(actor, "device.rotate", device_id=made.device.device_id)
+        return made

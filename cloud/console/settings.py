@@ -93,6 +93,11 @@ class SessionSettings(_Frozen):
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("session secret must be at least 32 characters")
+        if value is not None and value.get_secret_value().lower().startswith("change-me"):
+            raise ValueError(
+                "session secret is the example's placeholder; generate one with "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         return value
 
 
@@ -252,7 +257,7 @@ class ReconcileSettings(_Frozen):
     """
 
     interval_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
-    recheck_after_s: Annotated[int, Field(ge=1)] = 24 * 3600
+    recheck_after_s: Annotated[int, Field(ge=1)] = 3600
     batch: Annotated[int, Field(ge=1, le=10000)] = 200
     enabled: bool = True
 
@@ -322,8 +327,10 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     """Read and validate a ``console.toml`` file.
 
     Secrets may also come from files: ``oss.access_key_secret_file``,
-    ``mqtt.password_file`` and ``registry.master_key_file``; the registry master key may
-    come from the ``OSSMEDIA_MASTER_KEY`` environment variable.
+    ``mqtt.password_file``, ``session.secret_file`` and ``registry.master_key_file``; the
+    registry master key may come from the ``OSSMEDIA_MASTER_KEY`` environment variable. A
+    secret given twice (inline and by a file, or by the environment and a file) is refused
+    rather than one silently winning.
 
     Args:
         path: the configuration file.
@@ -346,14 +353,26 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     for section, secret, file_key in (
         ("oss", "access_key_secret", "access_key_secret_file"),
         ("mqtt", "password", "password_file"),
+        ("session", "secret", "secret_file"),
     ):
         table = data.get(section)
         if isinstance(table, dict) and file_key in table:
+            if secret in table:
+                raise ConsoleConfigError(
+                    f"{section}.{secret} and {section}.{file_key} are both set; keep one",
+                    path=where,
+                )
             file_path = str(table.pop(file_key))
-            table.setdefault(secret, _read_secret_file(file_path, f"{section}.{file_key}", where))
+            table[secret] = _read_secret_file(file_path, f"{section}.{file_key}", where)
     registry = data.setdefault("registry", {})
     if isinstance(registry, dict) and "master_key" not in registry:
         env_key = (environ or {}).get(MASTER_KEY_ENV)
+        if env_key and registry.get("master_key_file"):
+            raise ConsoleConfigError(
+                f"the master key is set by {MASTER_KEY_ENV} and by registry.master_key_file; "
+                "keep one",
+                path=where,
+            )
         if env_key:
             registry["master_key"] = env_key
         elif registry.get("master_key_file"):
@@ -373,9 +392,12 @@ secure_cookies = false      # set to true when the console is served over HTTPS
 shutdown_timeout_s = 10     # on SIGTERM, how long requests in flight may take to finish
 
 [session]
-# Signs session cookies; at least 32 characters. Generate one with:
-#   python3 -c 'import secrets; print(secrets.token_urlsafe(32))'
-secret = "change-me-to-a-long-random-string-of-32+-chars"
+# Signs session cookies; at least 32 characters, kept in a file readable by the console only.
+# Generate one with:
+#   python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > /etc/ossmedia/console-session
+# Sessions are held in memory: a restart signs every operator out, with or without it.
+# Without a secret a random one is made at start.
+secret_file = "/etc/ossmedia/console-session"
 max_age_s = 43200
 
 # One block per operator. Make a hash with: ossmedia console --hash-password
@@ -386,7 +408,7 @@ password_hash = "scrypt$15$8$...$..."
 [mqtt]
 url = "mqtt://127.0.0.1:1883"  # mqtts://host:8883 for TLS
 # username = "console"
-# password = "..."
+# password_file = "/etc/ossmedia/console-mqtt-password"
 client_id = "ossmedia-console"
 topic_prefix = "ossmedia"
 # ca_file = "/etc/ssl/certs/ca-certificates.crt"
@@ -398,7 +420,7 @@ region = "cn-hangzhou"
 # The console's own RAM user: needs oss:GetObject, oss:DeleteObject,
 # oss:PutBucketLifecycle and oss:GetBucketLifecycle. Never a camera's credentials.
 access_key_id = "LTAI..."
-access_key_secret = "..."
+access_key_secret_file = "/etc/ossmedia/console-oss-secret"
 key_prefix_template = "videos/{device_id}/"
 presign_ttl_s = 300
 
@@ -407,7 +429,7 @@ path = "console.sqlite3"
 
 [reconcile]
 interval_s = 30
-recheck_after_s = 86400
+recheck_after_s = 3600
 batch = 200
 
 # The device registry shared with the responder and `ossmedia devices`. Its master key

@@ -16,7 +16,7 @@ from cloud.registry.models import (
     StoredDevice,
     parse_access,
 )
-from cloud.registry.registry import Registry
+from cloud.registry.registry import KeyCheck, Registry
 from cloud.registry.secrets import MasterKey, new_master_key
 from cloud.registry.store import DeviceStore, open_store
 from cloud.settings import RegistrySettings
@@ -27,6 +27,7 @@ __all__ = [
     "DeviceRecord",
     "DeviceStatus",
     "DeviceStore",
+    "KeyCheck",
     "KnownDevice",
     "MasterKey",
     "Registry",

@@ -1,4 +1,4 @@
-"""``ossmedia devices``: provision, list, revoke and rotate devices.
+"""``ossmedia devices``: provision, list, revoke, reinstate, rotate, delete and back up devices.
 
 The registry location and master key come from ``--config responder.toml`` (its
 ``[registry]`` table), ``--registry URL`` and ``--master-key-file``, and the environment
@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cloud.config import load_settings
-from cloud.errors import CloudError
+from cloud.errors import CloudError, ConfigError
 from cloud.registry import CameraConfig, DeviceRecord, Registry, open_registry, parse_access
 from cloud.registry.secrets import new_master_key
-from cloud.registry.sql_store import migrate_store
+from cloud.registry.sql_store import SqlDeviceStore, migrate_store
 from cloud.settings import ResponderSettings
 from schemas.errors import InvalidIdentifier
 
@@ -28,7 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``ossmedia devices`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="ossmedia devices",
-        description="Provision, list, revoke and rotate cameras in the device registry.",
+        description=(
+            "Provision, list, revoke, reinstate, rotate and delete cameras in the device "
+            "registry, and back it up."
+        ),
     )
     parser.add_argument("--config", type=Path, help="responder TOML file ([registry], [broker])")
     parser.add_argument("--registry", help="registry URL (sqlite:///path.db or redis://...)")
@@ -42,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate = sub.add_parser("rotate", help="give a device a new secret (the old one stops working)")
     rotate.add_argument("device_id")
-    for p in (add, rotate):
+    reinstate = sub.add_parser(
+        "reinstate", help="make a revoked device active again, with a new secret"
+    )
+    reinstate.add_argument("device_id")
+    for p in (add, rotate, reinstate):
         p.add_argument("--broker-url", help="broker URL as the camera sees it (camera config)")
         p.add_argument("--ca-file", type=Path, help="CA bundle path on the camera (camera config)")
         p.add_argument("--config-out", type=Path, help="write the camera config to this file")
@@ -52,7 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke", help="revoke a device: its requests are refused")
     revoke.add_argument("device_id")
     revoke.add_argument("--json", action="store_true", help="print one JSON object")
-    sub.add_parser("new-master-key", help="print a fresh master key")
+    delete = sub.add_parser(
+        "delete", help="remove a revoked device (its recordings in the bucket stay)"
+    )
+    delete.add_argument("device_id")
+    delete.add_argument("--json", action="store_true", help="print one JSON object")
+    backup = sub.add_parser(
+        "backup", help="copy a SQLite registry online to FILE (keep the master key with it)"
+    )
+    backup.add_argument("destination", type=Path, help="the copy to write (must not exist)")
+    key = sub.add_parser("new-master-key", help="print a fresh master key, or write it to --out")
+    key.add_argument("--out", type=Path, help="write the key to this new file (mode 0600)")
     migrate = sub.add_parser(
         "migrate",
         help="bring a SQL registry's schema up to date (or to --to); needs no master key",
@@ -85,9 +102,10 @@ def _camera_config(
     ).render()
 
 
-def _write_private(path: Path, text: str) -> None:
-    # The camera config holds the secret: create it readable by its owner only.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
+    # The camera config and the master key are secrets: readable by their owner only.
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 
@@ -116,20 +134,39 @@ def _issue(
 
 
 def _dispatch(
-    registry: Registry, args: argparse.Namespace, settings: ResponderSettings, out: TextIO
+    registry: Registry,
+    args: argparse.Namespace,
+    settings: ResponderSettings,
+    out: TextIO,
+    err: TextIO,
 ) -> int:
+    if args.command in {"add", "rotate", "reinstate"} and not args.broker_url:
+        # The responder's own broker URL is often the service listener, not the one cameras
+        # reach; say which one went into the camera config.
+        err.write(
+            f"note: the camera config names the responder's broker URL {settings.broker.url}; "
+            "pass --broker-url with the address cameras connect to if it differs\n"
+        )
     if args.command == "add":
         record, secret = registry.add(args.device_id, access=parse_access(args.access))
         _issue(args, settings, record, secret, out, "added")
     elif args.command == "rotate":
         record, secret = registry.rotate(args.device_id)
         _issue(args, settings, record, secret, out, "rotated; the old secret no longer works")
-    elif args.command == "revoke":
-        record = registry.revoke(args.device_id)
+    elif args.command == "reinstate":
+        record, secret = registry.reinstate(args.device_id)
+        _issue(args, settings, record, secret, out, "reinstated with a new secret")
+    elif args.command in {"revoke", "delete"}:
+        if args.command == "revoke":
+            record = registry.revoke(args.device_id)
+            said = "revoked"
+        else:
+            record = registry.delete(args.device_id)
+            said = "deleted (its recordings in the bucket are untouched)"
         if args.json:
             out.write(json.dumps(record.to_json()) + "\n")
         else:
-            out.write(f"Device {record.device_id} revoked.\n")
+            out.write(f"Device {record.device_id} {said}.\n")
     else:
         records = registry.list()
         if args.json:
@@ -150,24 +187,65 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
     """
     args = build_parser().parse_args(argv)
     if args.command == "new-master-key":
-        out.write(new_master_key() + "\n")
-        return 0
+        return _new_master_key(args.out, out, err)
     try:
         settings = _settings(args, environ)
         if args.command == "migrate":
             before, after = migrate_store(settings.registry.url, args.to)
             out.write(f"Registry schema: {before or 'empty'} -> {after or 'empty'}.\n")
             return 0
+        if args.command == "backup":
+            return _backup(settings, args.destination, out)
         if args.command in {"add"}:
             parse_access(args.access)
         registry = open_registry(settings.registry)
         try:
-            return _dispatch(registry, args, settings, out)
+            return _dispatch(registry, args, settings, out, err)
         finally:
             registry.close()
     except (CloudError, InvalidIdentifier, ValueError) as exc:
         err.write(f"ossmedia devices: {exc}\n")
         return 1
+
+
+def _new_master_key(path: Path | None, out: TextIO, err: TextIO) -> int:
+    key = new_master_key()
+    if path is None:
+        out.write(key + "\n")
+        return 0
+    try:
+        _write_private(path, key + "\n", exclusive=True)
+    except OSError as exc:
+        err.write(f"ossmedia devices: cannot create {path}: {exc.strerror}\n")
+        return 1
+    out.write(
+        f"Master key written to {path} (mode 0600). Keep a copy with every registry backup.\n"
+    )
+    return 0
+
+
+def _backup(settings: ResponderSettings, destination: Path, out: TextIO) -> int:
+    url = settings.registry.url
+    if not url.startswith("sqlite://") or url.endswith(":memory:"):
+        raise ConfigError(
+            "backup copies a SQLite registry; back up a PostgreSQL registry with pg_dump "
+            "and a Redis registry with Redis's own persistence (RDB snapshot or AOF)"
+        )
+    if destination.exists():
+        raise ConfigError(f"{destination} already exists; choose a new file")
+    source = url[len("sqlite://") :]
+    if not Path(source).is_file():
+        raise ConfigError(f"no registry at {source}")
+    store = SqlDeviceStore.open(url)
+    try:
+        store.backup(destination)
+    finally:
+        store.close()
+    out.write(
+        f"Registry copied to {destination}. It opens only with the master key: keep the key "
+        "with the copy (separately secured).\n"
+    )
+    return 0
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 
-from cloud.errors import DeviceExists, DeviceNotFound, RegistryError
+from cloud.errors import DeviceExists, DeviceNotFound, RegistryUnavailable
 from cloud.registry.models import DeviceRecord, DeviceStatus, StoredDevice
 
 # Insert and update must not race a concurrent add of the same id, so each is one script.
@@ -14,6 +14,11 @@ _INSERT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+"""
+_DELETE = """
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 """
 _UPDATE = """
@@ -66,11 +71,17 @@ class RedisDeviceStore:
         self._prefix = key_prefix
         self._insert = client.register_script(_INSERT)
         self._update = client.register_script(_UPDATE)
+        self._delete = client.register_script(_DELETE)
 
     @classmethod
     def from_url(cls, url: str, *, key_prefix: str = "ossmedia") -> RedisDeviceStore:
-        """Connect to the Redis server at ``url``."""
-        return cls(redis.Redis.from_url(url), key_prefix=key_prefix)
+        """Connect to the Redis server at ``url``.
+
+        Socket waits are bounded, so a Redis that stops answering fails a lookup with
+        :class:`~cloud.errors.RegistryUnavailable` instead of holding the caller.
+        """
+        client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+        return cls(client, key_prefix=key_prefix)
 
     def _key(self, device_id: str) -> str:
         return f"{self._prefix}:device:{device_id}"
@@ -79,7 +90,7 @@ class RedisDeviceStore:
         try:
             return fn(*args, **kwargs)
         except redis.RedisError as exc:
-            raise RegistryError(f"redis registry: {type(exc).__name__}") from None
+            raise RegistryUnavailable(f"redis registry: {type(exc).__name__}") from None
 
     def insert(self, device: StoredDevice) -> None:
         """Add a new device (raises :class:`DeviceExists` when the id is taken)."""
@@ -98,6 +109,24 @@ class RedisDeviceStore:
         device_id = device.record.device_id
         if not self._call(self._update, keys=[self._key(device_id)], args=_fields(device)):
             raise DeviceNotFound(device_id)
+
+    def delete(self, device_id: str) -> None:
+        """Remove a device's row (raises :class:`DeviceNotFound` when absent)."""
+        keys = [self._key(device_id), f"{self._prefix}:devices"]
+        if not self._call(self._delete, keys=keys, args=[device_id]):
+            raise DeviceNotFound(device_id)
+
+    def get_meta(self, name: str) -> bytes | None:
+        """A registry-wide value, or ``None``."""
+        value: bytes | None = self._call(self._r.get, f"{self._prefix}:registry:{name}")
+        return value
+
+    def put_meta_if_absent(self, name: str, value: bytes) -> bytes:
+        """Store a registry-wide value unless one is there; return the value now stored."""
+        key = f"{self._prefix}:registry:{name}"
+        self._call(self._r.set, key, value, nx=True)
+        stored: bytes | None = self._call(self._r.get, key)
+        return stored if stored is not None else value
 
     def list(self) -> list[DeviceRecord]:
         """Every device, sorted by id."""

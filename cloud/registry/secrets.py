@@ -74,6 +74,14 @@ class MasterKey:
         """A 32-byte key for another purpose (HMAC-SHA256 of ``label`` under the master key)."""
         return hmac.new(self._key, b"ossmedia/derive/" + label, hashlib.sha256).digest()
 
+    def check_value(self) -> bytes:
+        """The key's check value: stored in the registry, it tells a wrong key at once.
+
+        It is an HMAC of a fixed label under the key, so it reveals nothing about the key and
+        opens no secret.
+        """
+        return self.derive(b"registry-key-check")
+
     def seal(self, device_id: str, version: int, secret: str) -> bytes:
         """Encrypt a device secret for storage.
 

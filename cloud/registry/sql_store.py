@@ -7,9 +7,11 @@ the database. The schema is kept by Alembic scripts in :mod:`cloud.registry.migr
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -24,11 +26,13 @@ from cloud.database import (
     make_engine,
     write_options,
 )
-from cloud.errors import DeviceExists, DeviceNotFound, RegistryError
+from cloud.errors import DeviceExists, DeviceNotFound, RegistryError, RegistryUnavailable
 from cloud.registry.models import DeviceRecord, DeviceStatus, StoredDevice
 from cloud.registry.store import SQL_SCHEMES
 
-__all__ = ["MIGRATIONS", "SqlDeviceStore", "devices", "migrate_store"]
+__all__ = ["LOCK_TIMEOUT_S", "MIGRATIONS", "SqlDeviceStore", "devices", "migrate_store"]
+
+LOCK_TIMEOUT_S = 10.0
 
 MIGRATIONS = Migrations(
     "cloud.registry:migrations", version_table="registry_schema_version", name="registry"
@@ -45,6 +49,12 @@ devices = sa.Table(
     sa.Column("sealed_secret", sa.LargeBinary, nullable=False),
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+registry_meta = sa.Table(
+    "registry_meta",
+    _metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.LargeBinary, nullable=False),
 )
 
 
@@ -88,8 +98,11 @@ class SqlDeviceStore:
         RegistryError: the database cannot be reached or its schema is not current.
     """
 
-    def __init__(self, engine: Engine, *, migrate: bool) -> None:
+    def __init__(
+        self, engine: Engine, *, migrate: bool, lock_timeout_s: float = LOCK_TIMEOUT_S
+    ) -> None:
         self._engine = engine
+        self._lock_timeout_s = lock_timeout_s
         self._where = describe_url(str(engine.url))
         # A StaticPool is one connection (an in-memory database): one thread at a time.
         self._lock: AbstractContextManager[object] = (
@@ -102,7 +115,9 @@ class SqlDeviceStore:
                 MIGRATIONS.require_current(engine)
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool | None = None) -> SqlDeviceStore:
+    def open(
+        cls, url: str, *, migrate: bool | None = None, lock_timeout_s: float = LOCK_TIMEOUT_S
+    ) -> SqlDeviceStore:
         """Open the registry at ``url``.
 
         Args:
@@ -112,12 +127,12 @@ class SqlDeviceStore:
                 migrate`` does it, with a role allowed to change the schema).
         """
         try:
-            engine = make_engine(url)
+            engine = make_engine(url, busy_timeout_s=lock_timeout_s)
         except DatabaseError as exc:
             raise RegistryError(exc.message) from None
         if migrate is None:
             migrate = not is_postgres(engine)
-        return cls(engine, migrate=migrate)
+        return cls(engine, migrate=migrate, lock_timeout_s=lock_timeout_s)
 
     @property
     def engine(self) -> Engine:
@@ -132,14 +147,22 @@ class SqlDeviceStore:
             with self._lock:
                 yield
         except DatabaseError as exc:
-            raise RegistryError(exc.message) from None
+            raise RegistryUnavailable(exc.message) from None
         except sa.exc.IntegrityError:
             raise
+        except sa.exc.OperationalError as exc:
+            text = str(exc.orig).strip()
+            if "locked" in text or "busy" in text:
+                raise RegistryUnavailable(
+                    f"registry {self._where} is locked by another writer "
+                    f"(waited {self._lock_timeout_s:g} s); try again"
+                ) from None
+            first = text.splitlines()[0] if text else type(exc.orig).__name__
+            raise RegistryUnavailable(f"registry {self._where}: {first}") from None
         except sa.exc.SQLAlchemyError as exc:
-            first = str(getattr(exc, "orig", exc)).splitlines()[0:1]
-            raise RegistryError(
-                f"registry {self._where}: {type(exc).__name__}: {first[0] if first else ''}"
-            ) from None
+            lines = str(getattr(exc, "orig", exc)).strip().splitlines()
+            reason = lines[0] if lines else type(exc).__name__
+            raise RegistryError(f"registry {self._where} is not usable: {reason}") from None
 
     def insert(self, device: StoredDevice) -> None:
         """Add a new device (raises :class:`DeviceExists` when the id is taken)."""
@@ -165,6 +188,58 @@ class SqlDeviceStore:
             )
         if done.rowcount == 0:
             raise DeviceNotFound(device_id)
+
+    def delete(self, device_id: str) -> None:
+        """Remove a device's row (raises :class:`DeviceNotFound` when absent)."""
+        with self._errors(), self._write() as conn:
+            done = conn.execute(devices.delete().where(devices.c.device_id == device_id))
+        if done.rowcount == 0:
+            raise DeviceNotFound(device_id)
+
+    def get_meta(self, name: str) -> bytes | None:
+        """A registry-wide value, or ``None``."""
+        with self._errors(), self._engine.connect() as conn:
+            value = conn.execute(
+                sa.select(registry_meta.c.value).where(registry_meta.c.name == name)
+            ).scalar()
+        return bytes(value) if value is not None else None
+
+    def put_meta_if_absent(self, name: str, value: bytes) -> bytes:
+        """Store a registry-wide value unless one is there; return the value now stored."""
+        query = sa.select(registry_meta.c.value).where(registry_meta.c.name == name)
+        with self._errors(), self._write() as conn:
+            # Read first, then insert: two writers racing both end with the first one's value
+            # (the loser's insert fails on the key and it reads again).
+            stored = conn.execute(query).scalar()
+            if stored is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(registry_meta.insert().values(name=name, value=value))
+                except sa.exc.IntegrityError:
+                    pass
+                stored = conn.execute(query).scalar()
+        return bytes(stored) if stored is not None else value
+
+    def backup(self, destination: Path) -> None:
+        """Copy a SQLite registry to ``destination`` online (SQLite's backup API).
+
+        The copy is consistent even while a responder reads and ``ossmedia devices`` writes,
+        and it includes whatever is still in the write-ahead log. A PostgreSQL registry is
+        backed up with the database's own tools (``pg_dump``).
+
+        Raises:
+            RegistryError: not SQLite, or the copy failed.
+        """
+        if is_postgres(self._engine):
+            raise RegistryError("back up a PostgreSQL registry with pg_dump")
+        with self._errors(), self._engine.connect() as conn:
+            source = conn.connection.driver_connection
+            assert isinstance(source, sqlite3.Connection)  # noqa: S101 - checked above
+            target = sqlite3.connect(str(destination))
+            try:
+                source.backup(target)
+            finally:
+                target.close()
 
     def list(self) -> list[DeviceRecord]:
         """Every device, sorted by id."""

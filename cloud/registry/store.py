@@ -31,8 +31,21 @@ class DeviceStore(Protocol):
             DeviceNotFound: no such device.
         """
 
+    def delete(self, device_id: str) -> None:
+        """Remove a device's row.
+
+        Raises:
+            DeviceNotFound: no such device.
+        """
+
     def list(self) -> list[DeviceRecord]:
         """Every device, sorted by id."""
+
+    def get_meta(self, name: str) -> bytes | None:
+        """A registry-wide value (such as the master key's check value), or ``None``."""
+
+    def put_meta_if_absent(self, name: str, value: bytes) -> bytes:
+        """Store a registry-wide value unless one is there; return the value now stored."""
 
     def close(self) -> None:
         """Release connections."""
@@ -56,6 +69,9 @@ def open_store(
     Raises:
         ConfigError: an unsupported URL.
         RegistryError: the store cannot be opened.
+
+    Every store raises :class:`~cloud.errors.RegistryUnavailable` when it cannot be reached
+    or another writer holds it past its lock timeout.
     """
     if urlsplit(url).scheme in SQL_SCHEMES:
         from cloud.registry.sql_store import SqlDeviceStore

@@ -1,4 +1,8 @@
-"""Assemble a responder from settings: state, registry, STS, pipeline, MQTT, HTTP."""
+"""Assemble a responder from settings: state, registry, STS, pipeline, MQTT, HTTP.
+
+:meth:`Responder.start` runs the start-up checks (:mod:`cloud.responder.preflight`) first and
+raises :class:`~cloud.errors.StartupRefused` without connecting to the broker when one fails.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,20 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from cloud.errors import CloudError
+from cloud.errors import CloudError, StartupRefused
 from cloud.registry import Registry, master_key_from, open_store
 from cloud.responder.cache import CredentialCache
 from cloud.responder.devices import DeviceDirectory
+from cloud.responder.health import Dependencies, Dependency, HealthMonitor
 from cloud.responder.http import HealthServer
 from cloud.responder.limiter import StsCallLimiter
 from cloud.responder.metrics import Metrics
 from cloud.responder.pipeline import Pipeline
+from cloud.responder.policy import session_policy
+from cloud.responder.preflight import Findings, check_dependencies, probe_sts, settings_problems
 from cloud.responder.ratelimit import DeviceRateLimiter
 from cloud.responder.replay import ReplayGuard
 from cloud.responder.service import ResponderService
@@ -89,10 +97,78 @@ class Responder:
     service: ResponderService
     http: HealthServer | None
     heartbeat: Heartbeat
+    minter: StsClient
+    dependencies: Dependencies
+    monitor: HealthMonitor = field(init=False)
 
-    def start(self) -> None:
-        """Start the heartbeat, the HTTP endpoint and the MQTT service."""
+    def __post_init__(self) -> None:
+        self.monitor = HealthMonitor(
+            self.dependencies,
+            {
+                Dependency.STATE: self.state.ping,
+                Dependency.REGISTRY: self._probe_registry,
+            },
+            interval_s=self.settings.service.health_interval_s,
+        )
+
+    def _probe_registry(self) -> None:
+        self.registry.verify_key(record=False)
+
+    def close(self) -> None:
+        """Release the state backend and the registry of a responder that never started."""
+        self.registry.close()
+        self.state.close()
+
+    def preflight(self, *, sts: bool = True) -> Findings:
+        """Run the start-up checks (see :mod:`cloud.responder.preflight`).
+
+        Args:
+            sts: also ask STS for credentials once.
+        """
+        problems = settings_problems(self.settings)
+        found, notes = check_dependencies(self.state, self.registry, record_key=True)
+        problems += found
+        if sts and not problems:
+            grant = self.settings.grant
+            policy = session_policy(
+                bucket=grant.bucket, prefix=grant.prefix_for("responder-check"), access="read"
+            )
+            refused, said = probe_sts(lambda: self.minter.probe(policy))
+            problems += refused
+            notes += said
+        return Findings(tuple(problems), tuple(notes))
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """``/healthz``: connected and subscribed, and every dependency working."""
+        serving, details = self.service.health()
+        dependencies_ok, dependencies = self.dependencies.health()
+        healthy = serving and dependencies_ok
+        if healthy:
+            status = "ok"
+        elif serving:
+            status = "degraded"  # answering, but only with retryable errors for some requests
+        else:
+            status = "unhealthy"
+        return healthy, {"status": status, **details, "dependencies": dependencies}
+
+    def start(self, *, check_sts: bool = True) -> None:
+        """Check every dependency, then start the heartbeat, HTTP endpoint and MQTT service.
+
+        Args:
+            check_sts: include the one STS call of the start-up checks.
+
+        Raises:
+            StartupRefused: a check failed; nothing was started.
+        """
+        findings = self.preflight(sts=check_sts)
+        for note in findings.notes:
+            _log.warning("start-up check", extra={"fields": {"note": note}})
+        if not findings.ok:
+            for problem in findings.problems:
+                _log.error("start-up check failed", extra={"fields": {"problem": problem}})
+            raise StartupRefused(findings.problems)
         self.heartbeat.start()
+        self.monitor.start()
         if self.http is not None:
             self.http.start()
         self.service.start()
@@ -112,6 +188,7 @@ class Responder:
         self.service.stop(self.settings.service.shutdown_timeout_s)
         if self.http is not None:
             self.http.stop()
+        self.monitor.stop()
         self.heartbeat.stop()
         self.registry.close()
         self.state.close()
@@ -128,6 +205,7 @@ def build_pipeline(
     clock_ms: Callable[[], int] = wall_clock_ms,
     sleep: Callable[[float], None] = time.sleep,
     owner: str = "",
+    dependencies: Dependencies | None = None,
 ) -> Pipeline:
     """Build the request pipeline from its parts.
 
@@ -141,6 +219,7 @@ def build_pipeline(
         clock_ms: wall clock in milliseconds.
         sleep: sleep function (duplicate waits).
         owner: this process's id in nonce claims (see :class:`Heartbeat`).
+        dependencies: where dependency failures are reported (``/healthz``).
     """
     limits = settings.limits
     return Pipeline(
@@ -174,6 +253,7 @@ def build_pipeline(
         limits=limits,
         max_duration_s=settings.sts.max_duration_s,
         clock_ms=clock_ms,
+        dependencies=dependencies,
     )
 
 
@@ -190,6 +270,7 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
         open_store(settings.registry.url, key_prefix=settings.registry.key_prefix), key
     )
     metrics = Metrics()
+    dependencies = Dependencies(metrics)
     limiter = StsCallLimiter(
         state.rates,
         calls_per_second=settings.limits.sts_calls_per_second,
@@ -206,14 +287,17 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
         cache_key=key.derive(b"credential-cache"),
         metrics=metrics,
         owner=heartbeat.owner,
+        dependencies=dependencies,
     )
     service = ResponderService(settings.broker, pipeline, metrics, workers=settings.service.workers)
-    http = None
+    responder = Responder(
+        settings, state, registry, metrics, pipeline, service, None, heartbeat, minter, dependencies
+    )
     if with_http and settings.service.metrics_port >= 0:
-        http = HealthServer(
+        responder.http = HealthServer(
             settings.service.metrics_host,
             settings.service.metrics_port,
             metrics.registry,
-            service.health,
+            responder.health,
         )
-    return Responder(settings, state, registry, metrics, pipeline, service, http, heartbeat)
+    return responder

@@ -1,14 +1,18 @@
 """``ossmedia responder``: run the credential responder.
 
 Settings come from ``--config FILE`` (TOML) and ``OSSMEDIA_<SECTION>_<FIELD>`` environment
-overrides; ``--example-config`` prints a complete commented file. SIGTERM or SIGINT stops it
-gracefully: no new requests are taken and those in flight are answered.
+overrides; ``--example-config`` prints a complete commented file. Before it subscribes, the
+responder checks every dependency and exits with status 1 and the reasons when one is broken
+(``--check`` runs the same checks, without the STS call, and exits). SIGTERM or SIGINT stops
+it gracefully: no new requests are taken and those in flight are answered. SIGHUP is logged
+and otherwise ignored (settings are read at start; logs go to stderr, nothing to reopen).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import signal
 import sys
@@ -16,11 +20,16 @@ import threading
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from cloud.config import load_settings
-from cloud.errors import CloudError
-from cloud.responder.logs import configure_logging
+from cloud.errors import CloudError, StartupRefused
+from cloud.logs import configure_logging
+
+if TYPE_CHECKING:
+    from cloud.settings import ResponderSettings
+
+_log = logging.getLogger("ossmedia.responder")
 
 
 def example_config() -> str:
@@ -42,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--example-config", action="store_true", help="print a complete commented config and exit"
     )
     parser.add_argument(
-        "--check", action="store_true", help="validate the settings and exit (prints no secret)"
+        "--check",
+        action="store_true",
+        help=(
+            "validate the settings, that every secret is present and well-formed, that the "
+            "state backend answers and that the master key opens the registry, then exit "
+            "(prints no secret)"
+        ),
     )
     return parser
 
@@ -51,7 +66,8 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
     """Run ``ossmedia responder`` with an explicit environment and output streams.
 
     Returns:
-        0 after a graceful stop, 1 on a configuration error.
+        0 after a graceful stop (or a passed ``--check``), 1 on a configuration error or a
+        broken dependency.
     """
     args = build_parser().parse_args(argv)
     if args.example_config:
@@ -66,8 +82,7 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
         err.write(f"ossmedia responder: {exc}\n")
         return 1
     if args.check:
-        out.write("settings are valid\n")
-        return 0
+        return _check(settings, out, err)
     configure_logging(settings.service.log_level, err)
     from cloud.responder.app import build_responder
 
@@ -81,12 +96,39 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
     def _on_signal(signum: int, frame: object) -> None:
         stop.set()
 
+    def _on_hangup(signum: int, frame: object) -> None:
+        _log.info("SIGHUP ignored: settings are read at start; restart to apply changes")
+
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    responder.start()
+    signal.signal(signal.SIGHUP, _on_hangup)
+    try:
+        responder.start()
+    except StartupRefused as exc:
+        responder.close()
+        for problem in exc.problems:
+            err.write(f"ossmedia responder: cannot start: {problem}\n")
+        return 1
     while not stop.wait(0.5):
         pass
     responder.stop()
+    return 0
+
+
+def _check(settings: ResponderSettings, out: TextIO, err: TextIO) -> int:
+    from cloud.responder.preflight import check_setup
+
+    findings = check_setup(settings)
+    for problem in findings.problems:
+        err.write(f"ossmedia responder: {problem}\n")
+    if not findings.ok:
+        return 1
+    for note in findings.notes:
+        out.write(f"note: {note}\n")
+    out.write(
+        "settings are valid: secrets present and well-formed, state backend answers, "
+        "the master key opens the registry\n"
+    )
     return 0
 
 

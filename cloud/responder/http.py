@@ -34,7 +34,8 @@ class HealthServer:
         host: address to bind.
         port: port to bind (0 picks a free one; see :attr:`port`).
         registry: the metrics registry to expose.
-        health: returns ``(healthy, details)``; ``/healthz`` answers 200 or 503 with the details.
+        health: returns ``(healthy, details)``; ``/healthz`` answers 200 or 503 with the details
+            (a ``status`` among them replaces the default ``ok`` / ``unhealthy``).
     """
 
     def __init__(

@@ -1,7 +1,12 @@
-"""Prometheus metrics of one responder process (own registry, so several can coexist)."""
+"""Prometheus metrics of one responder process (own registry, so several can coexist).
+
+Counters carry no ``_created`` series (``disable_created_metrics``): a scraper has no use for
+a per-label creation timestamp, and it doubles the output.
+"""
 
 from __future__ import annotations
 
+import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (
@@ -19,7 +24,12 @@ _LATENCY_BUCKETS = (
     2.5,
     5.0,
     10.0,
+    20.0,
+    30.0,
+    60.0,
 )
+# AssumeRole takes tens of milliseconds when healthy; the tail shows timeouts (timeout_s).
+_STS_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
 
 
 class Metrics:
@@ -30,6 +40,7 @@ class Metrics:
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -47,6 +58,24 @@ class Metrics:
             "ossmedia_responder_sts_calls_total",
             "AssumeRole attempts, by outcome (ok or the STS error code).",
             ["outcome"],
+            registry=r,
+        )
+        self.sts_latency = Histogram(
+            "ossmedia_responder_sts_call_seconds",
+            "Duration of one AssumeRole attempt (sent to answered, or timed out).",
+            buckets=_STS_BUCKETS,
+            registry=r,
+        )
+        self.dependency_errors = Counter(
+            "ossmedia_responder_dependency_errors_total",
+            "Failed calls to a dependency (state, registry, sts) seen by requests or probes.",
+            ["dependency"],
+            registry=r,
+        )
+        self.dependencies_up = Gauge(
+            "ossmedia_responder_dependency_up",
+            "1 while the dependency (state, registry, sts) works, 0 while it is down.",
+            ["dependency"],
             registry=r,
         )
         self.cache_hits = Counter(
@@ -91,9 +120,19 @@ class Metrics:
         child.inc()
         self.latency.observe(seconds)
 
-    def sts_call(self, outcome: str) -> None:
-        """Count one AssumeRole attempt."""
+    def sts_call(self, outcome: str, seconds: float | None = None) -> None:
+        """Count one AssumeRole attempt (and its duration, when a request was sent)."""
         self.sts_calls.labels(outcome=outcome).inc()
+        if seconds is not None:
+            self.sts_latency.observe(seconds)
+
+    def dependency_error(self, dependency: str) -> None:
+        """Count one failed call to a dependency."""
+        self.dependency_errors.labels(dependency=dependency).inc()
+
+    def dependency_up(self, dependency: str, up: bool) -> None:
+        """Set whether a dependency works."""
+        self.dependencies_up.labels(dependency=dependency).set(1 if up else 0)
 
     def credential_source(self, source: str) -> None:
         """Count how one credential lookup was served."""

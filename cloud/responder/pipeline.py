@@ -13,6 +13,10 @@ The checks run in exactly this order, and the first one that fails decides the r
 9. access allowed      -> ``access_denied``
 10. credentials        -> success, or ``sts_throttled`` / ``sts_unavailable`` / ``internal``
 
+Whenever the shared state backend or the registry's store cannot be reached, the request is
+answered ``unavailable`` with ``retry_after_ms`` (whatever step it had reached), and the
+dependency is reported down to :class:`~cloud.responder.health.Dependencies`.
+
 Every outcome is answered on the device's own ``creds/res`` topic, signed when the device is
 known. Only input too broken to name a device (a topic that is not a request topic of a
 valid device id) is dropped. This module is pure logic: no MQTT, an injected clock.
@@ -28,10 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cloud.errors import StsRejected, StsThrottled, StsUnavailable
+from cloud.errors import RegistryUnavailable, StateError, StsRejected, StsThrottled, StsUnavailable
 from cloud.registry.models import DeviceStatus
 from cloud.responder.cache import CredentialCache, Issued
 from cloud.responder.devices import DeviceDirectory, ResolvedDevice
+from cloud.responder.health import Dependencies, Dependency
 from cloud.responder.policy import session_policy
 from cloud.responder.ratelimit import DeviceRateLimiter
 from cloud.responder.replay import ReplayGuard, RequestIdentity
@@ -62,6 +67,7 @@ _log = logging.getLogger("ossmedia.responder.pipeline")
 _HEX_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)
 STS_THROTTLED_FALLBACK_MS = 1000
 STS_UNAVAILABLE_RETRY_MS = 5000
+DEPENDENCY_RETRY_MS = 3000
 _DUPLICATE = "duplicate"
 _MAX_PLAINTEXTS = 100_000
 _MAX_ROUTES = 100_000
@@ -148,6 +154,8 @@ class Pipeline:
         limits: skew window and friends.
         max_duration_s: the longest credential lifetime granted.
         clock_ms: wall clock in milliseconds.
+        dependencies: told when the state backend, the registry or STS fails (and when STS
+            works again); optional.
     """
 
     def __init__(
@@ -162,7 +170,9 @@ class Pipeline:
         limits: Limits,
         max_duration_s: int,
         clock_ms: Callable[[], int],
+        dependencies: Dependencies | None = None,
     ) -> None:
+        self._dependencies = dependencies or Dependencies()
         self._topics = topics
         self._devices = devices
         self._replay = replay
@@ -222,6 +232,15 @@ class Pipeline:
     def _guarded(self, ctx: _Request, step: Callable[[], Reply | Deferred]) -> Reply | Deferred:
         try:
             outcome = step()
+        except (StateError, RegistryUnavailable) as exc:
+            dependency = Dependency.STATE if isinstance(exc, StateError) else Dependency.REGISTRY
+            self._dependencies.failed(dependency, exc.message)
+            return self._error(
+                ctx,
+                ErrorCode.UNAVAILABLE,
+                f"{dependency.value} temporarily unavailable",
+                retry_after=DEPENDENCY_RETRY_MS,
+            )
         except Exception as exc:  # every request gets an answer, even after a bug
             _log.error(
                 "request failed",
@@ -370,7 +389,10 @@ class Pipeline:
                 "STS refused AssumeRole",
                 extra={"fields": {"device_id": ctx.device_id, "sts_code": exc.code}},
             )
+            self._dependencies.failed(Dependency.STS, f"STS refused AssumeRole ({exc.code})")
             return self._error(ctx, ErrorCode.INTERNAL, "credential service misconfigured")
+        if issued.source == "miss":
+            self._dependencies.recovered(Dependency.STS)
         return self._success(ctx, req, device, issued, prefix)
 
     def _success(

@@ -174,5 +174,8 @@ class MemoryState:
     def heartbeat(self, owner: str, *, ttl_ms: int) -> None:
         """Nothing to do: every claim in this process has a live owner."""
 
+    def ping(self) -> None:
+        """Always reachable."""
+
     def close(self) -> None:
         """Nothing to release."""

@@ -134,5 +134,12 @@ class SharedState(Protocol):
     def heartbeat(self, owner: str, *, ttl_ms: int) -> None:
         """Declare ``owner`` alive for ``ttl_ms`` (claims of dead owners are taken over)."""
 
+    def ping(self) -> None:
+        """Check that the backend answers.
+
+        Raises:
+            StateError: it does not.
+        """
+
     def close(self) -> None:
         """Release connections."""

@@ -201,11 +201,20 @@ class RedisState:
     @classmethod
     def from_url(cls, url: str, *, key_prefix: str = "ossmedia") -> RedisState:
         """Connect to ``url`` (``redis://host:port/db``)."""
-        return cls(redis.Redis.from_url(url, health_check_interval=30), key_prefix=key_prefix)
+        # Bounded socket waits: a Redis that stops answering must fail a request (which is
+        # then answered with a retryable code), not hold a worker until TCP gives up.
+        client = redis.Redis.from_url(
+            url, health_check_interval=30, socket_timeout=2.0, socket_connect_timeout=2.0
+        )
+        return cls(client, key_prefix=key_prefix)
 
     def heartbeat(self, owner: str, *, ttl_ms: int) -> None:
         """See :meth:`cloud.state.protocols.SharedState.heartbeat`."""
         _guard(lambda: self._client.set(f"{self._prefix}:alive:{owner}", b"1", px=ttl_ms))
+
+    def ping(self) -> None:
+        """See :meth:`cloud.state.protocols.SharedState.ping`."""
+        _guard(self._client.ping)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -375,6 +375,7 @@ class Agent:
         progress: Callable[[Progress], None] | None = None,
         progress_interval_s: float = 10.0,
         event_timeout_s: float = 10.0,
+        heartbeat: Callable[[], None] | None = None,
     ) -> int:
         """Start (if needed) and run until stopped, or until drained when asked.
 
@@ -384,6 +385,8 @@ class Agent:
             progress: called with a progress snapshot every ``progress_interval_s``.
             progress_interval_s: progress period.
             event_timeout_s: how long to wait for the last events' acknowledgement.
+            heartbeat: called on every turn of the main loop (the service watchdog's
+                keep-alive, :class:`~device.agent.notify.ServiceNotifier`).
 
         Returns:
             An exit code: 0 done, 3 the device was revoked, 1 another failure.
@@ -400,6 +403,8 @@ class Agent:
                     drained = True
                     break
                 self._stop.wait(0.1)
+                if heartbeat is not None:
+                    heartbeat()
                 now = self.clock.monotonic()
                 if now >= next_status:
                     next_status = now + status_every

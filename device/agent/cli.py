@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -13,6 +15,7 @@ from device.agent.agent import EXIT_FAILED, Agent, Progress
 from device.agent.allocator import tune_allocator
 from device.agent.config import load_settings
 from device.agent.example import EXAMPLE_CONFIG
+from device.agent.notify import ServiceNotifier
 from device.errors import DeviceError
 
 __all__ = ["build_parser", "main"]
@@ -130,8 +133,16 @@ def main(argv: list[str]) -> int:
         settings.source.kind,
         settings.output.format,
     )
-    return agent.run(
-        until_drained=args.until_drained,
-        progress=report,
-        progress_interval_s=args.progress_interval,
-    )
+    # The spool is open once Agent() returned; READY follows the start of its threads.
+    notifier = ServiceNotifier.from_environ(os.environ, time.monotonic, os.getpid())
+    agent.start()
+    notifier.ready(f"recording to {settings.spool.dir}")
+    try:
+        return agent.run(
+            until_drained=args.until_drained,
+            progress=report,
+            progress_interval_s=args.progress_interval,
+            heartbeat=notifier.heartbeat,
+        )
+    finally:
+        notifier.stopping()

@@ -3,7 +3,8 @@
 The camera feeds H.264 (Annex B, one access unit per call) and optionally AAC (ADTS);
 :class:`HlsStream` cuts TS segments at IDR pictures, optionally encrypts them with
 AES-128, stores them through a :class:`SegmentSink` and rewrites the m3u8 playlist only
-after the segments it lists are stored. No FFmpeg, no native code beyond ``cryptography``.
+after the segments it lists are stored. No FFmpeg and no native code of its own: AES-128
+goes through the interpreter's libcrypto.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ Keys never travel with the media: :class:`HlsStream` hands every new key to a
 :class:`KeyDelivery` *before* any segment encrypted with it is stored, and the playlist
 points players at the console (``/api/keys/{device_id}/{key_id}``), which serves the key to
 signed-in viewers only. The bucket holds ciphertext and playlists, nothing that unlocks them.
+
+The cipher itself is :mod:`device.hls.aescbc` (the interpreter's libcrypto, so a camera
+needs no ``cryptography`` wheel).
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
+from device.hls import aescbc
 from device.hls.errors import KeyDeliveryError
 
 __all__ = [
@@ -135,11 +136,8 @@ def iv_for_sequence(sequence: int) -> bytes:
 
 
 def encrypt_segment(data: bytes, key: bytes, iv: bytes) -> bytes:
-    """Encrypt a whole segment with AES-128-CBC and PKCS#7 padding."""
-    padder = padding.PKCS7(128).padder()
-    plain = padder.update(data) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    return encryptor.update(plain) + encryptor.finalize()
+    """Encrypt a whole segment with AES-128-CBC and PKCS#7 padding (:mod:`.aescbc`)."""
+    return aescbc.backend.encrypt(key, iv, data)
 
 
 def decrypt_segment(data: bytes, key: bytes, iv: bytes) -> bytes:
@@ -148,7 +146,4 @@ def decrypt_segment(data: bytes, key: bytes, iv: bytes) -> bytes:
     Raises:
         ValueError: the padding is wrong (wrong key or IV, or damaged data).
     """
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
-    plain = decryptor.update(data) + decryptor.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
-    return unpadder.update(plain) + unpadder.finalize()
+    return aescbc.backend.decrypt(key, iv, data)

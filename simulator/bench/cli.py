@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "responder": ("simulator.bench.responder", "credential round trip, throughput, boot storm"),
     "device": ("simulator.bench.device", "MediaFile throughput, catch-up rate, agent memory"),
     "fleet": ("simulator.bench.fleet", "fleet size, chaos integrity, STS calls per device-hour"),
+    "camera": ("simulator.bench.camera", "the camera bundle natively and on emulated ARM boards"),
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from cloud.config import build_settings, load_settings
+from cloud.config import SECRET_FIELDS, build_settings, load_settings
 from cloud.errors import ConfigError
 from cloud.responder.cli import example_config, run
 from cloud.settings import BrokerSettings, GrantSettings, ResponderSettings
@@ -24,7 +24,11 @@ SECRET_ENV = {
 
 def test_example_config_is_complete_and_valid() -> None:
     text = example_config()
-    settings = build_settings(tomllib.loads(text), SECRET_ENV)
+    document = tomllib.loads(text)
+    # The example names secret files; here the secrets come from the environment instead.
+    for section, _, file_field in SECRET_FIELDS:
+        document.get(section, {}).pop(file_field, None)
+    settings = build_settings(document, SECRET_ENV)
     assert settings.broker.url.startswith("mqtts://")
     for section, field in ResponderSettings.model_fields.items():
         model = field.annotation
@@ -71,11 +75,13 @@ def test_secrets_come_from_files_not_the_config(tmp_path: Path) -> None:
 def test_invalid_values_are_reported_without_echoing_them() -> None:
     with pytest.raises(ConfigError) as info:
         build_settings(
-            {"broker": {"url": "http://x", "password_file": 5}},
-            {"OSSMEDIA_BROKER_PASSWORD": "hunter2"},
+            {"broker": {"url": "http://x", "keepalive_s": "often"}},
+            {"OSSMEDIA_BROKER_PASSWORD": "hunter2", "OSSMEDIA_STS_MAX_DURATION_S": "hunter3"},
         )
     assert "broker.url" in str(info.value)
+    assert "OSSMEDIA_STS_MAX_DURATION_S: sts.max_duration_s" in str(info.value)
     assert "hunter2" not in str(info.value)
+    assert "hunter3" not in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -114,10 +120,48 @@ def test_responder_cli_example_check_and_errors(tmp_path: Path) -> None:
     assert run(["--example-config"], {}, out, err) == 0
     assert out.getvalue() == example_config()
     config = tmp_path / "r.toml"
-    config.write_text(example_config())
+    text = example_config()
+    for name, value in (
+        ("sts-access-key-secret", "sts-secret-value"),
+        ("broker-password", "pw"),
+        ("master-key", "A" * 43),
+    ):
+        (tmp_path / name).write_text(value + "\n")
+        text = text.replace(f"/etc/ossmedia/{name}", str(tmp_path / name))
+    config.write_text(text)
     out = io.StringIO()
-    assert run(["--config", str(config), "--check"], SECRET_ENV, out, err) == 0
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked beyond being readable\n")
+    env = {
+        "OSSMEDIA_REGISTRY_URL": f"sqlite://{tmp_path / 'registry.db'}",
+        "OSSMEDIA_BROKER_CA_FILE": str(ca),
+    }
+    assert run(["--config", str(config), "--check"], env, out, err) == 0, err.getvalue()
     assert "sts-secret-value" not in out.getvalue()
     err = io.StringIO()
     assert run(["--config", str(tmp_path / "none.toml")], {}, io.StringIO(), err) == 1
     assert "cannot read settings file" in err.getvalue()
+
+
+def test_a_secret_from_both_the_environment_and_a_file_is_refused(tmp_path: Path) -> None:
+    secret_file = tmp_path / "sts-secret"
+    secret_file.write_text("from-the-file\n")
+    config = tmp_path / "r.toml"
+    config.write_text(f'[sts]\naccess_key_secret_file = "{secret_file}"\n')
+    with pytest.raises(ConfigError, match="set twice") as info:
+        load_settings(config, {"OSSMEDIA_STS_ACCESS_KEY_SECRET": "from-the-env"})
+    assert "OSSMEDIA_STS_ACCESS_KEY_SECRET" in info.value.message
+    assert "from-the-env" not in info.value.message
+    assert "from-the-file" not in info.value.message
+
+
+def test_a_bad_environment_value_is_reported_as_coming_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text("[limits]\ndevice_burst = 0\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, {"OSSMEDIA_LIMITS_SKEW_WINDOW_S": "-5"})
+    message = info.value.message
+    assert "OSSMEDIA_LIMITS_SKEW_WINDOW_S: limits.skew_window_s" in message
+    assert f"{config}: limits.device_burst" in message

@@ -111,7 +111,9 @@ def test_clock_skew_is_adopted_once_per_refresh(harness: Harness) -> None:
     assert len(harness.sleeps) == 1
 
 
-@pytest.mark.parametrize("code", [ErrorCode.RATE_LIMITED, ErrorCode.STS_THROTTLED])
+@pytest.mark.parametrize(
+    "code", [ErrorCode.RATE_LIMITED, ErrorCode.STS_THROTTLED, ErrorCode.UNAVAILABLE]
+)
 def test_throttling_waits_retry_after_plus_jitter(harness: Harness, code: ErrorCode) -> None:
     harness.responder.script = [ScriptedResponder.error(code, retry_after_ms=1500)]
     harness.client.get()

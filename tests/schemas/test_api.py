@@ -125,7 +125,7 @@ def test_public_callables_have_docstrings() -> None:
             assert inspect.getdoc(obj), name
 
 
-def test_error_codes_are_the_eleven_of_the_design() -> None:
+def test_error_codes_are_the_twelve_of_the_design() -> None:
     assert [c.value for c in schemas.ErrorCode] == [
         "invalid_request",
         "unknown_device",
@@ -138,6 +138,7 @@ def test_error_codes_are_the_eleven_of_the_design() -> None:
         "sts_throttled",
         "sts_unavailable",
         "internal",
+        "unavailable",
     ]
     assert [a.value for a in schemas.Access] == ["append", "write", "read"]
     assert schemas.MAX_PAYLOAD_BYTES == 16384

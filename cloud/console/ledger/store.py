@@ -16,6 +16,7 @@ schema is kept by Alembic scripts in :mod:`cloud.console.ledger.migrations`.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -219,13 +220,64 @@ class Ledger:
         """Close the database connections."""
         self._engine.dispose()
 
+    def counts(self) -> tuple[dict[str, int], int, int]:
+        """What ``/metrics`` shows: recordings by verification state, cameras, cameras online.
+
+        Raises:
+            DatabaseError: the database cannot be read.
+        """
+        states = {
+            str(r["verification"]): int(r["n"])
+            for r in self._query(
+                "SELECT verification, COUNT(*) AS n FROM recordings GROUP BY verification"
+            )
+        }
+        row = self._query(
+            "SELECT COUNT(*) AS cameras,"
+            " COALESCE(SUM(CASE WHEN online = 1 THEN 1 ELSE 0 END), 0) AS online FROM cameras"
+        )[0]
+        return states, int(row["cameras"]), int(row["online"])
+
+    def backup(self, destination: str) -> None:
+        """Copy a SQLite ledger to ``destination`` with SQLite's online backup API.
+
+        The copy is consistent while the console keeps writing, and holds what is still in
+        the write-ahead log (a plain file copy of a running ledger misses it). A PostgreSQL
+        ledger is backed up with the database's own tools (``pg_dump``).
+
+        Raises:
+            DatabaseError: not SQLite, or the copy failed.
+        """
+        if self._pg:
+            raise DatabaseError("back up a PostgreSQL ledger with pg_dump")
+        with self._errors(), self._lock, self._engine.connect() as conn:
+            source = conn.connection.driver_connection
+            assert isinstance(source, sqlite3.Connection)  # noqa: S101 - checked above
+            target = sqlite3.connect(destination)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        # One error type for the console's callers (health checks, the CLI), whatever the
+        # engine; the driver's first line says what happened.
+        try:
+            yield
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise DatabaseError(
+                f"ledger: {type(exc).__name__}{': ' + text[0] if text else ''}"
+            ) from None
+
     @contextmanager
     def _tx(self) -> Iterator[_Tx]:
-        with self._lock, self._writer.begin() as conn:
+        with self._errors(), self._lock, self._writer.begin() as conn:
             yield _Tx(conn)
 
     def _query(self, sql: str, args: Mapping[str, object] | None = None) -> list[sa.RowMapping]:
-        with self._lock, self._engine.connect() as conn:
+        with self._errors(), self._lock, self._engine.connect() as conn:
             return list(conn.execute(sa.text(sql), dict(args or {})).mappings())
 
     # -- ingest -------------------------------------------------------------------------

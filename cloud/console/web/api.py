@@ -21,6 +21,7 @@ from cloud.console.hls import PLAYLIST_CONTENT_TYPE
 from cloud.console.timeline import utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.api_models import (
+    BucketRulesOut,
     CameraOut,
     CameraPage,
     DeviceCreate,
@@ -37,7 +38,7 @@ from cloud.console.web.api_models import (
     TimelineOut,
 )
 from cloud.console.web.auth import CSRF_HEADER, tokens_match
-from cloud.console.web.context import api, client_address, ctx_of, error_response
+from cloud.console.web.context import api, client_address, ctx_of, error_response, operator
 
 __all__ = ["api_routes"]
 
@@ -197,7 +198,9 @@ async def camera_retention(request: Request) -> Response:
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
     body = await _body(request, RetentionDaysIn)
-    plan = await run_in_threadpool(ctx.service.set_camera_retention, device_id, body.days)
+    plan = await run_in_threadpool(
+        ctx.service.set_camera_retention, device_id, body.days, actor=operator(request)
+    )
     return _json(RetentionOut.of(plan))
 
 
@@ -218,7 +221,7 @@ async def recording_delete(request: Request) -> Response:
     """Delete a recording's object and mark it deleted."""
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
-    await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    await run_in_threadpool(ctx.service.delete_recording, recording_id, actor=operator(request))
     return Response(status_code=204)
 
 
@@ -284,11 +287,28 @@ async def retention_get(request: Request) -> Response:
 
 
 @api
+async def retention_bucket(request: Request) -> Response:
+    """The lifecycle rules the bucket holds, and how they differ from the saved settings."""
+    ctx = ctx_of(request)
+    return _json(BucketRulesOut.of(await run_in_threadpool(ctx.service.retention_drift)))
+
+
+@api
+async def retention_reapply(request: Request) -> Response:
+    """Write the saved retention settings to the bucket again."""
+    ctx = ctx_of(request)
+    plan = await run_in_threadpool(ctx.service.reapply_retention, actor=operator(request))
+    return _json(RetentionOut.of(plan))
+
+
+@api
 async def retention_put(request: Request) -> Response:
     """Set (``days``) or clear (``null``) the fleet retention."""
     ctx = ctx_of(request)
     body = await _body(request, RetentionDaysIn)
-    plan = await run_in_threadpool(ctx.service.set_fleet_retention, body.days)
+    plan = await run_in_threadpool(
+        ctx.service.set_fleet_retention, body.days, actor=operator(request)
+    )
     return _json(RetentionOut.of(plan))
 
 
@@ -320,7 +340,10 @@ async def device_create(request: Request) -> Response:
     ctx = ctx_of(request)
     body = await _body(request, DeviceCreate)
     device_id = v.device_id(body.device_id)
-    made = await run_in_threadpool(ctx.service.provision, device_id)
+    access = frozenset(body.access) if body.access is not None else None
+    made = await run_in_threadpool(
+        ctx.service.provision, device_id, actor=operator(request), access=access
+    )
     return _json(DeviceSecretOut.of(made), status=201)
 
 
@@ -329,7 +352,11 @@ async def device_revoke(request: Request) -> Response:
     """Revoke a device."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(DeviceOut.of(await run_in_threadpool(ctx.service.revoke, device_id)))
+    return _json(
+        DeviceOut.of(
+            await run_in_threadpool(ctx.service.revoke, device_id, actor=operator(request))
+        )
+    )
 
 
 @api
@@ -337,7 +364,11 @@ async def device_rotate(request: Request) -> Response:
     """Give a device a new secret; the answer holds it, returned this once only."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(DeviceSecretOut.of(await run_in_threadpool(ctx.service.rotate, device_id)))
+    return _json(
+        DeviceSecretOut.of(
+            await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
+        )
+    )
 
 
 def api_routes() -> list[Route]:
@@ -361,6 +392,8 @@ def api_routes() -> list[Route]:
         Route("/api/keys/{device_id}/{key_id}", content_key, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),
+        Route("/api/retention/bucket", retention_bucket, methods=["GET"]),
+        Route("/api/retention/reapply", retention_reapply, methods=["POST"]),
         Route("/api/devices", devices, methods=["GET"]),
         Route("/api/devices", device_create, methods=["POST"]),
         Route("/api/devices/{device_id}/revoke", device_revoke, methods=["POST"]),

@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.console.devices import DeviceInfo, NewSecret
 from cloud.console.ledger import CameraState, Recording
-from cloud.console.retention import MAX_DAYS, RetentionPlan
+from cloud.console.retention import MAX_DAYS, RetentionDrift, RetentionPlan
 from cloud.console.service import SignedLink
+from cloud.console.storage import ExpiryRule
 from cloud.console.timeline import Span, Timeline
 
 __all__ = [
@@ -233,6 +234,29 @@ class RetentionRuleOut(_Out):
     days: int
 
 
+def _rules(rules: tuple[ExpiryRule, ...]) -> list[RetentionRuleOut]:
+    return [RetentionRuleOut(rule_id=r.rule_id, prefix=r.prefix, days=r.days) for r in rules]
+
+
+class BucketRulesOut(_Out):
+    """The console's lifecycle rules as the bucket holds them, against the saved settings."""
+
+    in_step: bool
+    rules: list[RetentionRuleOut]
+    missing: list[RetentionRuleOut]
+    unexpected: list[RetentionRuleOut]
+
+    @classmethod
+    def of(cls, drift: RetentionDrift) -> BucketRulesOut:
+        """Build from a drift report."""
+        return cls(
+            in_step=drift.in_step,
+            rules=_rules(drift.in_bucket),
+            missing=_rules(drift.missing),
+            unexpected=_rules(drift.unexpected),
+        )
+
+
 class RetentionOut(_Out):
     """Retention settings and the lifecycle rules applied to the bucket."""
 
@@ -254,9 +278,12 @@ class RetentionOut(_Out):
 
 
 class DeviceCreate(_In):
-    """A device to provision."""
+    """A device to provision, and the access modes it may ask for (default: all three)."""
 
     device_id: DeviceIdStr
+    access: Annotated[
+        list[Literal["append", "write", "read"]] | None, Field(min_length=1, max_length=3)
+    ] = None
 
 
 class DeviceOut(_Out):

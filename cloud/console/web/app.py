@@ -34,6 +34,7 @@ from cloud.console.web.api import api_routes
 from cloud.console.web.auth import Authenticator, SessionStore, Signer
 from cloud.console.web.context import WebContext, console_error_handler, http_error_handler
 from cloud.console.web.middleware import RequestLimits, SecurityHeaders
+from cloud.console.web.ops import ConsoleMetrics, HealthChecks, ops_routes
 from cloud.console.web.pages import page_routes
 from cloud.console.web.templating import make_environment
 from cloud.database import DatabaseError, PoolSettings
@@ -59,6 +60,8 @@ class ConsoleParts:
         content_keys: HLS content keys, sealed at rest.
         service: the operations pages and API share.
         closers: cleanup for parts the application made itself.
+        metrics: what ``/metrics`` shows.
+        health: what ``/healthz`` checks.
     """
 
     ledger: Ledger
@@ -69,6 +72,8 @@ class ConsoleParts:
     service: ConsoleService
     content_keys: ContentKeys
     closers: list[Callable[[], None]] = field(default_factory=list)
+    metrics: ConsoleMetrics | None = None
+    health: HealthChecks = field(default_factory=HealthChecks)
 
     def close(self) -> None:
         """Close what the application opened itself (idempotent)."""
@@ -134,6 +139,7 @@ def build_parts(
         content_keys=content_keys,
         clock=clock,
     )
+    metrics = ConsoleMetrics(ledger)
     service = ConsoleService(
         settings,
         ledger=ledger,
@@ -142,9 +148,22 @@ def build_parts(
         reconciler=reconciler,
         content_keys=content_keys,
         clock=clock,
+        on_action=metrics.action,
     )
+    health = HealthChecks()
+    health.add("ledger", ledger.counts)
+    health.add("registry", devices.list_devices)
     return ConsoleParts(
-        ledger, store, devices, reconciler, ingestor, service, content_keys, closers
+        ledger,
+        store,
+        devices,
+        reconciler,
+        ingestor,
+        service,
+        content_keys,
+        closers,
+        metrics=metrics,
+        health=health,
     )
 
 
@@ -220,7 +239,12 @@ def create_app(
 
     static = StaticFiles(packages=[("cloud.console.web", "static")])
     app = Starlette(
-        routes=[*page_routes(), *api_routes(), Mount("/static", app=static, name="static")],
+        routes=[
+            *ops_routes(),
+            *page_routes(),
+            *api_routes(),
+            Mount("/static", app=static, name="static"),
+        ],
         middleware=[
             Middleware(SecurityHeaders, secure=settings.http.secure_cookies),
             Middleware(RequestLimits, max_body_bytes=settings.http.max_body_bytes),
@@ -233,4 +257,6 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.parts = parts
+    app.state.health = parts.health
+    app.state.metrics = parts.metrics
     return app

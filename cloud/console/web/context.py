@@ -172,6 +172,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "-"
 
 
+def operator(request: Request) -> str:
+    """The signed-in operator's user name (for the audit trail)."""
+    session: Session | None = getattr(request.state, "session", None)
+    return session.username if session is not None else "-"
+
+
 def is_api(request: Request) -> bool:
     """True for REST API paths (JSON answers)."""
     return request.url.path.startswith("/api/")

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from cloud.console.retention import MAX_DAYS
 from cloud.console.web.api_models import (
     ApiError,
+    BucketRulesOut,
     CameraOut,
     CameraPage,
     DeviceCreate,
@@ -128,6 +129,12 @@ _OPS: tuple[_Op, ...] = (
     _Op("put", "/api/retention", "setFleetRetention", "Set or clear the fleet retention",
         200, RetentionOut, body=RetentionDaysIn, errors=(400, 403, 409, 502),
         tags=("retention",)),
+    _Op("get", "/api/retention/bucket", "getBucketRetentionRules",
+        "The lifecycle rules the bucket holds, against the saved settings (drift)", 200,
+        BucketRulesOut, errors=(502,), tags=("retention",)),
+    _Op("post", "/api/retention/reapply", "reapplyRetention",
+        "Write the saved retention settings to the bucket again", 200, RetentionOut,
+        errors=(403, 502), tags=("retention",)),
     _Op("get", "/api/devices", "listDevices", "A page of provisioned devices", 200, DeviceList,
         query=("cursor", "limit"), errors=(400, 502), tags=("devices",)),
     _Op("post", "/api/devices", "provisionDevice",
@@ -137,7 +144,7 @@ _OPS: tuple[_Op, ...] = (
         DeviceOut, errors=(400, 403, 404, 502), tags=("devices",)),
     _Op("post", "/api/devices/{device_id}/rotate", "rotateDevice",
         "Give a device a new secret (returned once)", 200, DeviceSecretOut,
-        errors=(400, 403, 404, 502), tags=("devices",)),
+        errors=(400, 403, 404, 409, 502), tags=("devices",)),
 )  # fmt: skip
 
 _ERROR_TEXT = {

@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from cloud.console.errors import ConflictError, InvalidInputError
+from cloud.console.errors import ConflictError, InvalidInputError, StorageError
 from cloud.console.hls import is_hls_key
 from cloud.console.timeline import DAY_MS, day_bounds, utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.auth import CSRF_FIELD, tokens_match
-from cloud.console.web.context import client_address, ctx_of, page, safe_next
+from cloud.console.web.context import client_address, ctx_of, operator, page, safe_next
 from cloud.console.web.middleware import DEFAULT_CSP
 
 __all__ = ["page_routes"]
@@ -157,7 +157,9 @@ async def camera_retention(request: Request) -> Response:
     device_id = v.device_id(request.path_params["device_id"])
     form = await request.form()
     days = v.optional_days(_form_text(form, "days", 16))
-    await run_in_threadpool(ctx.service.set_camera_retention, device_id, days)
+    await run_in_threadpool(
+        ctx.service.set_camera_retention, device_id, days, actor=operator(request)
+    )
     return RedirectResponse(f"/cameras/{device_id}", status_code=303)
 
 
@@ -228,7 +230,9 @@ async def delete(request: Request) -> Response:
     """Delete the recording's object and mark it deleted; back to the camera's day."""
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
-    gone = await run_in_threadpool(ctx.service.delete_recording, recording_id)
+    gone = await run_in_threadpool(
+        ctx.service.delete_recording, recording_id, actor=operator(request)
+    )
     day = utc_date(gone.facts.start_ms).isoformat()
     return RedirectResponse(f"/cameras/{gone.facts.device_id}?day={day}", status_code=303)
 
@@ -236,12 +240,34 @@ async def delete(request: Request) -> Response:
 # -- retention ---------------------------------------------------------------------------
 
 
-@page
-async def retention(request: Request) -> Response:
-    """Fleet retention and camera overrides, with the lifecycle rules they make."""
+async def _retention_page(request: Request, *, error: str = "", status: int = 200) -> Response:
     ctx = ctx_of(request)
     plan = await run_in_threadpool(ctx.service.retention)
-    return ctx.render(request, "retention.html", {"plan": plan, "error": ""})
+    try:
+        drift = await run_in_threadpool(ctx.service.retention_drift)
+        bucket_error = ""
+    except StorageError as exc:
+        drift, bucket_error = None, str(exc)
+    return ctx.render(
+        request,
+        "retention.html",
+        {"plan": plan, "drift": drift, "bucket_error": bucket_error, "error": error},
+        status=status,
+    )
+
+
+@page
+async def retention(request: Request) -> Response:
+    """Fleet retention and camera overrides, and the lifecycle rules the bucket holds."""
+    return await _retention_page(request)
+
+
+@page
+async def retention_reapply(request: Request) -> Response:
+    """Write the saved settings' lifecycle rules to the bucket again."""
+    ctx = ctx_of(request)
+    await run_in_threadpool(ctx.service.reapply_retention, actor=operator(request))
+    return RedirectResponse("/retention", status_code=303)
 
 
 @page
@@ -251,10 +277,9 @@ async def retention_submit(request: Request) -> Response:
     form = await request.form()
     days = v.optional_days(_form_text(form, "days", 16), "fleet_days")
     try:
-        await run_in_threadpool(ctx.service.set_fleet_retention, days)
+        await run_in_threadpool(ctx.service.set_fleet_retention, days, actor=operator(request))
     except ConflictError as exc:
-        plan = await run_in_threadpool(ctx.service.retention)
-        return ctx.render(request, "retention.html", {"plan": plan, "error": str(exc)}, status=409)
+        return await _retention_page(request, error=str(exc), status=409)
     return RedirectResponse("/retention", status_code=303)
 
 
@@ -275,7 +300,7 @@ async def provision(request: Request) -> Response:
     ctx = ctx_of(request)
     form = await request.form()
     device_id = v.device_id(_form_text(form, "device_id", 64))
-    made = await run_in_threadpool(ctx.service.provision, device_id)
+    made = await run_in_threadpool(ctx.service.provision, device_id, actor=operator(request))
     return ctx.render(
         request, "secret.html", {"made": made, "action": "provisioned"}, headers=_NO_STORE
     )
@@ -286,7 +311,7 @@ async def revoke(request: Request) -> Response:
     """Revoke a device."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    await run_in_threadpool(ctx.service.revoke, device_id)
+    await run_in_threadpool(ctx.service.revoke, device_id, actor=operator(request))
     return RedirectResponse("/devices", status_code=303)
 
 
@@ -295,7 +320,7 @@ async def rotate(request: Request) -> Response:
     """Give a device a new secret and show it, once."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    made = await run_in_threadpool(ctx.service.rotate, device_id)
+    made = await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
     return ctx.render(
         request, "secret.html", {"made": made, "action": "rotated"}, headers=_NO_STORE
     )
@@ -317,6 +342,7 @@ def page_routes() -> list[Route]:
         Route("/recordings/{recording_id}/delete", delete, methods=["POST"]),
         Route("/retention", retention, methods=["GET"]),
         Route("/retention", retention_submit, methods=["POST"]),
+        Route("/retention/reapply", retention_reapply, methods=["POST"]),
         Route("/devices", devices, methods=["GET"]),
         Route("/devices", provision, methods=["POST"]),
         Route("/devices/{device_id}/revoke", revoke, methods=["POST"]),

@@ -38,6 +38,8 @@ API_CALLS: list[tuple[str, str]] = [
     ("GET", f"/api/keys/cam-1/{KID}"),
     ("GET", "/api/retention"),
     ("PUT", "/api/retention"),
+    ("GET", "/api/retention/bucket"),
+    ("POST", "/api/retention/reapply"),
     ("GET", "/api/devices"),
     ("POST", "/api/devices"),
     ("POST", "/api/devices/cam-1/revoke"),

@@ -49,8 +49,7 @@ secret = "{"s" * 40}"
 username = "operator"
 password_hash = "{PASSWORD_HASH}"
 [mqtt]
-host = "{broker.host}"
-port = {broker.port}
+url = "mqtt://{broker.host}:{broker.port}"
 client_id = "console-under-test"
 [oss]
 endpoint = "{emulator.oss_endpoint}"

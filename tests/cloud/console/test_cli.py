@@ -38,14 +38,19 @@ def test_example_config_is_valid_once_filled_in(
     text = capsys.readouterr().out
     tomllib.loads(text)  # it is TOML
     filled = text.replace('"scrypt$15$8$...$..."', f'"{PASSWORD_HASH}"')
+    for name, value in (("console-session", "s" * 40), ("console-oss-secret", "oss-secret")):
+        (tmp_path / name).write_text(value + "\n")
+        filled = filled.replace(f"/etc/ossmedia/{name}", str(tmp_path / name))
     path = tmp_path / "console.toml"
     path.write_text(filled)
     settings = load_settings(path, {"OSSMEDIA_MASTER_KEY": new_master_key()})
     assert settings.operators[0].username == "admin"
     assert settings.oss.key_prefix_template == "videos/{device_id}/"
     assert settings.registry.master_key is not None
-    # As printed, the placeholder hash is refused, and the message says which field.
-    path.write_text(text)
+    assert settings.session.secret is not None
+    assert settings.session.secret.get_secret_value() == "s" * 40
+    # With the placeholder hash left in, it is refused, and the message says which field.
+    path.write_text(filled.replace(PASSWORD_HASH, "scrypt$15$8$...$..."))
     with pytest.raises(ConsoleConfigError, match="password_hash"):
         load_settings(path, {})
 
@@ -76,7 +81,9 @@ def test_missing_or_bad_config(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert "very-secret-value" not in err
 
 
-def test_runs_and_stops_on_sigterm(console_emulator: EmulatorHandle, tmp_path: Path) -> None:
+def test_runs_survives_sighup_and_stops_on_sigterm(
+    console_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     config = tmp_path / "console.toml"
     config.write_text(
         f"""
@@ -117,7 +124,86 @@ url = "sqlite://{tmp_path / "registry.db"}"
         reply = httpx.get(url + "/login", timeout=10)
         assert reply.status_code == 200
         assert httpx.get(url + "/api/cameras", timeout=10).status_code == 401
+        # SIGHUP is logged and ignored: the console keeps serving.
+        proc.send_signal(signal.SIGHUP)
+        health = httpx.get(url + "/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     assert (tmp_path / "ledger.db").exists()
+
+
+def test_placeholder_and_doubly_set_secrets_are_refused(tmp_path: Path) -> None:
+    base = f"""
+[[operators]]
+username = "admin"
+password_hash = "{PASSWORD_HASH}"
+[oss]
+endpoint = "http://127.0.0.1:1"
+bucket = "b-1"
+region = "cn-hangzhou"
+access_key_id = "k"
+"""
+    path = tmp_path / "console.toml"
+    path.write_text(
+        base + 'access_key_secret = "x"\n[session]\nsecret = "change-me-' + "x" * 40 + '"\n'
+    )
+    with pytest.raises(ConsoleConfigError, match="placeholder"):
+        load_settings(path, {})
+    secret_file = tmp_path / "oss-secret"
+    secret_file.write_text("from-file\n")
+    path.write_text(
+        base + f'access_key_secret = "inline"\naccess_key_secret_file = "{secret_file}"\n'
+    )
+    with pytest.raises(ConsoleConfigError, match="both set"):
+        load_settings(path, {})
+    key_file = tmp_path / "master-key"
+    key_file.write_text(new_master_key() + "\n")
+    path.write_text(base + f'access_key_secret = "x"\n[registry]\nmaster_key_file = "{key_file}"\n')
+    with pytest.raises(ConsoleConfigError, match="keep one"):
+        load_settings(path, {"OSSMEDIA_MASTER_KEY": new_master_key()})
+
+
+def test_a_deprecated_setting_is_one_line_naming_the_command(
+    console_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    config = tmp_path / "console.toml"
+    config.write_text(
+        f"""
+[session]
+secret = "{"s" * 40}"
+[[operators]]
+username = "admin"
+password_hash = "{PASSWORD_HASH}"
+[mqtt]
+host = "127.0.0.1"
+port = 1883
+[oss]
+endpoint = "{console_emulator.oss_endpoint}"
+bucket = "{console_emulator.bucket}"
+region = "{console_emulator.region}"
+access_key_id = "{console_emulator.access_key_id}"
+access_key_secret_file = "{tmp_path / "oss.secret"}"
+[ledger]
+path = "{tmp_path / "ledger.db"}"
+[registry]
+url = "sqlite://{tmp_path / "registry.db"}"
+"""
+    )
+    (tmp_path / "oss.secret").write_text(console_emulator.access_key_secret + "\n")
+    env = {**os.environ, "OSSMEDIA_MASTER_KEY": new_master_key()}
+    done = subprocess.run(
+        [*CLI, "--config", str(config), "backup", str(tmp_path / "copy.db")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    # The settings load (and warn) before the backup finds no ledger to copy.
+    assert "no ledger at" in done.stderr
+    warning = "ossmedia console: warning: console [mqtt] settings 'host' and 'port' are deprecated"
+    assert warning in done.stderr.splitlines()[0]
+    assert ".py:" not in done.stderr

@@ -76,6 +76,22 @@ def test_verified_recordings_are_checked_again_later(
     assert state(stack, event.event_id) == ("flagged", "crc64")
 
 
+def test_by_default_a_recording_deleted_outside_the_console_is_flagged_within_an_hour(
+    stack_factory: StackFactory, root_bucket: oss2.Bucket
+) -> None:
+    stack = stack_factory(reconcile={"enabled": False})  # the default recheck_after_s
+    cam = stack.camera("cam-1")
+    event = cam.record("hour.mp4", b"h" * 100, 0, 1)
+    stack.ingest(event)
+    reconciler = stack.console.parts.reconciler
+    reconciler.run_once()
+    assert state(stack, event.event_id)[0] == "verified"
+    root_bucket.delete_object(event.key)
+    stack.clock.advance(3601)
+    reconciler.run_once()
+    assert state(stack, event.event_id) == ("flagged", "missing")
+
+
 def test_unreachable_oss_leaves_state_unchanged(stack_factory: StackFactory) -> None:
     stack = stack_factory(oss={"endpoint": "http://127.0.0.1:9", "connect_timeout_s": 1})
     cam = stack.camera("cam-1")
@@ -90,7 +106,7 @@ def test_deleted_recordings_are_not_checked(stack: Stack) -> None:
     cam = stack.camera("cam-1")
     event = cam.record("gone.mp4", b"abc", 0, 1)
     stack.ingest(event)
-    stack.console.parts.service.delete_recording(event.event_id)
+    stack.console.parts.service.delete_recording(event.event_id, actor="test")
     assert stack.console.parts.reconciler.run_once().checked == 0
     assert state(stack, event.event_id)[0] == Verification.DELETED.value
 

@@ -108,3 +108,46 @@ def test_only_console_rules_exist_when_bucket_had_none(
     operator.http.put("/api/retention", json={"days": None}, headers=operator.headers())
     with pytest.raises(oss2.exceptions.NoSuchLifecycle):
         clean_lifecycle.get_bucket_lifecycle()
+
+
+def test_rules_removed_behind_the_consoles_back_are_shown_as_drift_and_reapplied(
+    stack: Stack, operator: Operator, clean_lifecycle: oss2.Bucket
+) -> None:
+    h = operator.headers()
+    stack.camera("cam-1")
+    assert operator.http.put("/api/retention", json={"days": 30}, headers=h).status_code == 200
+    assert (
+        operator.http.put("/api/cameras/cam-1/retention", json={"days": 7}, headers=h).status_code
+        == 200
+    )
+    assert operator.http.get("/api/retention/bucket").json()["in_step"] is True
+
+    # Someone deletes the lifecycle configuration in the OSS console and adds a rule of ours.
+    clean_lifecycle.delete_bucket_lifecycle()
+    stray = oss2.models.LifecycleRule(
+        "ossmedia-camera-cam-9",
+        "videos/cam-9/",
+        status=oss2.models.LifecycleRule.ENABLED,
+        expiration=oss2.models.LifecycleExpiration(days=1),
+    )
+    clean_lifecycle.put_bucket_lifecycle(oss2.models.BucketLifecycle([stray]))
+    drift = operator.http.get("/api/retention/bucket").json()
+    assert drift["in_step"] is False
+    assert {r["rule_id"] for r in drift["missing"]} == {
+        "ossmedia-fleet",
+        "ossmedia-camera-cam-1",
+    }
+    assert [r["rule_id"] for r in drift["unexpected"]] == ["ossmedia-camera-cam-9"]
+    assert [r["rule_id"] for r in drift["rules"]] == ["ossmedia-camera-cam-9"]
+    page = operator.http.get("/retention").text
+    assert "does not hold what the settings above call for" in page
+    assert "ossmedia-camera-cam-9" in page
+
+    again = operator.http.post("/api/retention/reapply", headers=h)
+    assert again.status_code == 200
+    assert operator.http.get("/api/retention/bucket").json()["in_step"] is True
+    assert bucket_rules(clean_lifecycle) == {
+        "ossmedia-fleet": ("videos/", 30),
+        "ossmedia-camera-cam-1": ("videos/cam-1/", 7),
+    }
+    assert "does not hold" not in operator.http.get("/retention").text

@@ -47,18 +47,19 @@ def broad_role(cloud_emulator: EmulatorHandle) -> str:
 def live_factory(
     broker: MosquittoProcess, emulator: EmulatorHandle, tmp_path: Path
 ) -> Iterator[LiveFactory]:
-    """Start responders: ``live_factory(limits={...}, sts={...}, role_arn=...)``."""
+    """Start responders: ``live_factory(limits={...}, sts={...}, role_arn=...)``;
+    ``check_sts=False`` leaves out the start-up STS call."""
     started: list[Live] = []
     master_key = new_master_key()
 
-    def start(**overrides: Any) -> Live:
+    def start(*, check_sts: bool = True, **overrides: Any) -> Live:
         directory = tmp_path / f"responder-{len(started)}"
         directory.mkdir()
         settings = responder_settings(
             broker, emulator, directory, master_key=master_key, **overrides
         )
         responder = build_responder(settings)
-        responder.start()
+        responder.start(check_sts=check_sts)
         assert responder.service.wait_connected(10)
         live = Live(responder, open_registry(settings.registry), settings)
         started.append(live)

@@ -69,11 +69,11 @@ def responder_settings(
         ).model_dump(),
         "service": ServiceSettings(metrics_port=0, workers=8, shutdown_timeout_s=5).model_dump(),
     }
-    for name, values in sections.items():
-        base[name] = {**base[name], **values}
-    # model_dump hides secrets; put them back.
+    # model_dump hides secrets; put them back (before the overrides, which may replace them).
     base["sts"]["access_key_secret"] = sts_emulator.access_key_secret
     base["registry"]["master_key"] = master_key
+    for name, values in sections.items():
+        base[name] = {**base[name], **values}
     return ResponderSettings.model_validate(base)
 
 

@@ -200,7 +200,17 @@ def test_sts_unavailable(live: Live, client: ProtocolClient, emulator: EmulatorH
 def test_internal_when_sts_refuses_the_role(
     live_factory: LiveFactory, client: ProtocolClient, emulator: EmulatorHandle
 ) -> None:
-    live = live_factory(role_arn=f"acs:ram::{emulator.account_id}:role/no-such-role")
+    # A role STS refuses is found by the start-up check (test_startup.py); here it is only
+    # met by a request, as when the role is deleted while the responder runs.
+    live = live_factory(
+        role_arn=f"acs:ram::{emulator.account_id}:role/no-such-role", check_sts=False
+    )
     keys = Keys.from_secret(live.provision("cam-0013"))
     doc = _error(client.ask("cam-0013", make_request(keys, "cam-0013")), keys, "internal")
     assert "secret" not in encode(doc).decode().lower()
+    healthy, details = live.responder.health()
+    assert not healthy
+    assert details["dependencies"]["sts"] == {
+        "ok": False,
+        "reason": "STS refused AssumeRole (EntityNotExist.Role)",
+    }

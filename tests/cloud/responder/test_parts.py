@@ -15,7 +15,7 @@ from cloud.responder.limiter import StsCallLimiter
 from cloud.responder.policy import session_policy
 from cloud.responder.replay import ReplayGuard, RequestIdentity
 from cloud.responder.singleflight import SingleFlight
-from cloud.responder.sts import StsClient
+from cloud.responder.sts import MIN_ATTEMPT_S, StsClient
 from cloud.settings import StsSettings
 from cloud.state import ClaimState, MemoryState
 from simulator.emulator.handle import EmulatorHandle
@@ -304,3 +304,36 @@ def test_the_responder_process_raises_the_gc_thresholds(capsys: pytest.CaptureFi
     finally:
         gc.set_threshold(*before)
     assert "[broker]" in capsys.readouterr().out
+
+
+def test_sts_retries_stop_at_the_deadline(emulator: EmulatorHandle) -> None:
+    # STS answers 5xx every time: without a deadline all ten attempts would run, with
+    # waits of up to 2 s between them. The injected clock moves only with the sleeps.
+    emulator.set_faults({"rules": [{"operations": ["AssumeRole"], "error_rate": 1.0}]})
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    settings = StsSettings.model_validate(
+        {
+            "endpoint": emulator.sts_endpoint,
+            "region": emulator.region,
+            "access_key_id": emulator.access_key_id,
+            "access_key_secret": emulator.access_key_secret,
+            "role_arn": emulator.role_arn,
+            "attempts": 10,
+            "retry_max_wait_s": 2.0,
+            "deadline_s": 1.0,
+        }
+    )
+    limiter = StsCallLimiter(
+        MemoryState().rates, calls_per_second=1000, max_queue_ms=1000, clock_ms=FakeClock()
+    )
+    client = StsClient(settings, limiter=limiter, sleep=sleep, monotonic=lambda: now[0])
+    with pytest.raises(StsUnavailable):
+        client.assume_role(session_name="cam-1", policy=POLICY, duration_s=900)
+    assert sum(sleeps) + MIN_ATTEMPT_S <= 1.0
+    assert len(sleeps) < 9

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # reference
 
 from device.hls.encryption import (
     ContentKey,

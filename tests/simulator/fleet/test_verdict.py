@@ -213,7 +213,9 @@ def test_steps_the_run_ended_before_are_reported_not_applied() -> None:
     while not driver.applied and time.monotonic() < deadline:
         time.sleep(0.02)
     driver.stop()  # a Ctrl-C at 0 s: the second step never came
-    assert [(s.at_s > 0, s.error) for s in driver.applied] == [
+    # The first step is applied when it falls due (a moment after 0 s on a loaded machine);
+    # the unreached one keeps the time it was written for.
+    assert [(s.at_s >= 50, s.error) for s in driver.applied] == [
         (False, None),
         (True, "not reached: the run ended first"),
     ]
