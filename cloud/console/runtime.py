@@ -14,6 +14,8 @@ connections as soon as :meth:`Console.start` returns (port 0 picks a free port).
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import socket
 import threading
@@ -27,6 +29,7 @@ from cloud.console.content_keys import KeySealer
 from cloud.console.devices import DeviceAdmin
 from cloud.console.errors import ConsoleError
 from cloud.console.ledger import Ledger
+from cloud.console.ledger.leases import Lease
 from cloud.console.mqtt import MqttIngest
 from cloud.console.reconcile import ReconcileLoop
 from cloud.console.settings import ConsoleSettings
@@ -105,6 +108,13 @@ class Console:
                 self.parts.reconciler,
                 interval_s=settings.reconcile.interval_s,
                 before_pass=self.parts.service.sync_cameras,
+                lease=Lease(
+                    self.parts.ledger,
+                    "reconcile",
+                    holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+                    ttl_s=settings.reconcile.lease_s,
+                    clock=clock,
+                ),
             )
             if settings.reconcile.enabled
             else None

@@ -133,6 +133,9 @@ class MqttSettings(BrokerConnection):
     Attributes:
         topic_prefix: protocol topic prefix ``P`` (see docs/protocol.md).
         enabled: when false the console does not subscribe (ledger read-only).
+        shared_group: several replicas on one PostgreSQL ledger set the same group (and
+            each its own ``client_id``): the broker then hands each camera message to one
+            of them. Unset, every console receives every message.
     """
 
     RENAMED: ClassVar[dict[str, str]] = {"tls_ca_file": "ca_file"}
@@ -141,6 +144,14 @@ class MqttSettings(BrokerConnection):
     reconnect_initial_s: float = Field(default=1.0, gt=0)
     topic_prefix: str = "ossmedia"
     enabled: bool = True
+    shared_group: str | None = None
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError("shared_group is 1-64 of A-Z a-z 0-9 _ -")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -254,12 +265,22 @@ class ReconcileSettings(_Frozen):
         recheck_after_s: verified recordings are checked again after this long.
         batch: recordings checked per pass.
         enabled: when false only explicit checks run.
+        lease_s: replicas on one ledger take turns: the one holding the reconcile lease runs
+            the passes and renews it before each; when it dies another takes over this long
+            after its last renewal. Keep it above ``interval_s``.
     """
 
     interval_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
     recheck_after_s: Annotated[int, Field(ge=1)] = 3600
     batch: Annotated[int, Field(ge=1, le=10000)] = 200
     enabled: bool = True
+    lease_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
+
+    @model_validator(mode="after")
+    def _lease_outlasts_interval(self) -> ReconcileSettings:
+        if self.lease_s <= self.interval_s:
+            raise ValueError("reconcile.lease_s must be longer than reconcile.interval_s")
+        return self
 
 
 class ConsoleSettings(_Frozen):

@@ -272,6 +272,23 @@ class Ledger:
             ) from None
 
     @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction on the ledger's database (for tables beside the ledger's)."""
+        with self._errors(), self._lock, self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only connection to the ledger's database."""
+        with self._errors(), self._lock, self._engine.connect() as conn:
+            yield conn
+
+    @property
+    def shared(self) -> bool:
+        """True on PostgreSQL, where several console replicas may share the ledger."""
+        return self._pg
+
+    @contextmanager
     def _tx(self) -> Iterator[_Tx]:
         with self._errors(), self._lock, self._writer.begin() as conn:
             yield _Tx(conn)

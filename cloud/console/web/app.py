@@ -8,6 +8,7 @@ closed when the application shuts down; parts passed in belong to the caller.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import secrets
 import time
@@ -31,11 +32,12 @@ from cloud.console.service import ConsoleService
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore, OssObjectStore
 from cloud.console.web.api import api_routes
-from cloud.console.web.auth import Authenticator, SessionStore, Signer
+from cloud.console.web.auth import Authenticator, Sessions, SessionStore, Signer
 from cloud.console.web.context import WebContext, console_error_handler, http_error_handler
 from cloud.console.web.middleware import RequestLimits, SecurityHeaders
 from cloud.console.web.ops import ConsoleMetrics, HealthChecks, ops_routes
 from cloud.console.web.pages import page_routes
+from cloud.console.web.shared_sessions import SharedSessions
 from cloud.console.web.templating import make_environment
 from cloud.database import DatabaseError, PoolSettings
 from cloud.errors import CloudError
@@ -213,18 +215,35 @@ def create_app(
         settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
     )
     session_secret = settings.session.secret
+    shared = parts.ledger.shared
+    if shared and session_secret is None:
+        parts.close()
+        raise ConsoleConfigError(
+            "a ledger on PostgreSQL may be shared by several replicas: set session.secret "
+            "(or session.secret_file), the same on every replica"
+        )
     key = (
         session_secret.get_secret_value().encode("utf-8")
         if session_secret is not None
         else secrets.token_bytes(32)
     )
+    sessions: Sessions = (
+        SharedSessions(parts.ledger, max_age_s=settings.session.max_age_s, clock=clock)
+        if shared
+        else SessionStore(max_age_s=settings.session.max_age_s, clock=clock)
+    )
     ctx = WebContext(
         service=parts.service,
         authenticator=Authenticator(settings.operators, settings.session, clock=clock),
-        sessions=SessionStore(max_age_s=settings.session.max_age_s, clock=clock),
+        sessions=sessions,
         signer=Signer(key),
-        # Cursors get their own random key: they never need to outlive the process.
-        cursors=CursorCodec(secrets.token_bytes(32)),
+        # Cursors never need to outlive the process, but on a shared ledger the next page
+        # may be asked of another replica: there the key is derived from the shared secret.
+        cursors=CursorCodec(
+            hashlib.sha256(b"ossmedia cursors\0" + key).digest()
+            if shared
+            else secrets.token_bytes(32)
+        ),
         templates=make_environment(),
         secure_cookies=settings.http.secure_cookies,
         session_max_age_s=settings.session.max_age_s,

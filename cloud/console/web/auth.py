@@ -18,6 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cloud.console.passwords import hash_password, verify_password
 from cloud.console.settings import OperatorAccount, SessionSettings
@@ -30,6 +31,7 @@ __all__ = [
     "Authenticator",
     "Session",
     "SessionStore",
+    "Sessions",
     "Signer",
     "tokens_match",
 ]
@@ -93,6 +95,20 @@ class Session:
     username: str
     csrf_token: str = field(repr=False)
     created_ms: int
+
+
+class Sessions(Protocol):
+    """Where live sessions are kept: this process (:class:`SessionStore`) or the ledger's
+    database, shared by several replicas (``cloud.console.web.shared_sessions``)."""
+
+    def create(self, username: str) -> Session:
+        """Start a session for ``username``."""
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session with this id, or None."""
+
+    def end(self, session_id: str) -> None:
+        """Log out."""
 
 
 class SessionStore:

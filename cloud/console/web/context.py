@@ -39,7 +39,7 @@ from cloud.console.web.auth import (
     SESSION_COOKIE,
     Authenticator,
     Session,
-    SessionStore,
+    Sessions,
     Signer,
     tokens_match,
 )
@@ -77,7 +77,7 @@ class WebContext:
 
     service: ConsoleService
     authenticator: Authenticator
-    sessions: SessionStore
+    sessions: Sessions
     signer: Signer
     cursors: CursorCodec
     templates: jinja2.Environment
