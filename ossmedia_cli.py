@@ -37,6 +37,7 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("fleet", "simulator.fleet.cli", "sim", "simulate a camera fleet with chaos"),
     Subcommand("console", "cloud.console.cli", "cloud", "run the web console and REST API"),
     Subcommand("bench", "simulator.bench.cli", "sim", "run benchmarks against baselines"),
+    Subcommand("doctor", "cloud.doctor.cli", "cloud", "check a deployment before cameras connect"),
 )
 
 # A few modules each extra brings; when one is missing, the extra is not installed.

@@ -12,7 +12,7 @@ Every endpoint but ``GET /__admin/health`` needs ``Authorization: Bearer <admin 
 | GET / DELETE | /__admin/stats | requests per operation and outcome, injected faults / reset |
 | GET | /__admin/info | endpoints, keys, role, bucket (what ``--json`` prints) |
 | PUT | /__admin/buckets/<name> | create a bucket (``{"account": id}`` optional) |
-| PUT | /__admin/roles | create or replace a role (``account``, ``name``, ``policies`` ...) |
+| PUT | /__admin/roles | create or replace a role (``account``, ``name``, ``policies``, ``trust_policy`` ...) |
 | PUT | /__admin/access-keys | add a key (``account``, ``id``, ``secret``, ``user``, ``policies``) |
 """
 
@@ -168,6 +168,7 @@ class AdminApp:
                     list(args.get("policies", [])),
                     account_id=args.get("account"),
                     trusted_accounts=args.get("trusted_accounts"),
+                    trust_policy=args.get("trust_policy"),
                     max_session_duration=int(
                         args.get("max_session_duration", DEFAULT_SESSION_DURATION_S)
                     ),

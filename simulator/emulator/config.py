@@ -57,13 +57,15 @@ class AccessKeyConfig(BaseModel):
 
 
 class RoleConfig(BaseModel):
-    """A role; ``trusted_accounts`` defaults to the owning account."""
+    """A role; ``trust_policy`` (a RAM trust policy) or ``trusted_accounts`` (default: the
+    owning account) says who may assume it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     policies: tuple[PolicyDoc, ...] = ()
     trusted_accounts: tuple[str, ...] | None = None
+    trust_policy: PolicyDoc | None = None
     max_session_duration: int = Field(
         default=DEFAULT_SESSION_DURATION_S, ge=MIN_ROLE_MAX_SESSION_S, le=MAX_SESSION_DURATION_S
     )
@@ -151,13 +153,48 @@ def parse_document(path: Path) -> object:
         raise EmulatorConfigError(str(exc), source=str(path)) from None
 
 
+def _read_policy_file(path: Path, source: str) -> object:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EmulatorConfigError(f"policy file {path}: {exc}", source=source) from None
+
+
+def _inline_policy_files(document: object, base: Path, source: str) -> object:
+    """Replace ``policy_files`` / ``trust_policy_file`` with the documents they name.
+
+    Paths are relative to the config file; the files are RAM policy JSON exactly as RAM takes
+    them (``deploy/aliyun/*.json`` load unmodified).
+    """
+    if not isinstance(document, dict):
+        return document
+    for account in document.get("accounts", ()):
+        if not isinstance(account, dict):
+            continue
+        for entry in [*account.get("access_keys", ()), *account.get("roles", ())]:
+            if not isinstance(entry, dict):
+                continue
+            files = entry.pop("policy_files", ())
+            if files:
+                loaded = [_read_policy_file(base / str(f), source) for f in files]
+                entry["policies"] = [*entry.get("policies", ()), *loaded]
+            trust = entry.pop("trust_policy_file", None)
+            if trust is not None:
+                entry["trust_policy"] = _read_policy_file(base / str(trust), source)
+    return document
+
+
 def load_config(path: Path) -> EmulatorConfig:
     """Read an emulator config file.
 
+    Keys and roles may name policy documents by file: ``policy_files = ["a.json", ...]`` (added
+    to ``policies``) and, for roles, ``trust_policy_file``; paths are relative to the config.
+
     Raises:
-        EmulatorConfigError: the file is unreadable or invalid.
+        EmulatorConfigError: the file or a policy file is unreadable or invalid.
     """
+    document = _inline_policy_files(parse_document(path), path.parent, str(path))
     try:
-        return EmulatorConfig.model_validate(parse_document(path))
+        return EmulatorConfig.model_validate(document)
     except ValidationError as exc:
         raise EmulatorConfigError(str(exc), source=str(path)) from None

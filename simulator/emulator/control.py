@@ -63,9 +63,11 @@ class Control(Protocol):
         *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
+        trust_policy: dict[str, Any] | str | None = None,
         max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
-        """Create or replace a role; returns its ARN."""
+        """Create or replace a role; returns its ARN. ``trust_policy`` (a RAM trust policy
+        document) says who may assume it; without one, any identity of ``trusted_accounts``."""
         ...
 
     def add_access_key(

@@ -200,11 +200,13 @@ class EmulatorHandle:
         *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
+        trust_policy: dict[str, Any] | str | None = None,
         max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role; returns its ARN."""
         body = {"name": name, "policies": policies, "account": account_id,
-                "trusted_accounts": trusted_accounts, "max_session_duration": max_session_duration}  # fmt: skip
+                "trusted_accounts": trusted_accounts, "trust_policy": trust_policy,
+                "max_session_duration": max_session_duration}  # fmt: skip
         return str(self._call("create_role", body)["arn"])
 
     def add_access_key(

@@ -146,6 +146,7 @@ class Emulator:
                     role.name,
                     policies=role.policies,
                     trusted_accounts=role.trusted_accounts,
+                    trust_policy=role.trust_policy,
                     max_session_duration=role.max_session_duration,
                 )
 
@@ -165,6 +166,7 @@ class Emulator:
         *,
         account_id: str | None = None,
         trusted_accounts: list[str] | None = None,
+        trust_policy: dict[str, Any] | str | None = None,
         max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role; returns its ARN."""
@@ -173,6 +175,7 @@ class Emulator:
             name,
             policies=policies,
             trusted_accounts=trusted_accounts,
+            trust_policy=trust_policy,
             max_session_duration=max_session_duration,
         )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from simulator.iam.policy import ALLOW_ALL, Policy
+from simulator.iam.trust import TrustPolicy
 
 PrincipalKind = Literal["root", "user", "assumed_role"]
 
@@ -23,6 +24,16 @@ class Principal:
     identity_policies: tuple[Policy, ...]
     session_policy: Policy | None
     user: str | None = None
+
+    def ram_names(self) -> frozenset[str]:
+        """The trust-policy ``Principal.RAM`` values that name this principal, lower-cased."""
+        account = self.account_id
+        names = {account, f"acs:ram::{account}:root"}
+        if self.kind == "user" and self.user:
+            names.add(f"acs:ram::{account}:user/{self.user}")
+        if self.kind == "assumed_role" and self.role_arn:
+            names.add(self.role_arn)
+        return frozenset(n.lower() for n in names)
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,11 @@ class AccessKey:
 
 @dataclass(frozen=True)
 class Role:
-    """A RAM role that STS callers may assume."""
+    """A RAM role that STS callers may assume.
+
+    Who may assume it is the trust policy when it has one, else any identity of
+    ``trusted_accounts`` (the caller's own policies must allow ``sts:AssumeRole`` either way).
+    """
 
     account_id: str
     name: str
@@ -66,6 +81,13 @@ class Role:
     policies: tuple[Policy, ...]
     trusted_accounts: frozenset[str]
     max_session_duration: int
+    trust_policy: TrustPolicy | None = None
+
+    def trusts(self, caller: Principal) -> bool:
+        """Whether the role's trust lets ``caller`` in."""
+        if self.trust_policy is not None:
+            return self.trust_policy.trusts(caller.ram_names())
+        return caller.account_id in self.trusted_accounts
 
     @property
     def arn(self) -> str:

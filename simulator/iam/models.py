@@ -29,6 +29,7 @@ from simulator.iam.conditions import Context
 from simulator.iam.entities import AccessKey, Principal, Role, Session, TemporaryCredentials
 from simulator.iam.policy import Policy, is_allowed
 from simulator.iam.store import IamStore
+from simulator.iam.trust import TrustPolicy
 
 ROLE_ARN_RE = re.compile(r"acs:ram::(\d+):role/([A-Za-z0-9.\-]{1,64})\Z")
 _COMPACT_EVERY = 10_000
@@ -134,6 +135,7 @@ class Iam:
         *,
         policies: Sequence[Mapping[str, Any] | str],
         trusted_accounts: Sequence[str] | None = None,
+        trust_policy: Mapping[str, Any] | str | None = None,
         max_session_duration: int = DEFAULT_SESSION_DURATION_S,
     ) -> str:
         """Create or replace a role (names are case-insensitive, as in RAM).
@@ -142,7 +144,9 @@ class Iam:
             account_id: the owning account.
             role_name: 1-64 letters, digits, ``.`` or ``-``.
             policies: policy documents attached to the role.
-            trusted_accounts: accounts whose principals may assume it (default: the owner).
+            trusted_accounts: accounts whose principals may assume it (default: the owner);
+                not used when ``trust_policy`` is given.
+            trust_policy: a RAM trust policy document naming who may assume the role.
             max_session_duration: longest session in seconds,
                 :data:`~schemas.durations.MIN_ROLE_MAX_SESSION_S` to
                 :data:`~schemas.durations.MAX_SESSION_DURATION_S`.
@@ -152,7 +156,7 @@ class Iam:
 
         Raises:
             EmulatorConfigError: unknown account, bad name or duration.
-            PolicyGrammarError: a policy does not parse.
+            PolicyGrammarError: a policy or the trust policy does not parse.
         """
         if not MIN_ROLE_MAX_SESSION_S <= max_session_duration <= MAX_SESSION_DURATION_S:
             raise EmulatorConfigError(
@@ -162,6 +166,7 @@ class Iam:
         if ROLE_ARN_RE.match(f"acs:ram::0:role/{role_name}") is None:
             raise EmulatorConfigError(f"role name {role_name!r} is not valid")
         parsed = tuple(Policy.parse(p) for p in policies)
+        trust = TrustPolicy.parse(trust_policy) if trust_policy is not None else None
         with self._lock:
             self._require_account(account_id)
             key = (account_id, role_name.lower())
@@ -173,6 +178,7 @@ class Iam:
                 parsed,
                 frozenset(trusted_accounts if trusted_accounts is not None else [account_id]),
                 max_session_duration,
+                trust,
             )
             self._roles[key] = role
             self._persist()
@@ -306,7 +312,8 @@ class Iam:
                     {"account_id": r.account_id, "name": r.name, "role_id": r.role_id,
                      "policies": [p.document for p in r.policies],
                      "trusted_accounts": sorted(r.trusted_accounts),
-                     "max_session_duration": r.max_session_duration}
+                     "max_session_duration": r.max_session_duration,
+                     "trust_policy": r.trust_policy.document if r.trust_policy else None}
                     for r in self._roles.values()
                 ],
                 "sessions": [s.record() for s in self._sessions.values()],
@@ -333,6 +340,7 @@ class Iam:
                     tuple(Policy.parse(p) for p in r.get("policies", ())),
                     frozenset(r.get("trusted_accounts", (r["account_id"],))),
                     int(r.get("max_session_duration", DEFAULT_SESSION_DURATION_S)),
+                    TrustPolicy.parse(r["trust_policy"]) if r.get("trust_policy") else None,
                 )  # fmt: skip
                 self._roles[(role.account_id, role.name.lower())] = role
             for s in [*snapshot.get("sessions", ()), *journal]:

@@ -11,14 +11,20 @@ from simulator.oss import responses as render
 from simulator.oss.errors import AccessDenied, InvalidArgument, InvalidDigest
 from simulator.oss.handler_base import DENIED, Call, HandlerBase, bucket_name, check_md5
 from simulator.oss.listing import decode_token, encode_token
-from simulator.oss.payloads import parse_create_bucket, parse_delete, parse_lifecycle
+from simulator.oss.payloads import (
+    parse_create_bucket,
+    parse_delete,
+    parse_lifecycle,
+    parse_public_access_block,
+)
 from simulator.oss.responses import Response
 
 _ACLS = ("private", "public-read", "public-read-write")
 
 
 class BucketHandlers(HandlerBase):
-    """ListBuckets, Put/Delete/GetBucketInfo/Location, lifecycle, ListObjects(V2), batch delete."""
+    """ListBuckets, Put/Delete/GetBucketInfo/Location, lifecycle, Block Public Access,
+    ListObjects(V2), batch delete."""
 
     async def list_buckets(self, call: Call) -> Response:
         """GET / — the caller's account's buckets."""
@@ -87,6 +93,26 @@ class BucketHandlers(HandlerBase):
         """DELETE /<bucket>/?lifecycle."""
         bucket = self._bucket_op(call)
         await self._run(self._model.delete_lifecycle, bucket.name)
+        return Response(204)
+
+    async def put_public_access_block(self, call: Call) -> Response:
+        """PUT /<bucket>/?publicAccessBlock — turn Block Public Access on or off."""
+        bucket = self._bucket_op(call)
+        body = await call.req.read_body(self._settings.max_xml_body)
+        check_md5(call.req, body)
+        block = parse_public_access_block(body)
+        await self._run(self._model.put_public_access_block, bucket.name, block=block)
+        return Response(200)
+
+    async def get_public_access_block(self, call: Call) -> Response:
+        """GET /<bucket>/?publicAccessBlock."""
+        bucket = self._bucket_op(call)
+        return render.public_access_block(bucket.block_public_access)
+
+    async def delete_public_access_block(self, call: Call) -> Response:
+        """DELETE /<bucket>/?publicAccessBlock — back to the default (off)."""
+        bucket = self._bucket_op(call)
+        await self._run(self._model.put_public_access_block, bucket.name, block=False)
         return Response(204)
 
     async def list_objects(self, call: Call) -> Response:

@@ -173,6 +173,10 @@ class OssModel:
         """Remove a bucket's lifecycle rules (no error when there are none)."""
         self._update_bucket(name, lambda r: replace(r, lifecycle=None))
 
+    def put_public_access_block(self, name: str, *, block: bool) -> None:
+        """Turn a bucket's Block Public Access on or off."""
+        self._update_bucket(name, lambda r: replace(r, block_public_access=block))
+
     def _update_bucket(self, name: str, change: Callable[[BucketRecord], BucketRecord]) -> None:
         with self._index:
             state = self._bucket(name)

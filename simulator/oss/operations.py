@@ -103,6 +103,9 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("PutBucketLifecycle", "bucket", "PUT", BH.put_bucket_lifecycle, sub=["lifecycle"]),
     _op("GetBucketLifecycle", "bucket", "GET", BH.get_bucket_lifecycle, sub=["lifecycle"]),
     _op("DeleteBucketLifecycle", "bucket", "DELETE", BH.delete_bucket_lifecycle, sub=["lifecycle"]),
+    _op("PutBucketPublicAccessBlock", "bucket", "PUT", BH.put_public_access_block, sub=["publicAccessBlock"]),
+    _op("GetBucketPublicAccessBlock", "bucket", "GET", BH.get_public_access_block, sub=["publicAccessBlock"]),
+    _op("DeleteBucketPublicAccessBlock", "bucket", "DELETE", BH.delete_public_access_block, sub=["publicAccessBlock"]),
     # A batch delete needs oss:DeleteObject on every key it names.
     _op("DeleteMultipleObjects", "bucket", "POST", BH.delete_multiple_objects, sub=["delete"], action="oss:DeleteObject"),
     _op("PutObject", "object", "PUT", OH.put_object),

@@ -1,4 +1,4 @@
-"""XML request bodies: batch delete, lifecycle configuration, bucket creation.
+"""XML request bodies: batch delete, lifecycle, Block Public Access, bucket creation.
 
 Documents with a DOCTYPE are refused outright (no entity tricks reach the parser); anything
 that is not the expected document is MalformedXML, as OSS answers.
@@ -137,3 +137,20 @@ def _parse_midnight(text: str) -> int:
         return int(datetime(year, month, day, tzinfo=UTC).timestamp())
     except ValueError:
         raise InvalidArgument("Invalid date.", name="CreatedBeforeDate", value=text) from None
+
+
+def parse_public_access_block(body: bytes) -> bool:
+    """Parse a PutBucketPublicAccessBlock body.
+
+    Returns:
+        Whether Block Public Access is to be on.
+
+    Raises:
+        MalformedXML: not a ``<PublicAccessBlockConfiguration>`` with a true/false
+            ``<BlockPublicAccess>``.
+    """
+    root = _parse(body, "PublicAccessBlockConfiguration")
+    value = (root.findtext("BlockPublicAccess") or "").strip().lower()
+    if value not in ("true", "false"):
+        raise MalformedXML("BlockPublicAccess must be true or false")
+    return value == "true"

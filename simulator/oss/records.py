@@ -122,6 +122,7 @@ class BucketRecord:
         created: creation time, Unix seconds.
         storage_class: Standard, IA ...
         lifecycle: the lifecycle rules, or ``None`` when none are configured.
+        block_public_access: Block Public Access is on (public ACLs and policies refused).
     """
 
     name: str
@@ -130,6 +131,7 @@ class BucketRecord:
     created: int
     storage_class: str = "Standard"
     lifecycle: tuple[LifecycleRule, ...] | None = None
+    block_public_access: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the durable store's bucket file)."""
@@ -159,6 +161,7 @@ class BucketRecord:
                 )
                 for r in rules
             ),
+            block_public_access=bool(data.get("block_public_access", False)),
         )
 
 

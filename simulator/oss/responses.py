@@ -327,6 +327,15 @@ def lifecycle(rules: tuple[LifecycleRule, ...]) -> Response:
     return xml_response("".join(parts))
 
 
+def public_access_block(block: bool) -> Response:
+    """The GetBucketPublicAccessBlock result."""
+    return xml_response(
+        "<PublicAccessBlockConfiguration>"
+        + _text("BlockPublicAccess", "true" if block else "false")
+        + "</PublicAccessBlockConfiguration>"
+    )
+
+
 def delete_result(deleted: list[str], *, url: bool) -> Response:
     """The DeleteMultipleObjects result (``deleted`` is empty in quiet mode)."""
     parts = ["<DeleteResult>"]

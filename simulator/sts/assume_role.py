@@ -64,8 +64,9 @@ def assume_role(
     session_policy = _parse_session_policy(policy, max_policy_bytes)
     if role is None:
         raise errors.role_not_found()
-    trusted = caller.account_id in role.trusted_accounts
-    if not trusted or not iam.is_allowed(caller, "sts:AssumeRole", role.arn, context or {}):
+    if not role.trusts(caller) or not iam.is_allowed(
+        caller, "sts:AssumeRole", role.arn, context or {}
+    ):
         raise errors.no_permission()
     if duration_s > role.max_session_duration:
         raise errors.invalid_duration(role.max_session_duration)

@@ -14,7 +14,16 @@ from urllib.parse import unquote, urlsplit
 from tests.simulator.oss._server import OssEnv
 
 # Query parameters that belong to the V1 CanonicalizedResource in these tests.
-_SIGNED_PARAMS = ("append", "position", "delete", "lifecycle", "objectMeta", "bucketInfo", "acl")
+_SIGNED_PARAMS = (
+    "append",
+    "position",
+    "delete",
+    "lifecycle",
+    "objectMeta",
+    "bucketInfo",
+    "acl",
+    "publicAccessBlock",
+)
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,27 @@ def test_bad_lifecycle_documents(oss: OssEnv, body: bytes, code: str) -> None:
     response = raw_request(oss, "PUT", f"/{oss.bucket}/?lifecycle", body=body)
     assert f"<Code>{code}</Code>".encode() in response.body
     assert response.status == (501 if code == "NotImplemented" else 400)
+
+
+def test_block_public_access_round_trip(fresh_oss: OssEnv) -> None:
+    bucket = fresh_oss.bucket_client()
+    assert bucket.get_bucket_public_access_block().block_public_access is False
+    bucket.put_bucket_public_access_block(True)
+    assert bucket.get_bucket_public_access_block().block_public_access is True
+    bucket.delete_bucket_public_access_block()
+    assert bucket.get_bucket_public_access_block().block_public_access is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<PublicAccessBlockConfiguration/>",
+        b"<PublicAccessBlockConfiguration><BlockPublicAccess>yes</BlockPublicAccess>"
+        b"</PublicAccessBlockConfiguration>",
+        b"<LifecycleConfiguration/>",
+    ],
+)
+def test_bad_public_access_block_documents(oss: OssEnv, body: bytes) -> None:
+    response = raw_request(oss, "PUT", f"/{oss.bucket}/?publicAccessBlock", body=body)
+    assert b"<Code>MalformedXML</Code>" in response.body
+    assert response.status == 400

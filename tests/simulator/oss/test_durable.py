@@ -45,6 +45,7 @@ def test_everything_survives_a_restart(tmp_path: Path, mode: str) -> None:
             )
         ]
         bucket.put_bucket_lifecycle(BucketLifecycle(rules))
+        bucket.put_bucket_public_access_block(True)
         extra = env.bucket_client(bucket="extra-" + name)
         extra.create_bucket()
         extra.delete_bucket()
@@ -70,6 +71,7 @@ def test_everything_survives_a_restart(tmp_path: Path, mode: str) -> None:
         more = bucket.append_object("video/seg.ts", 13, b",part-3", init_crc=seg.server_crc)
         assert more.crc == crc64(b"part-1,part-2,part-3")
         assert bucket.get_bucket_lifecycle().rules[0].expiration.days == 3
+        assert bucket.get_bucket_public_access_block().block_public_access is True
         assert "extra-" + name not in [b.name for b in oss2.BucketIterator(env.service())]
 
 

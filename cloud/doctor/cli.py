@@ -1,0 +1,85 @@
+"""``ossmedia doctor``: check a deployment before the first camera connects.
+
+Exit status: 0 ready (no check failed), 1 not ready, 2 a configuration could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from cloud.doctor.checks import CHECKS, run_checks
+from cloud.doctor.config import load_doctor_settings
+from cloud.doctor.errors import DoctorError
+
+READY, NOT_READY, BAD_CONFIG = 0, 1, 2
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0, at most 300")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ossmedia doctor",
+        description=(
+            "Check a deployment against the real endpoints: the STS key and camera role, what "
+            "a camera credential can and cannot do, the bucket, the clock, the broker's TLS, "
+            "login and ACL, and the device registry. Each failure says what is wrong and the fix."
+        ),
+        epilog="checks: " + ", ".join(c.name for c in CHECKS),
+    )
+    parser.add_argument(
+        "--config", type=Path, required=True, help="the responder's TOML file (as it runs)"
+    )
+    parser.add_argument(
+        "--console-config",
+        type=Path,
+        help="the console's TOML file: its key reads the bucket's settings and removes probes",
+    )
+    parser.add_argument(
+        "--camera-user",
+        help="a test camera's broker account (its device id), for the broker ACL check",
+    )
+    parser.add_argument(
+        "--camera-password-file", type=Path, help="file holding that account's password"
+    )
+    parser.add_argument(
+        "--timeout", type=_seconds, default=10.0, help="seconds per network operation (10)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_doctor_settings(
+            args.config,
+            os.environ,
+            console=args.console_config,
+            camera_user=args.camera_user,
+            camera_password_file=args.camera_password_file,
+            timeout_s=args.timeout,
+        )
+    except DoctorError as exc:
+        if args.json:
+            print(json.dumps({"ready": False, "error": exc.message}))
+        else:
+            print(f"ossmedia doctor: {exc.message}", file=sys.stderr)
+        return BAD_CONFIG
+    report = run_checks(settings)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        sys.stdout.write(report.render())
+    return READY if report.ready else NOT_READY

@@ -1,0 +1,95 @@
+"""Build :class:`~cloud.doctor.settings.DoctorSettings` from the services' own files.
+
+The doctor reads the responder's TOML (with its environment overrides and secret files), and
+optionally the console's, exactly as those services would: a mistake in one of
+them shows up here the way it would at their start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from cloud.config import load_settings as load_responder_settings
+from cloud.console.settings import load_settings as load_console_settings
+from cloud.doctor.errors import DoctorError
+from cloud.doctor.settings import ConsoleOss, DoctorSettings
+from cloud.errors import CloudError
+from schemas.broker import BrokerConnection
+
+
+def camera_account(
+    responder: BrokerConnection,
+    username: str,
+    password: str | None,
+) -> BrokerConnection:
+    """A camera's account on the responder's broker (same URL, CA and protocol, no client
+    certificate)."""
+    return BrokerConnection(
+        url=responder.url,
+        ca_file=responder.ca_file,
+        username=username,
+        password=SecretStr(password) if password is not None else None,
+        protocol=responder.protocol,
+        connect_timeout_s=responder.connect_timeout_s,
+    )
+
+
+def _read_password(path: Path) -> str:
+    try:
+        return path.read_text("utf-8").strip()
+    except OSError as exc:
+        raise DoctorError(f"cannot read the camera password file {path}: {exc.strerror}") from None
+
+
+def load_doctor_settings(
+    responder: Path,
+    environ: Mapping[str, str],
+    *,
+    console: Path | None = None,
+    camera_user: str | None = None,
+    camera_password_file: Path | None = None,
+    timeout_s: float = 10.0,
+) -> DoctorSettings:
+    """Read the configurations the doctor was given.
+
+    Args:
+        responder: the responder's TOML file.
+        environ: the process environment (secrets and overrides, as the responder reads them).
+        console: the console's TOML file, if any.
+        camera_user: a camera account on the broker (a test camera, not one in service).
+        camera_password_file: the file holding that account's password.
+        timeout_s: per network operation.
+
+    Raises:
+        DoctorError: a file is missing or invalid.
+    """
+    try:
+        settings = load_responder_settings(responder, environ)
+    except CloudError as exc:
+        raise DoctorError(f"responder configuration {responder}: {exc}") from None
+    console_oss = None
+    if console is not None:
+        try:
+            oss = load_console_settings(console, environ).oss
+        except CloudError as exc:
+            raise DoctorError(f"console configuration {console}: {exc}") from None
+        console_oss = ConsoleOss(
+            endpoint=oss.endpoint,
+            bucket=oss.bucket,
+            access_key_id=oss.access_key_id,
+            access_key_secret=oss.access_key_secret.get_secret_value(),
+        )
+    camera = None
+    if camera_user is not None:
+        password = _read_password(camera_password_file) if camera_password_file else None
+        camera = camera_account(settings.broker, camera_user, password)
+    return DoctorSettings(
+        responder=settings,
+        responder_broker=settings.broker,
+        console=console_oss,
+        camera=camera,
+        timeout_s=timeout_s,
+    )
