@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from cloud.config import load_settings
 from cloud.errors import CloudError, ConfigError
 from cloud.registry import CameraConfig, DeviceRecord, Registry, open_registry, parse_access
+from cloud.registry.copy import copy_store
 from cloud.registry.secrets import new_master_key
 from cloud.registry.sql_store import SqlDeviceStore, migrate_store
 from cloud.settings import ResponderSettings
@@ -70,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("destination", type=Path, help="the copy to write (must not exist)")
     key = sub.add_parser("new-master-key", help="print a fresh master key, or write it to --out")
     key.add_argument("--out", type=Path, help="write the key to this new file (mode 0600)")
+    copy = sub.add_parser(
+        "copy",
+        help="copy every device's sealed row (and the master key's check value) to another "
+        "registry, e.g. from Redis to PostgreSQL; needs no master key",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the destination registry")
     migrate = sub.add_parser(
         "migrate",
         help="bring a SQL registry's schema up to date (or to --to); needs no master key",
@@ -193,6 +200,10 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
         if args.command == "migrate":
             before, after = migrate_store(settings.registry.url, args.to)
             out.write(f"Registry schema: {before or 'empty'} -> {after or 'empty'}.\n")
+            return 0
+        if args.command == "copy":
+            copied, skipped = copy_store(settings.registry.url, args.to, settings.registry)
+            out.write(f"{copied} device(s) copied, {skipped} already there (left as they are).\n")
             return 0
         if args.command == "backup":
             return _backup(settings, args.destination, out)

@@ -108,3 +108,32 @@ def test_migrate_refuses_redis_and_unreachable_databases(redis_url: str) -> None
     assert "pw-secret" not in err
     assert "Traceback" not in err
     assert err.startswith("ossmedia devices: registry")
+
+
+def test_a_redis_registry_moves_to_postgresql_with_its_sealed_rows(
+    redis_url: str, postgres_url: str
+) -> None:
+    source = Registry(open_store(redis_url), KEY)
+    secrets = {f"cam-{n:04d}": source.add(f"cam-{n:04d}")[1] for n in range(3)}
+    source.revoke("cam-0001")
+    source.close()
+    assert _devices(postgres_url, "migrate")[0] == 0
+    code, out, err = _devices(redis_url, "copy", "--to", postgres_url)
+    assert (code, err) == (0, "")
+    assert out == "3 device(s) copied, 0 already there (left as they are).\n"
+    target = Registry(open_store(postgres_url), KEY)
+    for device_id, secret in secrets.items():
+        found = target.lookup(device_id)
+        assert found is not None
+        assert found.secret == secret
+    assert target.get("cam-0001").status.value == "revoked"
+    target.close()
+    # Again: nothing is overwritten.
+    assert _devices(redis_url, "copy", "--to", postgres_url)[1] == (
+        "0 device(s) copied, 3 already there (left as they are).\n"
+    )
+    # The copy carries the master key's check value: another key is refused there.
+    other = Registry(open_store(postgres_url), MasterKey.from_text(new_master_key()))
+    with pytest.raises(RegistryError, match="master key"):
+        other.add("cam-0009")
+    other.close()
