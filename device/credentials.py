@@ -15,7 +15,14 @@ only if its signature verifies. Each error code's reaction is declared next to t
 ``DENY``                            :class:`~device.errors.CredentialDenied` (retrying the
                                     same request cannot help; the agent retries slowly)
 anything unsigned or badly signed   never acted on beyond a backoff: anyone on the broker
-                                    could have sent it
+                                    could have sent it. But a responder that cannot check
+                                    the camera's signature (wrong or rotated secret,
+                                    unknown device id) cannot sign a reply the camera can
+                                    check either: after ``refusals_before_alert`` of them
+                                    in a row the client logs an error naming those causes,
+                                    :attr:`CredentialClient.refused` turns true (the
+                                    ``credentials_refused`` status alert) and it asks only
+                                    every ``retry_max_s``
 no reply in ``request_timeout_s``   back off, ask again with a new request id and nonce
 ==================================  ==========================================================
 
@@ -55,6 +62,7 @@ from schemas.responses import (
     Credentials,
     CredsResponseError,
     CredsResponseOk,
+    ErrorCode,
     Grant,
     Reaction,
 )
@@ -168,6 +176,7 @@ class CredentialClient:
         self._waiters: dict[str, Future[CredsResponseOk | CredsResponseError]] = {}
         self._rejected: DeviceRejected | None = None
         self._denied: tuple[float, CredentialDenied] | None = None
+        self._unverified_in_a_row = 0
         self._generation = 0
         self.stats = CredentialStats()
 
@@ -177,6 +186,13 @@ class CredentialClient:
     def current(self) -> Lease | None:
         """The newest lease, valid or not."""
         return self._lease
+
+    @property
+    def refused(self) -> bool:
+        """Whether the last ``refusals_before_alert`` replies were refusals that could not be
+        verified: the secret is most likely wrong (or was rotated), or the responder does not
+        know this device id. Cleared by the next reply that verifies."""
+        return self._unverified_in_a_row >= self._settings.refusals_before_alert
 
     @property
     def rejected(self) -> DeviceRejected | None:
@@ -436,6 +452,7 @@ class CredentialClient:
             )
             self._lease = lease
             self._denied = None
+            self._unverified_in_a_row = 0
             self._lease_changed.notify_all()
         self.stats.leases += 1
         log.info(
@@ -448,6 +465,23 @@ class CredentialClient:
         )
         return lease
 
+    def _unverified(self, code: ErrorCode, backoff: Backoff) -> float:
+        self._unverified_in_a_row += 1
+        if self._unverified_in_a_row < self._settings.refusals_before_alert:
+            return backoff.next_delay()
+        if self._unverified_in_a_row == self._settings.refusals_before_alert:
+            log.error(
+                "the responder refused %d credential requests in a row (%s) with replies"
+                " this camera cannot verify: the device secret is most likely wrong or was"
+                " rotated, or the responder does not know device id %r; check camera.toml"
+                " against the registry (retrying every %.0f s)",
+                self._unverified_in_a_row,
+                code.value,
+                self.device_id,
+                self._settings.retry_max_s,
+            )
+        return self._settings.retry_max_s * self._rng.uniform(0.75, 1.0)
+
     def _on_error(
         self, reply: CredsResponseError, request_id: str, backoff: Backoff, skew_adopted: bool
     ) -> tuple[float, str, bool]:
@@ -455,9 +489,10 @@ class CredentialClient:
         self.stats.errors[code.value] = self.stats.errors.get(code.value, 0) + 1
         if not verify_error_response(self._keys, reply):
             # Unsigned or forged: it may not come from the responder at all. Never adopt
-            # its time or stop because of it; only slow down.
+            # its time or stop because of it; only slow down, and say what is likely wrong.
             self.stats.untrusted_replies += 1
-            return backoff.next_delay(), f"unverified {code.value}", skew_adopted
+            return self._unverified(code, backoff), f"unverified {code.value}", skew_adopted
+        self._unverified_in_a_row = 0
         reaction = code.reaction
         if reaction is Reaction.ADOPT_CLOCK and not skew_adopted:
             offset = self._clock.adopt(reply.server_time_ms)

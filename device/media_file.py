@@ -38,6 +38,7 @@ from device.errors import (
     ObjectNotFound,
     StorageError,
 )
+from device.putter import put_object
 from device.settings import AppendRetrySettings
 from device.store import ObjectInfo, ObjectStore
 
@@ -180,9 +181,16 @@ class MediaFile:
         """In mode ``w``, put the bytes written so far as the whole object; else nothing."""
         self._check("r", "w", "a", "aw")
         if self.mode == "w":
-            for attempt in store_retrying(self._retry, self._sleep):
-                with attempt:
-                    self._store.put(self.key, bytes(self._buffer))
+            # Never over an existing object (camera credentials must not replace an earlier
+            # recording); a repeat of this file's own put is recognised by its CRC-64.
+            put_object(
+                self._store,
+                self.key,
+                bytes(self._buffer),
+                None,
+                retry=self._retry,
+                sleep=self._sleep,
+            )
 
     @property
     def state(self) -> AppendState:

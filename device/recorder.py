@@ -19,8 +19,8 @@ Sources:
   the committed byte offset if the file is still the same one;
 * :class:`StreamSource` - a binary stream such as stdin, read until end of file; it cannot
   resume (a restart records what the stream gives from then on);
-* :class:`DirectorySource` - segment files, oldest name first, each removed once spooled; a
-  segment file spooled but not yet removed when the camera stopped is removed, not spooled
+* :class:`DirectorySource` - segment files in natural name order, each removed once spooled;
+  a segment file spooled but not yet removed when the camera stopped is removed, not spooled
   again (one spooled in part continues);
 * :class:`PatternSource` - generated, reproducible bytes at a bitrate
   (:func:`pattern_bytes` recomputes any stretch of them, to check what was stored); resumes
@@ -40,8 +40,17 @@ from typing import BinaryIO, Protocol
 
 from device.clock import Clock
 from device.errors import SourceError, SpoolFull
+from device.fmp4 import split_fmp4
 from device.resume import NEW, file_identity, resume_offset, segment_identity
-from device.spool import NO_CRASH, CrashPoints, SourceMark, Spool
+from device.segdir import SegmentScanner
+from device.spool import (
+    FLAG_INIT_SEGMENT,
+    FLAG_SEGMENT_START,
+    NO_CRASH,
+    CrashPoints,
+    SourceMark,
+    Spool,
+)
 
 __all__ = [
     "DirectorySource",
@@ -69,12 +78,15 @@ class Piece:
         on_spooled: called once every byte up to here is in the spool.
         mark: the source position just after the piece's last byte (``None``: the source
             cannot resume).
+        init_segment: the bytes are an initialisation segment (fMP4 ``ftyp`` + ``moov``)
+            that every stored object must begin with; spooled as a chunk of their own.
     """
 
     data: bytes
     end_of_segment: bool = False
     on_spooled: Callable[[], None] | None = None
     mark: SourceMark | None = None
+    init_segment: bool = False
 
 
 class Source(Protocol):
@@ -175,15 +187,19 @@ class StreamSource:
 
 
 class DirectorySource:
-    """Segment files in a directory, oldest name first; each is removed once spooled.
+    """Segment files in a directory, in natural name order; each is removed once spooled.
 
-    A file counts as complete when it has not changed for ``settle_s`` seconds. The source
-    runs until stopped, picking up new files as they appear.
+    Which files are complete is decided by :class:`device.segdir.SegmentScanner` (empty
+    files never, temporary names never, a file once a later one exists or once unchanged
+    for ``settle_s``). A fragmented MP4 initialisation segment, in a file of its own or at
+    the head of each segment, is passed on as an init piece (once per distinct content),
+    so the uploader can start every object with it; the mark of an fMP4 file counts the
+    media bytes spooled from it. The source runs until stopped.
 
     Args:
         directory: where segment files appear.
         clock: for the settle time.
-        settle_s: a file unchanged this long is complete.
+        settle_s: a non-empty file unchanged this long is complete.
         poll_s: how often to look for new files.
         resume: the committed mark: names the segment file being spooled when the camera
             stopped and how much of it is in the spool.
@@ -194,62 +210,48 @@ class DirectorySource:
         directory: Path,
         clock: Clock,
         *,
-        settle_s: float = 2.0,
+        settle_s: float = 10.0,
         poll_s: float = 0.5,
         resume: SourceMark | None = None,
     ) -> None:
         self.directory = directory
-        self._clock = clock
-        self._settle_s = settle_s
+        self._scanner = SegmentScanner(directory, clock, settle_s=settle_s)
         self._poll_s = poll_s
-        self._seen: dict[Path, tuple[int, int, float]] = {}
+        self._init = b""
         self._resume = resume
         self.resume_note = NEW
-
-    def _complete_files(self) -> list[Path]:
-        now = self._clock.monotonic()
-        ready = []
-        for path in sorted(p for p in self.directory.iterdir() if p.is_file()):
-            if path.name.startswith("."):
-                continue
-            try:
-                stat = path.stat()
-            except FileNotFoundError:
-                continue  # removed since it was listed
-            signature = (stat.st_size, stat.st_mtime_ns)
-            previous = self._seen.get(path)
-            if previous is None or previous[:2] != signature:
-                self._seen[path] = (*signature, now)
-                if self._settle_s > 0:
-                    continue
-            if now - self._seen[path][2] >= self._settle_s:
-                ready.append(path)
-        return ready
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield each complete file as one segment, removing it after it is spooled."""
         yield from self._resumed()
         while not stop.is_set():
-            files = self._complete_files()
+            files = self._scanner.complete()
             for path in files:
-                self._seen.pop(path, None)
-                piece = self._segment(path)
-                if piece is not None:
-                    yield piece
+                self._scanner.taken(path)
+                yield from self._segment(path)
+                if stop.is_set():
+                    break
             if not files:
                 stop.wait(self._poll_s)
 
-    def _segment(self, path: Path, skip: int = 0) -> Piece | None:
+    def _segment(self, path: Path, skip: int = 0) -> Iterator[Piece]:
         try:
             with path.open("rb") as fh:
                 data = fh.read()
                 stat = os.fstat(fh.fileno())
         except FileNotFoundError:
-            return None  # removed by someone else since it was listed
+            return  # removed by someone else since it was listed
+        parts = split_fmp4(data)
+        if parts.init and parts.init != self._init:
+            self._init = parts.init
+            yield Piece(parts.init, init_segment=True)
         mark = SourceMark(
-            kind="directory", identity=segment_identity(stat), name=path.name, offset=len(data)
+            kind="directory",
+            identity=segment_identity(stat),
+            name=path.name,
+            offset=len(parts.media),
         )
-        return Piece(data[skip:], end_of_segment=True, on_spooled=_remover(path), mark=mark)
+        yield Piece(parts.media[skip:], end_of_segment=True, on_spooled=_remover(path), mark=mark)
 
     def _resumed(self) -> Iterator[Piece]:
         # The committed mark names at most one segment file that may still be here: the
@@ -274,9 +276,7 @@ class DirectorySource:
             log.info("segment file %s was spooled before the restart; removing it", path)
             _remover(path)()
             return
-        piece = self._segment(path, skip=decision.offset)
-        if piece is not None:
-            yield piece
+        yield from self._segment(path, skip=decision.offset)
 
 
 def _remover(path: Path) -> Callable[[], None]:
@@ -407,6 +407,8 @@ class Recorder:
         self._buffer = bytearray()
         self._buffer_wall_ms = 0
         self._buffer_mono = 0.0
+        self._segment_start = True  # the next chunk begins a segment (file)
+        self._buffer_flags = 0
         self.stats = RecorderStats()
         self.finished = threading.Event()
 
@@ -429,11 +431,16 @@ class Recorder:
             self.finished.set()
 
     def _take(self, piece: Piece) -> None:
+        if piece.init_segment:
+            self._put_init(piece)
+            return
         data = memoryview(piece.data)
         while data:
             if not self._buffer:
                 self._buffer_wall_ms = self._clock.wall_ms()
                 self._buffer_mono = self._clock.monotonic()
+                self._buffer_flags = FLAG_SEGMENT_START if self._segment_start else 0
+                self._segment_start = False
             room = self._chunk_bytes - len(self._buffer)
             self._buffer += data[:room]
             self.stats.read_bytes += min(room, len(data))
@@ -445,9 +452,23 @@ class Recorder:
             self._buffer and self._clock.monotonic() - self._buffer_mono >= self._max_age
         ):
             self._flush()
+        if piece.end_of_segment:
+            self._segment_start = True
         if piece.on_spooled is not None:
             piece.on_spooled()
             self._crash.reached("source.released")
+
+    def _put_init(self, piece: Piece) -> None:
+        # Its own chunk, ahead of the media that needs it; the spool never drops it.
+        self._flush()
+        if not piece.data:
+            return
+        try:
+            self._spool.put(piece.data, self._clock.wall_ms(), flags=FLAG_INIT_SEGMENT)
+            self.stats.chunks += 1
+        except SpoolFull:
+            self.stats.rejected_chunks += 1
+            log.error("spool disk full: initialisation segment not spooled; objects lack it")
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -455,7 +476,9 @@ class Recorder:
         data = bytes(self._buffer)
         self._buffer.clear()
         try:
-            self._spool.put(data, self._buffer_wall_ms, mark=self._buffer_mark)
+            self._spool.put(
+                data, self._buffer_wall_ms, flags=self._buffer_flags, mark=self._buffer_mark
+            )
             self.stats.chunks += 1
             self._crash.reached("source.spooled")
         except SpoolFull:

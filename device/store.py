@@ -23,6 +23,7 @@ from device.errors import (
     AuthError,
     DeviceError,
     IntegrityError,
+    ObjectExists,
     ObjectNotAppendable,
     ObjectNotFound,
     ObjectTooLarge,
@@ -42,6 +43,7 @@ __all__ = [
     "PutResult",
     "convert_oss_error",
     "put_headers",
+    "rewritable",
     "server_error",
 ]
 
@@ -120,18 +122,29 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
-        """Store ``data`` as a whole (normal) object, replacing any previous one.
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        forbid_overwrite: bool = False,
+    ) -> PutResult:
+        """Store ``data`` as a whole (normal) object.
 
         Repeating a put with the same key and bytes stores the same object again, so a put
-        whose answer was lost is simply sent again.
+        whose answer was lost is simply sent again (with ``forbid_overwrite``, the repeat is
+        refused and :func:`device.putter.put_object` checks the stored bytes instead).
 
         Args:
             key: the object key.
             data: the whole object.
             content_type: its ``Content-Type`` (the store's default when ``None``).
+            forbid_overwrite: send ``x-oss-forbid-overwrite: true``: the store refuses the
+                put if the key exists, instead of replacing the object.
 
         Raises:
+            ObjectExists: ``forbid_overwrite`` and the key exists.
             TransientStorageError: the outcome is unknown (transport error, 5xx, throttling).
             AuthError, AccessDenied: the credentials or the grant do not allow the put.
         """
@@ -282,6 +295,8 @@ def server_error(
         return ObjectNotFound(message, **context)
     if code == "ObjectNotAppendable":
         return ObjectNotAppendable(message, **context)
+    if code == "FileAlreadyExists":
+        return ObjectExists(message, **context)
     return StorageError(message, **context)
 
 
@@ -290,14 +305,26 @@ def server_error(
 _NO_CACHE_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl"})
 
 
-def put_headers(content_type: str | None) -> dict[str, str] | None:
-    """The headers a put sends for ``content_type`` (``None``: the client's default)."""
-    if content_type is None:
-        return None
-    headers = {"Content-Type": content_type}
-    if content_type.lower() in _NO_CACHE_TYPES:
-        headers["Cache-Control"] = "no-cache"
-    return headers
+def rewritable(content_type: str) -> bool:
+    """Whether objects of ``content_type`` are rewritten in place (live playlists).
+
+    Every other put a camera makes forbids overwriting: it only ever creates objects.
+    """
+    return content_type.lower() in _NO_CACHE_TYPES
+
+
+def put_headers(
+    content_type: str | None, *, forbid_overwrite: bool = False
+) -> dict[str, str] | None:
+    """The headers a put sends (``None``: only the client's defaults)."""
+    headers: dict[str, str] = {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+        if content_type.lower() in _NO_CACHE_TYPES:
+            headers["Cache-Control"] = "no-cache"
+    if forbid_overwrite:
+        headers["x-oss-forbid-overwrite"] = "true"
+    return headers or None
 
 
 class OssObjectStore:
@@ -340,9 +367,16 @@ class OssObjectStore:
             )
         return AppendResult(int(result.next_position), result.crc, str(result.request_id))
 
-    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        forbid_overwrite: bool = False,
+    ) -> PutResult:
         """See :meth:`ObjectStore.put`."""
-        headers = put_headers(content_type)
+        headers = put_headers(content_type, forbid_overwrite=forbid_overwrite)
         try:
             result = self._bucket.put_object(key, data, headers=headers)
         except self._errors as exc:

@@ -42,6 +42,7 @@ from device.errors import (
     AppendDiverged,
     DeviceError,
     DeviceRejected,
+    ObjectExists,
     ObjectNotAppendable,
     ObjectTooLarge,
 )
@@ -52,6 +53,7 @@ from device.spool import (
     NO_CRASH,
     Chunk,
     CrashPoints,
+    HeaderStore,
     Journal,
     JournalState,
     ObjectRecord,
@@ -59,6 +61,7 @@ from device.spool import (
     decode_object_put,
 )
 from device.spool.chunkfile import ChunkFormatError
+from device.store import rewritable
 from device.target import UploadTarget
 from schemas.ids import new_event_id
 from schemas.keys import DeviceKeys
@@ -147,6 +150,7 @@ class Uploader:
         self._clock = clock
         self._events = events
         self._crash = crash
+        self._header = HeaderStore(spool.directory)
         self._stop = threading.Event()
         self._in_flight: dict[str, _Ack] = {}
         self.stats = UploaderStats()
@@ -206,6 +210,8 @@ class Uploader:
             return True
         if chunk.whole_object:
             self._put(chunk, stop or self._stop)
+        elif chunk.init_segment:
+            self._take_header(chunk)
         else:
             self._upload(chunk, stop or self._stop)
         return True
@@ -224,15 +230,24 @@ class Uploader:
         store, prefix = self._target.open()
         key = prefix + entry.name
         self._crash.reached("upload.putting")
-        put_object(
-            store,
-            key,
-            entry.data,
-            entry.content_type,
-            retry=self._settings.retry,
-            sleep=_interruptible(stop),
-            refresh_credentials=self._target.refresh_after_auth_error,
-        )
+        try:
+            put_object(
+                store,
+                key,
+                entry.data,
+                entry.content_type,
+                retry=self._settings.retry,
+                sleep=_interruptible(stop),
+                refresh_credentials=self._target.refresh_after_auth_error,
+                forbid_overwrite=not rewritable(entry.content_type),
+            )
+        except ObjectExists:
+            # Another object holds the name (camera credentials never replace one): this
+            # entry can never be stored there, and waiting would hold up everything after it.
+            log.error("%s already holds another object; spool entry %d not stored", key, chunk.seq)
+            self._spool.ack(chunk.seq)
+            self.stats.skipped_chunks += 1
+            return
         self._crash.reached("upload.put")
         state = self._journal.state
         counters = state.counters.model_copy(
@@ -274,6 +289,20 @@ class Uploader:
         self.stats.put_bytes += len(entry.data)
         log.debug("stored %s (%d bytes, %s)", key, len(entry.data), entry.content_type)
 
+    # -- initialisation segments ----------------------------------------------------
+
+    def _take_header(self, chunk: Chunk) -> None:
+        state = self._journal.state
+        if chunk.data != self._header.data:
+            current = state.current
+            if current is not None and current.position > 0:
+                # The object so far was made for the old one; later media goes elsewhere.
+                state = self._close(state, "new initialisation segment")
+            self._header.replace(chunk.data)
+            log.info("initialisation segment of %d bytes for new objects", chunk.size)
+        self._journal.commit(state.model_copy(update={"last_chunk_seq": chunk.seq}))
+        self._spool.ack(chunk.seq)
+
     # -- uploading ------------------------------------------------------------------
 
     def _upload(self, chunk: Chunk, stop: threading.Event) -> None:
@@ -297,9 +326,17 @@ class Uploader:
             sleep=_interruptible(stop),
             refresh_credentials=self._target.refresh_after_auth_error,
         )
+        data, data_crc = chunk.data, chunk.crc64
+        header = self._header.data
+        if current.position == 0 and header:
+            # Every object starts with the initialisation segment, so each plays alone. A
+            # repeat after a crash sends the same bytes: the header changes only with a
+            # later chunk.
+            data = header + data
+            data_crc = crc64(data)
         self._crash.reached("upload.appending")
         try:
-            after = appender.append(chunk.data, chunk.crc64)
+            after = appender.append(data, data_crc)
         except (AppendDiverged, ObjectNotAppendable) as exc:
             # The chunk stays queued; the next step puts it in a new object (a new key, so
             # this cannot repeat forever).
@@ -324,7 +361,7 @@ class Uploader:
         )
         counters = state.counters.model_copy(
             update={
-                "uploaded_bytes": state.counters.uploaded_bytes + chunk.size,
+                "uploaded_bytes": state.counters.uploaded_bytes + len(data),
                 "uploaded_chunks": state.counters.uploaded_chunks + 1,
                 "last_upload_ms": now_ms,
             }
@@ -340,11 +377,13 @@ class Uploader:
         self._crash.reached("upload.journaled")
         self._spool.ack(chunk.seq)
         self.stats.appended_chunks += 1
-        self.stats.appended_bytes += chunk.size
+        self.stats.appended_bytes += len(data)
 
     def _must_roll(self, current: ObjectRecord, chunk: Chunk, chunk_ms: int) -> bool:
         if current.position == 0:
             return False
+        if self._header.data and not chunk.segment_start:
+            return False  # fragmented MP4: an object must not begin inside a fragment
         if chunk_ms - current.start_ms >= self._settings.rollover_s * 1000:
             return True
         return current.position + chunk.size > self._settings.max_object_bytes

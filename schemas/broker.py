@@ -110,9 +110,19 @@ class BrokerConnection(BaseModel):
         if parts.path not in {"", "/"} or parts.query or parts.username:
             raise ValueError("broker url takes no path, query or credentials")
         try:
-            parts.port  # noqa: B018 - parsing it is the check
+            port = parts.port
         except ValueError:
-            raise ValueError("broker url has an invalid port") from None
+            port = 0
+        if port == 0:  # out of range, not a number, or 0
+            raise ValueError("broker url port must be a number from 1 to 65535")
+        return value
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_as_number(cls, value: Any) -> Any:
+        # ``protocol = 5`` in TOML is an integer; it means the same as "5".
+        if isinstance(value, int) and not isinstance(value, bool) and value == 5:
+            return "5"
         return value
 
     @model_validator(mode="after")

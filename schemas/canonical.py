@@ -131,9 +131,11 @@ def status_canonical(st: Status) -> str:
     """The string a ``status`` message's ``sig`` covers.
 
     ``ossmedia/v1, status, device_id, ts_ms, state, spool_bytes, oldest_unsent_age_ms,
-    last_upload_ms, cred_expires_at_ms, clock_offset_ms, uploaded_bytes, dropped_bytes``;
-    null fields as the empty string.
+    last_upload_ms, cred_expires_at_ms, clock_offset_ms, uploaded_bytes, dropped_bytes``,
+    then ``alerts`` joined with commas only when there are any (a status without alerts
+    signs the same string as before alerts existed); null fields as the empty string.
     """
+    alerts = [",".join(alert.value for alert in st.alerts)] if st.alerts else []
     return _join(
         [
             DOMAIN,
@@ -148,5 +150,6 @@ def status_canonical(st: Status) -> str:
             _int(st.clock_offset_ms),
             _int(st.uploaded_bytes),
             _int(st.dropped_bytes),
+            *alerts,
         ]
     )

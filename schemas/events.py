@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.encoding import b64url_decode
@@ -112,6 +112,21 @@ class StatusState(StrEnum):
 StatusStateField = Annotated[StatusState, enum_from_str(StatusState)]
 
 
+class StatusAlert(StrEnum):
+    """A condition the camera cannot fix by itself, reported while it lasts."""
+
+    SPOOL_FULL = "spool_full"
+    """The spool reached ``max_bytes``: the full-spool policy drops or rejects recording."""
+    DISK_FULL = "disk_full"
+    """The spool's file system is full (or over quota): the policy drops or rejects."""
+    CREDENTIALS_REFUSED = "credentials_refused"
+    """The responder keeps refusing credential requests with replies the camera cannot
+    verify: most likely a wrong or rotated secret, or a device id it does not know."""
+
+
+StatusAlertField = Annotated[StatusAlert, enum_from_str(StatusAlert)]
+
+
 def _status_schema(schema: dict[str, Any]) -> None:
     all_required(schema)
     # JSON Schema form of the model validator below: unsigned implies offline.
@@ -123,6 +138,7 @@ class Status(WireModel):
     """A camera's health, retained on the broker; its unsigned last will says ``offline``."""
 
     model_config = ConfigDict(json_schema_extra=_status_schema)  # merged with the base config
+    wire_optional = frozenset({"alerts"})  # cameras from before alerts leave it out
 
     v: Version = 1
     """Protocol version."""
@@ -148,8 +164,15 @@ class Status(WireModel):
     """Bytes uploaded since the agent started."""
     dropped_bytes: Count
     """Bytes dropped (spool full) since the agent started."""
+    alerts: tuple[StatusAlertField, ...] = ()
+    """Conditions in force that need attention (empty when all is well)."""
     sig: Sig | None = None
     """HMAC-SHA256 over the status's canonical string; null only in an ``offline`` will."""
+
+    @field_validator("alerts", mode="before")
+    @classmethod
+    def _alerts_from_json(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value  # a JSON array
 
     @model_validator(mode="after")
     def _only_offline_unsigned(self) -> Self:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
-from schemas.events import HlsKey, SegmentClosed, Status, StatusState
+from schemas.events import HlsKey, SegmentClosed, Status, StatusAlert, StatusState
 from schemas.requests import Access, CredsRequest
 from schemas.responses import (
     REACTIONS,
@@ -43,6 +43,7 @@ __all__ = [
     "SealedPayload",
     "SegmentClosed",
     "Status",
+    "StatusAlert",
     "StatusState",
     "UnsupportedKind",
     "encode",

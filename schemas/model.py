@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
@@ -55,8 +55,12 @@ class WireModel(BaseModel):
     fields, immutable instances. Building one with bad values raises
     :class:`~schemas.errors.InvalidMessage` (never pydantic's error, whose text would echo the
     offending input). Payloads read from the wire must carry every field, nullable ones as
-    ``null``; Python callers may leave out fields that have defaults.
+    ``null``; Python callers may leave out fields that have defaults. Fields added to a
+    message after cameras shipped are listed in ``wire_optional``: a payload from an older
+    camera may leave them out and reads as their default.
     """
+
+    wire_optional: ClassVar[frozenset[str]] = frozenset()
 
     model_config = ConfigDict(
         extra="forbid",
@@ -82,7 +86,11 @@ class WireModel(BaseModel):
     @classmethod
     def _wire_fields_present(cls, data: Any, info: ValidationInfo) -> Any:
         if is_wire(info) and isinstance(data, dict):
-            missing = [name for name in cls.model_fields if name not in data]
+            missing = [
+                name
+                for name in cls.model_fields
+                if name not in data and name not in cls.wire_optional
+            ]
             if missing:
                 raise PydanticCustomError(
                     "missing", "missing field(s): {fields}", {"fields": ", ".join(missing)}

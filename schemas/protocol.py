@@ -8,6 +8,7 @@ cloud's ledger uses :func:`verify_segment_closed` and :func:`verify_status`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import TypeVar
 
@@ -19,7 +20,7 @@ from schemas.canonical import (
     status_canonical,
 )
 from schemas.errors import InvalidMessage
-from schemas.events import SegmentClosed, Status, StatusState
+from schemas.events import SegmentClosed, Status, StatusAlert, StatusState
 from schemas.ids import DeviceId, new_nonce, new_request_id
 from schemas.keys import DeviceKeys
 from schemas.messages import encode, parse_sealed_payload
@@ -262,6 +263,7 @@ def sign_status(
     oldest_unsent_age_ms: int | None = None,
     last_upload_ms: int | None = None,
     cred_expires_at_ms: int | None = None,
+    alerts: Sequence[StatusAlert | str] = (),
 ) -> Status:
     """Build and sign a ``status`` message.
 
@@ -279,6 +281,7 @@ def sign_status(
         clock_offset_ms=clock_offset_ms,
         uploaded_bytes=uploaded_bytes,
         dropped_bytes=dropped_bytes,
+        alerts=tuple(_member(StatusAlert, a, "alerts") for a in alerts),
         sig=_PLACEHOLDER_SIG,
     )
     return unsigned.model_copy(update={"sig": sign(keys.sign_key, status_canonical(unsigned))})
@@ -295,6 +298,7 @@ def build_last_will(
     oldest_unsent_age_ms: int | None = None,
     last_upload_ms: int | None = None,
     cred_expires_at_ms: int | None = None,
+    alerts: Sequence[StatusAlert | str] = (),
 ) -> Status:
     """Build the unsigned ``offline`` status a camera registers as its MQTT last will.
 
@@ -315,6 +319,7 @@ def build_last_will(
         clock_offset_ms=clock_offset_ms,
         uploaded_bytes=uploaded_bytes,
         dropped_bytes=dropped_bytes,
+        alerts=tuple(_member(StatusAlert, a, "alerts") for a in alerts),
         sig=None,
     )
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from device.clock import AdjustedClock, Clock, SystemClock
 from device.credentials import CredentialClient
-from device.errors import ConfigError, DeviceError, DeviceRejected
+from device.errors import ConfigError, DeviceError, DeviceRejected, SpoolError
 from device.mqtt import MqttLink, Publication, SelectorLoop
 from device.recorder import (
     DirectorySource,
@@ -29,6 +29,7 @@ from device.recorder import (
 from device.resume import Resumable, newest_mark
 from device.settings import AgentSettings, SourceSettings
 from device.spool import NO_CRASH, CrashPoints, Journal, SourceMark, Spool
+from device.spool.sizing import plan_capacity
 from device.target import GrantTarget
 from device.uploader import Uploader
 from schemas.errors import SchemaError
@@ -65,6 +66,7 @@ class Progress:
     position: int
     connected: bool
     cred_expires_in_s: float | None
+    alerts: tuple[str, ...] = ()
     source_note: str = ""
 
     def line(self) -> str:
@@ -77,6 +79,7 @@ class Progress:
             f"{self.current_key or '-'}@{self.position} | "
             f"mqtt {'up' if self.connected else 'down'} | creds {expiry}"
             + (f" | source {self.source_note}" if self.source_note else "")
+            + "".join(f" | ALERT {alert}" for alert in self.alerts)
         )
 
 
@@ -178,13 +181,26 @@ class Agent:
         except SchemaError:
             raise ConfigError("device secret is not a 32-byte base64url value") from None
         self.topics = Topics(settings.topic_prefix)
-        self.journal = Journal(settings.spool.dir, crash=crash)
+        spool_dir = settings.spool.dir
+        if settings.spool.must_exist and not spool_dir.is_dir():
+            # Not a configuration error (exit 1, not 2): the storage may be mounted later.
+            raise SpoolError(
+                f"spool directory {spool_dir} does not exist and [spool] must_exist is set"
+                " (is its storage mounted?)"
+            )
+        self.journal = Journal(spool_dir, crash=crash)
         self.spool = Spool(
-            settings.spool.dir,
+            spool_dir,
             max_bytes=settings.spool.max_bytes,
             policy=settings.spool.policy,
             crash=crash,
             done_through=self.journal.state.last_chunk_seq,
+        )
+        self.spool.max_bytes = plan_capacity(
+            spool_dir,
+            max_bytes=settings.spool.max_bytes,
+            queued=self.spool.stats().bytes,
+            free_fraction=settings.spool.max_free_fraction,
         )
         # Where the recording stands: the newest mark still queued, else the last stored one.
         self._crash = crash
@@ -219,6 +235,7 @@ class Agent:
             spool=self.spool,
             journal=self.journal,
             target=self.target,
+            credentials_refused=lambda: self.credentials.refused,
         )
         self.uploader = Uploader(
             device_id=self.device_id,
@@ -271,9 +288,19 @@ class Agent:
             stdin=stdin,
             key_delivery=delivery,
             sink_wrapper=hls_sink,
+            session_clock=self.clock,
+            clock_settled=self._credentials_ready,
             resume=self.resume_mark,
             crash=self._crash,
         )
+
+    def _credentials_ready(self, timeout: float) -> bool:
+        # Asking for credentials corrects the clock (a signed clock_skew reply comes first).
+        try:
+            self.credentials.get(timeout)
+        except DeviceError:
+            return False
+        return True
 
     # -- MQTT glue (loop thread) ------------------------------------------------------
 
@@ -357,6 +384,7 @@ class Agent:
             position=state.current.position if state.current else 0,
             connected=self.link.is_connected(),
             cred_expires_in_s=expires,
+            alerts=tuple(alert.value for alert in figures.alerts),
             source_note=_resume_note(self.source or self.recorder),
         )
 

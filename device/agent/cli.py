@@ -18,7 +18,7 @@ from device.agent.example import EXAMPLE_CONFIG
 from device.agent.notify import ServiceNotifier
 from device.errors import DeviceError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "configure_logging", "main"]
 
 EPILOG = """\
 exit status: 0 stopped or drained, 1 failed, 2 bad configuration, 3 device revoked.
@@ -84,6 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level``; oss2 only from WARNING unless ``level`` is DEBUG.
+
+    oss2 logs every failed request at INFO with its exception (dozens of lines per OSS
+    outage); the agent's own lines already say what failed and what it does about it.
+    """
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if level != "DEBUG":
+        logging.getLogger("oss2").setLevel(logging.WARNING)
+
+
 def main(argv: list[str]) -> int:
     """Run ``ossmedia camera``.
 
@@ -101,11 +116,7 @@ def main(argv: list[str]) -> int:
     if args.config is None:
         parser.error("--config is required")
     tune_allocator()  # before the agent starts its threads
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.log_level)
     log = logging.getLogger("ossmedia.camera")
     try:
         settings = load_settings(args.config)

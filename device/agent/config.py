@@ -25,13 +25,17 @@ def parse_settings(data: dict[str, Any], *, base_dir: Path | None = None) -> Age
     try:
         settings = AgentSettings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigError(f"invalid camera configuration: {problems}") from None
     if base_dir is None:
         return settings
     return _resolve_paths(settings, base_dir)
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    message = message.removeprefix("Value error, ")
+    where = ".".join(str(part) for part in loc)
+    return f"{where}: {message}" if where else message
 
 
 def _resolve_paths(settings: AgentSettings, base: Path) -> AgentSettings:

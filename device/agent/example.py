@@ -26,6 +26,8 @@ protocol = "3.1.1"                   # or "5"
 [credentials]
 duration_s = 900                     # the responder clamps it
 refresh_at = 0.8                     # refresh at 80 % of the lifetime, +/- refresh_jitter
+refusals_before_alert = 3            # unverifiable refusals in a row (wrong secret, unknown
+                                     # id): error, credentials_refused alert, slow retries
 
 [spool]
 dir = "/var/lib/ossmedia/spool"      # persistent storage
@@ -33,6 +35,8 @@ max_bytes = 1073741824
 policy = "drop_oldest"               # or "reject_new"; whole objects (HLS) are never dropped
 chunk_bytes = 1048576
 chunk_max_age_s = 2.0
+# max_free_fraction = 0.8            # size the spool from its file system's free space
+must_exist = false                   # true: refuse to start when dir is missing (SD card)
 
 [upload]
 rollover_s = 600                     # append output: a new object every 10 minutes
@@ -47,6 +51,9 @@ client = "oss2"                      # or "http": the device's stdlib client, sa
 [source]
 kind = "directory"                   # file | stdin | directory | pattern
 path = "/var/lib/ossmedia/segments"  # for file and directory
+settle_s = 10.0                      # directory: the newest non-empty file is complete
+                                     # once unchanged this long (earlier ones as soon as
+                                     # a later file appears)
 # With HLS output the source is H.264 Annex B without B-frames: a .h264 file (paced at
 # output.frame_rate), stdin (an encoder's pipe), or the generated pattern; duration_s
 # ends a pattern after that long.

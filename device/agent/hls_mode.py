@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import secrets
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from device.agent.hls_timing import PictureTiming
 from device.backoff import Backoff
 from device.clock import Clock
 from device.errors import ConfigError, SourceError
@@ -70,13 +72,14 @@ ADTS_HEADER_BYTES = 7
 
 
 def hls_options(
-    output: OutputSettings, wall_ms: int, *, device_id: str | None = None
+    output: OutputSettings, wall_ms: int, *, device_id: str | None = None, tag: str = ""
 ) -> HlsOptions:
     """Build the stream's options from the agent's output settings.
 
     Names are relative to the granted prefix (the uploader adds it). The default session
-    is the start time to the millisecond, so a camera restarted within the same second
-    still starts a new recording instead of overwriting the last one's segments.
+    is the start time to the millisecond followed by ``-{tag}`` when a tag is given (the
+    agent gives a random one per start): a camera without a real-time clock boots to the
+    same time every time, and only the tag keeps its recordings apart.
 
     Raises:
         ConfigError: a name pattern or a timing value is not acceptable.
@@ -87,6 +90,8 @@ def hls_options(
     if session is None:
         seconds, millis = divmod(wall_ms, 1000)
         session = time.strftime("%Y%m%dT%H%M%S", time.gmtime(seconds)) + f"{millis:03d}Z"
+        if tag:
+            session += f"-{tag}"
     try:
         return HlsOptions(
             prefix="",
@@ -211,6 +216,9 @@ class HlsRecorder:
         skip: steps queued before a restart (see :class:`~device.hls.SpoolSink`).
         resume_note: what was decided about resuming, for progress reports.
         crash: crash point hook (tests).
+        name_session: gives the options to open the stream with, called when the recording
+            starts (names the session by the clock as corrected by then); default:
+            ``options`` as given.
     """
 
     def __init__(
@@ -229,8 +237,10 @@ class HlsRecorder:
         skip: int = 0,
         resume_note: str = NEW,
         crash: CrashPoints = NO_CRASH,
+        name_session: Callable[[threading.Event], HlsOptions] | None = None,
     ) -> None:
         self._spool_sink = SpoolSink(spool, clock, mark=mark, skip=skip, crash=crash)
+        self._name_session = name_session
         self._resumable = mark is not None
         self.resume_note = resume_note
         sink: SegmentSink = self._spool_sink
@@ -291,6 +301,9 @@ class HlsRecorder:
     def _open(self, stop: threading.Event) -> bool:
         # With encryption, opening delivers the first key, which needs the MQTT link: at
         # boot it may not be up yet, so keep trying (with jittered delays) until it is.
+        if self._name_session is not None:
+            self.options = self._name_session(stop)
+            self._spool_sink.name_session(self.options.session or "")
         backoff = Backoff(initial=0.5, maximum=10.0)
         while not stop.is_set():
             try:
@@ -305,11 +318,13 @@ class HlsRecorder:
 
     def _feed(self, stop: threading.Event) -> bool:
         """Feed the source; return whether it was read to its end."""
-        interval = 1.0 / self.options.frame_rate
+        timing = PictureTiming(self.options.frame_rate, trust_stream_rate=not self._paced)
         start = self._clock.monotonic()
         for index, unit in enumerate(self._units):
             if stop.is_set():
                 return False
+            pts = timing.check(unit, index)
+            interval = timing.interval_s
             if self._spool_sink.skipping:
                 # Replaying what was queued before a restart: as fast as it muxes.
                 start = self._clock.monotonic() - index * interval
@@ -321,7 +336,7 @@ class HlsRecorder:
                 self._spool_sink.recording_started(self._clock.wall_ms())
             self.stats.read_bytes += len(unit)
             try:
-                self.stream.write(video=unit)
+                self.stream.write(video=unit, pts=pts)
             except HlsBackpressureError:
                 self.refused_pictures += 1
                 if self.refused_pictures in (1, 10, 100) or self.refused_pictures % 1000 == 0:
@@ -329,7 +344,7 @@ class HlsRecorder:
             except HlsInputError as exc:
                 self.bad_pictures += 1
                 log.warning("picture %d skipped: %s", index, exc.message)
-            self._feed_audio(until_s=(index + 1) * interval)
+            self._feed_audio(until_s=(index + 1) * timing.interval_s)
         return True
 
     def _feed_audio(self, until_s: float) -> None:
@@ -366,6 +381,8 @@ def build_hls_recorder(
     sink_wrapper: Callable[[SegmentSink], SegmentSink] | None = None,
     resume: SourceMark | None = None,
     crash: CrashPoints = NO_CRASH,
+    session_clock: Clock | None = None,
+    clock_settled: Callable[[float], bool] | None = None,
 ) -> HlsRecorder:
     """Build the HLS recorder from the agent's settings.
 
@@ -381,6 +398,14 @@ def build_hls_recorder(
         sink_wrapper: wraps the spool sink.
         resume: the newest committed source mark; the same recording continues after it.
         crash: crash point hook (tests).
+        session_clock: names a new session (the clock with the adopted offset).
+        clock_settled: waits, up to the time it is given, for the first credentials
+            (which correct the clock); returns whether they came.
+
+    A new session with a default name is named when the recording starts: after
+    ``clock_settled`` returned (or the credential request timeout passed), by
+    ``session_clock``, with a random tag so that boots at the same clock time never share
+    a name.
 
     Raises:
         ConfigError: the output settings or the source do not fit HLS.
@@ -403,6 +428,23 @@ def build_hls_recorder(
             )
     options = hls_options(output, clock.wall_ms(), device_id=settings.device_id)
     mark = None if here is None else here.model_copy(update={"name": options.session})
+    name_session = None
+    if output.session is None:  # a new recording, named when it starts
+        named_by = session_clock or clock
+        wait_s = settings.credentials.request_timeout_s
+
+        def name_session(stop: threading.Event) -> HlsOptions:
+            deadline = clock.monotonic() + wait_s
+            while clock_settled is not None and not stop.is_set():
+                if clock_settled(min(0.5, max(0.0, deadline - clock.monotonic()))):
+                    break
+                if clock.monotonic() >= deadline:
+                    log.info("HLS session named before the clock was confirmed")
+                    break
+            return hls_options(
+                output, named_by.wall_ms(), device_id=settings.device_id, tag=secrets.token_hex(3)
+            )
+
     units, paced = access_units(settings.source, settings.output, stdin)
     audio = None
     if settings.source.audio_path is not None:
@@ -420,6 +462,7 @@ def build_hls_recorder(
         skip=decision.offset,
         resume_note=decision.note,
         crash=crash,
+        name_session=name_session,
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from device.clock import AdjustedClock
 from device.spool import Journal, Spool
 from device.target import UploadTarget
-from schemas.events import StatusState
+from schemas.events import StatusAlert, StatusState
 from schemas.keys import DeviceKeys
 from schemas.messages import encode
 from schemas.protocol import build_last_will, sign_status
@@ -26,6 +27,7 @@ class StatusFigures:
     clock_offset_ms: int
     uploaded_bytes: int
     dropped_bytes: int
+    alerts: tuple[StatusAlert, ...] = ()
 
 
 class StatusReporter:
@@ -41,6 +43,8 @@ class StatusReporter:
         spool: the chunk queue.
         journal: the upload journal.
         target: credential expiry.
+        credentials_refused: whether credential requests keep being refused with replies
+            that cannot be verified (reported as the ``credentials_refused`` alert).
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class StatusReporter:
         spool: Spool,
         journal: Journal,
         target: UploadTarget,
+        credentials_refused: Callable[[], bool] = lambda: False,
     ) -> None:
         self.device_id = device_id
         self._keys = keys
@@ -59,6 +64,7 @@ class StatusReporter:
         self._spool = spool
         self._journal = journal
         self._target = target
+        self._credentials_refused = credentials_refused
         self._uploaded_at_start = journal.state.counters.uploaded_bytes
         self._dropped_at_start = self._dropped_total()
 
@@ -74,6 +80,11 @@ class StatusReporter:
         if stats.oldest_wall_ms is not None:
             # Chunk times come from the unadjusted clock; compare like with like.
             age = max(0, self._clock.base.wall_ms() - stats.oldest_wall_ms)
+        alerts = []
+        if stats.alert is not None:
+            alerts.append(StatusAlert(stats.alert))
+        if self._credentials_refused():
+            alerts.append(StatusAlert.CREDENTIALS_REFUSED)
         return StatusFigures(
             spool_bytes=stats.bytes,
             oldest_unsent_age_ms=age,
@@ -82,6 +93,7 @@ class StatusReporter:
             clock_offset_ms=self._clock.offset_ms,
             uploaded_bytes=max(0, journal.counters.uploaded_bytes - self._uploaded_at_start),
             dropped_bytes=max(0, self._dropped_total() - self._dropped_at_start),
+            alerts=tuple(alerts),
         )
 
     def signed(self, state: StatusState = StatusState.ONLINE) -> bytes:
@@ -99,6 +111,7 @@ class StatusReporter:
             clock_offset_ms=f.clock_offset_ms,
             uploaded_bytes=f.uploaded_bytes,
             dropped_bytes=f.dropped_bytes,
+            alerts=f.alerts,
         )
         return encode(status)
 
@@ -115,5 +128,6 @@ class StatusReporter:
             clock_offset_ms=f.clock_offset_ms,
             uploaded_bytes=f.uploaded_bytes,
             dropped_bytes=f.dropped_bytes,
+            alerts=f.alerts,
         )
         return encode(status)

@@ -98,6 +98,8 @@ def camera_toml_template() -> str:
     text = EXAMPLE_CONFIG
     for old, new in (
         ('client = "oss2"', 'client = "http"'),
+        # The spool is on the data partition: if it is not mounted, do not spool elsewhere.
+        ("must_exist = false", "must_exist = true"),
         ("/var/lib/ossmedia", "@DATA@"),
     ):
         if old not in text:

@@ -67,6 +67,11 @@ class SpoolSink:
         self.queued_bytes = 0
         self.skipped_objects = 0
 
+    def name_session(self, session: str) -> None:
+        """Name the recording's session (made when it starts) in the mark playlists carry."""
+        if self._mark is not None:
+            self._mark = self._mark.model_copy(update={"name": session})
+
     @property
     def skipping(self) -> bool:
         """Whether the segments now produced were queued before the restart."""

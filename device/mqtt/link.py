@@ -106,6 +106,7 @@ class MqttLink:
         self._reconnect_timer: Timer | None = None
         self._pending: dict[int, Publication] = {}
         self.connects = 0
+        self.connect_attempts = 0
         self.disconnects = 0
         self.last_error: str | None = None
         self._client = self._build_client()
@@ -217,30 +218,37 @@ class MqttLink:
 
     def _first_connect(self) -> None:
         self.loop.add(self)
-        self._client.connect_async(
-            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
-        )
-        self._connect()
+        self._connect(first=True)
 
-    def _connect(self) -> None:
+    def _connect(self, *, first: bool = False) -> None:
         self._reconnect_timer = None
         if self._stopping:
             return
-        if self._will is not None:
-            topic, payload = self._will()
-            self._client.will_set(topic, payload, qos=1, retain=True)
+        self.connect_attempts += 1
         try:
+            if first:
+                self._client.connect_async(
+                    self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
+                )
+            if self._will is not None:
+                topic, payload = self._will()
+                self._client.will_set(topic, payload, qos=1, retain=True)
             self._client.reconnect()
-        except (OSError, ssl.SSLError, ValueError) as exc:
+        except Exception as exc:  # whatever it is, the link keeps trying
             self.last_error = f"{type(exc).__name__}: {exc}"
-            log.info("MQTT connect to %s failed: %s", self.settings.url, self.last_error)
-            self._schedule_reconnect()
+            level = logging.INFO if isinstance(exc, OSError | ssl.SSLError) else logging.WARNING
+            if self.connect_attempts in (1, 10) or self.connect_attempts % 100 == 0:
+                level = logging.WARNING
+            log.log(level, "MQTT connect to %s failed: %s", self.settings.url, self.last_error)
+            self._schedule_reconnect(retry_first=first)
 
-    def _schedule_reconnect(self) -> None:
+    def _schedule_reconnect(self, *, retry_first: bool = False) -> None:
         if self._stopping or self._reconnect_timer is not None:
             return
         delay = self._backoff.next_delay()
-        self._reconnect_timer = self.loop.call_later(delay, self._connect)
+        self._reconnect_timer = self.loop.call_later(
+            delay, lambda: self._connect(first=retry_first)
+        )
 
     def _shutdown(self) -> None:
         self._stopping = True

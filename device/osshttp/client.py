@@ -134,9 +134,17 @@ class HttpObjectStore:
         crc = _optional_int(answer.headers.get(_CRC_HEADER))
         return AppendResult(next_position, crc, request_id)
 
-    def put(self, key: str, data: bytes, *, content_type: str | None = None) -> PutResult:
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        forbid_overwrite: bool = False,
+    ) -> PutResult:
         """See :meth:`device.store.ObjectStore.put`."""
-        headers = {name.lower(): value for name, value in (put_headers(content_type) or {}).items()}
+        sent = put_headers(content_type, forbid_overwrite=forbid_overwrite) or {}
+        headers = {name.lower(): value for name, value in sent.items()}
         answer = self._send("PUT", key, {}, self._content_type(headers, key), data)
         request_id = answer.headers.get(REQUEST_ID_HEADER, "")
         crc = _optional_int(answer.headers.get(_CRC_HEADER))

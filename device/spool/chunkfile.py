@@ -22,6 +22,8 @@ from device.crc64 import crc64
 from device.spool.mark import MarkFormatError, SourceMark, decode_mark, encode_mark
 
 __all__ = [
+    "FLAG_INIT_SEGMENT",
+    "FLAG_SEGMENT_START",
     "FLAG_WHOLE_OBJECT",
     "HEADER_SIZE",
     "Chunk",
@@ -39,6 +41,12 @@ _HEADER_CRC = struct.Struct(">I")
 HEADER_SIZE = _FIELDS.size + _HEADER_CRC.size
 # The chunk holds a whole-object put (:mod:`device.spool.objectput`), not bytes to append.
 FLAG_WHOLE_OBJECT = 0x01
+# The chunk is an initialisation segment (fMP4 ``ftyp`` + ``moov``): not appended where it
+# falls, but put at the head of every object opened after it.
+FLAG_INIT_SEGMENT = 0x02
+# The chunk's first byte begins a segment (a file of a directory source): an object that
+# needs an initialisation segment is only rolled over here.
+FLAG_SEGMENT_START = 0x04
 
 
 class ChunkFormatError(ValueError):
@@ -74,6 +82,16 @@ class Chunk:
     def whole_object(self) -> bool:
         """Whether the chunk is a whole-object put rather than bytes to append."""
         return bool(self.flags & FLAG_WHOLE_OBJECT)
+
+    @property
+    def init_segment(self) -> bool:
+        """Whether the chunk is an initialisation segment for the objects after it."""
+        return bool(self.flags & FLAG_INIT_SEGMENT)
+
+    @property
+    def segment_start(self) -> bool:
+        """Whether the chunk begins a segment."""
+        return bool(self.flags & FLAG_SEGMENT_START)
 
 
 def encode_chunk(

@@ -109,7 +109,7 @@ class Journal:
         except FileNotFoundError:
             self._state = JournalState()
         except OSError as exc:
-            raise SpoolError(f"cannot read journal: {exc.strerror}") from None
+            raise SpoolError(f"cannot read journal {self.path}: {exc.strerror}") from None
         else:
             try:
                 self._state = JournalState.model_validate(json.loads(raw))
@@ -133,5 +133,5 @@ class Journal:
             try:
                 atomic_write(self.path, data, crash=self._crash, point="journal")
             except OSError as exc:
-                raise SpoolError(f"cannot write journal: {exc.strerror}") from None
+                raise SpoolError(f"cannot write journal {self.path}: {exc.strerror}") from None
             self._state = state

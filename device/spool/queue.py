@@ -32,6 +32,7 @@ segment would make that playlist lie. A whole object that does not fit is refuse
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from typing import Literal
 
 from device.errors import SpoolCorrupt, SpoolError, SpoolFull
 from device.spool.chunkfile import (
+    FLAG_INIT_SEGMENT,
     FLAG_WHOLE_OBJECT,
     HEADER_SIZE,
     Chunk,
@@ -62,6 +64,8 @@ __all__ = ["Spool", "SpoolCounters", "SpoolStats"]
 log = logging.getLogger(__name__)
 
 Policy = Literal["drop_oldest", "reject_new"]
+# The file system cannot take the chunk: as "spool full" as reaching max_bytes.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclass
@@ -86,6 +90,9 @@ class SpoolStats:
         max_bytes: the bound.
         policy: the full-spool policy.
         counters: drop, reject and corruption counters.
+        objects: queued whole objects.
+        alert: why the last chunk had to push out others or was refused (``"spool_full"``:
+            the bound; ``"disk_full"``: the file system), ``None`` once one fits again.
     """
 
     chunks: int
@@ -95,6 +102,7 @@ class SpoolStats:
     policy: str
     counters: SpoolCounters
     objects: int = 0
+    alert: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class _Entry:
     size: int
     wall_ms: int
     whole: bool = False
+    init: bool = False
 
 
 class Spool:
@@ -142,6 +151,7 @@ class Spool:
         self._bytes = 0
         self._in_flight: int | None = None
         self._closed = False
+        self._alert: str | None = None
         self.recovered_mark: SourceMark | None = None
         try:
             for sub in (self._chunks_dir, self._tmp_dir, self._corrupt_dir):
@@ -150,6 +160,8 @@ class Spool:
             self._next_seq = self._recover(done_through) + 1
         except OSError as exc:
             raise SpoolError(f"cannot open spool {directory}: {exc.strerror}") from None
+        if not os.access(self._chunks_dir, os.W_OK):  # EROFS: a read-only mount
+            raise SpoolError(f"spool {directory} is not writable (read-only file system?)")
 
     # -- recovery -------------------------------------------------------------------
 
@@ -168,7 +180,8 @@ class Spool:
                 continue
             wall_ms, flags, size, mark = self._peek(path)
             whole = bool(flags & FLAG_WHOLE_OBJECT)
-            self._entries.append(_Entry(seq, size, wall_ms, whole))
+            init = bool(flags & FLAG_INIT_SEGMENT)
+            self._entries.append(_Entry(seq, size, wall_ms, whole, init))
             self._bytes += size
             if mark is not None:
                 self.recovered_mark = mark  # sorted by seq: the newest wins
@@ -228,21 +241,33 @@ class Spool:
         if not data:
             raise SpoolError("empty chunk")
         whole = bool(flags & FLAG_WHOLE_OBJECT)
+        init = bool(flags & FLAG_INIT_SEGMENT)
         with self._cond:
             if self._closed:
                 raise SpoolError("spool is closed")
-            self._make_room(len(data), whole=whole)
+            # An init segment is a few KB, once per encoder configuration: always let in.
+            pressed = False if init else self._make_room(len(data), whole=whole)
             seq = self._next_seq
             self._next_seq += 1
         raw, _ = encode_chunk(seq, wall_ms, data, flags, mark)
         path = self._chunks_dir / f"{seq:020d}.chunk"
-        try:
-            atomic_write(path, raw, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
-        except OSError as exc:
-            raise SpoolError(f"cannot write chunk {seq}: {exc.strerror}") from None
+        while True:
+            try:
+                atomic_write(path, raw, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
+                break
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    (self._tmp_dir / f".{path.name}.tmp").unlink()
+                if exc.errno not in _DISK_FULL:
+                    raise SpoolError(f"cannot write chunk {seq}: {exc.strerror}") from None
+                self._disk_full(len(data), whole=whole, error=exc)
+                pressed = True
         self._crash.reached("chunk.acknowledged")
         with self._cond:
-            self._entries.append(_Entry(seq, len(data), wall_ms, whole))
+            if not pressed and self._alert is not None:
+                log.info("spool has room again (%d of %d bytes)", self._bytes, self.max_bytes)
+                self._alert = None
+            self._entries.append(_Entry(seq, len(data), wall_ms, whole, init))
             self._bytes += len(data)
             self._cond.notify_all()
         return seq
@@ -264,10 +289,58 @@ class Spool:
         """
         return self.put(encode_object_put(put), wall_ms, flags=FLAG_WHOLE_OBJECT, mark=mark)
 
-    def _make_room(self, size: int, *, whole: bool = False) -> None:
-        # Called with the lock held.
+    def _disk_full(self, size: int, *, whole: bool, error: OSError) -> None:
+        """The file system refused a chunk: apply the policy as if the bound were reached.
+
+        Returns once room was made (the caller writes again).
+
+        Raises:
+            SpoolFull: the chunk is refused (``reject_new``, nothing left to drop, or a
+                whole object, which its producer offers again).
+        """
+        with self._cond:
+            if self._alert != "disk_full":
+                log.warning(
+                    "spool file system is full (%s) at %d queued bytes; applying %s",
+                    error.strerror,
+                    self._bytes,
+                    self.policy,
+                )
+            self._alert = "disk_full"
+            if whole:
+                raise SpoolFull("spool disk full; object not queued", position=size)
+            victims = [] if self.policy == "reject_new" else self._victims()
+            if not victims:
+                self._reject(size)
+                raise SpoolFull("spool disk full; chunk rejected", position=size)
+            freed = 0
+            while victims and freed < size + HEADER_SIZE:
+                freed += self._drop(victims.pop(0))
+            self._save_counters()
+
+    def _victims(self) -> list[_Entry]:
+        # Whole objects are never victims: a playlist queued behind may list them. Nor are
+        # initialisation segments: every later object needs them.
+        return [e for e in self._entries if e.seq != self._in_flight and not (e.whole or e.init)]
+
+    def _drop(self, victim: _Entry) -> int:
+        self._entries.remove(victim)
+        self._bytes -= victim.size
+        self._counters.dropped_chunks += 1
+        self._counters.dropped_bytes += victim.size
+        self._unlink(victim.seq)
+        return victim.size + HEADER_SIZE
+
+    def _reject(self, size: int) -> None:
+        self._counters.rejected_chunks += 1
+        self._counters.rejected_bytes += size
+        self._save_counters()
+
+    def _make_room(self, size: int, *, whole: bool = False) -> bool:
+        # Called with the lock held. Returns whether queued chunks had to be dropped.
         if self._bytes + size <= self.max_bytes:
-            return
+            return False
+        self._alert = "spool_full"
         if whole:
             # Not counted as rejected: the producer keeps the object and offers it again.
             raise SpoolFull(
@@ -275,28 +348,19 @@ class Spool:
                 position=size,
             )
         if self.policy == "reject_new" or size > self.max_bytes:
-            self._counters.rejected_chunks += 1
-            self._counters.rejected_bytes += size
-            self._save_counters()
+            self._reject(size)
             raise SpoolFull(
                 f"spool full ({self._bytes} of {self.max_bytes} bytes); chunk rejected",
                 position=size,
             )
-        # Whole objects are never victims: a playlist queued behind may list them.
-        victims = [e for e in self._entries if e.seq != self._in_flight and not e.whole]
+        victims = self._victims()
         while self._bytes + size > self.max_bytes and victims:
-            victim = victims.pop(0)
-            self._entries.remove(victim)
-            self._bytes -= victim.size
-            self._counters.dropped_chunks += 1
-            self._counters.dropped_bytes += victim.size
-            self._unlink(victim.seq)
+            self._drop(victims.pop(0))
         self._save_counters()
         if self._bytes + size > self.max_bytes:
-            self._counters.rejected_chunks += 1
-            self._counters.rejected_bytes += size
-            self._save_counters()
+            self._reject(size)
             raise SpoolFull("spool full with a chunk in flight; chunk rejected", position=size)
+        return True
 
     # -- consumer -------------------------------------------------------------------
 
@@ -378,6 +442,7 @@ class Spool:
                 policy=self.policy,
                 counters=SpoolCounters(**asdict(self._counters)),
                 objects=sum(1 for e in self._entries if e.whole),
+                alert=self._alert,
             )
 
     def wait_empty(self, timeout: float) -> bool:

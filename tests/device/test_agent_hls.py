@@ -280,7 +280,7 @@ def test_example_config_is_complete_and_hls_ready(capsys: pytest.CaptureFixture[
     )
     options = hls_options(hls.output, wall_ms=1_764_400_000_123)
     assert options.playlist_key(options.session or "") == "hls/20251129T070640123Z.m3u8"
-    with pytest.raises(ConfigError, match="HLS output reads one H"):
+    with pytest.raises(ConfigError, match=r"reads one H\.264 stream: source\.kind"):
         parse_settings({**data, "output": {"format": "hls"}})  # a directory source
 
 
@@ -414,9 +414,10 @@ def test_annexb_from_stdin_is_taken_as_fast_as_it_comes(stack: Stack, tmp_path: 
     )
     objects = dict(stack.objects("videos/cam-0106/"))
     text = objects["videos/cam-0106/hls/P1.m3u8"].decode()
-    # 25 pictures at the default 25 per second, a key frame every 10: cuts at 10 and 20.
+    # 25 pictures, a key frame every 10: cuts at 10 and 20. The stream says it is encoded
+    # at 10 per second, which wins over the default frame_rate of 25 for a live source.
     assert playlist_uris(text) == [f"P1/{i:06d}.ts" for i in range(3)]
-    assert re.findall(r"#EXTINF:([\d.]+),", text) == ["0.400", "0.400", "0.200"]
+    assert re.findall(r"#EXTINF:([\d.]+),", text) == ["1.000", "1.000", "0.500"]
 
 
 def test_live_camera_under_outage_and_lost_responses_never_lists_a_missing_segment(

@@ -36,7 +36,7 @@ def no_sleep(seconds: float) -> None:
 # -- modes ------------------------------------------------------------------------------
 
 
-def test_w_puts_the_whole_object_on_close_and_replaces(emulator: EmulatorHandle) -> None:
+def test_w_puts_the_whole_object_on_close_and_never_replaces(emulator: EmulatorHandle) -> None:
     store = camera_store(emulator, PREFIX)
     key = PREFIX + "snapshot.jpg"
     with MediaFile(store, key, "w") as f:
@@ -44,10 +44,22 @@ def test_w_puts_the_whole_object_on_close_and_replaces(emulator: EmulatorHandle)
         f.write(b"version")
         assert f.tell() == 13
         assert store.head(key) is None  # nothing stored before close
-    with MediaFile(store, key, "w") as f:
+        f.flush()
+    # close() put the same bytes again after flush(): recognised as stored, not an error
+    with pytest.raises(ObjectExists), MediaFile(store, key, "w") as f:
         f.write(b"second")
     info = MediaFile(store, key, "r").stat()
-    assert (info.size, info.object_type, info.crc64) == (6, "Normal", crc64(b"second"))
+    assert (info.size, info.object_type, info.crc64) == (13, "Normal", crc64(b"first version"))
+
+
+def test_w_cannot_overwrite_an_appended_recording(emulator: EmulatorHandle) -> None:
+    store = camera_store(emulator, PREFIX)
+    key = PREFIX + "rec.mp4"
+    with MediaFile(store, key, "a") as f:
+        f.write(b"recording " * 100)
+    with pytest.raises(ObjectExists), MediaFile(store, key, "w") as f:
+        f.write(b"oops")
+    assert MediaFile(store, key, "r").stat().size == 1000
 
 
 def test_w_does_not_publish_a_half_written_object_on_error(emulator: EmulatorHandle) -> None:

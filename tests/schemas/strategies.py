@@ -19,6 +19,7 @@ from schemas import (
     SealedPayload,
     SegmentClosed,
     Status,
+    StatusAlert,
     StatusState,
     b64url_encode,
 )
@@ -141,6 +142,7 @@ status_fields: dict[str, st.SearchStrategy[Any]] = {
     "clock_offset_ms": signed_millis,
     "uploaded_bytes": millis,
     "dropped_bytes": millis,
+    "alerts": st.lists(st.sampled_from(StatusAlert), unique=True, max_size=3).map(tuple),
 }
 statuses = st.builds(Status, sig=sigs, **status_fields) | st.builds(
     Status, sig=st.none(), **{**status_fields, "state": st.just(StatusState.OFFLINE)}

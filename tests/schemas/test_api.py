@@ -45,6 +45,7 @@ EXPECTED_ALL = {
     "SealedPayload",
     "SegmentClosed",
     "Status",
+    "StatusAlert",
     "StatusState",
     "Topics",
     "UnsupportedKind",

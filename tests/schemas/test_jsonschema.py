@@ -106,6 +106,7 @@ def _check(schema: dict[str, Any], value: Any, root: dict[str, Any]) -> None:
         "integer": int,
         "boolean": bool,
         "null": type(None),
+        "array": list,
     }
     if kind is not None:
         assert isinstance(value, python_type[kind]), (kind, value)
@@ -127,6 +128,9 @@ def _check(schema: dict[str, Any], value: Any, root: dict[str, Any]) -> None:
         assert value < schema["exclusiveMaximum"]
     if "maximum" in schema:
         assert value <= schema["maximum"]
+    if kind == "array":
+        for item in value:
+            _check(schema["items"], item, root)
     if kind == "object":
         assert set(value) == set(schema["properties"])
         for key, sub in schema["properties"].items():

@@ -84,6 +84,7 @@ STATUS: dict[str, Any] = {
     "clock_offset_ms": -3,
     "uploaded_bytes": 0,
     "dropped_bytes": 0,
+    "alerts": [],
     "sig": None,
 }
 
@@ -387,6 +388,17 @@ def test_encode_is_compact_and_in_field_order() -> None:
     req = parse_request(wire(REQUEST))
     assert encode(req) == json.dumps(REQUEST, separators=(",", ":")).encode()
     assert list(json.loads(encode(parse_status(wire(STATUS))))) == list(STATUS)
+
+
+def test_status_alerts_are_optional_on_the_wire_for_older_cameras() -> None:
+    older = {k: v for k, v in STATUS.items() if k != "alerts"}
+    assert parse_status(wire(older)).alerts == ()
+    with_alert = parse_status(wire({**STATUS, "alerts": ["disk_full"]}))
+    assert [a.value for a in with_alert.alerts] == ["disk_full"]
+    with pytest.raises(InvalidMessage):
+        parse_status(wire({**STATUS, "alerts": ["on_fire"]}))
+    with pytest.raises(InvalidMessage):
+        parse_status(wire({k: v for k, v in STATUS.items() if k != "dropped_bytes"}))
 
 
 def test_encode_refuses_oversize_messages() -> None:

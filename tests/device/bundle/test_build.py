@@ -93,6 +93,7 @@ def test_configuration_template_uses_the_stdlib_client_on_the_data_partition() -
     text = camera_toml_template()
     assert 'client = "http"' in text
     assert 'dir = "@DATA@/spool"' in text
+    assert "must_exist = true" in text  # an unmounted data partition is not spooled around
     assert "/var/lib/ossmedia" not in text
 
 
