@@ -37,7 +37,7 @@ from cloud.console.web.context import WebContext, console_error_handler, http_er
 from cloud.console.web.middleware import RequestLimits, SecurityHeaders
 from cloud.console.web.ops import ConsoleMetrics, HealthChecks, ops_routes
 from cloud.console.web.pages import page_routes
-from cloud.console.web.shared_sessions import SharedSessions
+from cloud.console.web.replicas import SharedFailures, SharedSessions
 from cloud.console.web.templating import make_environment
 from cloud.database import DatabaseError, PoolSettings
 from cloud.errors import CloudError
@@ -234,7 +234,14 @@ def create_app(
     )
     ctx = WebContext(
         service=parts.service,
-        authenticator=Authenticator(settings.operators, settings.session, clock=clock),
+        authenticator=Authenticator(
+            settings.operators,
+            settings.session,
+            clock=clock,
+            failures=(
+                SharedFailures(parts.ledger, keep_s=settings.session.lockout_s) if shared else None
+            ),
+        ),
         sessions=sessions,
         signer=Signer(key),
         # Cursors never need to outlive the process, but on a shared ledger the next page

@@ -29,6 +29,8 @@ __all__ = [
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "Authenticator",
+    "FailureLog",
+    "MemoryFailures",
     "Session",
     "SessionStore",
     "Sessions",
@@ -99,7 +101,7 @@ class Session:
 
 class Sessions(Protocol):
     """Where live sessions are kept: this process (:class:`SessionStore`) or the ledger's
-    database, shared by several replicas (``cloud.console.web.shared_sessions``)."""
+    database, shared by several replicas (``cloud.console.web.replicas``)."""
 
     def create(self, username: str) -> Session:
         """Start a session for ``username``."""
@@ -169,6 +171,53 @@ class SessionStore:
             del self._sessions[key]
 
 
+class FailureLog(Protocol):
+    """Failed logins per (user name, client address): in this process (:class:`MemoryFailures`)
+    or in the ledger's database, counted across replicas (``cloud.console.web.replicas``)."""
+
+    def recent(self, key: tuple[str, str], *, since: float) -> int:
+        """Failures of ``key`` at or after ``since`` (older ones may be forgotten)."""
+
+    def add(self, key: tuple[str, str], at: float) -> None:
+        """Record a failure."""
+
+    def clear(self, key: tuple[str, str]) -> None:
+        """Forget ``key``'s failures (a successful login)."""
+
+
+class MemoryFailures:
+    """Failure records of one process, bounded: past the bound the least recently failed go
+    first (each attempt costs a password hash, so filling the bound takes longer than a
+    lockout lasts)."""
+
+    def __init__(self) -> None:
+        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recent(self, key: tuple[str, str], *, since: float) -> int:
+        """Failures of ``key`` at or after ``since``; older ones are forgotten."""
+        with self._lock:
+            recent = [t for t in self._failures.get(key, []) if t > since]
+            if recent:
+                self._failures[key] = recent
+            else:
+                self._failures.pop(key, None)
+            return len(recent)
+
+    def add(self, key: tuple[str, str], at: float) -> None:
+        """Record a failure."""
+        with self._lock:
+            self._failures.setdefault(key, []).append(at)
+            self._failures.move_to_end(key)
+            while len(self._failures) > _MAX_SESSIONS:
+                self._failures.popitem(last=False)
+
+    def clear(self, key: tuple[str, str]) -> None:
+        """Forget ``key``'s failures."""
+        with self._lock:
+            self._failures.pop(key, None)
+
+
 class Authenticator:
     """Checks operator passwords, locking out a user name from one address after failures.
 
@@ -182,6 +231,7 @@ class Authenticator:
         operators: who may log in.
         settings: lockout policy.
         clock: wall clock in seconds.
+        failures: where failures are counted; by default in this process.
     """
 
     def __init__(
@@ -190,12 +240,12 @@ class Authenticator:
         settings: SessionSettings,
         *,
         clock: Callable[[], float],
+        failures: FailureLog | None = None,
     ) -> None:
         self._hashes = {op.username: op.password_hash.get_secret_value() for op in operators}
         self._settings = settings
         self._clock = clock
-        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._failures = failures if failures is not None else MemoryFailures()
         # Unknown user names still cost one hash check, so timing does not reveal them.
         sample = next(iter(self._hashes.values()), "")
         log2_n = int(sample.split("$")[1]) if sample.count("$") == 5 else 10
@@ -203,15 +253,9 @@ class Authenticator:
 
     def locked_out(self, username: str, client: str) -> bool:
         """True while ``username`` has too many recent failures from ``client``."""
-        key = (username, client)
-        now = self._clock()
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < self._settings.lockout_s]
-            if recent:
-                self._failures[key] = recent
-            else:
-                self._failures.pop(key, None)
-            return len(recent) >= self._settings.max_login_failures
+        since = self._clock() - self._settings.lockout_s
+        recent = self._failures.recent((username, client), since=since)
+        return recent >= self._settings.max_login_failures
 
     def check(self, username: str, password: str, client: str) -> bool:
         """Check a login attempt.
@@ -231,12 +275,8 @@ class Authenticator:
         ok = verify_password(password, stored if stored is not None else self._decoy)
         ok = ok and stored is not None
         key = (username, client)
-        with self._lock:
-            if ok:
-                self._failures.pop(key, None)
-            else:
-                self._failures.setdefault(key, []).append(self._clock())
-                self._failures.move_to_end(key)
-                while len(self._failures) > _MAX_SESSIONS:
-                    self._failures.popitem(last=False)
+        if ok:
+            self._failures.clear(key)
+        else:
+            self._failures.add(key, self._clock())
         return ok

@@ -1,15 +1,20 @@
 """What console replicas share through the ledger's database, on SQLite and PostgreSQL: the
-reconcile lease (one holder, take-over after it lapses) and operator sessions."""
+reconcile lease (one holder, take-over after it lapses), operator sessions and failed
+logins."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from cloud.console.ledger import Ledger
 from cloud.console.ledger.leases import Lease
-from cloud.console.web.shared_sessions import SharedSessions
+from cloud.console.settings import OperatorAccount, SessionSettings
+from cloud.console.web.auth import Authenticator
+from cloud.console.web.replicas import SharedFailures, SharedSessions
+from tests.cloud.console.conftest import OPERATOR, PASSWORD, PASSWORD_HASH
 from tests.cloud.console.test_ledger import ledger_location  # noqa: F401 - fixture
 
 
@@ -76,3 +81,26 @@ def test_a_session_made_on_one_replica_is_valid_on_the_other(
     a.create("other")  # purges the expired one
     with two[1].read() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM sessions").scalar() == 1
+
+
+def test_failed_logins_at_one_replica_lock_the_name_out_at_the_other(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    clock = Clock()
+    settings = SessionSettings(max_login_failures=3, lockout_s=60)
+    operators = (OperatorAccount(username=OPERATOR, password_hash=SecretStr(PASSWORD_HASH)),)
+    a, b = (
+        Authenticator(operators, settings, clock=clock, failures=SharedFailures(ledger, keep_s=60))
+        for ledger in two
+    )
+    assert not a.check(OPERATOR, "wrong", "10.0.0.1")
+    assert not b.check(OPERATOR, "wrong", "10.0.0.1")
+    assert not a.locked_out(OPERATOR, "10.0.0.1")
+    assert not b.check(OPERATOR, "wrong", "10.0.0.1")
+    # Three failures, spread over two replicas: locked out on both, for that address only.
+    assert a.locked_out(OPERATOR, "10.0.0.1")
+    assert not a.check(OPERATOR, PASSWORD, "10.0.0.1")
+    assert b.check(OPERATOR, PASSWORD, "10.0.0.2")
+    clock.now += 61
+    assert a.check(OPERATOR, PASSWORD, "10.0.0.1")
+    assert not b.locked_out(OPERATOR, "10.0.0.1")

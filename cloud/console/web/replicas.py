@@ -1,6 +1,7 @@
-"""Operator sessions in the ledger's database, so that a login on one console replica is
-valid on every replica (and a logout ends it on all). Only a hash of each session id is
-stored: a reader of the database cannot sign in with what it finds there."""
+"""What console replicas on one ledger database share about operators: sessions, so that a
+login on one replica is valid on every replica (and a logout ends it on all), and failed
+logins, so that the lockout counts attempts made at any replica. Only a hash of each session
+id is stored: a reader of the database cannot sign in with what it finds there."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from cloud.console.ledger import Ledger
 from cloud.console.web.auth import Session
 
-__all__ = ["SharedSessions"]
+__all__ = ["SharedFailures", "SharedSessions"]
 
 
 def _hash(session_id: str) -> str:
@@ -86,4 +87,55 @@ class SharedSessions:
             conn.execute(
                 sa.text("DELETE FROM sessions WHERE id_hash = :id_hash"),
                 {"id_hash": _hash(session_id)},
+            )
+
+
+class SharedFailures:
+    """Failed logins in the ledger's database, counted whichever replica saw them.
+
+    Args:
+        ledger: whose database holds them.
+        keep_s: failures older than this are purged (the lockout time).
+    """
+
+    def __init__(self, ledger: Ledger, *, keep_s: float) -> None:
+        self._ledger = ledger
+        self._keep_ms = int(keep_s * 1000)
+
+    def recent(self, key: tuple[str, str], *, since: float) -> int:
+        """Failures of ``key`` after ``since``."""
+        with self._ledger.read() as conn:
+            count = conn.execute(
+                sa.text(
+                    "SELECT COUNT(*) FROM login_failures"
+                    " WHERE username = :username AND client = :client AND at_ms > :since"
+                ),
+                {"username": key[0], "client": key[1], "since": int(since * 1000)},
+            ).scalar()
+        return int(count or 0)
+
+    def add(self, key: tuple[str, str], at: float) -> None:
+        """Record a failure (and purge the expired ones)."""
+        at_ms = int(at * 1000)
+        with self._ledger.write() as conn:
+            conn.execute(
+                sa.text("DELETE FROM login_failures WHERE at_ms <= :oldest"),
+                {"oldest": at_ms - self._keep_ms},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO login_failures (username, client, at_ms)"
+                    " VALUES (:username, :client, :at)"
+                ),
+                {"username": key[0], "client": key[1], "at": at_ms},
+            )
+
+    def clear(self, key: tuple[str, str]) -> None:
+        """Forget ``key``'s failures (a successful login)."""
+        with self._ledger.write() as conn:
+            conn.execute(
+                sa.text(
+                    "DELETE FROM login_failures WHERE username = :username AND client = :client"
+                ),
+                {"username": key[0], "client": key[1]},
             )
