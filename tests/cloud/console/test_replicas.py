@@ -129,6 +129,12 @@ def _scalar(url: str, sql: str) -> int:
     return int(row[0])
 
 
+def _text(url: str, sql: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+    return "" if row is None else str(row[0])
+
+
 def test_two_replicas_one_killed_mid_ingest_nothing_lost_nothing_twice(
     postgres_server: PostgresServer,
     mosquitto: MosquittoProcess,
@@ -205,6 +211,16 @@ def test_two_replicas_one_killed_mid_ingest_nothing_lost_nothing_twice(
             assert api.status_code == 200, api.text
             assert on_b.get("/").status_code == 200
             assert on_b.get("/healthz").status_code == 200
+        # The reconcile lease is (or, once the dead holder's lapses, becomes) the survivor's.
+        assert b.proc is not None
+        survivor = f":{b.proc.pid}:"
+        _wait(
+            lambda: (
+                survivor in _text(ledger_url, "SELECT holder FROM leases WHERE name = 'reconcile'")
+            ),
+            30,
+            "the survivor to take the reconcile lease",
+        )
         thread.join(120)
         assert done.is_set()
         a.start()  # same client id: the broker hands back what it kept for it
