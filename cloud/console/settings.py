@@ -447,6 +447,9 @@ presign_ttl_s = 300
 
 [ledger]
 path = "console.sqlite3"
+# Several replicas share one ledger on PostgreSQL instead (then run 'ossmedia console
+# migrate' once, and give each replica its own [mqtt] client_id and one shared_group):
+# url = "postgresql://ossmedia_console@db.example.com:5432/ossmedia"
 
 [reconcile]
 interval_s = 30
