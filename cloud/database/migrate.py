@@ -7,17 +7,19 @@ can share one PostgreSQL database (each role then owns its own tables).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
-from cloud.database.engine import DatabaseError, describe_url
+from cloud.database.engine import DatabaseError, describe_url, is_postgres
 
 __all__ = ["Migrations", "run_env"]
 
@@ -30,27 +32,34 @@ class Migrations:
             ``cloud.registry:migrations``.
         version_table: the table that records the schema revision.
         name: the store's name in messages (``registry``, ``ledger``).
+        command: the command that upgrades it, named when a schema is refused.
     """
 
-    def __init__(self, script_location: str, *, version_table: str, name: str) -> None:
+    def __init__(
+        self, script_location: str, *, version_table: str, name: str, command: str
+    ) -> None:
         self._location = script_location
         self.version_table = version_table
         self.name = name
+        self.command = command
+        # Two processes migrating one PostgreSQL database at once (replicas started with
+        # migrate_at_start) take turns on this advisory lock; the second finds it done.
+        self._lock_key = int.from_bytes(hashlib.sha256(version_table.encode()).digest()[:4])
 
     def _config(self, connection: Any) -> Config:
-        config = self._config_no_engine()
+        config = self._scripts()
         config.attributes["version_table"] = self.version_table
         config.attributes["connection"] = connection
         return config
 
     def head(self) -> str:
         """The newest revision of the scripts."""
-        script = ScriptDirectory.from_config(self._config_no_engine())
+        script = ScriptDirectory.from_config(self._scripts())
         head = script.get_current_head()
         assert head is not None  # noqa: S101 - every store ships at least one script
         return head
 
-    def _config_no_engine(self) -> Config:
+    def _scripts(self) -> Config:
         config = Config()
         config.set_main_option("script_location", self._location)
         return config
@@ -71,6 +80,8 @@ class Migrations:
 
     def _run(self, engine: Engine, fn: Any, revision: str) -> None:
         with self._errors(engine, f"migration to {revision}"), engine.begin() as conn:
+            if is_postgres(engine):
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._lock_key})
             fn(self._config(conn), revision)
 
     @contextmanager
@@ -104,7 +115,7 @@ class Migrations:
     def _ahead(self, revision: str, current: str | None) -> bool:
         if current is None:
             return True
-        script = ScriptDirectory.from_config(self._config_no_engine())
+        script = ScriptDirectory.from_config(self._scripts())
         try:
             walk = list(script.walk_revisions(revision, "base")) if revision != "base" else []
         except Exception:
@@ -122,7 +133,7 @@ class Migrations:
             raise DatabaseError(
                 f"{self.name} schema on {describe_url(str(engine.url))} is at "
                 f"{current or 'no revision'}, this release needs {head}: "
-                f"run 'ossmedia {'devices' if self.name == 'registry' else 'console'} migrate'"
+                f"run '{self.command}'"
             )
 
 

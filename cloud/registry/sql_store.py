@@ -35,7 +35,10 @@ __all__ = ["LOCK_TIMEOUT_S", "MIGRATIONS", "SqlDeviceStore", "devices", "migrate
 LOCK_TIMEOUT_S = 10.0
 
 MIGRATIONS = Migrations(
-    "cloud.registry:migrations", version_table="registry_schema_version", name="registry"
+    "cloud.registry:migrations",
+    version_table="registry_schema_version",
+    name="registry",
+    command="ossmedia devices migrate",
 )
 
 _metadata = sa.MetaData()

@@ -46,7 +46,10 @@ from cloud.database import (
 __all__ = ["FLEET", "MIGRATIONS", "Ledger", "ledger_url", "migrate_ledger"]
 
 MIGRATIONS = Migrations(
-    "cloud.console.ledger:migrations", version_table="ledger_schema_version", name="ledger"
+    "cloud.console.ledger:migrations",
+    version_table="ledger_schema_version",
+    name="ledger",
+    command="ossmedia console migrate",
 )
 
 FLEET = "*"  # retention scope meaning "every camera"
