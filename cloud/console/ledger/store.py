@@ -196,6 +196,7 @@ class Ledger:
     def __init__(
         self, location: str, *, migrate: bool | None = None, pool: PoolSettings | None = None
     ) -> None:
+        self._closed = False
         self._engine = make_engine(ledger_url(location), pool=pool)
         self._writer = self._engine.execution_options(**write_options())
         self._pg = is_postgres(self._engine)
@@ -220,7 +221,8 @@ class Ledger:
         self._query("SELECT 1")
 
     def close(self) -> None:
-        """Close the database connections."""
+        """Close the database connections; the ledger answers no query after this."""
+        self._closed = True
         self._engine.dispose()
 
     def counts(self) -> tuple[dict[str, int], int, int]:
@@ -266,6 +268,8 @@ class Ledger:
     def _errors(self) -> Iterator[None]:
         # One error type for the console's callers (health checks, the CLI), whatever the
         # engine; the driver's first line says what happened.
+        if self._closed:
+            raise DatabaseError("ledger: closed")
         try:
             yield
         except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
