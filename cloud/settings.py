@@ -188,6 +188,10 @@ class RegistrySettings(BaseModel):
 
     The master key (32 bytes, unpadded base64url) comes from ``OSSMEDIA_MASTER_KEY`` or from
     ``master_key_file``; the registry alone never reveals a device secret.
+
+    ``migrate_at_start`` brings a SQL registry's schema up to date when the service opens it:
+    by default yes on SQLite and no on PostgreSQL, where ``ossmedia devices migrate`` runs it
+    with the role that owns the schema.
     """
 
     model_config = _FROZEN
@@ -196,6 +200,7 @@ class RegistrySettings(BaseModel):
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
     key_prefix: str = "ossmedia"
+    migrate_at_start: bool | None = None
 
     @field_validator("url")
     @classmethod

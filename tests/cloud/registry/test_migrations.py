@@ -8,11 +8,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from cloud.errors import RegistryError
-from cloud.registry import MasterKey, Registry, new_master_key, open_store
+from cloud.registry import MasterKey, Registry, new_master_key, open_registry, open_store
 from cloud.registry.cli import run
 from cloud.registry.sql_store import MIGRATIONS
+from cloud.settings import RegistrySettings
 
 KEY_TEXT = new_master_key()
 KEY = MasterKey.from_text(KEY_TEXT)
@@ -137,3 +139,13 @@ def test_a_redis_registry_moves_to_postgresql_with_its_sealed_rows(
     with pytest.raises(RegistryError, match="master key"):
         other.add("cam-0009")
     other.close()
+
+
+def test_a_service_migrates_postgresql_at_start_only_when_asked(postgres_url: str) -> None:
+    settings = RegistrySettings(url=postgres_url, master_key=SecretStr(KEY_TEXT))
+    with pytest.raises(RegistryError, match="ossmedia devices migrate"):
+        open_registry(settings)
+    registry = open_registry(settings.model_copy(update={"migrate_at_start": True}))
+    registry.add("cam-0001")
+    registry.close()
+    assert open_registry(settings).get("cam-0001").device_id == "cam-0001"
