@@ -31,11 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ossmedia devices",
         description=(
             "Provision, list, revoke, reinstate, rotate and delete cameras in the device "
-            "registry, and back it up."
+            "registry; back it up, upgrade its schema, or copy it to another registry."
         ),
     )
     parser.add_argument("--config", type=Path, help="responder TOML file ([registry], [broker])")
-    parser.add_argument("--registry", help="registry URL (sqlite:///path.db or redis://...)")
+    parser.add_argument(
+        "--registry", help="registry URL (sqlite:///path.db, postgresql://... or redis://...)"
+    )
     parser.add_argument("--master-key-file", type=Path, help="file holding the master key")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
