@@ -11,7 +11,8 @@ Tree::
     │   ├── DeviceStillActive      ``delete`` of a device that is not revoked
     │   ├── DeviceIsRevoked        ``rotate`` of a revoked device (``reinstate`` it)
     │   ├── MasterKeyMismatch      the master key is not the one the registry was created with
-    │   └── RegistryUnavailable    the store cannot be reached or is locked (retry later)
+    │   ├── RegistryUnavailable    the store cannot be reached or is locked (retry later)
+    │   └── BrokerAccountError     the broker refused or did not answer an account change
     ├── StartupRefused         a responder dependency is broken: it does not start
     ├── StateError             shared state backend (memory or Redis) failed
     └── StsError               AssumeRole failed after retries
@@ -119,6 +120,15 @@ class MasterKeyMismatch(RegistryError):
 
 class RegistryUnavailable(RegistryError):
     """The registry's store cannot be reached, or another writer holds it for too long."""
+
+
+class BrokerAccountError(RegistryError):
+    """The broker's dynamic-security API refused, or did not answer, an account change.
+
+    Args:
+        message: what went wrong (the broker's own error text, never a password).
+        device_id: the camera concerned.
+    """
 
 
 class StartupRefused(CloudError):

@@ -10,9 +10,13 @@ copy in which
   for the same camera, so keys are only ever fetched from the console, by a signed-in
   operator, whatever address the camera wrote.
 
-Anything the camera does not write (master playlists, ``EXT-X-MAP``, methods other than
-AES-128, absolute segment URLs) makes the playlist unplayable here, never a link to
-somewhere else.
+Only the tags a camera's media playlist needs pass, and none of them carries a URI
+(``_PASSED_TAGS``); ``EXT-X-KEY`` is rewritten as above. Any other tag, above all the
+URI-bearing ones (``EXT-X-MAP``, ``EXT-X-PART``, ``EXT-X-PRELOAD-HINT``, ``EXT-X-MEDIA``,
+``EXT-X-STREAM-INF``, ``EXT-X-I-FRAME-STREAM-INF``, ``EXT-X-RENDITION-REPORT``,
+``EXT-X-SESSION-DATA``, ...), as well as methods other than AES-128 and absolute segment
+URLs, makes the playlist unplayable here, never a link to somewhere else. Plain comments
+are dropped.
 """
 
 from __future__ import annotations
@@ -37,8 +41,14 @@ SEGMENT_CONTENT_TYPE = "video/mp2t"
 
 _KEY_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"\r\n]*"|[^,"\r\n]*)(?:,|$)', re.ASCII)
-_FORBIDDEN_TAGS = ("#EXT-X-STREAM-INF", "#EXT-X-I-FRAME-STREAM-INF", "#EXT-X-MAP",
-                   "#EXT-X-MEDIA:", "#EXT-X-SESSION-KEY", "#EXT-X-DEFINE")  # fmt: skip
+# Tags copied as they are: what ffmpeg's HLS muxer writes into a media playlist, none of
+# which names a URI. EXT-X-KEY is handled on its own.
+_PASSED_TAGS = frozenset({
+    "#EXTM3U", "#EXTINF", "#EXT-X-VERSION", "#EXT-X-TARGETDURATION", "#EXT-X-MEDIA-SEQUENCE",
+    "#EXT-X-DISCONTINUITY-SEQUENCE", "#EXT-X-PLAYLIST-TYPE", "#EXT-X-ENDLIST",
+    "#EXT-X-DISCONTINUITY", "#EXT-X-PROGRAM-DATE-TIME", "#EXT-X-INDEPENDENT-SEGMENTS",
+    "#EXT-X-ALLOW-CACHE", "#EXT-X-BYTERANGE",
+})  # fmt: skip
 
 
 class PlaylistError(ConsoleError):
@@ -144,12 +154,15 @@ def rewrite_playlist(
         line = raw.strip()
         if not line:
             continue
-        if line.startswith(_FORBIDDEN_TAGS):
-            raise PlaylistError(playlist_key, f"unsupported tag {line.split(':')[0][:32]}")
         if line.startswith("#EXT-X-KEY:"):
             out.append(_key_tag(line, device_id, playlist_key))
-        elif line.startswith("#"):
+        elif line.startswith("#EXT"):
+            tag = line.split(":", 1)[0]
+            if tag not in _PASSED_TAGS or not line.isprintable():
+                raise PlaylistError(playlist_key, f"unsupported tag {tag[:32]}")
             out.append(line)
+        elif line.startswith("#"):
+            continue  # a comment: nothing the player needs
         else:
             key = _resolve(playlist_key, line, device_prefix)
             if key is None:

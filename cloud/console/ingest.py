@@ -175,6 +175,8 @@ class Ingestor:
         if not event.key.startswith(self._oss.device_prefix(device_id)):
             # A camera's credentials only reach its own prefix; anything else is a lie.
             raise RejectedMessageError(topic, "bad_key", "object key outside the device prefix")
+        if event.start_ms > event.end_ms:
+            raise RejectedMessageError(topic, "malformed", "start_ms is after end_ms")
         facts = SegmentFacts(
             event_id=event.event_id,
             device_id=device_id,
@@ -183,7 +185,7 @@ class Ingestor:
             size=event.bytes,
             crc64=event.crc64,
             start_ms=event.start_ms,
-            end_ms=max(event.end_ms, event.start_ms),
+            end_ms=event.end_ms,
         )
         stored = self._ledger.record_segment(facts, now_ms=self._now_ms())
         return Outcome.STORED if stored else Outcome.DUPLICATE

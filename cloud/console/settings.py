@@ -81,12 +81,24 @@ class SessionSettings(_Frozen):
         max_login_failures: failed logins per user name and client address before that
             name is locked out from that address for ``lockout_s`` seconds.
         lockout_s: how long a locked-out user name stays locked for that address.
+        login_attempts_per_address_per_minute: sign-in attempts one client address may make
+            (any user name); more get HTTP 429 with ``Retry-After``.
+        login_burst: attempts one address may make at once.
+        login_attempts_per_minute: sign-in attempts of all addresses together, except those an
+            operator signed in from during the last ``max_age_s``.
+        login_global_burst: attempts all addresses may make at once.
+        max_concurrent_password_checks: scrypt checks running at once (32 MiB each).
     """
 
     secret: SecretStr | None = None
     max_age_s: Annotated[int, Field(ge=60, le=7 * 86400)] = 12 * 3600
     max_login_failures: Annotated[int, Field(ge=1, le=1000)] = 5
     lockout_s: Annotated[int, Field(ge=1, le=86400)] = 300
+    login_attempts_per_address_per_minute: Annotated[float, Field(gt=0, le=10_000)] = 10.0
+    login_burst: Annotated[int, Field(ge=1, le=10_000)] = 5
+    login_attempts_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 120.0
+    login_global_burst: Annotated[int, Field(ge=1, le=100_000)] = 20
+    max_concurrent_password_checks: Annotated[int, Field(ge=1, le=64)] = 2
 
     @field_validator("secret")
     @classmethod

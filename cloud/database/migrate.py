@@ -117,7 +117,9 @@ class Migrations:
             return True
         script = ScriptDirectory.from_config(self._scripts())
         try:
-            walk = list(script.walk_revisions(revision, "base")) if revision != "base" else []
+            # ``revision`` and everything below it: the current revision among them means
+            # ``revision`` lies ahead.
+            walk = list(script.walk_revisions("base", revision)) if revision != "base" else []
         except Exception:
             return True
         return any(rev.revision == current for rev in walk) and revision != current

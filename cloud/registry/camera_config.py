@@ -26,6 +26,8 @@ class CameraConfig:
         broker_url: the broker URL as the camera sees it.
         topic_prefix: the topic prefix shared with the responder.
         ca_file: CA bundle the camera should verify the broker with, when TLS is used.
+        mqtt_password: the camera's own broker password, when ``ossmedia devices`` created
+            its broker account (the username is then the device id); kept out of the repr.
     """
 
     device_id: str
@@ -33,6 +35,7 @@ class CameraConfig:
     broker_url: str
     topic_prefix: str = "ossmedia"
     ca_file: Path | None = None
+    mqtt_password: str | None = field(default=None, repr=False)
 
     def render(self) -> str:
         """The ``camera.toml`` text."""
@@ -50,10 +53,20 @@ class CameraConfig:
             lines.append(f"ca_file = {_toml_str(str(self.ca_file))}")
         else:
             lines.append('# ca_file = "/etc/ossmedia/ca.pem"   # for mqtts:// with a private CA')
+        if self.mqtt_password is not None:
+            lines += [
+                "# The camera's own broker account (not its device secret).",
+                f"username = {_toml_str(self.device_id)}",
+                f"password = {_toml_str(self.mqtt_password)}",
+            ]
+        else:
+            lines += [
+                "# With per-device broker accounts (deploy/mosquitto), the username is the "
+                "device id:",
+                f"# username = {_toml_str(self.device_id)}",
+                '# password = "..."',
+            ]
         lines += [
-            "# With per-device broker accounts (deploy/mosquitto), the username is the device id:",
-            f"# username = {_toml_str(self.device_id)}",
-            '# password = "..."',
             "",
             "[credentials]",
             'access = "append"',

@@ -3,6 +3,11 @@
 The registry location and master key come from ``--config responder.toml`` (its
 ``[registry]`` table), ``--registry URL`` and ``--master-key-file``, and the environment
 (``OSSMEDIA_MASTER_KEY``, ``OSSMEDIA_REGISTRY_URL``).
+
+With ``--provisioner-url`` (or ``OSSMEDIA_PROVISIONER_URL``), ``add`` and ``rotate`` also
+create or re-key the camera's broker account through Mosquitto's dynamic-security API (a
+fresh random MQTT password, written into the camera config), and ``revoke`` disables it;
+see :mod:`cloud.registry.broker_accounts`.
 """
 
 from __future__ import annotations
@@ -10,19 +15,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import SecretStr
+
 from cloud.config import load_settings
-from cloud.errors import CloudError, ConfigError
+from cloud.errors import BrokerAccountError, CloudError, ConfigError
 from cloud.registry import CameraConfig, DeviceRecord, Registry, open_registry, parse_access
+from cloud.registry.broker_accounts import BrokerAdminSettings, CameraAccounts, DynsecAccounts
 from cloud.registry.copy import copy_store
 from cloud.registry.secrets import new_master_key
 from cloud.registry.sql_store import SqlDeviceStore, migrate_store
 from cloud.settings import ResponderSettings
 from schemas.errors import InvalidIdentifier
+from schemas.ids import DeviceId
+from schemas.topics import Topics
+
+_MQTT_PASSWORD_BYTES = 24
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--registry", help="registry URL (sqlite:///path.db, postgresql://... or redis://...)"
     )
     parser.add_argument("--master-key-file", type=Path, help="file holding the master key")
+    admin = parser.add_argument_group(
+        "broker accounts (Mosquitto dynamic-security plugin)",
+        "add/rotate create or re-key the camera's broker account, revoke disables it; the "
+        "password comes from OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file",
+    )
+    admin.add_argument("--provisioner-url", help="mqtt(s)://host:port of the plugin's listener")
+    admin.add_argument("--provisioner-user", default="svc.provisioner", help="admin account")
+    admin.add_argument("--provisioner-password-file", type=Path, help="file holding its password")
+    admin.add_argument("--provisioner-ca-file", type=Path, help="CA bundle to verify the broker")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     add = sub.add_parser("add", help="provision a device and print its secret once")
@@ -99,8 +121,35 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Responder
     return load_settings(args.config, env)
 
 
+def _broker_accounts(
+    args: argparse.Namespace, settings: ResponderSettings, environ: Mapping[str, str]
+) -> CameraAccounts | None:
+    url = args.provisioner_url or environ.get("OSSMEDIA_PROVISIONER_URL")
+    if not url:
+        return None
+    if args.provisioner_password_file is not None:
+        password = args.provisioner_password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = environ.get("OSSMEDIA_PROVISIONER_PASSWORD", "")
+    if not password:
+        raise ValueError(
+            "--provisioner-url needs OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file"
+        )
+    admin = BrokerAdminSettings(
+        url=url,
+        username=args.provisioner_user,
+        password=SecretStr(password),
+        ca_file=args.provisioner_ca_file,
+    )
+    return DynsecAccounts(admin, topics=Topics(settings.broker.topic_prefix))
+
+
 def _camera_config(
-    args: argparse.Namespace, settings: ResponderSettings, record: DeviceRecord, secret: str
+    args: argparse.Namespace,
+    settings: ResponderSettings,
+    record: DeviceRecord,
+    secret: str,
+    mqtt_password: str | None,
 ) -> str:
     return CameraConfig(
         device_id=record.device_id,
@@ -108,6 +157,7 @@ def _camera_config(
         broker_url=args.broker_url or settings.broker.url,
         topic_prefix=settings.broker.topic_prefix,
         ca_file=args.ca_file,
+        mqtt_password=mqtt_password,
     ).render()
 
 
@@ -126,8 +176,20 @@ def _issue(
     secret: str,
     out: TextIO,
     verb: str,
+    accounts: CameraAccounts | None,
 ) -> None:
-    config = _camera_config(args, settings, record, secret)
+    mqtt_password = None
+    if accounts is not None:
+        mqtt_password = secrets.token_urlsafe(_MQTT_PASSWORD_BYTES)
+        try:
+            accounts.ensure(DeviceId(record.device_id), mqtt_password)
+        except BrokerAccountError as exc:
+            raise BrokerAccountError(
+                f"{exc.message}; the registry has the device, run `ossmedia devices rotate "
+                f"{record.device_id}` once the broker is reachable",
+                device_id=record.device_id,
+            ) from None
+    config = _camera_config(args, settings, record, secret, mqtt_password)
     if args.config_out:
         _write_private(args.config_out, config)
     if args.json:
@@ -148,6 +210,7 @@ def _dispatch(
     settings: ResponderSettings,
     out: TextIO,
     err: TextIO,
+    accounts: CameraAccounts | None,
 ) -> int:
     if args.command in {"add", "rotate", "reinstate"} and not args.broker_url:
         # The responder's own broker URL is often the service listener, not the one cameras
@@ -158,13 +221,15 @@ def _dispatch(
         )
     if args.command == "add":
         record, secret = registry.add(args.device_id, access=parse_access(args.access))
-        _issue(args, settings, record, secret, out, "added")
+        _issue(args, settings, record, secret, out, "added", accounts)
     elif args.command == "rotate":
         record, secret = registry.rotate(args.device_id)
-        _issue(args, settings, record, secret, out, "rotated; the old secret no longer works")
+        _issue(
+            args, settings, record, secret, out, "rotated; the old secret no longer works", accounts
+        )
     elif args.command == "reinstate":
         record, secret = registry.reinstate(args.device_id)
-        _issue(args, settings, record, secret, out, "reinstated with a new secret")
+        _issue(args, settings, record, secret, out, "reinstated with a new secret", accounts)
     elif args.command in {"revoke", "delete"}:
         if args.command == "revoke":
             record = registry.revoke(args.device_id)
@@ -172,6 +237,8 @@ def _dispatch(
         else:
             record = registry.delete(args.device_id)
             said = "deleted (its recordings in the bucket are untouched)"
+        if accounts is not None:
+            accounts.disable(DeviceId(record.device_id))
         if args.json:
             out.write(json.dumps(record.to_json()) + "\n")
         else:
@@ -211,12 +278,13 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
             return _backup(settings, args.destination, out)
         if args.command in {"add"}:
             parse_access(args.access)
+        accounts = _broker_accounts(args, settings, environ)
         registry = open_registry(settings.registry)
         try:
-            return _dispatch(registry, args, settings, out, err)
+            return _dispatch(registry, args, settings, out, err, accounts)
         finally:
             registry.close()
-    except (CloudError, InvalidIdentifier, ValueError) as exc:
+    except (CloudError, InvalidIdentifier, ValueError, OSError) as exc:
         err.write(f"ossmedia devices: {exc}\n")
         return 1
 

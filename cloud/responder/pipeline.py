@@ -8,8 +8,10 @@ The checks run in exactly this order, and the first one that fails decides the r
 4. registry            -> ``unknown_device`` (unsigned) or ``revoked``
 5. signature           -> ``bad_signature``
 6. skew window         -> ``clock_skew`` (the signed ``server_time_ms`` lets the camera adjust)
-7. nonce               -> ``replay``; a duplicate of the same request gets the stored reply
-8. per-device rate     -> ``rate_limited`` with ``retry_after_ms``
+   (from here on, a reused nonce is ``replay`` and a duplicate of an answered request gets
+   the stored reply, both found by a read that records nothing and costs no rate)
+7. per-device rate     -> ``rate_limited`` with ``retry_after_ms``
+8. nonce               -> ``replay``; a duplicate of the same request gets the stored reply
 9. access allowed      -> ``access_denied``
 10. credentials        -> success, or ``sts_throttled`` / ``sts_unavailable`` / ``internal``
 
@@ -19,7 +21,17 @@ dependency is reported down to :class:`~cloud.responder.health.Dependencies`.
 
 Every outcome is answered on the device's own ``creds/res`` topic, signed when the device is
 known. Only input too broken to name a device (a topic that is not a request topic of a
-valid device id) is dropped. This module is pure logic: no MQTT, an injected clock.
+valid device id) is dropped, and so is every request of a device that got three
+``rate_limited`` answers within one retry-after, until that retry-after has passed: it was
+told when to come back, and answering each request of a flood would cost the responder
+(verify, sign, publish) and delay every other camera's requests queued behind it. This module is pure logic: no MQTT, an injected clock.
+
+The rate check comes before the nonce on purpose: a request refused for its rate leaves
+nothing behind in the shared state (no nonce record, no stored reply), so what one device
+can hold there is bounded by what its rate admits (``burst`` plus the rate over the nonce
+lifetime), however many validly signed requests it sends. A QoS 1 duplicate of a request
+already answered is still answered from the stored reply, before the rate check (a read that
+records nothing).
 """
 
 from __future__ import annotations
@@ -71,6 +83,8 @@ DEPENDENCY_RETRY_MS = 3000
 _DUPLICATE = "duplicate"
 _MAX_PLAINTEXTS = 100_000
 _MAX_ROUTES = 100_000
+_MAX_MUTED = 100_000
+_MUTE_AFTER = 3  # rate_limited answers inside one retry-after before a device is muted
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +127,8 @@ class Dropped:
     """Input that names no device: logged and not answered.
 
     Attributes:
-        reason: ``topic`` (not a request topic of a valid device id).
+        reason: ``topic`` (not a request topic of a valid device id) or ``muted`` (the
+            device is inside the retry-after of a ``rate_limited`` answer).
     """
 
     reason: str
@@ -184,6 +199,8 @@ class Pipeline:
         self._clock_ms = clock_ms
         self._plaintexts: dict[tuple[str, str, str], bytes] = {}
         self._routes: dict[str, tuple[DeviceId, str]] = {}
+        # device id -> (end of its last retry-after, refusals inside it); see _refused.
+        self._muted: dict[str, tuple[int, int]] = {}
         self._plaintext_lock = threading.Lock()
 
     def handle(
@@ -205,6 +222,12 @@ class Pipeline:
         route = self._route(topic)
         if route is None:
             return Dropped("topic")
+        muted = self._muted.get(route[0])
+        if muted is not None:
+            if self._clock_ms() >= muted[0]:
+                self._muted.pop(route[0], None)
+            elif muted[1] >= _MUTE_AFTER:
+                return Dropped("muted")
         ctx = _Request(*route)
         outcome = self._guarded(ctx, lambda: self._checks(ctx, payload, may_block=may_block))
         if isinstance(outcome, Deferred) and may_block:
@@ -296,6 +319,15 @@ class Pipeline:
             sig=req.sig,
             issued_at_ms=req.issued_at_ms,
         )
+        known = self._replay.peek(ident)
+        if known is not None:  # a replayed nonce, or a QoS 1 duplicate of an answered request
+            return self._after_claim(ctx, ident, req, device, known)
+        rate = self._device_limiter.check(ctx.device_id)
+        if not rate.admitted:
+            self._refused(ctx.device_id, rate.retry_after_ms)
+            return self._error(
+                ctx, ErrorCode.RATE_LIMITED, "too many requests", retry_after=rate.retry_after_ms
+            )
         claim = self._replay.claim(ident, wait=False)
         if claim.state is ClaimState.PENDING:
             # The first copy is being answered elsewhere: wait for its reply, off this thread.
@@ -306,6 +338,15 @@ class Pipeline:
                 ctx.device_id,
             )
         return self._after_claim(ctx, ident, req, device, claim, may_block=may_block)
+
+    def _refused(self, device_id: str, retry_after_ms: int) -> None:
+        # A device that keeps asking after being told to wait is muted until the retry-after
+        # it was last given; one or two refusals (a duplicate, a retry) never mute it.
+        until, count = self._muted.get(device_id, (0, 0))
+        count = count + 1 if self._clock_ms() < until else 1
+        if len(self._muted) >= _MAX_MUTED:
+            self._muted.clear()
+        self._muted[device_id] = (self._clock_ms() + retry_after_ms, count)
 
     def _after_claim(
         self,
@@ -341,11 +382,6 @@ class Pipeline:
     def _admitted(
         self, ctx: _Request, req: CredsRequest, device: ResolvedDevice, *, may_block: bool
     ) -> Reply | Deferred:
-        rate = self._device_limiter.check(ctx.device_id)
-        if not rate.admitted:
-            return self._error(
-                ctx, ErrorCode.RATE_LIMITED, "too many requests", retry_after=rate.retry_after_ms
-            )
         access = req.access.value
         if access not in device.record.access:
             return self._error(ctx, ErrorCode.ACCESS_DENIED, f"{access} is not allowed")

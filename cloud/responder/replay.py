@@ -118,6 +118,10 @@ class ReplayGuard:
             self._sleep(delay)
             delay = min(delay * 2, _MAX_POLL_S)
 
+    def peek(self, ident: RequestIdentity) -> Claim | None:
+        """``REPLAY``, or ``DONE`` with the stored reply, if already known; records nothing."""
+        return self._replies.peek(ident.key, ident.fingerprint, now_ms=self._clock_ms())
+
     def complete(self, ident: RequestIdentity, reply: bytes) -> None:
         """Store the reply sent for a claimed request, for its duplicates."""
         self._replies.complete(ident.key, ident.fingerprint, reply, now_ms=self._clock_ms())

@@ -40,6 +40,13 @@ from cloud.responder.netloop import NetworkLoop
 from cloud.responder.pipeline import Deferred, Dropped, Pipeline, Reply
 from cloud.settings import BrokerSettings
 from schemas.topics import Topics
+from schemas.wirejson import MAX_PAYLOAD_BYTES
+
+# The largest packet the responder accepts (MQTT 5 Maximum Packet Size): a request payload
+# at its limit plus room for the topic, properties and header. The broker drops anything
+# larger for this client instead of making it buffer, say, a 100 MB publish. MQTT 3.1.1 has
+# no such property: there the broker's own max_packet_size is what protects the responder.
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024
 
 _log = logging.getLogger("ossmedia.responder.service")
 # Outcomes worth an INFO line; the rest are DEBUG so a busy responder stays quiet.
@@ -285,7 +292,10 @@ class ResponderService:
     def _deliver(self, outcome: Reply | Dropped, request_mid: int, received: float) -> None:
         if isinstance(outcome, Dropped):
             self._metrics.dropped.inc()
-            _log.info("dropped", extra={"fields": {"reason": outcome.reason}})
+            # A muted flood would otherwise write one log line per request.
+            level = logging.DEBUG if outcome.reason == "muted" else logging.INFO
+            if _log.isEnabledFor(level):
+                _log.log(level, "dropped", extra={"fields": {"reason": outcome.reason}})
             self._ack(request_mid)
             return
         self._publish(outcome, request_mid)
@@ -342,6 +352,7 @@ class ResponderService:
                 PacketTypes.CONNECT,
                 ReceiveMaximum=s.receive_maximum,
                 SessionExpiryInterval=expiry,
+                MaximumPacketSize=MAX_PACKET_BYTES,
             )
             clean_start = not s.persistent_session
         self._client.connect(

@@ -136,6 +136,16 @@ class MemoryReplyState:
             if isinstance(record, _Record) and record.fingerprint == fingerprint:
                 record.reply = reply
 
+    def peek(self, key: str, fingerprint: str, *, now_ms: int) -> Claim | None:
+        """See :meth:`cloud.state.protocols.ReplyState.peek`."""
+        with self._lock:
+            record = self._records.get(key, now_ms)
+            if not isinstance(record, _Record):
+                return None
+            if record.fingerprint != fingerprint:
+                return Claim(ClaimState.REPLAY)
+            return None if record.reply is None else Claim(ClaimState.DONE, record.reply)
+
 
 class MemoryBlobState:
     """Expiring bytes in a dict."""

@@ -98,6 +98,14 @@ class ReplyState(Protocol):
     def complete(self, key: str, fingerprint: str, reply: bytes, *, now_ms: int) -> None:
         """Store the reply sent for a claimed request, for duplicates to receive."""
 
+    def peek(self, key: str, fingerprint: str, *, now_ms: int) -> Claim | None:
+        """What is already known about a request, recording nothing.
+
+        Returns:
+            ``REPLAY`` when the nonce belongs to another request, ``DONE`` with the stored
+            reply when this very request was answered, else ``None`` (unknown or pending).
+        """
+
 
 class BlobState(Protocol):
     """Opaque values with an expiry (the credential cache)."""

@@ -130,6 +130,7 @@ class RedisReplyState:
 
     def __init__(self, client: redis.Redis[bytes], prefix: str) -> None:
         self._prefix = prefix
+        self._client = client
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)
 
@@ -155,6 +156,17 @@ class RedisReplyState:
         del now_ms
         rkey = f"{self._prefix}:nonce:{key}"
         _guard(lambda: self._complete(keys=[rkey], args=[fingerprint, reply]))
+
+    def peek(self, key: str, fingerprint: str, *, now_ms: int) -> Claim | None:
+        """See :meth:`cloud.state.protocols.ReplyState.peek`."""
+        del now_ms
+        rkey = f"{self._prefix}:nonce:{key}"
+        found: list[bytes | None] = _guard(lambda: self._client.hmget(rkey, ["f", "r"]))
+        if found[0] is None:
+            return None
+        if found[0].decode() != fingerprint:
+            return Claim(ClaimState.REPLAY)
+        return None if found[1] is None else Claim(ClaimState.DONE, found[1])
 
 
 class RedisBlobState:

@@ -1,4 +1,4 @@
-"""``python -m simulator.broker acl``: print the project's Mosquitto ACL.
+"""``python -m simulator.broker``: print the project's Mosquitto ACL, or write a first dynsec file.
 
 ``deploy/mosquitto/acl`` is this command's output for the default prefix; a test keeps the two
 identical.
@@ -7,7 +7,10 @@ identical.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
+from pathlib import Path
 
 from simulator.broker.acl import (
     DEFAULT_CONSOLE_USER,
@@ -15,6 +18,7 @@ from simulator.broker.acl import (
     DEFAULT_RESPONDER_USER,
     project_acl,
 )
+from simulator.broker.dynsec import write_bootstrap
 from simulator.broker.errors import BrokerConfigError
 
 
@@ -40,7 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="USER",
         help=f"console account, repeatable (default: {DEFAULT_CONSOLE_USER})",
     )
+    acl.add_argument(
+        "--services-only",
+        action="store_true",
+        help="leave out the camera rules (for the service listener of deploy/mosquitto)",
+    )
+    init = commands.add_parser(
+        "dynsec-init",
+        help="write the first dynamic-security file of the camera listener (admin account only)",
+    )
+    init.add_argument("file", type=Path, help="plugin_opt_config_file; must not exist yet")
+    init.add_argument(
+        "--admin", default="svc.provisioner", help="admin account (default: %(default)s)"
+    )
     return parser
+
+
+def _dynsec_init(args: argparse.Namespace) -> int:
+    # From the environment for scripts, else asked for: never on the command line.
+    password = os.environ.get("OSSMEDIA_PROVISIONER_PASSWORD") or getpass.getpass(
+        f"password for {args.admin}: "
+    )
+    write_bootstrap(args.file, args.admin, password)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +79,18 @@ def main(argv: list[str] | None = None) -> int:
         The exit status: 0 on success, 2 for invalid arguments.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "dynsec-init":
+        try:
+            return _dynsec_init(args)
+        except BrokerConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     try:
         acl = project_acl(
             args.prefix,
             responder_users=tuple(args.responder or (DEFAULT_RESPONDER_USER,)),
             console_users=tuple(args.console or (DEFAULT_CONSOLE_USER,)),
+            cameras=not args.services_only,
         )
     except BrokerConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

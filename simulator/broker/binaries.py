@@ -7,12 +7,20 @@ users, so a plain ``shutil.which`` is not enough; the tools (``mosquitto_passwd`
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 
 from simulator.broker.errors import MosquittoNotFoundError
 
 _FALLBACK_DIRS: tuple[str, ...] = ("/usr/sbin", "/usr/local/sbin", "/usr/bin", "/usr/local/bin")
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+# Debian installs the plugin in the multiarch library directory, upstream builds in /usr/lib.
+_PLUGIN_GLOBS: tuple[str, ...] = (
+    "/usr/lib/*-linux-gnu*/" + DYNSEC_PLUGIN,
+    "/usr/lib/" + DYNSEC_PLUGIN,
+    "/usr/local/lib/" + DYNSEC_PLUGIN,
+)
 
 
 def find_program(program: str) -> str:
@@ -45,3 +53,16 @@ def find_mosquitto() -> str:
 def find_mosquitto_passwd() -> str:
     """Return the path of the ``mosquitto_passwd`` tool (see :func:`find_program`)."""
     return find_program("mosquitto_passwd")
+
+
+def find_dynsec_plugin() -> str:
+    """Return the path of Mosquitto's dynamic-security plugin.
+
+    Raises:
+        MosquittoNotFoundError: the plugin is not installed.
+    """
+    for pattern in _PLUGIN_GLOBS:
+        for candidate in sorted(glob.glob(pattern)):
+            if os.path.isfile(candidate):
+                return candidate
+    raise MosquittoNotFoundError(DYNSEC_PLUGIN, _PLUGIN_GLOBS)

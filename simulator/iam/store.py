@@ -83,15 +83,25 @@ class IamStore:
     def write_snapshot(self, snapshot: dict[str, Any]) -> None:
         """Replace the snapshot and empty the journal (its sessions are in the snapshot now)."""
         atomic_write_json(self._snapshot, snapshot)
-        with open(self._journal, "wb") as journal:
+        fd = self._open_journal(os.O_TRUNC)
+        try:
             if self.fsync:
-                os.fsync(journal.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         self.journal_lines = 0
+
+    def _open_journal(self, flag: int) -> int:
+        # The journal holds every minted secret and token: owner-only, also when an older
+        # version (or a umask) left it readable by others.
+        fd = os.open(self._journal, os.O_WRONLY | os.O_CREAT | flag, 0o600)
+        os.fchmod(fd, 0o600)
+        return fd
 
     def append_session(self, record: dict[str, Any]) -> None:
         """Append one minted session to the journal."""
         line = (json.dumps(record, sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self._journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = self._open_journal(os.O_APPEND)
         try:
             os.write(fd, line)
             if self.fsync:

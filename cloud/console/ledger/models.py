@@ -131,6 +131,9 @@ class CameraState:
         recordings: recordings in the ledger (not deleted).
         flagged: recordings that failed verification.
         last_recording_end_ms: end of the newest recording, if any.
+        seq_collisions: recordings that reused a sequence number of this camera for another
+            object (its spool was wiped, or it was replaced); each is kept, and the console
+            shows the count as a warning.
     """
 
     device_id: str
@@ -140,6 +143,7 @@ class CameraState:
     recordings: int
     flagged: int
     last_recording_end_ms: int | None
+    seq_collisions: int = 0
 
     @property
     def online(self) -> bool:

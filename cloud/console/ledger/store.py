@@ -1,9 +1,13 @@
 """The recording ledger, in SQLite (embedded default) or PostgreSQL (several replicas).
 
-Writes are idempotent by construction: a recording's primary key is the event id and
-``(device_id, seq)`` is unique, so a duplicate or redelivered ``segment.closed`` is ignored
-by the database itself (``INSERT OR IGNORE``); a status only replaces an older one. A
-deleted recording stays as a tombstone so that a late redelivery cannot bring it back.
+Writes are idempotent by construction: a recording's primary key is the event id, so a
+duplicate or redelivered ``segment.closed`` is ignored by the database itself (``ON CONFLICT
+DO NOTHING``), and so is the same object reported again under a new event id; a status only
+replaces an older one. The sequence number is *not* a key: a camera whose spool was wiped,
+or a replacement after ``devices rotate``, counts from 0 again, and its new recordings must
+not vanish behind old ones. Such a collision (same camera and ``seq``, another object) is
+stored, logged and counted on the camera's row for the console to show. A deleted
+recording stays as a tombstone so that a late redelivery cannot bring it back.
 HLS content keys live here too, only ever sealed (:mod:`cloud.console.content_keys`); a key
 id is written once.
 
@@ -16,6 +20,7 @@ schema is kept by Alembic scripts in :mod:`cloud.console.ledger.migrations`.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -53,6 +58,7 @@ MIGRATIONS = Migrations(
 )
 
 FLEET = "*"  # retention scope meaning "every camera"
+_log = logging.getLogger("ossmedia.console.ledger")
 
 # Every recording query selects these columns; the statements are spelled out in full so no
 # SQL is ever assembled at run time.
@@ -123,6 +129,7 @@ def _camera(row: sa.RowMapping) -> CameraState:
         recordings=row["n_recordings"],
         flagged=row["n_flagged"],
         last_recording_end_ms=row["last_end_ms"],
+        seq_collisions=row["n_seq_collisions"],
     )
 
 
@@ -142,6 +149,7 @@ def ledger_url(path_or_url: str) -> str:
 # SQLite's write transaction already excludes every other writer; PostgreSQL locks the row.
 _LOCK_RECORDING = "SELECT device_id, verification FROM recordings WHERE event_id=:event_id"
 _LOCK_RECORDING_PG = _LOCK_RECORDING + " FOR UPDATE"
+_LOCK_CAMERA_PG = "SELECT 1 FROM cameras WHERE device_id = :device_id FOR UPDATE"
 _ADD_CAMERA = "INSERT INTO cameras (device_id) VALUES (:device_id) ON CONFLICT DO NOTHING"
 
 
@@ -314,11 +322,31 @@ class Ledger:
             now_ms: receive time.
 
         Returns:
-            True if it was new; False for a duplicate (same event id, or same camera and
-            sequence number), which changes nothing.
+            True if it was new; False for a duplicate (same event id, or the same camera,
+            sequence number and object), which changes nothing. A new event reusing a
+            sequence number of the camera for *another* object is new (see the module
+            docstring).
         """
         with self._tx() as db:
             db.execute(_ADD_CAMERA, device_id=facts.device_id)
+            if self._pg:
+                # Replicas ingesting the same camera at once take turns from here, so the
+                # check below sees what the other one stored.
+                db.execute(_LOCK_CAMERA_PG, device_id=facts.device_id)
+            same_seq = (
+                db.execute(
+                    "SELECT event_id, object_key FROM recordings WHERE device_id = :device_id"
+                    " AND seq = :seq AND event_id != :event_id",
+                    device_id=facts.device_id,
+                    seq=facts.seq,
+                    event_id=facts.event_id,
+                )
+                .mappings()
+                .all()
+            )
+            if any(row["object_key"] == facts.object_key for row in same_seq):
+                return False  # the same recording reported again under another event id
+            clash = same_seq[0] if same_seq else None
             cur = db.execute(
                 "INSERT INTO recordings (event_id, device_id, seq, object_key, size,"
                 " crc64, start_ms, end_ms, received_ms) VALUES (:event_id, :device_id, :seq,"
@@ -339,11 +367,22 @@ class Ledger:
             db.execute(
                 "UPDATE cameras SET n_recordings = n_recordings + 1,"
                 " last_end_ms = CASE WHEN last_end_ms IS NULL OR last_end_ms < :end_ms"
-                " THEN :end_ms ELSE last_end_ms END WHERE device_id = :device_id",
+                " THEN :end_ms ELSE last_end_ms END,"
+                " n_seq_collisions = n_seq_collisions + :clash WHERE device_id = :device_id",
                 end_ms=facts.end_ms,
+                clash=1 if clash else 0,
                 device_id=facts.device_id,
             )
-            return True
+        if clash:
+            _log.warning(
+                "ledger: %s reused seq %d for another object (event %s, earlier event %s);"
+                " both recordings are kept",
+                facts.device_id,
+                facts.seq,
+                facts.event_id,
+                clash["event_id"],
+            )
+        return True
 
     def record_status(self, facts: StatusFacts, *, now_ms: int) -> bool:
         """Store a camera status if it is newer than the one on file.

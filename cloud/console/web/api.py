@@ -38,7 +38,15 @@ from cloud.console.web.api_models import (
     TimelineOut,
 )
 from cloud.console.web.auth import CSRF_HEADER, tokens_match
-from cloud.console.web.context import api, client_address, ctx_of, error_response, operator
+from cloud.console.web.context import (
+    api,
+    client_address,
+    ctx_of,
+    error_response,
+    operator,
+    too_many,
+)
+from cloud.console.web.login_limits import LoginBusy
 
 __all__ = ["api_routes"]
 
@@ -101,11 +109,17 @@ async def session_create(request: Request) -> Response:
     if expected is None or not tokens_match(expected, request.headers.get(CSRF_HEADER)):
         return error_response(request, 403, "csrf", "get a token from GET /api/session first")
     body = await _body(request, LoginIn)
-    if ctx.authenticator.locked_out(body.username, client_address(request)):
+    client = client_address(request)
+    retry = ctx.authenticator.admit(client)
+    if retry is not None:
+        return too_many(request, retry, "too many sign-in attempts; wait")
+    if ctx.authenticator.locked_out(body.username, client):
         return error_response(request, 429, "locked_out", "too many failed logins; wait")
-    if not await run_in_threadpool(
-        ctx.authenticator.check, body.username, body.password, client_address(request)
-    ):
+    try:
+        ok = await run_in_threadpool(ctx.authenticator.check, body.username, body.password, client)
+    except LoginBusy as exc:
+        return too_many(request, exc.retry_after_s, "sign-in is busy; wait")
+    if not ok:
         return error_response(request, 401, "bad_credentials", "wrong user name or password")
     return ctx.start_session(
         body.username,

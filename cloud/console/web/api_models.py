@@ -89,6 +89,10 @@ class CameraOut(_Out):
     recordings: int
     flagged_recordings: int
     last_recording_end_ms: int | None
+    seq_collisions: int = Field(
+        description="recordings that reused one of the camera's sequence numbers for another "
+        "object (spool wiped or camera replaced); all of them are kept"
+    )
 
     @classmethod
     def of(cls, c: CameraState) -> CameraOut:
@@ -109,6 +113,7 @@ class CameraOut(_Out):
             recordings=c.recordings,
             flagged_recordings=c.flagged,
             last_recording_end_ms=c.last_recording_end_ms,
+            seq_collisions=c.seq_collisions,
         )
 
 

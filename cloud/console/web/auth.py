@@ -22,6 +22,7 @@ from typing import Protocol
 
 from cloud.console.passwords import hash_password, verify_password
 from cloud.console.settings import OperatorAccount, SessionSettings
+from cloud.console.web.login_limits import LoginGate
 
 __all__ = [
     "CSRF_FIELD",
@@ -227,10 +228,15 @@ class Authenticator:
     recently failed go first (each attempt costs a password hash, so filling the bound takes
     longer than a lockout lasts).
 
+    Attempts are also bounded per address, globally and in how many password checks run at
+    once (:mod:`cloud.console.web.login_limits`): callers ask :meth:`admit` first.
+
     Args:
         operators: who may log in.
-        settings: lockout policy.
+        settings: lockout policy and attempt limits.
         clock: wall clock in seconds.
+        verify: the password check (a seam: tests count how many run at once).
+        check_wait_s: how long an attempt may wait for a free password-check slot.
         failures: where failures are counted; by default in this process.
     """
 
@@ -240,16 +246,29 @@ class Authenticator:
         settings: SessionSettings,
         *,
         clock: Callable[[], float],
+        verify: Callable[[str, str], bool] = verify_password,
+        check_wait_s: float = 5.0,
         failures: FailureLog | None = None,
     ) -> None:
         self._hashes = {op.username: op.password_hash.get_secret_value() for op in operators}
         self._settings = settings
         self._clock = clock
+        self._verify = verify
+        self.gate = LoginGate(settings, clock=clock, check_wait_s=check_wait_s)
         self._failures = failures if failures is not None else MemoryFailures()
-        # Unknown user names still cost one hash check, so timing does not reveal them.
+        # Unknown user names still cost one hash check with the operators' own cost, so
+        # timing does not reveal them.
         sample = next(iter(self._hashes.values()), "")
         log2_n = int(sample.split("$")[1]) if sample.count("$") == 5 else 10
         self._decoy = hash_password(secrets.token_urlsafe(16), log2_n=log2_n)
+
+    def admit(self, client: str) -> int | None:
+        """Count an attempt from ``client`` against the per-address and global limits.
+
+        Returns:
+            ``None`` to go ahead, else the seconds to put in ``Retry-After``.
+        """
+        return self.gate.admit(client)
 
     def locked_out(self, username: str, client: str) -> bool:
         """True while ``username`` has too many recent failures from ``client``."""
@@ -268,15 +287,21 @@ class Authenticator:
         Returns:
             True for a known operator with the right password who is not locked out from
             ``client``.
+
+        Raises:
+            LoginBusy: every password-check slot stayed taken (answer 429).
         """
         if self.locked_out(username, client):
             return False
         stored = self._hashes.get(username)
-        ok = verify_password(password, stored if stored is not None else self._decoy)
+        with self.gate.checking():
+            ok = self._verify(password, stored if stored is not None else self._decoy)
         ok = ok and stored is not None
         key = (username, client)
         if ok:
             self._failures.clear(key)
         else:
             self._failures.add(key, self._clock())
+        if ok:
+            self.gate.succeeded(client)
         return ok

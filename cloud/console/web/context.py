@@ -204,6 +204,13 @@ def error_response(request: Request, status: int, code: str, message: str) -> Re
     )
 
 
+def too_many(request: Request, retry_after_s: int, message: str) -> Response:
+    """HTTP 429 with ``Retry-After``."""
+    response = error_response(request, 429, "too_many_attempts", message)
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
 async def console_error_handler(request: Request, exc: Exception) -> Response:
     """Turn a :class:`ConsoleError` into the matching HTTP answer."""
     for cls, status, code in _STATUS_CODES:

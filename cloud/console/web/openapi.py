@@ -153,7 +153,7 @@ _ERROR_TEXT = {
     403: "missing or wrong CSRF token",
     404: "not found",
     409: "conflicts with the current state",
-    429: "too many failed logins",
+    429: "too many failed logins, or too many sign-in attempts (see Retry-After)",
     502: "OSS or the device registry failed",
 }
 

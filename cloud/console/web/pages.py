@@ -17,6 +17,7 @@ from cloud.console.timeline import DAY_MS, day_bounds, utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.auth import CSRF_FIELD, tokens_match
 from cloud.console.web.context import client_address, ctx_of, operator, page, safe_next
+from cloud.console.web.login_limits import LoginBusy
 from cloud.console.web.middleware import DEFAULT_CSP
 
 __all__ = ["page_routes"]
@@ -65,16 +66,21 @@ async def login_submit(request: Request) -> Response:
         )
     username = _form_text(form, "username", 64)
     password = _form_text(form, "password", 1024)
-    if ctx.authenticator.locked_out(username, client_address(request)):
-        return ctx.render(
-            request,
-            "login.html",
-            {"login_token": expected, "next": target, "error": "Too many attempts; wait a while."},
-            status=429,
-        )
-    ok = await run_in_threadpool(
-        ctx.authenticator.check, username, password, client_address(request)
-    )
+    client = client_address(request)
+    retry = ctx.authenticator.admit(client)
+    busy = {"login_token": expected, "next": target, "error": "Too many attempts; wait a while."}
+    if retry is not None:
+        refused = ctx.render(request, "login.html", busy, status=429)
+        refused.headers["Retry-After"] = str(retry)
+        return refused
+    if ctx.authenticator.locked_out(username, client):
+        return ctx.render(request, "login.html", busy, status=429)
+    try:
+        ok = await run_in_threadpool(ctx.authenticator.check, username, password, client)
+    except LoginBusy as exc:
+        refused = ctx.render(request, "login.html", busy, status=429)
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     if not ok:
         return ctx.render(
             request,

@@ -146,6 +146,11 @@ class Connection:
         """Publish one request at QoS 1 (does not wait for the PUBACK)."""
         self._client.publish(f"{self.prefix}/v1/{device_id}/creds/req", payload, qos=1)
 
+    def publish_and_wait(self, device_id: str, payload: bytes, timeout_s: float = 300) -> None:
+        """Publish one request at QoS 1 and wait for its PUBACK (so for every earlier one)."""
+        info = self._client.publish(f"{self.prefix}/v1/{device_id}/creds/req", payload, qos=1)
+        info.wait_for_publish(timeout_s)
+
     def close(self) -> None:
         """Disconnect."""
         self._client.disconnect()

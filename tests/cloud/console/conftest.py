@@ -46,7 +46,15 @@ def console_settings(emulator: EmulatorHandle, **sections: dict[str, Any]) -> Co
     background reconciler (tests drive those explicitly); ``sections`` override fields."""
     data: dict[str, Any] = {
         "http": {"host": "127.0.0.1", "port": 0},
-        "session": {"secret": SESSION_SECRET, "max_login_failures": 3, "lockout_s": 60},
+        # Every test client comes from 127.0.0.1 and the test clock stands still, so the
+        # per-address sign-in bucket is opened wide here; its own tests set it explicitly.
+        "session": {
+            "secret": SESSION_SECRET,
+            "max_login_failures": 3,
+            "lockout_s": 60,
+            "login_burst": 10_000,
+            "login_global_burst": 10_000,
+        },
         "operators": [{"username": OPERATOR, "password_hash": PASSWORD_HASH}],
         "mqtt": {"enabled": False},
         "oss": {

@@ -469,3 +469,24 @@ def test_openapi_document_is_served_and_matches_the_routes(
         for op in ops.values():
             if path != "/api/session":
                 assert "401" in op["responses"], path
+
+
+def test_sign_in_attempts_from_one_address_get_429_with_retry_after(
+    stack_factory: StackFactory,
+) -> None:
+    stack = stack_factory(session={"login_burst": 3, "login_attempts_per_address_per_minute": 6})
+    with httpx.Client(base_url=stack.url) as http:
+        token = http.get("/api/session").json()["csrf_token"]
+        codes = []
+        for n in range(5):
+            reply = http.post(
+                "/api/session",
+                json={"username": f"random-{n}", "password": "guess"},
+                headers={"X-CSRF-Token": token},
+            )
+            codes.append(reply.status_code)
+        assert codes == [401, 401, 401, 429, 429]
+        assert reply.json()["error"] == "too_many_attempts"
+        assert int(reply.headers["Retry-After"]) == 10
+        stack.clock.advance(10)  # one more attempt a while later
+        login(http)

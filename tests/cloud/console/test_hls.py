@@ -77,6 +77,17 @@ def test_segments_are_presigned_and_keys_point_at_the_console() -> None:
         (("#EXTM3U", "#EXTM3X"), "EXTM3U"),
         (("#EXT-X-ENDLIST", '#EXT-X-MAP:URI="init.mp4"'), "unsupported"),
         (("#EXT-X-ENDLIST", "#EXT-X-STREAM-INF:BANDWIDTH=1\nother.m3u8"), "unsupported"),
+        # URI-bearing tags a console must never pass through (low-latency parts, preload
+        # hints, renditions, I-frame streams, session data, content steering ...).
+        (("#EXT-X-ENDLIST", '#EXT-X-PART:DURATION=1,URI="/api/devices"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-PRELOAD-HINT:TYPE=PART,URI="/api/devices"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="a",URI="/api/x"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=1,URI="/x"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-RENDITION-REPORT:URI="/api/devices"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-SESSION-DATA:DATA-ID="x",URI="/x"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-CONTENT-STEERING:SERVER-URI="/x"'), "unsupported"),
+        (("#EXT-X-ENDLIST", '#EXT-X-DATERANGE:ID="x",X-URI="/api/devices"'), "unsupported"),
+        (("#EXT-X-ENDLIST", "#EXT-X-SOMETHING-NEW:/api/devices"), "unsupported"),
     ],
 )
 def test_hostile_playlists_are_refused(change: tuple[str, str], reason: str) -> None:
@@ -87,6 +98,18 @@ def test_hostile_playlists_are_refused(change: tuple[str, str], reason: str) -> 
         _rewrite(hostile)
     assert reason in info.value.reason
     assert "oss.example" not in str(info.value)
+
+
+def test_passed_tags_are_copied_and_comments_dropped() -> None:
+    extra = CAMERA_PLAYLIST.replace(
+        "#EXT-X-ENDLIST",
+        "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z\n"
+        "# a comment naming /api/devices\n#EXTINF:1.000,\nS1/000002.ts\n#EXT-X-ENDLIST",
+    )
+    lines = _rewrite(extra).splitlines()
+    assert "#EXT-X-DISCONTINUITY" in lines
+    assert "#EXT-X-PROGRAM-DATE-TIME:2026-01-01T00:00:00.000Z" in lines
+    assert not any("comment" in line for line in lines)
 
 
 def test_a_segment_may_climb_within_the_prefix() -> None:

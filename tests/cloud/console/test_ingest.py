@@ -27,6 +27,26 @@ def test_signed_event_is_stored_once(stack: Stack) -> None:
     assert counts == {"stored": 1, "duplicate": 1}
 
 
+def test_a_new_event_reusing_a_seq_is_stored(stack: Stack) -> None:
+    # The camera's spool was wiped: it counts from 0 again, with new event ids and objects.
+    cam = stack.camera("cam-1")
+    first = cam.segment("videos/cam-1/a.mp4", 10, 123, 1000, 2000, seq=0)
+    again = cam.segment("videos/cam-1/b.mp4", 20, 456, 90_000, 95_000, seq=0)
+    assert stack.ingest(first) == "stored"
+    assert stack.ingest(again) == "stored"
+    assert stack.ingest(again) == "duplicate"  # deduplicated on its event id
+    camera = stack.ledger.camera("cam-1")
+    assert camera is not None
+    assert (camera.recordings, camera.seq_collisions) == (2, 1)
+
+
+def test_start_after_end_is_rejected(stack: Stack) -> None:
+    cam = stack.camera("cam-1")
+    backwards = cam.segment("videos/cam-1/a.mp4", 10, 123, 2000, 1000)
+    assert reject_reason(stack, cam.events_topic(), wire(backwards)) == "malformed"
+    assert stack.ledger.recording(backwards.event_id) is None
+
+
 def test_forged_and_tampered_events_are_rejected(stack: Stack) -> None:
     cam = stack.camera("cam-1")
     forged_keys = DeviceKeys.from_secret(new_device_secret())

@@ -3,7 +3,9 @@ writes, tombstones, pagination."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -234,3 +236,55 @@ def test_camera_counters_match_the_recordings(ops: list[tuple[str, int]]) -> Non
     assert camera.flagged == sum(r.verification is Verification.FLAGGED for r in live)
     assert camera.last_recording_end_ms == max((r.facts.end_ms for r in live), default=None)
     ledger.close()
+
+
+def test_a_reused_seq_for_another_object_is_kept_and_counted(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A camera whose spool was wiped counts from 0 again: its new recording must not vanish.
+    old = facts("a", 0, 1000)
+    new = replace(facts("b", 0, 90_000), object_key="videos/cam-1/new.mp4")
+    assert ledger.record_segment(old, now_ms=1) is True
+    with caplog.at_level("WARNING", logger="ossmedia.console.ledger"):
+        assert ledger.record_segment(new, now_ms=2) is True
+    assert ledger.recording(new.event_id) is not None
+    assert ledger.recording(old.event_id) is not None
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert (camera.recordings, camera.seq_collisions) == (2, 1)
+    assert "reused seq 0" in caplog.text
+    assert ledger.record_segment(new, now_ms=3) is False  # its redelivery is still a duplicate
+    assert ledger.camera("cam-1").seq_collisions == 1  # type: ignore[union-attr]
+
+
+def test_a_ledger_with_unique_seq_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE recordings (event_id TEXT PRIMARY KEY, device_id TEXT NOT NULL,"
+            " seq INTEGER NOT NULL, object_key TEXT NOT NULL, size INTEGER NOT NULL,"
+            " crc64 TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,"
+            " received_ms INTEGER NOT NULL, verification TEXT NOT NULL DEFAULT 'pending',"
+            " reason TEXT NOT NULL DEFAULT '', checked_ms INTEGER, observed_size INTEGER,"
+            " UNIQUE (device_id, seq));"
+            "CREATE TABLE cameras (device_id TEXT PRIMARY KEY, registry_state TEXT,"
+            " status_issued_ms INTEGER, status_received_ms INTEGER, online INTEGER,"
+            " last_upload_ms INTEGER, spool_bytes INTEGER, oldest_unsent_age_ms INTEGER,"
+            " credential_expires_ms INTEGER, clock_offset_ms INTEGER, uploaded_bytes INTEGER,"
+            " dropped_bytes INTEGER, n_recordings INTEGER NOT NULL DEFAULT 0,"
+            " n_flagged INTEGER NOT NULL DEFAULT 0, last_end_ms INTEGER);"
+            "INSERT INTO recordings (event_id, device_id, seq, object_key, size, crc64,"
+            " start_ms, end_ms, received_ms) VALUES"
+            " ('a0000000000000000000000000000000', 'cam-1', 0, 'videos/cam-1/0.mp4', 1, '7',"
+            " 1000, 2000, 1);"
+            "INSERT INTO cameras (device_id, n_recordings) VALUES ('cam-1', 1);"
+        )
+    db.close()
+    ledger = Ledger(str(path))
+    try:
+        assert ledger.recording("a".ljust(32, "0")) is not None
+        new = replace(facts("b", 0, 5000), object_key="videos/cam-1/x.mp4")
+        assert ledger.record_segment(new, now_ms=2) is True
+        assert ledger.camera("cam-1").seq_collisions == 1  # type: ignore[union-attr]
+    finally:
+        ledger.close()

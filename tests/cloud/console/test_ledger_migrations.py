@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cloud.console.cli import main
-from cloud.console.ledger import Ledger, Verification
+from cloud.console.ledger import Ledger, Verification, migrate_ledger
 from cloud.console.ledger.store import MIGRATIONS
 from cloud.database import DatabaseError
 from tests.cloud.console.conftest import PASSWORD_HASH
@@ -165,3 +165,22 @@ def test_migrate_reports_an_unreachable_database_in_one_line(
     )
     assert "pw-secret" not in err
     assert "Traceback" not in err
+
+
+def test_sqlite_ledger_goes_back_one_revision_and_forward_with_its_rows(tmp_path: Path) -> None:
+    path = str(tmp_path / "ledger.sqlite3")
+    ledger = Ledger(path)
+    assert ledger.record_segment(facts("a", 1, 0), now_ms=0)
+    ledger.close()
+    before, after = migrate_ledger(path, "l0003")
+    assert (before, after) == (MIGRATIONS.head(), "l0003")
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(cameras)")}
+    assert "n_seq_collisions" not in columns
+    assert migrate_ledger(path) == ("l0003", MIGRATIONS.head())
+    ledger = Ledger(path)
+    assert ledger.recording("a".ljust(32, "0")) is not None
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert (camera.recordings, camera.seq_collisions) == (1, 0)
+    ledger.close()

@@ -157,6 +157,22 @@ def test_fleet_camera_and_recording_pages(stack: Stack, browser: httpx.Client) -
     assert "response-content-disposition=attachment" in download.headers["location"]
 
 
+def test_camera_page_warns_about_a_reused_seq(stack: Stack, browser: httpx.Client) -> None:
+    cam = stack.camera("cam-1")
+    now = int(stack.clock() * 1000)
+    for name in ("a.ts", "b.ts"):
+        key, crc = cam.upload(name, b"x" * 10)
+        stack.ingest(cam.segment(key, 10, crc, now - 60_000, now - 30_000, seq=7))
+    page = browser.get("/cameras/cam-1")
+    assert page.status_code == 200
+    assert 'class="warning"' in page.text
+    assert "1 recording reused a sequence number" in page.text
+    other = stack.camera("cam-2")
+    key, crc = other.upload("c.ts", b"y" * 10)
+    stack.ingest(other.segment(key, 10, crc, now - 60_000, now - 30_000))
+    assert 'class="warning"' not in browser.get("/cameras/cam-2").text
+
+
 def test_hostile_object_key_is_escaped(stack: Stack, browser: httpx.Client) -> None:
     cam = stack.camera("cam-1")
     name = '<script>alert("x")</script>.mp4'

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import uuid
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from cloud.console.passwords import is_valid_hash
 from cloud.console.settings import ConsoleSettings, OperatorAccount, SessionSettings, parse_settings
 from cloud.console.timeline import build_timeline, day_bounds
 from cloud.console.web.auth import Authenticator, Signer
+from cloud.console.web.login_limits import LoginBusy
 from cloud.registry import Registry
 from simulator.emulator.handle import EmulatorHandle
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, PASSWORD_HASH, login
@@ -193,3 +196,103 @@ def test_lockout_holds_for_the_guessing_address_only() -> None:
     assert auth.check(OPERATOR, PASSWORD, "198.51.100.7")
     now[0] += 61
     assert auth.check(OPERATOR, PASSWORD, "203.0.113.9")
+
+
+class _CountingVerify:
+    """The real scrypt check, counting how many run at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+        self.calls = 0
+
+    def __call__(self, password: str, encoded: str) -> bool:
+        with self._lock:
+            self.running += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            return verify_password(password, encoded)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_a_login_flood_is_bounded_and_the_operator_still_signs_in() -> None:
+    # 48 threads x 3 attempts with random user names, each thread from its own address (a
+    # distributed flood; one address alone is stopped by its own bucket at once).
+    now = [1_000.0]
+    verify = _CountingVerify()
+    settings = SessionSettings()
+    auth = Authenticator(
+        (OperatorAccount(username=OPERATOR, password_hash=PASSWORD_HASH),),
+        settings,
+        clock=lambda: now[0],
+        verify=verify,
+    )
+    assert auth.admit("198.51.100.7") is None
+    assert auth.check(OPERATOR, PASSWORD, "198.51.100.7")  # the operator's usual address
+    refused: list[int] = []
+    lock = threading.Lock()
+
+    def attacker(n: int) -> None:
+        client = f"203.0.113.{n}"
+        for _ in range(3):
+            retry = auth.admit(client)
+            if retry is not None:
+                with lock:
+                    refused.append(retry)
+                continue
+            try:
+                assert not auth.check(f"user-{uuid.uuid4().hex}", "guess", client)
+            except LoginBusy as exc:
+                with lock:
+                    refused.append(exc.retry_after_s)
+
+    threads = [threading.Thread(target=attacker, args=(n,)) for n in range(48)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert verify.peak <= settings.max_concurrent_password_checks
+    assert verify.calls <= 1 + settings.login_global_burst  # the rest never reached scrypt
+    assert len(refused) >= 48 * 3 - settings.login_global_burst
+    assert all(retry >= 1 for retry in refused)
+    # The global budget is spent, but not for the address the operator signed in from.
+    assert auth.admit("203.0.113.250") is not None
+    assert auth.admit("198.51.100.7") is None
+    assert auth.check(OPERATOR, PASSWORD, "198.51.100.7")
+
+
+def test_one_address_is_refused_with_retry_after() -> None:
+    now = [1_000.0]
+    auth = Authenticator(
+        (OperatorAccount(username=OPERATOR, password_hash=PASSWORD_HASH),),
+        SessionSettings(login_attempts_per_address_per_minute=6, login_burst=2),
+        clock=lambda: now[0],
+    )
+    assert auth.admit("203.0.113.9") is None
+    assert auth.admit("203.0.113.9") is None
+    assert auth.admit("203.0.113.9") == 10  # one attempt per 10 s after the burst
+    assert auth.admit("198.51.100.7") is None  # other addresses are unaffected
+    now[0] += 10
+    assert auth.admit("203.0.113.9") is None
+
+
+def test_unknown_and_known_users_cost_the_same_check() -> None:
+    seen: list[str] = []
+
+    def spy(password: str, encoded: str) -> bool:
+        seen.append(encoded.rsplit("$", 2)[0])  # the scrypt parameters, not salt or hash
+        return verify_password(password, encoded)
+
+    auth = Authenticator(
+        (OperatorAccount(username=OPERATOR, password_hash=PASSWORD_HASH),),
+        SessionSettings(),
+        clock=lambda: 1_000.0,
+        verify=spy,
+    )
+    assert not auth.check(OPERATOR, "wrong", "203.0.113.1")
+    assert not auth.check("nobody", PASSWORD, "203.0.113.2")
+    assert seen == [PASSWORD_HASH.rsplit("$", 2)[0]] * 2

@@ -18,6 +18,7 @@ from cloud.registry import KeyCheck, MasterKey, Registry, new_master_key, open_s
 from cloud.registry.cli import run
 from cloud.registry.sql_store import SqlDeviceStore
 from device.agent.config import load_settings as load_camera_settings
+from simulator.broker import pick_free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -171,6 +172,25 @@ def test_entry_point(cli: Cli) -> None:
         check=True,
     ).stdout.strip()
     assert MasterKey.from_text(key)
+
+
+def test_an_unreachable_broker_is_reported_and_the_device_kept(cli: Cli) -> None:
+    port = pick_free_port()  # nothing listens there
+    admin = ["--provisioner-url", f"mqtt://127.0.0.1:{port}"]
+    code, _, err = cli(*admin, "add", "cam-0006")
+    assert code == 1
+    assert "needs OSSMEDIA_PROVISIONER_PASSWORD" in err
+    env = {**cli.env, "OSSMEDIA_PROVISIONER_PASSWORD": "admin-password-123"}
+    code, out, err = cli(*admin, "add", "cam-0006", env=env)
+    assert code == 1
+    assert "cannot reach the broker" in err
+    assert "ossmedia devices rotate cam-0006" in err
+    assert "admin-password-123" not in err + out
+    registry = cli.registry()
+    try:
+        assert [d.device_id for d in registry.list()] == ["cam-0006"]
+    finally:
+        registry.close()
 
 
 def test_reinstate_gives_a_revoked_device_a_new_secret(cli: Cli) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
+import redis
 
 from cloud.errors import StsRejected, StsThrottled, StsUnavailable
 from cloud.responder.pipeline import Dropped, Reply
 from cloud.settings import Limits
+from cloud.state.redis import RedisState
 from schemas import (
     CredsResponseError,
     CredsResponseOk,
@@ -260,15 +263,77 @@ def test_per_device_rate_limit_with_retry_after() -> None:
     assert _send(rig, _request(rig, keys)).outcome == "ok"
 
 
-def test_duplicate_of_an_error_gets_the_same_error() -> None:
+def test_duplicate_of_an_error_gets_the_same_error(rig: Rig) -> None:
+    keys = _add(rig, access=frozenset({"append"}))
+    payload = _request(rig, keys, access="read")
+    first = _send(rig, payload)
+    assert first.outcome == "access_denied"
+    rig.clock.advance(1_000)
+    assert _send(rig, payload).payload == first.payload
+
+
+def test_a_duplicate_of_an_answered_request_skips_the_rate_check() -> None:
+    rig = make_rig(limits=Limits(device_requests_per_minute=1, device_burst=1))
+    keys = _add(rig)
+    payload = _request(rig, keys)
+    first = _send(rig, payload)
+    assert first.outcome == "ok"
+    again = _send(rig, payload)  # the bucket is empty, but this is the same request
+    assert (again.outcome, again.payload) == ("duplicate", first.payload)
+
+
+def test_a_rate_limited_request_leaves_no_nonce_behind() -> None:
+    # Refused before its nonce is recorded: once the device is under its rate again, the
+    # same (still fresh) request is decided anew instead of being answered from storage.
     rig = make_rig(limits=Limits(device_requests_per_minute=1, device_burst=1))
     keys = _add(rig)
     _send(rig, _request(rig, keys))
     payload = _request(rig, keys)
-    first = _send(rig, payload)
-    assert first.outcome == "rate_limited"
-    rig.clock.advance(120_000)
-    assert _send(rig, payload).payload == first.payload
+    assert _send(rig, payload).outcome == "rate_limited"
+    rig.clock.advance(60_000)
+    assert _send(rig, payload).outcome == "ok"
+
+
+def test_a_flood_from_one_device_does_not_grow_the_shared_state(redis_url: str) -> None:
+    # 2,000 validly signed, fresh requests from one camera over 20 s, against a real Redis:
+    # only what its rate admits may be stored (the nonce records of admitted requests, the
+    # rate key, the cached credential), not one record per request. After each rate_limited
+    # answer the camera's requests are dropped until its retry_after has passed.
+    state = RedisState.from_url(redis_url, key_prefix=f"flood-{uuid.uuid4().hex[:8]}")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        before = client.dbsize()
+        rig = make_rig(limits=Limits(device_requests_per_minute=10, device_burst=5), state=state)
+        keys = _add(rig)
+        outcomes: dict[str, int] = {}
+        for _ in range(2_000):
+            out = rig.pipeline.handle(TOPICS.creds_req("cam-0001"), _request(rig, keys))
+            outcome = out.outcome if isinstance(out, Reply) else f"dropped:{out.reason}"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            rig.clock.advance(10)
+        # burst 5, then one every 6 s (3 in 20 s); three refusals per retry-after, then muted
+        assert outcomes["ok"] == 5 + 3
+        assert outcomes["rate_limited"] <= 3 * 4
+        assert outcomes["dropped:muted"] == 2_000 - outcomes["ok"] - outcomes["rate_limited"]
+        assert client.dbsize() - before <= 8 + 3
+    finally:
+        client.close()
+        state.close()
+
+
+def test_a_refused_device_is_dropped_until_its_retry_after() -> None:
+    rig = make_rig(limits=Limits(device_requests_per_minute=2, device_burst=1))
+    keys = _add(rig)
+    other = _add(rig, "cam-0002")
+    assert _send(rig, _request(rig, keys)).outcome == "ok"
+    for _ in range(3):  # told three times to wait 30 s ...
+        limited = _error(_send(rig, _request(rig, keys)), keys, "rate_limited")
+        assert limited.error.retry_after_ms == 30_000
+    muted = rig.pipeline.handle(TOPICS.creds_req("cam-0001"), _request(rig, keys))
+    assert muted == Dropped("muted")  # ... then no longer answered until the 30 s are over
+    assert _send(rig, _request(rig, other, "cam-0002"), "cam-0002").outcome == "ok"
+    rig.clock.advance(30_000)  # a camera that waits as told is answered again
+    assert _send(rig, _request(rig, keys)).outcome == "ok"
 
 
 def test_access_not_granted_is_denied(rig: Rig) -> None:

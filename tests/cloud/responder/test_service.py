@@ -215,3 +215,19 @@ def test_metrics_and_health_endpoints(live: Live, client: ProtocolClient) -> Non
     assert _http(http.port, "/nope")[0] == 404
     live.responder.service.stop(1)
     assert _http(http.port, "/healthz")[0] == 503
+
+
+def test_the_broker_never_hands_the_responder_an_oversized_packet(
+    live: Live, broker: MosquittoProcess
+) -> None:
+    # This broker sets no max_packet_size; the responder's own Maximum Packet Size (MQTT 5)
+    # makes the broker drop the 1 MB publish for it instead of delivering it.
+    probe = ProtocolClient(broker.host, broker.port)
+    try:
+        keys = Keys.from_secret(live.provision("cam-big"))
+        probe.publish("cam-big", b"x" * 1_000_000)
+        reply = probe.ask("cam-big", make_request(keys, "cam-big"))
+        assert reply.doc["ok"] is True  # the first reply: nothing answered the big one
+        assert probe.count("cam-big") == 1
+    finally:
+        probe.close()

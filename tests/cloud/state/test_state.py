@@ -112,6 +112,23 @@ def test_claims_new_pending_done_replay(state: SharedState) -> None:
     assert done.reply == b"reply"
 
 
+def test_peek_reports_without_recording(state: SharedState) -> None:
+    r = state.replies
+    assert r.peek("cam:p1", "req1:sig", now_ms=T) is None  # unknown, and still unknown:
+    assert (
+        r.claim("cam:p1", "req1:sig", now_ms=T, ttl_ms=600_000, lease_ms=1000).state
+        is ClaimState.NEW
+    )
+    assert r.peek("cam:p1", "req1:sig", now_ms=T) is None  # pending
+    replay = r.peek("cam:p1", "req2:sig", now_ms=T)
+    assert replay is not None
+    assert replay.state is ClaimState.REPLAY
+    r.complete("cam:p1", "req1:sig", b"reply", now_ms=T)
+    done = r.peek("cam:p1", "req1:sig", now_ms=T)
+    assert done is not None
+    assert (done.state, done.reply) == (ClaimState.DONE, b"reply")
+
+
 def test_stale_claim_is_taken_over_after_the_lease(state: SharedState) -> None:
     r = state.replies
     assert r.claim("cam:n2", "f", now_ms=T, ttl_ms=600_000, lease_ms=1000).state is ClaimState.NEW

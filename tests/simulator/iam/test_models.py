@@ -258,6 +258,18 @@ def test_durable_store_survives_a_restart(tmp_path: Path, clock: FakeClock) -> N
     assert oct((tmp_path / "iam.json").stat().st_mode & 0o777) == "0o600"
 
 
+def test_the_session_journal_is_owner_only(tmp_path: Path, clock: FakeClock) -> None:
+    journal = tmp_path / "iam-sessions.jsonl"
+    journal.write_text("")
+    journal.chmod(0o644)  # as an earlier version left it
+    iam = make_iam(clock, IamStore(tmp_path))  # compacts: snapshot written, journal emptied
+    assert oct(journal.stat().st_mode & 0o777) == "0o600"
+    journal.chmod(0o644)
+    assume(iam)  # appends a minted session (secret and token)
+    assert journal.read_text().count("\n") == 1
+    assert oct(journal.stat().st_mode & 0o777) == "0o600"
+
+
 def test_torn_journal_line_is_ignored(tmp_path: Path, clock: FakeClock) -> None:
     first = make_iam(clock, IamStore(tmp_path, fsync=True))
     creds = assume(first)
