@@ -302,7 +302,7 @@ def server_error(
 
 # Playlists are rewritten in place; a CDN in front of the bucket must not keep serving an
 # old version, so they are marked no-cache.
-_NO_CACHE_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl"})
+_REWRITTEN_TYPES = frozenset({"application/vnd.apple.mpegurl", "application/x-mpegurl"})
 
 
 def rewritable(content_type: str) -> bool:
@@ -310,7 +310,7 @@ def rewritable(content_type: str) -> bool:
 
     Every other put a camera makes forbids overwriting: it only ever creates objects.
     """
-    return content_type.lower() in _NO_CACHE_TYPES
+    return content_type.lower() in _REWRITTEN_TYPES
 
 
 def put_headers(
@@ -320,7 +320,7 @@ def put_headers(
     headers: dict[str, str] = {}
     if content_type is not None:
         headers["Content-Type"] = content_type
-        if content_type.lower() in _NO_CACHE_TYPES:
+        if rewritable(content_type):
             headers["Cache-Control"] = "no-cache"
     if forbid_overwrite:
         headers["x-oss-forbid-overwrite"] = "true"

@@ -21,9 +21,11 @@ overtakes an entry that failed, a playlist queued after its segments is stored o
 every one of them is. An entry marked for it (a finished HLS playlist) is announced with a
 signed ``segment.closed`` event once stored, like a closed appendable object.
 
-Closing an object records a signed ``segment.closed`` event in the journal (in the same
-atomic write that forgets the object), and the event stays there until the broker
-acknowledges it, so an offline camera reports every segment once it is back.
+The first append to a new object records a signed ``segment.opened`` event in the journal
+(in the same atomic write as that append's position), so viewers can follow the object while
+it grows. Closing an object records a signed ``segment.closed`` event in the journal (in the
+same atomic write that forgets the object). Events stay there until the broker acknowledges
+them, so an offline camera reports every segment once it is back.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ from device.target import UploadTarget
 from schemas.ids import new_event_id
 from schemas.keys import DeviceKeys
 from schemas.messages import encode
-from schemas.protocol import sign_segment_closed
+from schemas.protocol import sign_segment_closed, sign_segment_opened
 
 __all__ = ["EventSink", "Uploader", "UploaderStats"]
 
@@ -88,7 +90,7 @@ class _Ack(Protocol):
 
 
 class EventSink(Protocol):
-    """Publishes ``segment.closed`` payloads (the MQTT link, in the agent)."""
+    """Publishes ``segment.opened`` and ``segment.closed`` payloads (the MQTT link)."""
 
     def publish_event(self, payload: bytes) -> _Ack | None:
         """Queue one event; return a handle, or ``None`` when not connected."""
@@ -373,9 +375,23 @@ class Uploader:
         }
         if chunk.mark is not None:
             update["source"] = chunk.mark  # the position outlives the chunk's removal
+        if current.position == 0:
+            # The object now exists: announce it in the same journal write, so a crash can
+            # neither lose the announcement nor make a second one for this object.
+            opened = sign_segment_opened(
+                self._keys,
+                device_id=self.device_id,
+                event_id=new_event_id(),
+                seq=current.seq,
+                key=current.key,
+                start_ms=current.start_ms,
+            )
+            update["pending_events"] = (*state.pending_events, encode(opened).decode())
         self._journal.commit(state.model_copy(update=update))
         self._crash.reached("upload.journaled")
         self._spool.ack(chunk.seq)
+        if current.position == 0:
+            self._flush_events()  # viewers learn of the object now, not after the next chunk
         self.stats.appended_chunks += 1
         self.stats.appended_bytes += len(data)
 
@@ -480,7 +496,7 @@ class Uploader:
         return handle is not None and handle.acknowledged
 
     def pending_events(self) -> int:
-        """Closed-segment events not yet acknowledged by the broker."""
+        """Segment events not yet acknowledged by the broker."""
         return len(self._journal.state.pending_events)
 
     def wait_events(self, timeout: float, clock: Callable[[], float]) -> bool:

@@ -6,6 +6,7 @@ package. ``docs/protocol.md`` describes the protocol itself.
 
 from schemas.canonical import (
     error_canonical,
+    opened_canonical,
     request_canonical,
     response_aad,
     segment_canonical,
@@ -60,6 +61,7 @@ from schemas.messages import (
     Reaction,
     SealedPayload,
     SegmentClosed,
+    SegmentOpened,
     Status,
     StatusAlert,
     StatusState,
@@ -78,10 +80,12 @@ from schemas.protocol import (
     build_request,
     open_ok_response,
     sign_segment_closed,
+    sign_segment_opened,
     sign_status,
     verify_error_response,
     verify_request,
     verify_segment_closed,
+    verify_segment_opened,
     verify_status,
 )
 from schemas.sealing import seal, unseal
@@ -120,6 +124,7 @@ __all__ = [
     "SealError",
     "SealedPayload",
     "SegmentClosed",
+    "SegmentOpened",
     "Status",
     "StatusAlert",
     "StatusState",
@@ -143,6 +148,7 @@ __all__ = [
     "new_request_id",
     "open_hls_key",
     "open_ok_response",
+    "opened_canonical",
     "parse_event",
     "parse_request",
     "parse_response",
@@ -154,6 +160,7 @@ __all__ = [
     "segment_canonical",
     "sign",
     "sign_segment_closed",
+    "sign_segment_opened",
     "sign_status",
     "status_canonical",
     "unseal",
@@ -162,5 +169,6 @@ __all__ = [
     "verify_hls_key",
     "verify_request",
     "verify_segment_closed",
+    "verify_segment_opened",
     "verify_status",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 from typing import Protocol
 
+from schemas import libcrypto
 from schemas.errors import SealError
 
 __all__ = [
@@ -35,6 +36,12 @@ TAG_BYTES = 16
 _EVP_CTRL_GCM_GET_TAG = 0x10
 _EVP_CTRL_GCM_SET_TAG = 0x11
 _MAX_INPUT = 2**31 - 1 - TAG_BYTES  # EVP lengths are C ints
+_CTRL: dict[str, libcrypto.Signature] = {
+    "EVP_CIPHER_CTX_ctrl": (
+        libcrypto.INT,
+        [libcrypto.POINTER, libcrypto.INT, libcrypto.INT, libcrypto.POINTER],
+    ),
+}
 
 
 class Backend(Protocol):
@@ -60,26 +67,9 @@ class _Libcrypto:
 
     name = "libcrypto"
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        c_int_p = ctypes.POINTER(ctypes.c_int)
-        ptr, buf, c_int = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
-        signatures: dict[str, tuple[object, list[object]]] = {
-            "EVP_CIPHER_CTX_new": (ptr, []),
-            "EVP_CIPHER_CTX_free": (None, [ptr]),
-            "EVP_CIPHER_CTX_ctrl": (c_int, [ptr, c_int, c_int, ptr]),
-            "EVP_aes_256_gcm": (ptr, []),
-            "EVP_CipherInit_ex": (c_int, [ptr, ptr, ptr, buf, buf, c_int]),
-            "EVP_CipherUpdate": (c_int, [ptr, ptr, c_int_p, buf, c_int]),
-            "EVP_CipherFinal_ex": (c_int, [ptr, ptr, c_int_p]),
-        }
-        for symbol, (restype, argtypes) in signatures.items():
-            function = getattr(lib, symbol)
-            function.restype = restype
-            function.argtypes = argtypes
+    def __init__(self, lib: ctypes.CDLL, cipher: int) -> None:
         self._lib = lib
-        self._cipher = lib.EVP_aes_256_gcm()
-        if not self._cipher:
-            raise OSError("libcrypto has no AES-256-GCM")
+        self._cipher = cipher
 
     def encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         _check(key, nonce, plaintext, aad)
@@ -118,7 +108,7 @@ class _Libcrypto:
         lib = self._lib
         out = ctypes.create_string_buffer(max(len(data), 1))
         written = ctypes.c_int(0)
-        ctx = _new_context(lib)
+        ctx = libcrypto.new_context(lib)
         try:
             ok = lib.EVP_CipherInit_ex(ctx, self._cipher, None, key, nonce, int(encrypting)) == 1
             if ok and aad:
@@ -132,13 +122,6 @@ class _Libcrypto:
         finally:
             lib.EVP_CIPHER_CTX_free(ctx)
         return out.raw[: len(data)] if ok else None
-
-
-def _new_context(lib: ctypes.CDLL) -> int:
-    ctx: int | None = lib.EVP_CIPHER_CTX_new()
-    if not ctx:
-        raise MemoryError("libcrypto could not allocate a cipher context")
-    return ctx
 
 
 def _check(key: bytes, nonce: bytes, data: bytes, aad: bytes) -> None:
@@ -191,9 +174,7 @@ _KAT_RESULT = bytes.fromhex(
 def libcrypto_backend() -> Backend | None:
     """The libcrypto backend, or None where Python's libcrypto cannot be used."""
     try:
-        import _hashlib
-
-        backend = _Libcrypto(ctypes.CDLL(_hashlib.__file__))
+        backend = _Libcrypto(*libcrypto.load("EVP_aes_256_gcm", "AES-256-GCM", _CTRL))
         result = backend.encrypt(_KAT_KEY, _KAT_NONCE, _KAT_PLAINTEXT, _KAT_AAD)
         opened = backend.decrypt(_KAT_KEY, _KAT_NONCE, result, _KAT_AAD)
     except (ImportError, OSError, AttributeError, SealError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from schemas.errors import InvalidMessage
-from schemas.events import SegmentClosed, Status
+from schemas.events import SegmentClosed, SegmentOpened, Status
 from schemas.ids import DeviceId
 from schemas.requests import CredsRequest
 from schemas.responses import ErrorCode
@@ -22,6 +22,7 @@ REQUEST_KIND = "creds.request"
 RESPONSE_KIND = "creds.response"
 ERROR_KIND = "creds.error"
 SEGMENT_KIND = "segment.closed"
+OPENED_KIND = "segment.opened"
 STATUS_KIND = "status"
 
 
@@ -123,6 +124,24 @@ def segment_canonical(ev: SegmentClosed) -> str:
             _int(ev.crc64),
             _int(ev.start_ms),
             _int(ev.end_ms),
+        ]
+    )
+
+
+def opened_canonical(ev: SegmentOpened) -> str:
+    """The string a ``segment.opened`` event's ``sig`` covers.
+
+    ``ossmedia/v1, segment.opened, device_id, event_id, seq, key, start_ms``.
+    """
+    return _join(
+        [
+            DOMAIN,
+            OPENED_KIND,
+            ev.device_id,
+            ev.event_id,
+            _int(ev.seq),
+            ev.key,
+            _int(ev.start_ms),
         ]
     )
 

@@ -1,4 +1,4 @@
-"""Camera reports: ``segment.closed`` and ``hls.key`` on ``P/v1/{device_id}/events``, ``status``."""
+"""Camera reports: ``segment.opened``, ``segment.closed`` and ``hls.key`` on ``P/v1/{device_id}/events``, ``status``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,31 @@ class SegmentClosed(WireModel):
     """Time of the first recorded frame."""
     end_ms: Millis
     """Time of the last recorded frame."""
+    sig: Sig
+    """HMAC-SHA256 over the event's canonical string."""
+
+
+class SegmentOpened(WireModel):
+    """An appendable object that now holds its first bytes, so viewers can follow it live.
+
+    Sent once per object, after its first append is stored; its ``segment.closed`` follows
+    when the object is finished. It carries no length: the object grows after it is sent.
+    """
+
+    v: Version = 1
+    """Protocol version."""
+    kind: Literal["segment.opened"] = "segment.opened"
+    """Message kind."""
+    device_id: DeviceId
+    """The reporting camera."""
+    event_id: HexId
+    """Random id of this event; a redelivery carries the same id."""
+    seq: Count
+    """The object's sequence number, the same as in its later ``segment.closed``."""
+    key: ObjectKey
+    """The object's key."""
+    start_ms: Millis
+    """Time of the first recorded frame."""
     sig: Sig
     """HMAC-SHA256 over the event's canonical string."""
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-from schemas.events import HlsKey, SegmentClosed, Status
+from schemas.events import HlsKey, SegmentClosed, SegmentOpened, Status
 from schemas.requests import CredsRequest
 from schemas.responses import CredsResponseError, CredsResponseOk, SealedPayload
 
@@ -32,6 +32,7 @@ def _documents() -> dict[str, dict[str, Any]]:
         "creds_response_ok": TypeAdapter(CredsResponseOk),
         "creds_response_error": TypeAdapter(CredsResponseError),
         "sealed_payload": TypeAdapter(SealedPayload),
+        "segment_opened": TypeAdapter(SegmentOpened),
         "segment_closed": TypeAdapter(SegmentClosed),
         "hls_key": TypeAdapter(HlsKey),
         "status": TypeAdapter(Status),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import InvalidMessage
-from schemas.events import HlsKey, SegmentClosed, Status, StatusAlert, StatusState
+from schemas.events import HlsKey, SegmentClosed, SegmentOpened, Status, StatusAlert, StatusState
 from schemas.requests import Access, CredsRequest
 from schemas.responses import (
     REACTIONS,
@@ -42,6 +42,7 @@ __all__ = [
     "Reaction",
     "SealedPayload",
     "SegmentClosed",
+    "SegmentOpened",
     "Status",
     "StatusAlert",
     "StatusState",
@@ -54,7 +55,7 @@ __all__ = [
     "parse_status",
 ]
 
-EVENT_KINDS = frozenset({"segment.closed", "hls.key"})
+EVENT_KINDS = frozenset({"segment.opened", "segment.closed", "hls.key"})
 
 
 class UnsupportedKind(InvalidMessage):
@@ -101,11 +102,11 @@ def parse_response(payload: bytes) -> CredsResponseOk | CredsResponseError:
     raise InvalidMessage("invalid creds.response: 'ok' must be true or false")
 
 
-def parse_event(payload: bytes) -> SegmentClosed | HlsKey:
+def parse_event(payload: bytes) -> SegmentOpened | SegmentClosed | HlsKey:
     """Parse a message from the events channel, chosen by its ``kind``.
 
     Returns:
-        A ``segment.closed`` or an ``hls.key`` event (signatures are not checked here).
+        A ``segment.opened``, ``segment.closed`` or ``hls.key`` event (signatures are not checked here).
 
     Raises:
         PayloadTooLarge: over the size limit.
@@ -120,6 +121,8 @@ def parse_event(payload: bytes) -> SegmentClosed | HlsKey:
         raise UnsupportedKind(kind)
     if kind == "hls.key":
         return HlsKey.from_wire(obj)
+    if kind == "segment.opened":
+        return SegmentOpened.from_wire(obj)
     return SegmentClosed.from_wire(obj)
 
 

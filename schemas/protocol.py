@@ -14,13 +14,14 @@ from typing import TypeVar
 
 from schemas.canonical import (
     error_canonical,
+    opened_canonical,
     request_canonical,
     response_aad,
     segment_canonical,
     status_canonical,
 )
 from schemas.errors import InvalidMessage
-from schemas.events import SegmentClosed, Status, StatusAlert, StatusState
+from schemas.events import SegmentClosed, SegmentOpened, Status, StatusAlert, StatusState
 from schemas.ids import DeviceId, new_nonce, new_request_id
 from schemas.keys import DeviceKeys
 from schemas.messages import encode, parse_sealed_payload
@@ -248,6 +249,36 @@ def sign_segment_closed(
 def verify_segment_closed(keys: DeviceKeys, ev: SegmentClosed) -> bool:
     """Check a ``segment.closed`` event's signature."""
     return verify(keys.sign_key, segment_canonical(ev), ev.sig)
+
+
+def sign_segment_opened(
+    keys: DeviceKeys,
+    *,
+    device_id: str,
+    event_id: str,
+    seq: int,
+    key: str,
+    start_ms: int,
+) -> SegmentOpened:
+    """Build and sign a ``segment.opened`` event.
+
+    Raises:
+        InvalidMessage: a field is invalid.
+    """
+    unsigned = SegmentOpened(
+        device_id=DeviceId(device_id),
+        event_id=event_id,
+        seq=seq,
+        key=key,
+        start_ms=start_ms,
+        sig=_PLACEHOLDER_SIG,
+    )
+    return unsigned.model_copy(update={"sig": sign(keys.sign_key, opened_canonical(unsigned))})
+
+
+def verify_segment_opened(keys: DeviceKeys, ev: SegmentOpened) -> bool:
+    """Check a ``segment.opened`` event's signature."""
+    return verify(keys.sign_key, opened_canonical(ev), ev.sig)
 
 
 def sign_status(

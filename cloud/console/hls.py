@@ -32,6 +32,7 @@ __all__ = [
     "SEGMENT_CONTENT_TYPE",
     "PlaylistError",
     "is_hls_key",
+    "resolve_segment",
     "rewrite_playlist",
 ]
 
@@ -85,6 +86,11 @@ def _resolve(playlist_key: str, uri: str, prefix: str) -> str | None:
             parts.append(part)
     key = "/".join(parts)
     return key if key.startswith(prefix) and len(key.encode("utf-8")) <= 1023 else None
+
+
+def resolve_segment(playlist_key: str, uri: str, prefix: str) -> str | None:
+    """The object key a playlist's segment URI names, or None if it leaves ``prefix``."""
+    return _resolve(playlist_key, uri, prefix)
 
 
 def _attributes(text: str) -> dict[str, str]:

@@ -4,7 +4,8 @@ Each message is checked before anything is stored: the topic must be a protocol 
 ``events`` or ``status`` topic, the payload must parse, the device in the body must be the
 device in the topic, the device must be provisioned and active, and the signature must
 verify with that device's signing key. A ``segment.closed`` object key must lie under the
-device's own prefix. An ``hls.key`` must also open with the device's sealing key; the
+device's own prefix, and so must a ``segment.opened`` one, which starts following a
+recording in progress (:class:`~cloud.console.live.LiveStore`). An ``hls.key`` must also open with the device's sealing key; the
 content key inside is kept sealed at rest (:class:`~cloud.console.content_keys.ContentKeys`).
 Duplicates change nothing (see :class:`~cloud.console.ledger.Ledger`).
 
@@ -26,6 +27,7 @@ from cloud.console.content_keys import ContentKeyError, ContentKeys
 from cloud.console.devices import DeviceAdmin
 from cloud.console.errors import RejectedMessageError
 from cloud.console.ledger import Ledger, SegmentFacts, StatusFacts
+from cloud.console.live import LiveStore, OpenedFacts
 from cloud.console.settings import OssSettings
 from schemas import (
     Channel,
@@ -35,6 +37,7 @@ from schemas import (
     SchemaError,
     SealError,
     SegmentClosed,
+    SegmentOpened,
     Status,
     StatusState,
     Topics,
@@ -43,6 +46,7 @@ from schemas import (
     parse_status,
     verify_hls_key,
     verify_segment_closed,
+    verify_segment_opened,
     verify_status,
 )
 
@@ -69,6 +73,7 @@ class Ingestor:
         oss: bucket layout (each device's key prefix).
         topics: topic names under the configured prefix.
         content_keys: where HLS content keys go.
+        live: where recordings in progress go.
         clock: wall clock in seconds.
     """
 
@@ -80,9 +85,11 @@ class Ingestor:
         topics: Topics,
         *,
         content_keys: ContentKeys,
+        live: LiveStore,
         clock: Callable[[], float],
     ) -> None:
         self._ledger = ledger
+        self._live = live
         self._content_keys = content_keys
         self._devices = devices
         self._oss = oss
@@ -150,7 +157,24 @@ class Ingestor:
             raise RejectedMessageError(topic, "topic_mismatch")
         if isinstance(event, HlsKey):
             return self._content_key(topic, device_id, event)
+        if isinstance(event, SegmentOpened):
+            return self._opened(topic, device_id, event)
         return self._segment(topic, device_id, event)
+
+    def _opened(self, topic: str, device_id: str, event: SegmentOpened) -> Outcome:
+        if not verify_segment_opened(self._keys(topic, device_id), event):
+            raise RejectedMessageError(topic, "bad_signature")
+        if not event.key.startswith(self._oss.device_prefix(device_id)):
+            raise RejectedMessageError(topic, "bad_key", "object key outside the device prefix")
+        facts = OpenedFacts(
+            event_id=event.event_id,
+            device_id=device_id,
+            seq=event.seq,
+            object_key=event.key,
+            start_ms=event.start_ms,
+        )
+        stored = self._live.record_opened(facts, now_ms=self._now_ms())
+        return Outcome.STORED if stored else Outcome.DUPLICATE
 
     def _content_key(self, topic: str, device_id: str, event: HlsKey) -> Outcome:
         keys = self._keys(topic, device_id)
@@ -188,6 +212,7 @@ class Ingestor:
             end_ms=event.end_ms,
         )
         stored = self._ledger.record_segment(facts, now_ms=self._now_ms())
+        self._live.mark_closed(device_id, event.seq)  # whatever order open and close came in
         return Outcome.STORED if stored else Outcome.DUPLICATE
 
     def _status(self, topic: str, device_id: str, payload: bytes) -> Outcome:

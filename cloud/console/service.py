@@ -7,14 +7,23 @@ Handlers validate input and render output; everything they do goes through
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from cloud.console.audit import audit
+from cloud.console.clips import ClipPlan, Clips
 from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
-from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError, StorageError
+from cloud.console.errors import (
+    DeviceNotFoundError,
+    ProvisioningError,
+    RecordingNotFoundError,
+    StorageError,
+)
 from cloud.console.hls import (
     MAX_PLAYLIST_BYTES,
     SEGMENT_CONTENT_TYPE,
@@ -23,13 +32,18 @@ from cloud.console.hls import (
     rewrite_playlist,
 )
 from cloud.console.ledger import CameraState, Ledger, Page, Recording, Verification
+from cloud.console.live import LiveObject, LiveRecordings
 from cloud.console.reconcile import Reconciler
 from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.timeline import Timeline, build_timeline, day_bounds
+from cloud.errors import BrokerAccountError
+from cloud.registry import CameraConfig
+from cloud.registry.broker_accounts import CameraAccounts, issue_password
+from schemas.ids import DeviceId
 
-__all__ = ["ConsoleService", "SignedLink"]
+__all__ = ["Clip", "ConsoleService", "SignedLink"]
 
 TIMELINE_MAX_RECORDINGS = 5000
 
@@ -45,6 +59,28 @@ class SignedLink:
 
     url: str
     expires_at_ms: int
+
+
+CLIP_MEMORY_BYTES = 128 << 20  # larger clips go to a temporary file
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A built clip, ready to send.
+
+    Attributes:
+        plan: what it is made of.
+        size: its length in bytes.
+        sha256: lowercase hex SHA-256 of its bytes.
+        filename: a name to save it under.
+        file: its bytes, rewound; close it when sent.
+    """
+
+    plan: ClipPlan
+    size: int
+    sha256: str
+    filename: str
+    file: IO[bytes]
 
 
 def download_name(recording: Recording) -> str:
@@ -65,7 +101,11 @@ class ConsoleService:
         devices: the device registry seam.
         reconciler: object verification.
         content_keys: HLS content keys delivered by cameras.
+        live: recordings in progress.
+        clips: clip export.
         clock: wall clock in seconds.
+        on_action: told the name of every operator action (metrics).
+        accounts: the cameras' broker accounts, when the broker has one per camera.
     """
 
     def __init__(
@@ -77,10 +117,16 @@ class ConsoleService:
         devices: DeviceAdmin,
         reconciler: Reconciler,
         content_keys: ContentKeys,
+        live: LiveRecordings,
+        clips: Clips,
         clock: Callable[[], float],
         on_action: Callable[[str], None] | None = None,
+        accounts: CameraAccounts | None = None,
     ) -> None:
         self.settings = settings
+        self._accounts = accounts
+        self.live = live
+        self.clips = clips
         self._on_action = on_action
         self._content_keys = content_keys
         self._ledger = ledger
@@ -149,9 +195,50 @@ class ConsoleService:
         page = self.recordings(
             device_id, from_ms=start_ms, to_ms=end_ms, after=None, limit=TIMELINE_MAX_RECORDINGS
         )
+        now_ms = self.now_ms()
+        live = self.live.in_progress(device_id)
         return build_timeline(
-            day, page.items, now_ms=self.now_ms(), truncated=page.next_after is not None
+            day,
+            page.items,
+            now_ms=now_ms,
+            truncated=page.next_after is not None,
+            live=(live.live_id, live.facts.start_ms, now_ms) if live is not None else None,
         )
+
+    def export_clip(self, device_id: str, from_ms: int, to_ms: int) -> Clip:
+        """Build the clip of ``[from_ms, to_ms)`` into a temporary file, hashed on the way.
+
+        Returns:
+            The clip, its file rewound (the caller closes it).
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+            NoMediaError: nothing stored overlaps the range.
+            ConflictError: the range mixes kinds, or holds encrypted HLS.
+            ClipError: stored bytes differ from the ledger.
+            StorageError: OSS could not be read.
+        """
+        self.camera(device_id)
+        plan = self.clips.plan(device_id, from_ms, to_ms)
+        spool = tempfile.SpooledTemporaryFile(max_size=CLIP_MEMORY_BYTES)  # noqa: SIM115
+        try:
+            size, sha256 = self.clips.build(plan, spool)  # type: ignore[arg-type]
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        start = dt.datetime.fromtimestamp(plan.start_ms / 1000, tz=dt.UTC)
+        name = f"{device_id}-{start:%Y%m%dT%H%M%SZ}-{plan.end_ms - plan.start_ms}ms{plan.suffix}"
+        return Clip(plan, size, sha256, name, spool)
+
+    def in_progress(self, device_id: str) -> LiveObject | None:
+        """The camera's recording in progress, with its length as of now.
+
+        Raises:
+            DeviceNotFoundError: unknown camera.
+        """
+        self.camera(device_id)
+        return self.live.in_progress(device_id)
 
     def recording(self, recording_id: str) -> Recording:
         """A recording that has not been deleted.
@@ -315,21 +402,56 @@ class ConsoleService:
     def provision(
         self, device_id: str, *, actor: str, access: frozenset[str] | None = None
     ) -> NewSecret:
-        """Provision a device; the secret in the result is shown once and never again."""
+        """Provision a device; the secret and the ``camera.toml`` holding it in the result are
+        shown once and never again."""
         made = self._devices.provision(device_id, access)
         self._ledger.sync_registry([(made.device.device_id, made.device.status)])
         self._audit(actor, "device.provision", device_id=made.device.device_id)
-        return made
+        return self._with_camera_config(made)
 
     def revoke(self, device_id: str, *, actor: str) -> DeviceInfo:
         """Revoke a device."""
         info = self._devices.revoke(device_id)
         self._ledger.sync_registry([(info.device_id, info.status)])
         self._audit(actor, "device.revoke", device_id=info.device_id)
+        if self._accounts is not None:
+            try:
+                self._accounts.disable(DeviceId(info.device_id))
+            except BrokerAccountError as exc:
+                raise ProvisioningError(
+                    info.device_id,
+                    f"revoked in the registry, but its broker account could not be disabled: "
+                    f"{exc.message}",
+                ) from None
         return info
 
     def rotate(self, device_id: str, *, actor: str) -> NewSecret:
         """Give a device a new secret, shown once."""
         made = self._devices.rotate(device_id)
         self._audit(actor, "device.rotate", device_id=made.device.device_id)
-        return made
+        return self._with_camera_config(made)
+
+    def _with_camera_config(self, made: NewSecret) -> NewSecret:
+        # The same camera.toml `ossmedia devices add` prints, from the console's settings,
+        # with the camera's own broker account when the broker has one per camera.
+        device_id = made.device.device_id
+        mqtt_password = None
+        if self._accounts is not None:
+            try:
+                mqtt_password = issue_password(self._accounts, DeviceId(device_id))
+            except BrokerAccountError as exc:
+                raise ProvisioningError(
+                    device_id,
+                    f"{exc.message}; the registry has the device, rotate its secret once the "
+                    "broker is reachable",
+                ) from None
+        provisioning = self.settings.provisioning
+        config = CameraConfig(
+            device_id=made.device.device_id,
+            secret=made.secret,
+            broker_url=provisioning.broker_url or self.settings.mqtt.url,
+            topic_prefix=self.settings.mqtt.topic_prefix,
+            ca_file=provisioning.ca_file,
+            mqtt_password=mqtt_password,
+        )
+        return dataclasses.replace(made, camera_config=config.render())

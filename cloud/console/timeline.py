@@ -47,7 +47,8 @@ class Timeline:
         day: the UTC date.
         start_ms: midnight UTC at the start of the day.
         end_ms: midnight UTC at its end.
-        recordings: recording spans clipped to the day, in time order.
+        recordings: recording spans clipped to the day, in time order; a recording in
+            progress is among them with verification ``live``, reaching up to now.
         gaps: uncovered stretches between the first recording of the day (or midnight) and
             the end of the day (or now, for today), longer than the gap threshold.
         truncated: the day had more recordings than were read.
@@ -80,6 +81,7 @@ def build_timeline(
     now_ms: int,
     min_gap_ms: int = 2000,
     truncated: bool = False,
+    live: tuple[str, int, int] | None = None,
 ) -> Timeline:
     """Lay out a day's recordings and find the gaps.
 
@@ -89,6 +91,7 @@ def build_timeline(
         now_ms: current time (time after it is not a gap: nothing could be recorded yet).
         min_gap_ms: shorter uncovered stretches (segment boundaries) are not gaps.
         truncated: passed through to the result.
+        live: the recording in progress, if any: ``(live_id, start_ms, covered_to_ms)``.
 
     Returns:
         The timeline.
@@ -104,6 +107,9 @@ def build_timeline(
         )
         for r in recordings
     )
+    if live is not None and live[1] < end_ms and live[2] > start_ms:
+        live_id, live_start, live_end = live
+        spans = (*spans, Span(max(live_start, start_ms), min(live_end, end_ms), live_id, "live"))
     gaps: list[Span] = []
     covered_to = start_ms
     for span in sorted(spans, key=lambda s: s.start_ms):

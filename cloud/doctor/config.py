@@ -88,7 +88,6 @@ def load_doctor_settings(
         camera = camera_account(settings.broker, camera_user, password)
     return DoctorSettings(
         responder=settings,
-        responder_broker=settings.broker,
         console=console_oss,
         camera=camera,
         timeout_s=timeout_s,

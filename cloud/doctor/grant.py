@@ -28,9 +28,14 @@ ROLE_SCOPE = "camera.role_scope"
 _PROBE = (b"ossmedia doctor ", b"probe\n")
 
 
+def _fleet_prefix(s: DoctorSettings) -> str:
+    """The key prefix every camera's prefix starts with (what the camera role may write)."""
+    return s.responder.grant.prefix_template.split("{device_id}", 1)[0]
+
+
 def _role_policy_fix(s: DoctorSettings) -> str:
     grant = s.responder.grant
-    fleet = grant.prefix_template.split("{device_id}", 1)[0]
+    fleet = _fleet_prefix(s)
     return (
         "attach only deploy/aliyun/camera-role-policy.json to the camera role: oss:PutObject "
         f"and oss:GetObject on acs:oss:*:*:{grant.bucket}/{fleet}*, nothing else "
@@ -98,7 +103,7 @@ def check_grant(s: DoctorSettings) -> CheckResult:
 def check_role_scope(s: DoctorSettings) -> CheckResult:
     """The role alone refuses delete, list and writes outside the video prefix."""
     grant = s.responder.grant
-    fleet = grant.prefix_template.split("{device_id}", 1)[0]
+    fleet = _fleet_prefix(s)
     try:
         creds = assume(s, policy=None, session_name=s.probe_device)
     except AssumeRoleFailed as exc:

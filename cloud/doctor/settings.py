@@ -29,7 +29,6 @@ class DoctorSettings:
 
     Attributes:
         responder: the responder's settings (STS key, role, grant, broker, registry).
-        responder_broker: the responder's broker connection and account.
         console: the console's OSS access, if its configuration was given.
         camera: a test camera's broker connection and account (username = its device id).
         timeout_s: per network operation.
@@ -38,12 +37,16 @@ class DoctorSettings:
     """
 
     responder: ResponderSettings
-    responder_broker: BrokerConnection
     console: ConsoleOss | None = None
     camera: BrokerConnection | None = None
     timeout_s: float = 10.0
     probe_id: str = field(default_factory=lambda: secrets.token_hex(4))
     clock: Callable[[], float] = time.time
+
+    @property
+    def responder_broker(self) -> BrokerConnection:
+        """The responder's broker connection and account."""
+        return self.responder.broker
 
     @property
     def probe_device(self) -> str:

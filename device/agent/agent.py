@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTED = 3
+PROMPT_STATUS_S = 5.0
+"""Least time between two statuses sent early because a landmark figure changed."""
 
 
 @dataclass(frozen=True)
@@ -423,6 +425,10 @@ class Agent:
             self.start()
         status_every = self.settings.upload.status_interval_s
         next_status = self.clock.monotonic() + status_every
+        # A change of a landmark figure (first upload, new credentials, backlog, loss) sends
+        # a status early, at most every PROMPT_STATUS_S, instead of at the next interval.
+        landmarks = self.reporter.landmarks()
+        prompt_after = self.clock.monotonic()
         next_progress = self.clock.monotonic() + progress_interval_s
         drained = False
         try:
@@ -434,9 +440,14 @@ class Agent:
                 if heartbeat is not None:
                     heartbeat()
                 now = self.clock.monotonic()
-                if now >= next_status:
+                if now >= prompt_after:
+                    prompt_after = now + 1.0
+                    if (seen := self.reporter.landmarks()) != landmarks:
+                        landmarks = seen
+                        next_status = now  # published just below
+                if now >= next_status and self.publish_status() is not None:
                     next_status = now + status_every
-                    self.publish_status()
+                    prompt_after = now + PROMPT_STATUS_S
                 if progress is not None and now >= next_progress:
                     next_progress = now + progress_interval_s
                     progress(self.progress())

@@ -96,6 +96,18 @@ class StatusReporter:
             alerts=tuple(alerts),
         )
 
+    def landmarks(self) -> tuple[object, ...]:
+        """The figures whose change deserves a status before the next interval.
+
+        Whether anything was uploaded yet, the credential expiry, whether the spool is empty,
+        the dropped bytes and the alerts: an operator should see a first upload, new
+        credentials, a backlog, a loss or a new alert within seconds, not at the next
+        periodic status.
+        """
+        f = self.figures()
+        return (f.last_upload_ms is not None, f.cred_expires_at_ms, f.spool_bytes == 0,
+                f.dropped_bytes, f.alerts)  # fmt: skip
+
     def signed(self, state: StatusState = StatusState.ONLINE) -> bytes:
         """Return a signed status payload."""
         f = self.figures()

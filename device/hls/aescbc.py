@@ -14,6 +14,8 @@ from __future__ import annotations
 import ctypes
 from typing import Protocol
 
+from schemas import libcrypto
+
 __all__ = [
     "BLOCK_BYTES",
     "KEY_BYTES",
@@ -63,25 +65,9 @@ class _Libcrypto:
 
     name = "libcrypto"
 
-    def __init__(self, lib: ctypes.CDLL) -> None:
-        c_int_p = ctypes.POINTER(ctypes.c_int)
-        ptr, buf, c_int = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
-        signatures: dict[str, tuple[object, list[object]]] = {
-            "EVP_CIPHER_CTX_new": (ptr, []),
-            "EVP_CIPHER_CTX_free": (None, [ptr]),
-            "EVP_aes_128_cbc": (ptr, []),
-            "EVP_CipherInit_ex": (c_int, [ptr, ptr, ptr, buf, buf, c_int]),
-            "EVP_CipherUpdate": (c_int, [ptr, ptr, c_int_p, buf, c_int]),
-            "EVP_CipherFinal_ex": (c_int, [ptr, ptr, c_int_p]),
-        }
-        for symbol, (restype, argtypes) in signatures.items():
-            function = getattr(lib, symbol)
-            function.restype = restype
-            function.argtypes = argtypes
+    def __init__(self, lib: ctypes.CDLL, cipher: int) -> None:
         self._lib = lib
-        self._cipher = lib.EVP_aes_128_cbc()
-        if not self._cipher:
-            raise OSError("libcrypto has no AES-128-CBC")
+        self._cipher = cipher
 
     def encrypt(self, key: bytes, iv: bytes, plaintext: bytes) -> bytes:
         _check(key, iv, plaintext)
@@ -109,9 +95,7 @@ class _Libcrypto:
         out = ctypes.create_string_buffer(len(data) + BLOCK_BYTES)
         written = ctypes.c_int(0)
         final = ctypes.c_int(0)
-        ctx = lib.EVP_CIPHER_CTX_new()
-        if not ctx:
-            raise MemoryError("libcrypto could not allocate a cipher context")
+        ctx = libcrypto.new_context(lib)
         try:
             ok = lib.EVP_CipherInit_ex(ctx, self._cipher, None, key, iv, int(encrypting)) == 1
             ok = ok and lib.EVP_CipherUpdate(ctx, out, written, data, len(data)) == 1
@@ -166,9 +150,7 @@ _KAT_RESULT = bytes.fromhex("7649abac8119b246cee98e9b12e9197d8964e0b149c10b7b682
 def libcrypto_backend() -> CbcBackend | None:
     """The libcrypto backend, or None where Python's libcrypto cannot be used."""
     try:
-        import _hashlib
-
-        backend = _Libcrypto(ctypes.CDLL(_hashlib.__file__))
+        backend = _Libcrypto(*libcrypto.load("EVP_aes_128_cbc", "AES-128-CBC"))
         result = backend.encrypt(_KAT_KEY, _KAT_IV, _KAT_PLAINTEXT)
         opened = backend.decrypt(_KAT_KEY, _KAT_IV, result)
     except (ImportError, OSError, AttributeError, ValueError):

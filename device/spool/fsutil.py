@@ -12,7 +12,7 @@ from pathlib import Path
 
 from device.spool.crash import NO_CRASH, CrashPoints
 
-__all__ = ["atomic_write", "fsync_dir"]
+__all__ = ["atomic_write", "fsync_dir", "temporary_path"]
 
 
 def fsync_dir(directory: Path) -> None:
@@ -22,6 +22,11 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def temporary_path(path: Path, tmp_dir: Path | None = None) -> Path:
+    """The temporary file :func:`atomic_write` writes ``path``'s new content to first."""
+    return (tmp_dir or path.parent) / f".{path.name}.tmp"
 
 
 def atomic_write(
@@ -47,7 +52,7 @@ def atomic_write(
     Raises:
         OSError: the write failed (callers convert it to a ``SpoolError``).
     """
-    tmp = (tmp_dir or path.parent) / f".{path.name}.tmp"
+    tmp = temporary_path(path, tmp_dir)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)

@@ -55,7 +55,7 @@ from device.spool.chunkfile import (
     header_fields,
 )
 from device.spool.crash import NO_CRASH, CrashPoints
-from device.spool.fsutil import atomic_write, fsync_dir
+from device.spool.fsutil import atomic_write, fsync_dir, temporary_path
 from device.spool.mark import SourceMark
 from device.spool.objectput import ObjectPut, encode_object_put
 
@@ -257,7 +257,7 @@ class Spool:
                 break
             except OSError as exc:
                 with contextlib.suppress(OSError):
-                    (self._tmp_dir / f".{path.name}.tmp").unlink()
+                    temporary_path(path, self._tmp_dir).unlink()
                 if exc.errno not in _DISK_FULL:
                     raise SpoolError(f"cannot write chunk {seq}: {exc.strerror}") from None
                 self._disk_full(len(data), whole=whole, error=exc)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import oss2
 from device.bundle import BundleSpec, build_bundle, target
 from simulator import lifetime
 from simulator.bench.device import LocalStack, local_stack
+from simulator.bench.procfs import process_cpu_s, status_kib
 from simulator.boards import ARCHES, Layout, emulated_python, ensure_rootfs, install, unpack
 
 __all__ = ["Board", "BoardFigures", "build_parser", "main"]
@@ -50,7 +50,6 @@ SOURCE_ROOT = Path(__file__).resolve().parents[2]
 RECORDING_BPS = 4_000_000
 RSS_GOAL_MB = 40.0
 NATIVE_PYTHON = "/usr/bin/python3"
-_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -97,22 +96,8 @@ class BoardFigures:
     exit_code: int
 
 
-def _cpu_s(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
-
-
 def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return status_kib(pid, ("VmRSS",))["VmRSS"]
 
 
 def _guest_rss_kib(pid: int, below: int) -> int:
@@ -237,13 +222,13 @@ def run_board(board: Board, stack: LocalStack, workdir: Path, seconds: float) ->
         cold_start_s = first_append - started
         rss: list[int] = []
         process_rss: list[int] = []
-        cpu_start, cpu_end = _cpu_s(camera.pid), None
+        cpu_start, cpu_end = process_cpu_s(camera.pid), None
         window_start, window_end = first_append, first_append
         recording_ends = started + seconds
         while camera.poll() is None and time.monotonic() < recording_ends:
             rss.append(_memory_kib(camera.pid, board))
             process_rss.append(_rss_kib(camera.pid))
-            cpu_end, window_end = _cpu_s(camera.pid), time.monotonic()
+            cpu_end, window_end = process_cpu_s(camera.pid), time.monotonic()
             pause.wait(0.2)
         code = camera.wait(600)
     finally:

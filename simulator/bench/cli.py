@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "device": ("simulator.bench.device", "MediaFile throughput, catch-up rate, agent memory"),
     "fleet": ("simulator.bench.fleet", "fleet size, chaos integrity, STS calls per device-hour"),
     "camera": ("simulator.bench.camera", "the camera bundle natively and on emulated ARM boards"),
+    "live": ("simulator.bench.live", "console live edge latency and clip export vs raw GETs"),
     "flood": ("simulator.bench.flood", "one camera's request flood: others' p99, Redis growth"),
     "ledger": ("simulator.bench.ledger", "ledger pages p50/p99 and ingest/s, PostgreSQL vs SQLite"),
 }

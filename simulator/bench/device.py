@@ -58,6 +58,7 @@ from device.osshttp import AccessKeys, HttpObjectStore, RequestSigner
 from device.settings import AgentSettings
 from device.store import OssObjectStore
 from simulator import lifetime
+from simulator.bench.procfs import status_kib
 from simulator.broker import MosquittoProcess, MosquittoSettings
 from simulator.emulator.handle import EmulatorHandle, spawned_emulator
 
@@ -274,14 +275,7 @@ def _wait(predicate: Any, timeout: float) -> None:
 
 def _memory_kib(pid: int) -> tuple[int, int]:
     """(VmRSS, RssAnon) of a process in KiB: resident total and its private anonymous part."""
-    values = {"VmRSS": 0, "RssAnon": 0}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name = line.split(":", 1)[0]
-            if name in values:
-                values[name] = int(line.split()[1])
-    except OSError:
-        pass  # the process just exited
+    values = status_kib(pid, ("VmRSS", "RssAnon"))
     return values["VmRSS"], values["RssAnon"]
 
 

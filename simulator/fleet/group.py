@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from device.agent.agent import Agent
 from device.mqtt import SelectorLoop
 from device.resume import committed_mark
 from device.settings import AgentSettings
+from schemas.errors import SchemaError
 from schemas.events import SegmentClosed
+from schemas.messages import parse_event
 from simulator.fleet.camera import ChunkLog, LoggingSource, SkewedClock, SkewPlan, StopSignal
 from simulator.fleet.hls import hls_camera
 from simulator.fleet.integrity import Chunk, ClosedSegment
@@ -149,11 +149,12 @@ class FleetAgent(Agent):
 
     def publish_event(self, payload: bytes) -> Any:
         try:
-            event = SegmentClosed.model_validate_json(payload)
-        except ValidationError:
-            log.warning("%s: unreadable segment.closed event", self.device_id)
+            event = parse_event(payload)
+        except SchemaError:
+            log.warning("%s: unreadable segment event", self.device_id)
         else:
-            self.closed[event.key] = ClosedSegment(event.key, event.bytes, event.crc64)
+            if isinstance(event, SegmentClosed):  # segment.opened names no length yet
+                self.closed[event.key] = ClosedSegment(event.key, event.bytes, event.crc64)
         return super().publish_event(payload)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from device.agent.agent import Agent
-from schemas.events import SegmentClosed, Status
+from schemas.events import SegmentClosed, SegmentOpened, Status
 from schemas.keys import DeviceKeys
 from schemas.messages import parse_event, parse_status
-from schemas.protocol import verify_segment_closed, verify_status
+from schemas.protocol import verify_segment_closed, verify_segment_opened, verify_status
 from schemas.topics import Topics
 from tests.fixtures.broker import MqttProbe
 
@@ -24,6 +25,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         pause.wait(0.02)
+
+
+def directory_stored(agent: Agent, segments: Path, suffixes: Collection[str] | None = None) -> bool:
+    """Whether the agent stored every file of its directory source ``segments``.
+
+    True once the directory holds no file (no file with one of ``suffixes``, when given), the
+    spool is empty and the uploader idle.
+    """
+    left = [path for path in segments.iterdir() if suffixes is None or path.suffix in suffixes]
+    return not left and agent.spool.stats().chunks == 0 and agent.uploader.idle.is_set()
 
 
 @dataclass
@@ -62,10 +73,20 @@ class Watcher:
         probe.subscribe(self.topics.status(device_id))
 
     def events(self) -> list[SegmentClosed]:
-        out = []
+        return [e for e in self.all_events() if isinstance(e, SegmentClosed)]
+
+    def opened(self) -> list[SegmentOpened]:
+        return [e for e in self.all_events() if isinstance(e, SegmentOpened)]
+
+    def all_events(self) -> list[SegmentClosed | SegmentOpened]:
+        out: list[SegmentClosed | SegmentOpened] = []
         for message in self.probe.received(self.topics.events(self.device_id)):
             event = parse_event(message.payload)
-            assert verify_segment_closed(self.keys, event), "event signature does not verify"
+            if isinstance(event, SegmentOpened):
+                assert verify_segment_opened(self.keys, event), "event signature does not verify"
+            else:
+                assert isinstance(event, SegmentClosed)
+                assert verify_segment_closed(self.keys, event), "event signature does not verify"
             out.append(event)
         return out
 

@@ -53,6 +53,42 @@ def test_records_uploads_and_reports(
     assert statuses[-1].sig is not None
     assert any(s.state is StatusState.ONLINE and s.uploaded_bytes > 0 for s in statuses)
     assert agent.journal.state.pending_events == ()
+    # The object was announced when its first bytes were stored, before it was closed.
+    (opened,) = watcher.opened()
+    assert (opened.key, opened.seq, opened.start_ms) == (key, 1, event.start_ms)
+    assert watcher.all_events().index(opened) < watcher.all_events().index(event)
+
+
+def test_status_follows_the_first_upload_without_waiting_for_the_interval(
+    stack: Stack, tmp_path: Path, mqtt_client_factory: MqttProbeFactory
+) -> None:
+    settings = stack.agent_settings(
+        "cam-0009",
+        tmp_path / "spool",
+        upload={"status_interval_s": 600},
+        source={"duration_s": 30.0, "bitrate_bps": 200_000},
+    )
+    probe = mqtt_client_factory(stack.broker)
+    probe.connect()
+    watcher = Watcher(probe, "cam-0009", settings.secret.get_secret_value())
+    agent = Agent(settings)
+    run = AgentRun(agent)
+    try:
+        wait_until(lambda: bool(watcher.statuses()), what="status on connecting")
+        assert watcher.statuses()[0].last_upload_ms is None
+        wait_until(
+            lambda: any(
+                s.last_upload_ms is not None and s.cred_expires_at_ms is not None
+                for s in watcher.statuses()
+            ),
+            timeout=15,
+            what="a status after the first upload, long before the 600 s interval",
+        )
+        wait_until(lambda: bool(watcher.opened()), what="segment.opened while recording")
+        assert watcher.events() == []  # nothing closed yet: the object is in progress
+    finally:
+        agent.stop()
+        run.join()
 
 
 def test_credentials_expire_mid_stream(stack_factory: Callable[..., Stack], tmp_path: Path) -> None:

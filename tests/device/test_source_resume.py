@@ -26,7 +26,7 @@ from device.hls import HlsStream, MemorySink
 from device.recorder import pattern_bytes
 from device.settings import AgentSettings
 from device.spool import Journal
-from tests.device.agentkit import wait_until
+from tests.device.agentkit import directory_stored, wait_until
 from tests.device.crashkit import kill_camera_at, restart_camera
 from tests.device.hls.media import encode_video
 from tests.device.stack import Stack
@@ -75,11 +75,7 @@ def _run_directory_to_the_end(config: Path) -> None:
 
     def stop_when_stored() -> None:
         wait_until(
-            lambda: (
-                not any(segments.iterdir())
-                and agent.spool.stats().chunks == 0
-                and agent.uploader.idle.is_set()
-            ),
+            lambda: directory_stored(agent, segments),
             timeout=60,
             what="every segment file stored",
         )

@@ -14,7 +14,7 @@ from device.settings import AppendRetrySettings, UploadSettings
 from device.spool import Journal, ObjectPut, Report, Spool, decode_object_put
 from device.target import StaticTarget
 from device.uploader import Uploader
-from schemas.events import SegmentClosed
+from schemas.events import SegmentClosed, SegmentOpened
 from schemas.keys import DeviceKeys, new_device_secret
 from schemas.messages import parse_event
 from simulator.emulator.handle import EmulatorHandle
@@ -156,7 +156,9 @@ def test_uploader_puts_objects_under_the_grant_prefix_with_their_types(tmp_path:
         assert root.head(PREFIX + "rec/S/000000.ts").content_type == "video/mp2t"  # type: ignore[union-attr]
         counters = journal.state.counters
         assert counters.objects_put == 4
-        assert journal.state.pending_events == ()  # no playlist asked to be reported
+        # No playlist asked to be reported; only the append object announced itself.
+        pending = [parse_event(p.encode()) for p in journal.state.pending_events]
+        assert [type(e) for e in pending] == [SegmentOpened]
         assert counters.uploaded_chunks == 5
         assert journal.state.current is not None  # the append object is untouched
         assert [c.key for c in store.log()] == [PREFIX + n for n in expected]

@@ -44,6 +44,7 @@ EXPECTED_ALL = {
     "SealError",
     "SealedPayload",
     "SegmentClosed",
+    "SegmentOpened",
     "Status",
     "StatusAlert",
     "StatusState",
@@ -63,6 +64,7 @@ EXPECTED_ALL = {
     "new_nonce",
     "new_request_id",
     "open_ok_response",
+    "opened_canonical",
     "parse_event",
     "parse_request",
     "parse_response",
@@ -74,6 +76,7 @@ EXPECTED_ALL = {
     "segment_canonical",
     "sign",
     "sign_segment_closed",
+    "sign_segment_opened",
     "sign_status",
     "status_canonical",
     "unseal",
@@ -81,6 +84,7 @@ EXPECTED_ALL = {
     "verify_error_response",
     "verify_request",
     "verify_segment_closed",
+    "verify_segment_opened",
     "verify_status",
 }
 

@@ -23,6 +23,7 @@ EXPECTED_FILES = {
     "creds_response_error.json",
     "sealed_payload.json",
     "segment_closed.json",
+    "segment_opened.json",
     "hls_key.json",
     "status.json",
 }

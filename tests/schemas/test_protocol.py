@@ -16,6 +16,7 @@ from schemas import (
     InvalidMessage,
     SealedPayload,
     SealError,
+    SegmentOpened,
     StatusState,
     build_error_response,
     build_last_will,
@@ -24,15 +25,18 @@ from schemas import (
     encode,
     new_device_secret,
     open_ok_response,
+    opened_canonical,
     parse_event,
     parse_request,
     parse_response,
     parse_status,
     sign_segment_closed,
+    sign_segment_opened,
     sign_status,
     verify_error_response,
     verify_request,
     verify_segment_closed,
+    verify_segment_opened,
     verify_status,
 )
 
@@ -192,6 +196,27 @@ def test_segment_round_trip() -> None:
     assert received == ev
     assert verify_segment_closed(KEYS, received)
     assert not verify_segment_closed(OTHER_KEYS, received)
+
+
+def test_segment_opened_round_trip_and_canonical() -> None:
+    ev = sign_segment_opened(
+        KEYS,
+        device_id="cam-0001",
+        event_id="ab" * 16,
+        seq=4,
+        key="videos/cam-0001/4.mp4",
+        start_ms=10,
+    )
+    received = parse_event(encode(ev))
+    assert isinstance(received, SegmentOpened)
+    assert received == ev
+    assert verify_segment_opened(KEYS, received)
+    assert not verify_segment_opened(OTHER_KEYS, received)
+    assert opened_canonical(ev) == "\n".join(
+        ["ossmedia/v1", "segment.opened", "cam-0001", "ab" * 16, "4", "videos/cam-0001/4.mp4", "10"]
+    )
+    moved = received.model_copy(update={"key": "videos/cam-0001/5.mp4"})
+    assert not verify_segment_opened(KEYS, moved)
 
 
 def test_status_round_trip_and_last_will() -> None:

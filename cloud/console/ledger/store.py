@@ -246,8 +246,9 @@ class Ledger:
             )
         }
         row = self._query(
-            "SELECT COUNT(*) AS cameras,"
-            " COALESCE(SUM(CASE WHEN online = 1 THEN 1 ELSE 0 END), 0) AS online FROM cameras"
+            "SELECT COUNT(*) AS cameras, COALESCE(SUM(CASE WHEN online = 1 AND"
+            " (registry_state IS NULL OR registry_state <> 'revoked') THEN 1 ELSE 0 END), 0)"
+            " AS online FROM cameras"
         )[0]
         return states, int(row["cameras"]), int(row["online"])
 

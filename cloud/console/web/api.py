@@ -24,11 +24,14 @@ from cloud.console.web.api_models import (
     BucketRulesOut,
     CameraOut,
     CameraPage,
+    ClipIn,
     DeviceCreate,
     DeviceList,
     DeviceOut,
     DeviceSecretOut,
+    InProgressOut,
     LinkOut,
+    LiveOut,
     LoginIn,
     RecordingOut,
     RecordingPage,
@@ -38,6 +41,7 @@ from cloud.console.web.api_models import (
     TimelineOut,
 )
 from cloud.console.web.auth import CSRF_HEADER, tokens_match
+from cloud.console.web.clip_response import clip_response
 from cloud.console.web.context import (
     api,
     client_address,
@@ -55,8 +59,14 @@ M = TypeVar("M", bound=BaseModel)
 _MAX_MS = 2**53 - 1
 
 
-def _json(model: BaseModel, status: int = 200) -> JSONResponse:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+# Answers that carry a device secret: no browser or proxy may keep a copy.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _json(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 async def _body(request: Request, model: type[M]) -> M:
@@ -275,7 +285,35 @@ async def hls_playlist(request: Request) -> Response:
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
     text = await run_in_threadpool(ctx.service.hls_playlist, recording_id)
+    return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers=_NO_STORE)
+
+
+@api
+async def camera_live(request: Request) -> Response:
+    """A camera's recording in progress, with its length as of now."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    found = await run_in_threadpool(ctx.service.in_progress, device_id)
+    return _json(InProgressOut(in_progress=LiveOut.of(found) if found is not None else None))
+
+
+@api
+async def live_playlist(request: Request) -> Response:
+    """A recording in progress as an HLS playlist over byte ranges of its object."""
+    ctx = ctx_of(request)
+    live_id = v.recording_id(request.path_params["live_id"])
+    text = await run_in_threadpool(ctx.service.live.playlist, live_id)
     return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+
+
+@api
+async def clip(request: Request) -> Response:
+    """Export one file covering a time range of a camera's recordings, streamed."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    wanted = await _body(request, ClipIn)
+    made = await run_in_threadpool(ctx.service.export_clip, device_id, wanted.from_ms, wanted.to_ms)
+    return clip_response(made)
 
 
 @api
@@ -285,9 +323,7 @@ async def content_key(request: Request) -> Response:
     device_id = v.device_id(request.path_params["device_id"])
     key_id = v.key_id(request.path_params["key_id"])
     key = await run_in_threadpool(ctx.service.content_key, device_id, key_id)
-    return Response(
-        key, media_type="application/octet-stream", headers={"Cache-Control": "no-store"}
-    )
+    return Response(key, media_type="application/octet-stream", headers=_NO_STORE)
 
 
 # -- retention and devices ---------------------------------------------------------------
@@ -358,7 +394,7 @@ async def device_create(request: Request) -> Response:
     made = await run_in_threadpool(
         ctx.service.provision, device_id, actor=operator(request), access=access
     )
-    return _json(DeviceSecretOut.of(made), status=201)
+    return _json(DeviceSecretOut.of(made), status=201, headers=_NO_STORE)
 
 
 @api
@@ -378,11 +414,8 @@ async def device_rotate(request: Request) -> Response:
     """Give a device a new secret; the answer holds it, returned this once only."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(
-        DeviceSecretOut.of(
-            await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
-        )
-    )
+    made = await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
+    return _json(DeviceSecretOut.of(made), headers=_NO_STORE)
 
 
 def api_routes() -> list[Route]:
@@ -404,6 +437,9 @@ def api_routes() -> list[Route]:
         Route("/api/recordings/{recording_id}/verify", verify, methods=["POST"]),
         Route("/api/recordings/{recording_id}/playlist.m3u8", hls_playlist, methods=["GET"]),
         Route("/api/keys/{device_id}/{key_id}", content_key, methods=["GET"]),
+        Route("/api/cameras/{device_id}/live", camera_live, methods=["GET"]),
+        Route("/api/cameras/{device_id}/clips", clip, methods=["POST"]),
+        Route("/api/live/{live_id}/playlist.m3u8", live_playlist, methods=["GET"]),
         Route("/api/retention", retention_get, methods=["GET"]),
         Route("/api/retention", retention_put, methods=["PUT"]),
         Route("/api/retention/bucket", retention_bucket, methods=["GET"]),

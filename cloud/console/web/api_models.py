@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.console.devices import DeviceInfo, NewSecret
 from cloud.console.ledger import CameraState, Recording
+from cloud.console.live import LiveObject
 from cloud.console.retention import MAX_DAYS, RetentionDrift, RetentionPlan
 from cloud.console.service import SignedLink
 from cloud.console.storage import ExpiryRule
@@ -225,6 +226,55 @@ class LinkOut(_Out):
         return cls(url=link.url, expires_at_ms=link.expires_at_ms)
 
 
+class LiveOut(_Out):
+    """A recording in progress: an object the camera is still appending to."""
+
+    live_id: str = Field(description="id of the camera's segment.opened event")
+    device_id: str
+    object_key: str
+    start_ms: int
+    bytes: int = Field(description="the object's length when the console last looked")
+    bytes_at_ms: int | None = Field(description="when it looked")
+    indexed_to_ms: int | None = Field(description="end of the last complete fragment")
+    playlist: str = Field(description="the live HLS playlist of this recording")
+
+    @classmethod
+    def of(cls, live: LiveObject) -> LiveOut:
+        """Build from a followed object."""
+        return cls(
+            live_id=live.live_id,
+            device_id=live.facts.device_id,
+            object_key=live.facts.object_key,
+            start_ms=live.facts.start_ms,
+            bytes=live.size,
+            bytes_at_ms=live.size_at_ms,
+            indexed_to_ms=live.end_ms,
+            playlist=f"/api/live/{live.live_id}/playlist.m3u8",
+        )
+
+
+class InProgressOut(_Out):
+    """A camera's recording in progress, or null when it is not recording."""
+
+    in_progress: LiveOut | None
+
+
+MAX_CLIP_MS = 86_400_000
+
+
+class ClipIn(_In):
+    """A time range of one camera to export as one file."""
+
+    from_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    to_ms: Annotated[int, Field(ge=1, le=2**53 - 1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClipIn:
+        if not self.from_ms < self.to_ms <= self.from_ms + MAX_CLIP_MS:
+            raise ValueError("to_ms must be after from_ms and at most 24 hours later")
+        return self
+
+
 class RetentionDaysIn(_In):
     """A retention setting; null removes it."""
 
@@ -324,8 +374,14 @@ class DeviceSecretOut(_Out):
 
     device: DeviceOut
     secret: str = Field(description="the device secret; store it on the camera, it is not kept")
+    camera_config: str = Field(
+        description="the ready camera.toml holding the secret (as `ossmedia devices add` "
+        "prints it); save it on the camera"
+    )
 
     @classmethod
     def of(cls, made: NewSecret) -> DeviceSecretOut:
         """Build from a new secret."""
-        return cls(device=DeviceOut.of(made.device), secret=made.secret)
+        return cls(
+            device=DeviceOut.of(made.device), secret=made.secret, camera_config=made.camera_config
+        )

@@ -21,12 +21,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from cloud.console.clips import Clips
 from cloud.console.content_keys import ContentKeys, KeySealer
 from cloud.console.cursors import CursorCodec
 from cloud.console.devices import DeviceAdmin, RegistryDevices
 from cloud.console.errors import ConsoleConfigError, ConsoleError
 from cloud.console.ingest import Ingestor
 from cloud.console.ledger import Ledger
+from cloud.console.live import LiveRecordings, LiveStore
 from cloud.console.reconcile import Reconciler
 from cloud.console.service import ConsoleService
 from cloud.console.settings import ConsoleSettings
@@ -42,6 +44,7 @@ from cloud.console.web.templating import make_environment
 from cloud.database import DatabaseError, PoolSettings
 from cloud.errors import CloudError
 from cloud.registry import master_key_from, open_registry
+from cloud.registry.broker_accounts import CameraAccounts, DynsecAccounts
 from schemas.topics import Topics
 
 __all__ = ["ConsoleParts", "create_app"]
@@ -91,8 +94,10 @@ def build_parts(
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
     sealer: KeySealer | None = None,
+    accounts: CameraAccounts | None = None,
 ) -> ConsoleParts:
-    """Make the console's parts, using the ones given.
+    """Make the console's parts, using the ones given (``accounts``: the cameras' broker
+    accounts, by default from ``[provisioning]``).
 
     Raises:
         ConsoleConfigError: the registry cannot be opened from the settings, or its master
@@ -126,6 +131,8 @@ def build_parts(
     if sealer is None:
         sealer = _sealer(settings)
     content_keys = ContentKeys(ledger, sealer)
+    live_store = LiveStore(ledger)
+    live = LiveRecordings(live_store, store, presign_ttl_s=settings.oss.presign_ttl_s, clock=clock)
     reconciler = Reconciler(
         ledger,
         store,
@@ -139,9 +146,14 @@ def build_parts(
         settings.oss,
         Topics(settings.mqtt.topic_prefix),
         content_keys=content_keys,
+        live=live_store,
         clock=clock,
     )
     metrics = ConsoleMetrics(ledger)
+    if accounts is None:
+        admin = settings.provisioning.broker_admin()
+        if admin is not None:
+            accounts = DynsecAccounts(admin, topics=Topics(settings.mqtt.topic_prefix))
     service = ConsoleService(
         settings,
         ledger=ledger,
@@ -149,8 +161,11 @@ def build_parts(
         devices=devices,
         reconciler=reconciler,
         content_keys=content_keys,
+        live=live,
+        clips=Clips(ledger, live, store, settings.oss, clock=clock),
         clock=clock,
         on_action=metrics.action,
+        accounts=accounts,
     )
     health = HealthChecks()
     health.add("ledger", ledger.ping)  # one round trip: a load balancer asks often
@@ -193,6 +208,7 @@ def create_app(
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
     sealer: KeySealer | None = None,
+    accounts: CameraAccounts | None = None,
 ) -> Starlette:
     """Build the console's web application (pages and REST API).
 
@@ -204,6 +220,8 @@ def create_app(
         clock: wall clock in seconds (sessions, lockouts, links, ledger times).
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key in ``settings.registry``.
+        accounts: the cameras' broker accounts; by default the dynamic-security plugin in
+            ``settings.provisioning``, if set.
 
     Returns:
         The application; ``app.state.parts`` holds its :class:`ConsoleParts`.
@@ -212,7 +230,13 @@ def create_app(
         ConsoleConfigError: a part cannot be made from the settings.
     """
     parts = build_parts(
-        settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
+        settings,
+        devices=devices,
+        store=store,
+        ledger=ledger,
+        clock=clock,
+        sealer=sealer,
+        accounts=accounts,
     )
     session_secret = settings.session.secret
     shared = parts.ledger.shared

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from cloud.console.clips import ClipError
 from cloud.console.cursors import CursorCodec
 from cloud.console.errors import (
     ConflictError,
@@ -191,6 +192,7 @@ _STATUS_CODES: tuple[tuple[type[ConsoleError], int, str], ...] = (
     (StorageError, 502, "storage_unavailable"),
     (ProvisioningError, 502, "registry_unavailable"),
     (PlaylistError, 502, "bad_playlist"),
+    (ClipError, 502, "clip_mismatch"),
 )
 
 

@@ -15,10 +15,12 @@ from cloud.console.web.api_models import (
     BucketRulesOut,
     CameraOut,
     CameraPage,
+    ClipIn,
     DeviceCreate,
     DeviceList,
     DeviceOut,
     DeviceSecretOut,
+    InProgressOut,
     LinkOut,
     LoginIn,
     RecordingOut,
@@ -124,6 +126,18 @@ _OPS: tuple[_Op, ...] = (
     _Op("get", "/api/keys/{device_id}/{key_id}", "getContentKey",
         "The 16 bytes of an HLS AES-128 content key a camera delivered", 200, None,
         errors=(400, 404), tags=("hls",), ok_media="application/octet-stream"),
+    _Op("get", "/api/cameras/{device_id}/live", "getRecordingInProgress",
+        "A camera's recording in progress and how far it has grown", 200, InProgressOut,
+        errors=(400, 404), tags=("live",)),
+    _Op("post", "/api/cameras/{device_id}/clips", "exportClip",
+        "One file covering a time range (fMP4 cut at fragments, or HLS TS segments), "
+        "streamed; its length in Content-Length and SHA-256 in X-Content-SHA256",
+        200, None, body=ClipIn, errors=(400, 403, 404, 409, 502), tags=("live",),
+        ok_media="video/mp4"),
+    _Op("get", "/api/live/{live_id}/playlist.m3u8", "getLivePlaylist",
+        "A recording in progress as HLS over byte ranges of its object",
+        200, None, errors=(400, 404, 502), tags=("live",),
+        ok_media="application/vnd.apple.mpegurl"),
     _Op("get", "/api/retention", "getRetention", "Retention settings and lifecycle rules",
         200, RetentionOut, tags=("retention",)),
     _Op("put", "/api/retention", "setFleetRetention", "Set or clear the fleet retention",
@@ -174,6 +188,8 @@ def _operation(op: _Op) -> dict[str, Any]:
         params.append(_RECORDING)
     if "{key_id}" in op.path:
         params.append(_KEY)
+    if "{live_id}" in op.path:
+        params.append({**_RECORDING, "name": "live_id"})
     params += [{"name": q, "in": "query", "required": False, "schema": _QUERY[q]} for q in op.query]
     ok: dict[str, Any] = {"description": "success"}
     if op.ok_model is not None:
@@ -216,8 +232,8 @@ def _operation(op: _Op) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document served at ``/api/openapi.json``."""
     models: list[type[BaseModel]] = [
-        ApiError, CameraOut, CameraPage, DeviceCreate, DeviceList, DeviceOut, DeviceSecretOut,
-        LinkOut, LoginIn, RecordingOut, RecordingPage, RetentionDaysIn, RetentionOut,
+        ApiError, CameraOut, CameraPage, ClipIn, DeviceCreate, DeviceList, DeviceOut, DeviceSecretOut,
+        InProgressOut, LinkOut, LoginIn, RecordingOut, RecordingPage, RetentionDaysIn, RetentionOut,
         SessionOut, TimelineOut,
     ]  # fmt: skip
     _, schemas = models_json_schema(

@@ -16,6 +16,7 @@ from cloud.console.hls import is_hls_key
 from cloud.console.timeline import DAY_MS, day_bounds, utc_date
 from cloud.console.web import validation as v
 from cloud.console.web.auth import CSRF_FIELD, tokens_match
+from cloud.console.web.clip_response import clip_response
 from cloud.console.web.context import client_address, ctx_of, operator, page, safe_next
 from cloud.console.web.login_limits import LoginBusy
 from cloud.console.web.middleware import DEFAULT_CSP
@@ -110,10 +111,18 @@ async def fleet(request: Request) -> Response:
     limit = v.page_limit(request.query_params.get("limit"))
     result = await run_in_threadpool(ctx.service.cameras, after=after, limit=limit)
     next_cursor = ctx.cursors.encode("cameras", result.next_after) if result.next_after else None
+    live = await run_in_threadpool(
+        lambda: {c.device_id: ctx.service.live.in_progress(c.device_id) for c in result.items}
+    )
     return ctx.render(
         request,
         "fleet.html",
-        {"cameras": result.items, "next_cursor": next_cursor, "now_ms": ctx.service.now_ms()},
+        {
+            "cameras": result.items,
+            "live": live,
+            "next_cursor": next_cursor,
+            "now_ms": ctx.service.now_ms(),
+        },
     )
 
 
@@ -135,11 +144,13 @@ async def camera(request: Request) -> Response:
         )
     )
     retention = await run_in_threadpool(ctx.service.retention)
+    live = await run_in_threadpool(ctx.service.in_progress, device_id)
     return ctx.render(
         request,
         "camera.html",
         {
             "camera": state,
+            "live": live,
             "timeline": timeline,
             "recordings": listing.items,
             "next_cursor": (
@@ -154,6 +165,22 @@ async def camera(request: Request) -> Response:
             "now_ms": now_ms,
         },
     )
+
+
+@page
+async def camera_clip(request: Request) -> Response:
+    """Export a clip of the camera's day between two UTC times (the file downloads)."""
+    ctx = ctx_of(request)
+    device_id = v.device_id(request.path_params["device_id"])
+    form = await request.form()
+    day = v.utc_day(_form_text(form, "day", 16), today=utc_date(ctx.service.now_ms()))
+    start_ms, _ = day_bounds(day)
+    from_ms = start_ms + v.time_of_day_ms(_form_text(form, "from", 8), "from")
+    to_ms = start_ms + v.time_of_day_ms(_form_text(form, "to", 8), "to")
+    if to_ms <= from_ms:
+        raise InvalidInputError("to", "must be after from")
+    made = await run_in_threadpool(ctx.service.export_clip, device_id, from_ms, to_ms)
+    return clip_response(made)
 
 
 @page
@@ -201,6 +228,21 @@ async def recording(request: Request) -> Response:
         "recording.html",
         {"recording": found, "link": link, "day": day, "hls": hls},
         headers={"content-security-policy": _media_csp(link.url, hls=hls), **_NO_STORE},
+    )
+
+
+@page
+async def live_recording(request: Request) -> Response:
+    """Play a recording in progress from its start, following the live edge (hls.js)."""
+    ctx = ctx_of(request)
+    live_id = v.recording_id(request.path_params["live_id"])
+    found = await run_in_threadpool(ctx.service.live.get, live_id)
+    url = await run_in_threadpool(ctx.service.live.presigned, found)
+    return ctx.render(
+        request,
+        "live.html",
+        {"live": found, "day": utc_date(found.facts.start_ms).isoformat()},
+        headers={"content-security-policy": _media_csp(url, hls=True), **_NO_STORE},
     )
 
 
@@ -341,8 +383,10 @@ def page_routes() -> list[Route]:
         Route("/", fleet, methods=["GET"]),
         Route("/cameras/{device_id}", camera, methods=["GET"]),
         Route("/cameras/{device_id}/retention", camera_retention, methods=["POST"]),
+        Route("/cameras/{device_id}/clips", camera_clip, methods=["POST"]),
         Route("/recordings/{recording_id}", recording, methods=["GET"]),
         Route("/recordings/{recording_id}/download", download, methods=["GET"]),
+        Route("/live/{live_id}", live_recording, methods=["GET"]),
         Route("/recordings/{recording_id}/verify", verify, methods=["POST"]),
         Route("/recordings/{recording_id}/delete", delete_confirm, methods=["GET"]),
         Route("/recordings/{recording_id}/delete", delete, methods=["POST"]),

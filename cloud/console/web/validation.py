@@ -123,6 +123,21 @@ def utc_day(value: str | None, *, today: dt.date) -> dt.date:
     return day
 
 
+_TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?", re.ASCII)
+
+
+def time_of_day_ms(value: str | None, field: str) -> int:
+    """A UTC time of day ``HH:MM`` or ``HH:MM:SS``, as milliseconds after midnight.
+
+    Raises:
+        InvalidInputError: missing or malformed.
+    """
+    if value is None or _TIME_OF_DAY.fullmatch(value) is None:
+        raise InvalidInputError(field, "must be HH:MM or HH:MM:SS")
+    parts = [int(p) for p in value.split(":")] + [0]
+    return ((parts[0] * 60 + parts[1]) * 60 + parts[2]) * 1000
+
+
 def optional_days(value: str | None, field: str = "days") -> int | None:
     """Retention days from a form: empty means "no setting".
 

@@ -12,11 +12,13 @@ from schemas import (
     DeviceKeys,
     HlsKey,
     SegmentClosed,
+    SegmentOpened,
     Status,
     build_hls_key,
     encode,
     new_event_id,
     sign_segment_closed,
+    sign_segment_opened,
     sign_status,
 )
 
@@ -80,6 +82,25 @@ class TestCamera:
             end_ms=end_ms,
         )
 
+    def opened(
+        self,
+        key: str,
+        start_ms: int,
+        *,
+        seq: int,
+        event_id: str | None = None,
+        keys: DeviceKeys | None = None,
+    ) -> SegmentOpened:
+        """A signed ``segment.opened`` event for object ``seq``."""
+        return sign_segment_opened(
+            keys or self.keys,
+            device_id=self.device_id,
+            event_id=event_id or new_event_id(),
+            seq=seq,
+            key=key,
+            start_ms=start_ms,
+        )
+
     def record(self, name: str, data: bytes, start_ms: int, end_ms: int) -> SegmentClosed:
         """Upload ``data`` and return the signed event that reports it."""
         key, crc = self.upload(name, data)
@@ -123,6 +144,6 @@ class TestCamera:
         return f"{prefix}/v1/{self.device_id}/status"
 
 
-def wire(message: SegmentClosed | HlsKey | Status) -> bytes:
+def wire(message: SegmentOpened | SegmentClosed | HlsKey | Status) -> bytes:
     """The message as the camera puts it on the wire."""
     return encode(message)

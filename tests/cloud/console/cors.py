@@ -48,10 +48,21 @@ def _handler(upstream: tuple[str, int], allowed: list[str]) -> type[BaseHTTPRequ
                 if name.lower() not in _HOP_BY_HOP | {"content-length"}:
                     self.send_header(name, value)
             self._cors()
-            self.send_header("Content-Length", str(len(data)))
+            # A HEAD answer has no body but tells the object's length.
+            length = reply.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
+
+        def do_OPTIONS(self) -> None:
+            # A preflight, as a bucket CORS rule answers it (ranged reads of live objects).
+            self.send_response(204)
+            self._cors()
+            self.send_header("Access-Control-Allow-Methods", "GET, HEAD")
+            self.send_header("Access-Control-Allow-Headers", "range")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 

@@ -36,6 +36,9 @@ API_CALLS: list[tuple[str, str]] = [
     ("POST", f"/api/recordings/{RID}/verify"),
     ("GET", f"/api/recordings/{RID}/playlist.m3u8"),
     ("GET", f"/api/keys/cam-1/{KID}"),
+    ("GET", "/api/cameras/cam-1/live"),
+    ("GET", f"/api/live/{RID}/playlist.m3u8"),
+    ("POST", "/api/cameras/cam-1/clips"),
     ("GET", "/api/retention"),
     ("PUT", "/api/retention"),
     ("GET", "/api/retention/bucket"),
@@ -58,7 +61,8 @@ def test_the_call_list_covers_every_documented_operation() -> None:
     listed = {
         (
             m,
-            p.replace(RID, "{recording_id}")
+            p.replace(f"/api/live/{RID}", "/api/live/{live_id}")
+            .replace(RID, "{recording_id}")
             .replace(KID, "{key_id}")
             .replace("cam-1", "{device_id}"),
         )

@@ -9,7 +9,7 @@ from cloud.doctor.report import CheckResult, failed, passed
 from cloud.settings import ResponderSettings
 
 SETTINGS = ResponderSettings()
-DOCTOR = DoctorSettings(responder=SETTINGS, responder_broker=SETTINGS.broker, probe_id="u0")
+DOCTOR = DoctorSettings(responder=SETTINGS, probe_id="u0")
 
 
 def _ok(name: str) -> Check:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from device.agent.agent import Agent
-from tests.device.agentkit import wait_until
+from tests.device.agentkit import directory_stored, wait_until
 from tests.device.encoder import ffmpeg
 from tests.device.stack import Stack
 
@@ -36,14 +36,13 @@ def _run(agent: Agent) -> threading.Thread:
     return thread
 
 
-def _taken(agent: Agent, segments: Path) -> bool:
-    left = [p for p in segments.iterdir() if p.suffix in {".ts", ".m4s", ".mp4"}]
-    return not left and agent.spool.stats().chunks == 0 and agent.uploader.idle.is_set()
-
-
 def _wait_taken(agent: Agent, segments: Path) -> None:
     try:
-        wait_until(lambda: _taken(agent, segments), timeout=60, what="every segment stored")
+        wait_until(
+            lambda: directory_stored(agent, segments, {".ts", ".m4s", ".mp4"}),
+            timeout=60,
+            what="every segment stored",
+        )
     except AssertionError as exc:
         raise AssertionError(
             f"{exc}: left {ffmpeg.tree(segments)}, {agent.spool.stats()}"

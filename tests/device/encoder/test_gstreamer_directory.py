@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from device.agent.agent import Agent
-from tests.device.agentkit import wait_until
+from tests.device.agentkit import directory_stored, wait_until
 from tests.device.encoder import ffmpeg
 from tests.device.stack import Stack
 
@@ -52,11 +52,7 @@ def test_splitmuxsink_mpegts(stack: Stack, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     wait_until(
-        lambda: (
-            not any(segments.iterdir())
-            and agent.spool.stats().chunks == 0
-            and agent.uploader.idle.is_set()
-        ),
+        lambda: directory_stored(agent, segments),
         timeout=60,
         what="every segment stored",
     )
