@@ -1,6 +1,6 @@
 """What console replicas share through the ledger's database, on SQLite and PostgreSQL: the
 reconcile lease (one holder, take-over after it lapses), operator sessions and failed
-logins."""
+logins, and recordings in progress."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pydantic import SecretStr
 
 from cloud.console.ledger import Ledger
 from cloud.console.ledger.leases import Lease
+from cloud.console.live import LiveStore, OpenedFacts
+from cloud.console.live.fmp4 import IndexState
 from cloud.console.settings import OperatorAccount, SessionSettings
 from cloud.console.web.auth import Authenticator
 from cloud.console.web.replicas import SharedFailures, SharedSessions
@@ -104,3 +106,37 @@ def test_failed_logins_at_one_replica_lock_the_name_out_at_the_other(
     clock.now += 61
     assert a.check(OPERATOR, PASSWORD, "10.0.0.1")
     assert not b.locked_out(OPERATOR, "10.0.0.1")
+
+
+def test_a_recording_in_progress_closed_at_the_other_replica_stays_closed(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    a, b = LiveStore(two[0]), LiveStore(two[1])
+    opened = OpenedFacts(
+        event_id="o" * 32, device_id="cam-1", seq=4, object_key="videos/cam-1/4.mp4", start_ms=0
+    )
+    # segment.closed reached replica b before segment.opened reached replica a.
+    b.mark_closed("cam-1", 4)
+    assert a.record_opened(opened, now_ms=1)
+    assert not b.record_opened(opened, now_ms=2)  # a redelivery changes nothing
+    assert a.in_progress("cam-1") is None
+    newer = OpenedFacts(
+        event_id="p" * 32, device_id="cam-1", seq=5, object_key="videos/cam-1/5.mp4", start_ms=9
+    )
+    assert b.record_opened(newer, now_ms=3)
+    live = a.in_progress("cam-1")
+    assert live is not None
+    assert live.facts.seq == 5
+    a.set_progress(live.facts.event_id, size=100, end_ms=7, now_ms=4)
+    b.set_progress(live.facts.event_id, size=50, end_ms=8, now_ms=5)  # never shrinks
+    seen = b.get(live.facts.event_id)
+    assert seen is not None
+    assert (seen.size, seen.end_ms) == (100, 8)
+    previous = a.previous("cam-1", 5)
+    assert previous is not None
+    assert previous.closed
+    a.save_index("videos/cam-1/5.mp4", IndexState(init_size=10, timescale=90000))
+    b.save_index("videos/cam-1/5.mp4", IndexState(init_size=12, timescale=90000))
+    index = a.load_index("videos/cam-1/5.mp4")
+    assert index is not None
+    assert index.init_size == 12
