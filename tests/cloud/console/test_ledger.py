@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloud.console.ledger import Ledger, SegmentFacts, StatusFacts, Verification
@@ -221,6 +221,9 @@ def test_survives_reopening(ledger_location: str) -> None:
     again.close()
 
 
+# Each example opens a fresh ledger, schema migrations included: no per-example deadline,
+# which a loaded machine would turn into a spurious failure.
+@settings(deadline=None)
 @given(
     st.lists(
         st.tuples(
