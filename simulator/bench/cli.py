@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "simulator.bench.console_login",
         "a sign-in flood on a real console: its memory, an operator's sign-in",
     ),
+    "ledger": ("simulator.bench.ledger", "ledger pages p50/p99 and ingest/s, PostgreSQL vs SQLite"),
 }
 
 
