@@ -95,7 +95,7 @@ def test_a_live_hls_session_is_listed_and_its_playlist_grows_until_final(
     assert time.monotonic() - first_stored <= 10
 
     with httpx.Client(base_url=console.url, timeout=10) as http:
-        login(http)
+        csrf = login(http)
         live = http.get(f"/api/cameras/{DEVICE}/live").json()["in_progress"]
         assert live["object_key"] == PREFIX + "front/S1.m3u8"
         assert live["live_id"] in http.get(f"/cameras/{DEVICE}").text
@@ -120,6 +120,17 @@ def test_a_live_hls_session_is_listed_and_its_playlist_grows_until_final(
         assert wait_until(
             lambda: len(_segments(http.get(live["playlist"]).text)) > len(listed), 15
         ), "the live playlist did not grow"
+
+        # A clip of the session so far: its stored segments, concatenated.
+        clip = http.post(
+            f"/api/cameras/{DEVICE}/clips",
+            json={"from_ms": live["start_ms"], "to_ms": int(time.time() * 1000)},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert clip.status_code == 200, clip.text
+        assert clip.headers["content-type"].startswith("video/mp2t")
+        assert clip.content[:1] == b"\x47"
+        assert len(clip.content) % 188 == 0
 
         recording.join(60)
         assert not recording.is_alive()
