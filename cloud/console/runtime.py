@@ -32,6 +32,7 @@ from cloud.console.reconcile import ReconcileLoop
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.web.app import ConsoleParts, create_app
+from cloud.registry.broker_accounts import CameraAccounts
 
 __all__ = ["Console"]
 
@@ -77,6 +78,7 @@ class Console:
         clock: wall clock in seconds.
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key.
+        accounts: the cameras' broker accounts; by default from ``settings.provisioning``.
 
     Raises:
         ConsoleConfigError: a part cannot be made from the settings.
@@ -91,10 +93,17 @@ class Console:
         ledger: Ledger | None = None,
         clock: Callable[[], float] = time.time,
         sealer: KeySealer | None = None,
+        accounts: CameraAccounts | None = None,
     ) -> None:
         self.settings = settings
         self.app = create_app(
-            settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
+            settings,
+            devices=devices,
+            store=store,
+            ledger=ledger,
+            clock=clock,
+            sealer=sealer,
+            accounts=accounts,
         )
         self.parts: ConsoleParts = self.app.state.parts
         self._mqtt = (

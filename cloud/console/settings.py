@@ -26,6 +26,7 @@ from pydantic import (
 
 from cloud.console.errors import ConsoleConfigError
 from cloud.console.passwords import is_valid_hash
+from cloud.registry.broker_accounts import BrokerAdminSettings
 from cloud.settings import RegistrySettings
 from schemas.broker import BrokerConnection, DeprecatedSettingWarning
 
@@ -38,6 +39,7 @@ __all__ = [
     "MqttSettings",
     "OperatorAccount",
     "OssSettings",
+    "ProvisioningSettings",
     "ReconcileSettings",
     "SessionSettings",
     "load_settings",
@@ -175,6 +177,49 @@ class MqttSettings(BrokerConnection):
         return data
 
 
+class ProvisioningSettings(_Frozen):
+    """What goes into the ``camera.toml`` the console hands over when it provisions a camera.
+
+    Attributes:
+        broker_url: the broker URL as cameras reach it; ``[mqtt] url`` when unset (often
+            wrong: the console may reach the broker on an internal address).
+        ca_file: the CA bundle path on the camera, for ``mqtts://`` with a private CA.
+        provisioner_url: with per-device broker accounts (Mosquitto's dynamic-security
+            plugin, ``deploy/mosquitto``), the listener where the console creates, re-keys
+            and disables them, as ``ossmedia devices --provisioner-url`` does; the camera's
+            account password then goes into its ``camera.toml``.
+        provisioner_user: the plugin's admin account.
+        provisioner_password: its password (or ``provisioner_password_file``).
+        provisioner_ca_file: CA bundle to verify that listener with ``mqtts://``.
+    """
+
+    broker_url: str | None = None
+    ca_file: Path | None = None
+    provisioner_url: str | None = None
+    provisioner_user: str = "svc.provisioner"
+    provisioner_password: SecretStr | None = None
+    provisioner_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _provisioner(self) -> ProvisioningSettings:
+        if self.provisioner_url is not None:
+            self.broker_admin()
+        return self
+
+    def broker_admin(self) -> BrokerAdminSettings | None:
+        """The dynamic-security admin connection, or None without per-device accounts."""
+        if self.provisioner_url is None:
+            return None
+        if self.provisioner_password is None:
+            raise ValueError("provisioner_url needs provisioner_password (or its _file)")
+        return BrokerAdminSettings(
+            url=self.provisioner_url,
+            username=self.provisioner_user,
+            password=self.provisioner_password,
+            ca_file=self.provisioner_ca_file,
+        )
+
+
 class OssSettings(_Frozen):
     """The console's own OSS access (never a camera's credentials).
 
@@ -256,6 +301,7 @@ class ConsoleSettings(_Frozen):
         reconcile: object verification.
         registry: the device registry (the same one the responder and ``ossmedia devices``
             use); its master key comes from ``OSSMEDIA_MASTER_KEY`` or ``master_key_file``.
+        provisioning: what the ``camera.toml`` of a newly provisioned camera says.
     """
 
     http: HttpSettings = HttpSettings()
@@ -266,6 +312,7 @@ class ConsoleSettings(_Frozen):
     ledger: LedgerSettings = LedgerSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     registry: RegistrySettings = RegistrySettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
 
 def parse_settings(data: dict[str, Any], *, path: str | None = None) -> ConsoleSettings:
@@ -308,7 +355,8 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     """Read and validate a ``console.toml`` file.
 
     Secrets may also come from files: ``oss.access_key_secret_file``,
-    ``mqtt.password_file``, ``session.secret_file`` and ``registry.master_key_file``; the
+    ``mqtt.password_file``, ``session.secret_file``,
+    ``provisioning.provisioner_password_file`` and ``registry.master_key_file``; the
     registry master key may come from the ``OSSMEDIA_MASTER_KEY`` environment variable. A
     secret given twice (inline and by a file, or by the environment and a file) is refused
     rather than one silently winning.
@@ -335,6 +383,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
         ("oss", "access_key_secret", "access_key_secret_file"),
         ("mqtt", "password", "password_file"),
         ("session", "secret", "secret_file"),
+        ("provisioning", "provisioner_password", "provisioner_password_file"),
     ):
         table = data.get(section)
         if isinstance(table, dict) and file_key in table:
@@ -418,4 +467,15 @@ batch = 200
 [registry]
 url = "sqlite:///var/lib/ossmedia/registry.db"
 # master_key_file = "/etc/ossmedia/master.key"
+
+# The camera.toml shown when a device is provisioned or its secret rotated.
+[provisioning]
+# broker_url = "mqtts://broker.example.com:8883"  # as cameras reach it; default [mqtt] url
+# ca_file = "/etc/ossmedia/ca.pem"                # on the camera, for a private CA
+# With per-device broker accounts (deploy/mosquitto), the console creates the camera's
+# account and puts its password in camera.toml; revoking a device disables the account.
+# provisioner_url = "mqtts://127.0.0.1:8884"
+# provisioner_user = "svc.provisioner"
+# provisioner_password_file = "/etc/ossmedia/provisioner-password"
+# provisioner_ca_file = "/etc/ossmedia/ca.pem"
 """

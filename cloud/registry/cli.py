@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,15 +25,18 @@ from pydantic import SecretStr
 from cloud.config import load_settings
 from cloud.errors import BrokerAccountError, CloudError, ConfigError
 from cloud.registry import CameraConfig, DeviceRecord, Registry, open_registry, parse_access
-from cloud.registry.broker_accounts import BrokerAdminSettings, CameraAccounts, DynsecAccounts
+from cloud.registry.broker_accounts import (
+    BrokerAdminSettings,
+    CameraAccounts,
+    DynsecAccounts,
+    issue_password,
+)
 from cloud.registry.secrets import new_master_key
 from cloud.registry.sqlite_store import SqliteDeviceStore
 from cloud.settings import ResponderSettings
 from schemas.errors import InvalidIdentifier
 from schemas.ids import DeviceId
 from schemas.topics import Topics
-
-_MQTT_PASSWORD_BYTES = 24
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,9 +166,8 @@ def _issue(
 ) -> None:
     mqtt_password = None
     if accounts is not None:
-        mqtt_password = secrets.token_urlsafe(_MQTT_PASSWORD_BYTES)
         try:
-            accounts.ensure(DeviceId(record.device_id), mqtt_password)
+            mqtt_password = issue_password(accounts, DeviceId(record.device_id))
         except BrokerAccountError as exc:
             raise BrokerAccountError(
                 f"{exc.message}; the registry has the device, run `ossmedia devices rotate "

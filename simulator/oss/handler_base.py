@@ -18,12 +18,22 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
+from urllib.parse import unquote
 
 from simulator.oss import responses as render
 from simulator.oss.auth import Caller, IdentityService
-from simulator.oss.errors import AccessDenied, InternalError, InvalidDigest
+from simulator.oss.errors import (
+    AccessDenied,
+    InternalError,
+    InvalidArgument,
+    InvalidDigest,
+    NotImplementedByEmulator,
+    OssError,
+)
 from simulator.oss.models import OssModel
-from simulator.oss.records import BucketRecord
+from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.payloads import check_tags
+from simulator.oss.records import BucketRecord, ObjectFields
 from simulator.oss.requests import OssRequest
 from simulator.oss.settings import OssSettings
 from simulator.oss.urls import Target
@@ -31,6 +41,8 @@ from simulator.oss.urls import Target
 T = TypeVar("T")
 P = ParamSpec("P")
 DENIED = "You have no right to access this object because of bucket acl."
+# The documented detail of a request no RAM policy allows.
+POLICY_DENIED_EC = "0003-00000201"
 
 
 @dataclass(slots=True)
@@ -101,7 +113,7 @@ class HandlerBase:
         if extra:
             context.update(extra)
         if not self._identity.is_allowed(principal, action, resource, context):
-            raise AccessDenied(DENIED)
+            raise AccessDenied(DENIED, ec=POLICY_DENIED_EC)
 
     @staticmethod
     def _bucket_arn(bucket: BucketRecord) -> str:
@@ -146,3 +158,53 @@ def check_md5(req: OssRequest, body: bytes) -> None:
         raise InvalidDigest() from None
     if len(expected) != 16 or expected != hashlib.md5(body, usedforsecurity=False).digest():
         raise InvalidDigest()
+
+
+_STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+
+
+def stored_fields(headers: Mapping[str, str]) -> ObjectFields:
+    """What a Put, Append or InitiateMultipartUpload stores besides the bytes.
+
+    Raises:
+        InvalidArgument: ``x-oss-tagging`` breaks OSS's tag rules.
+    """
+    meta = {name[11:]: value for name, value in headers.items() if name.startswith("x-oss-meta-")}
+    stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
+    tagging = headers.get("x-oss-tagging")
+    tags: dict[str, str] = {}
+    if tagging:
+        # Query-string form, each key and value URL-encoded (``a=1&b=x%20y``).
+        pairs = [
+            (unquote(k), unquote(v))
+            for k, _, v in (item.partition("=") for item in tagging.split("&") if item)
+        ]
+        tags = check_tags(pairs, source="x-oss-tagging")
+    return ObjectFields(headers.get("content-type") or None, meta, stored, tags)
+
+
+def copy_source(headers: Mapping[str, str]) -> tuple[str, str]:
+    """The (bucket, key) an ``x-oss-copy-source`` header names (``/bucket/url-encoded-key``).
+
+    Raises:
+        NotImplemented: a version id is asked for.
+        InvalidArgument: not a valid bucket and key.
+    """
+    source = headers["x-oss-copy-source"]
+    if "?" in source:
+        raise NotImplementedByEmulator("Copying a specific object version")
+    src_bucket, _, src_key = unquote(source).removeprefix("/").partition("/")
+    try:
+        check_bucket_name(src_bucket)
+        check_object_key(src_key)
+    except OssError:
+        raise InvalidArgument(
+            "The copy source is invalid.", name="x-oss-copy-source", value=source
+        ) from None
+    return src_bucket, src_key

@@ -231,7 +231,8 @@ class Ledger:
                 ).fetchall()
             )
             cameras, online = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(online = 1), 0) FROM cameras"
+                "SELECT COUNT(*), COALESCE(SUM(online = 1 AND registry_state IS NOT 'revoked'),"
+                " 0) FROM cameras"
             ).fetchone()
         return {str(k): int(v) for k, v in states.items()}, int(cameras), int(online)
 

@@ -41,6 +41,7 @@ from cloud.console.web.pages import page_routes
 from cloud.console.web.templating import make_environment
 from cloud.errors import CloudError
 from cloud.registry import master_key_from, open_registry
+from cloud.registry.broker_accounts import CameraAccounts, DynsecAccounts
 from schemas.topics import Topics
 
 __all__ = ["ConsoleParts", "create_app"]
@@ -90,8 +91,10 @@ def build_parts(
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
     sealer: KeySealer | None = None,
+    accounts: CameraAccounts | None = None,
 ) -> ConsoleParts:
-    """Make the console's parts, using the ones given.
+    """Make the console's parts, using the ones given (``accounts``: the cameras' broker
+    accounts, by default from ``[provisioning]``).
 
     Raises:
         ConsoleConfigError: the registry cannot be opened from the settings, or its master
@@ -133,6 +136,10 @@ def build_parts(
         clock=clock,
     )
     metrics = ConsoleMetrics(ledger)
+    if accounts is None:
+        admin = settings.provisioning.broker_admin()
+        if admin is not None:
+            accounts = DynsecAccounts(admin, topics=Topics(settings.mqtt.topic_prefix))
     service = ConsoleService(
         settings,
         ledger=ledger,
@@ -144,6 +151,7 @@ def build_parts(
         clips=Clips(ledger, live, store, settings.oss, clock=clock),
         clock=clock,
         on_action=metrics.action,
+        accounts=accounts,
     )
     health = HealthChecks()
     health.add("ledger", ledger.counts)
@@ -186,6 +194,7 @@ def create_app(
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
     sealer: KeySealer | None = None,
+    accounts: CameraAccounts | None = None,
 ) -> Starlette:
     """Build the console's web application (pages and REST API).
 
@@ -197,6 +206,8 @@ def create_app(
         clock: wall clock in seconds (sessions, lockouts, links, ledger times).
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key in ``settings.registry``.
+        accounts: the cameras' broker accounts; by default the dynamic-security plugin in
+            ``settings.provisioning``, if set.
 
     Returns:
         The application; ``app.state.parts`` holds its :class:`ConsoleParts`.
@@ -205,7 +216,13 @@ def create_app(
         ConsoleConfigError: a part cannot be made from the settings.
     """
     parts = build_parts(
-        settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
+        settings,
+        devices=devices,
+        store=store,
+        ledger=ledger,
+        clock=clock,
+        sealer=sealer,
+        accounts=accounts,
     )
     session_secret = settings.session.secret
     key = (

@@ -153,6 +153,21 @@ def test_camera_pages_and_registry_sync(ledger: Ledger) -> None:
     assert second.items[0].registry_state == "revoked"
 
 
+def test_a_revoked_camera_is_not_online_whatever_its_last_status_said(ledger: Ledger) -> None:
+    ledger.sync_registry([("cam-1", "active")])
+    assert ledger.record_status(status(1000, online=True), now_ms=1000)
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert camera.online
+    assert ledger.counts()[2] == 1
+    # Its later messages are refused by the ingest, so this status is the last one kept.
+    ledger.sync_registry([("cam-1", "revoked")])
+    camera = ledger.camera("cam-1")
+    assert camera is not None
+    assert not camera.online
+    assert ledger.counts()[1:] == (1, 0)
+
+
 def test_due_for_check_puts_unchecked_first_and_rechecks_later(ledger: Ledger) -> None:
     old, new = facts("a", 1, 0), facts("b", 2, 0)
     ledger.record_segment(old, now_ms=1)
