@@ -227,6 +227,30 @@ def test_a_stored_final_playlist_is_reported_once_with_its_crc(tmp_path: Path) -
         assert journal.state.counters.objects_closed == 1
 
 
+def test_a_session_resumed_after_a_restart_announces_the_same_object_again(
+    tmp_path: Path,
+) -> None:
+    with observed_emulator() as (emulator, _):
+        spool = Spool(tmp_path, max_bytes=1_000_000)
+        journal = Journal(tmp_path)
+        before = SpoolSink(spool, SystemClock())
+        before.put_object("rec/S/000000.ts", b"segment-0", "video/mp2t")
+        before.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\n", M3U8)
+        assert _drain(_uploader(spool, journal, emulator), spool) == []
+        # The restarted camera goes on in the same session and asks to announce it again.
+        after = SpoolSink(spool, SystemClock(), skip=1)
+        after.put_object("rec/S/000000.ts", b"segment-0", "video/mp2t")  # queued before
+        after.put_object("rec/S/000001.ts", b"segment-1", "video/mp2t")
+        after.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\nS/000001.ts\n", M3U8)
+        assert _drain(_uploader(spool, journal, emulator), spool) == []
+        first, second = (parse_event(p.encode()) for p in journal.state.pending_events)
+        assert isinstance(first, SegmentOpened)
+        assert isinstance(second, SegmentOpened)
+        # Receivers keep one recording per (device_id, seq): the second adds nothing.
+        seq = journal.state.next_object_seq  # the seq the final segment.closed will take
+        assert (first.key, first.seq) == (second.key, second.seq) == (PREFIX + "rec/S.m3u8", seq)
+
+
 def _check_order(store: RecordingStore, expected: dict[str, bytes]) -> None:
     commits = store.log()
     versions, problems = playlist_violations(commits)
