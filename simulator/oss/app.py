@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from simulator.oss.auth import Authenticator, IdentityService
 from simulator.oss.errors import AccessDenied, InternalError, OssError
+from simulator.oss.handler_base import ANONYMOUS, ANONYMOUS_READS
 from simulator.oss.handlers import DENIED, Call, Handlers
 from simulator.oss.models import OssModel
 from simulator.oss.operations import select
@@ -97,7 +98,10 @@ class OssApp:
             op = operation.name
             caller = self._auth.authenticate(req, target)
             if caller is None:
-                raise AccessDenied(DENIED)
+                # Unsigned: only reads of public objects, which the handler decides.
+                if op not in ANONYMOUS_READS:
+                    raise AccessDenied(DENIED)
+                caller = ANONYMOUS
             call = Call(op, operation.action, req, target, caller, self._clock())
             response = await self._handlers.handle(call)
         except OssError as exc:

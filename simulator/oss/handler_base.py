@@ -1,6 +1,8 @@
 """What every OSS operation handler shares: the call, authorisation, and running store I/O.
 
-Authorisation: anonymous requests never get here (AccessDenied earlier). A principal may touch
+Authorisation: the only anonymous (unsigned) requests that get here are the reads in
+:data:`ANONYMOUS_READS`, and they succeed only on an object whose ACL is public
+(:mod:`simulator.oss.acl`); every other anonymous request is AccessDenied earlier. A principal may touch
 a bucket only if its account owns the bucket; then the identity service evaluates the RAM
 action on a concrete ARN ``acs:oss:<region>:<owner-account>:<bucket>[/<key>]`` (ListBuckets:
 ``acs:oss:<region>:<account>:*``), so policies written with ``*`` for region and account match.
@@ -16,10 +18,11 @@ import binascii
 import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ParamSpec, TypeVar
 from urllib.parse import unquote
 
+from simulator.oss import acl as object_acl
 from simulator.oss import responses as render
 from simulator.oss.auth import Caller, IdentityService
 from simulator.oss.errors import (
@@ -27,6 +30,7 @@ from simulator.oss.errors import (
     InternalError,
     InvalidArgument,
     InvalidDigest,
+    NoSuchKey,
     NotImplementedByEmulator,
     OssError,
 )
@@ -43,6 +47,18 @@ P = ParamSpec("P")
 DENIED = "You have no right to access this object because of bucket acl."
 # The documented detail of a request no RAM policy allows.
 POLICY_DENIED_EC = "0003-00000201"
+# Operations an unsigned request may call, on objects whose ACL is public.
+ANONYMOUS_READS = frozenset({"GetObject", "HeadObject"})
+
+
+class _Nobody:
+    """The principal of an unsigned request: it belongs to no account."""
+
+    account_id = ""
+
+
+# The caller of an unsigned request (see ANONYMOUS_READS).
+ANONYMOUS = Caller(principal=_Nobody(), access_key_id="", scheme="anonymous")
 
 
 @dataclass(slots=True)
@@ -131,8 +147,46 @@ class HandlerBase:
     def _object_op(self, call: Call) -> tuple[BucketRecord, str]:
         bucket = self._model.get_bucket(bucket_name(call))
         key = object_key(call)
-        self._authorize(call, call.action, self._object_arn(bucket, key), bucket.owner)
+        if call.caller is ANONYMOUS and call.op in ANONYMOUS_READS:
+            self._authorize_anonymous_read(bucket, key)
+        else:
+            self._authorize(call, call.action, self._object_arn(bucket, key), bucket.owner)
         return bucket, key
+
+    def _authorize_anonymous_read(self, bucket: BucketRecord, key: str) -> None:
+        # A missing key in a private bucket is AccessDenied for strangers, as on OSS: an
+        # anonymous caller learns nothing about what the bucket holds.
+        try:
+            record = self._model.head_object(bucket.name, key)
+        except NoSuchKey:
+            raise AccessDenied(DENIED) from None
+        if not object_acl.publicly_readable(
+            record.acl, block_public_access=bucket.block_public_access
+        ):
+            raise AccessDenied(DENIED)
+
+    def _set_acl_allowed(self, call: Call, bucket: BucketRecord, key: str, acl: str) -> None:
+        """Refuse setting ``acl`` on the object unless the caller may and the bucket allows it.
+
+        Setting an object ACL, by PutObjectAcl or by ``x-oss-object-acl`` on an upload, needs
+        ``oss:PutObjectAcl`` (:mod:`simulator.oss.acl`), on top of the upload's own action.
+        """
+        self._authorize(call, "oss:PutObjectAcl", self._object_arn(bucket, key), bucket.owner)
+        object_acl.check_not_blocked(acl, block_public_access=bucket.block_public_access)
+
+    def _requested_acl(self, call: Call, bucket: BucketRecord, key: str) -> str:
+        """The ACL an upload's ``x-oss-object-acl`` asks for (checked), else ``default``."""
+        value = call.req.headers.get(object_acl.HEADER)
+        if value is None:
+            return object_acl.DEFAULT
+        acl = object_acl.parse_acl(value)
+        self._set_acl_allowed(call, bucket, key, acl)
+        return acl
+
+    def _upload_fields(self, call: Call, bucket: BucketRecord, key: str) -> ObjectFields:
+        """What an upload stores besides the bytes, its requested ACL checked."""
+        fields = stored_fields(call.req.headers)
+        return replace(fields, acl=self._requested_acl(call, bucket, key))
 
 
 def bucket_name(call: Call) -> str:

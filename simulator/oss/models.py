@@ -258,8 +258,10 @@ class OssModel(ObjectKinds):
         fields: ObjectFields | None,
         now: float,
         forbid_overwrite: bool = False,
+        acl: str = "default",
     ) -> ObjectRecord:
-        """Copy a Normal object (``fields=None`` keeps the source's metadata).
+        """Copy a Normal object (``fields=None`` keeps the source's metadata; the copy gets
+        ``acl``, never the source's).
 
         Raises:
             NoSuchBucket, NoSuchKey, InvalidObjectName.
@@ -284,13 +286,16 @@ class OssModel(ObjectKinds):
                 raise FileAlreadyExists(dst_key)
             generation = 0 if previous is None else previous.generation + 1
             if fields is None:
-                record = replace(source, key=dst_key, mtime=int(now), generation=generation)
+                record = replace(
+                    source, key=dst_key, mtime=int(now), generation=generation, acl=acl
+                )
             else:
                 record = replace(
                     source,
                     key=dst_key,
                     mtime=int(now),
                     generation=generation,
+                    acl=acl,
                     content_type=fields.content_type or DEFAULT_CONTENT_TYPE,
                     user_meta=dict(fields.user_meta),
                     http_headers=dict(fields.http_headers),

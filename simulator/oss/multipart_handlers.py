@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from simulator.oss import multipart_xml as render
 from simulator.oss.errors import InvalidArgument, InvalidDigest, NoSuchKey
-from simulator.oss.handler_base import Call, HandlerBase, check_md5, copy_source, stored_fields
+from simulator.oss.handler_base import Call, HandlerBase, check_md5, copy_source
 from simulator.oss.payloads import parse_complete
 from simulator.oss.records import ObjectRecord, ObjectType
 from simulator.oss.requests import OssRequest
@@ -38,7 +38,7 @@ class MultipartHandlers(HandlerBase):
             self._model.uploads.initiate,
             bucket.name,
             key,
-            stored_fields(call.req.headers),
+            self._upload_fields(call, bucket, key),
             now=call.now,
         )
         return render.initiate_result(bucket.name, upload, url=url)

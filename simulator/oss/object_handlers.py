@@ -1,4 +1,4 @@
-"""Handlers of object-level operations: put, append, copy, get, head, meta, delete."""
+"""Handlers of object-level operations: put, append, copy, get, head, meta, ACL, delete."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 from collections.abc import Iterator, Mapping
 from urllib.parse import quote, unquote
 
+from simulator.oss import acl as object_acl
 from simulator.oss import responses as render
 from simulator.oss.errors import InvalidArgument, OssError
 from simulator.oss.handler_base import Call, check_md5, copy_source, stored_fields
@@ -35,6 +36,7 @@ class ObjectHandlers(MultipartHandlers):
     async def put_object(self, call: Call) -> Response:
         """PUT /<bucket>/<key> — store a Normal object."""
         bucket, key = self._object_op(call)
+        fields = self._upload_fields(call, bucket, key)
         body = await call.req.read_body(self._settings.max_object_size, require_length=True)
         check_md5(call.req, body)
         record = await self._run(
@@ -42,7 +44,7 @@ class ObjectHandlers(MultipartHandlers):
             bucket.name,
             key,
             body,
-            stored_fields(call.req.headers),
+            fields,
             now=call.now,
             forbid_overwrite=_forbid_overwrite(call.req),
         )
@@ -73,6 +75,9 @@ class ObjectHandlers(MultipartHandlers):
                 ec="0016-00000502",
             )
         bucket, key = self._object_op(call)
+        # Only the append that creates the object applies the ACL; any append naming one
+        # still needs the right to set it.
+        fields = self._upload_fields(call, bucket, key)
         body = await call.req.read_body(self._settings.max_append_object_size, require_length=True)
         check_md5(call.req, body)
         record = await self._run(
@@ -81,7 +86,7 @@ class ObjectHandlers(MultipartHandlers):
             key,
             int(position_text),
             body,
-            stored_fields(call.req.headers),
+            fields,
             now=call.now,
         )
         return Response(
@@ -106,6 +111,7 @@ class ObjectHandlers(MultipartHandlers):
             call, "oss:GetObject", self._object_arn(src_bucket, src_key), src_bucket.owner
         )
         bucket, key = self._object_op(call)
+        acl = self._requested_acl(call, bucket, key)
         await call.req.drain(self._settings.max_drain_bytes)
         record = await self._run(
             self._model.copy_object,
@@ -116,6 +122,7 @@ class ObjectHandlers(MultipartHandlers):
             fields=None if directive == "COPY" else stored_fields(call.req.headers),
             now=call.now,
             forbid_overwrite=_forbid_overwrite(call.req),
+            acl=acl,
         )
         return render.copy_result(record)
 
@@ -180,13 +187,14 @@ class ObjectHandlers(MultipartHandlers):
                 "The symlink target is invalid.", name="x-oss-symlink-target", value=raw_target
             ) from None
         bucket, key = self._object_op(call)
+        fields = self._upload_fields(call, bucket, key)
         await call.req.drain(self._settings.max_drain_bytes)
         record = await self._run(
             self._model.put_symlink,
             bucket.name,
             key,
             target,
-            stored_fields(call.req.headers),
+            fields,
             now=call.now,
         )
         return Response(200, [(b"etag", f'"{record.etag}"'.encode("ascii"))])
@@ -223,6 +231,20 @@ class ObjectHandlers(MultipartHandlers):
         bucket, key = self._object_op(call)
         await self._run(self._model.set_tags, bucket.name, key, {})
         return Response(204)
+
+    async def put_object_acl(self, call: Call) -> Response:
+        """PUT /<bucket>/<key>?acl with x-oss-object-acl — set the object's ACL."""
+        bucket, key = self._object_op(call)
+        acl = object_acl.parse_acl(call.req.headers.get(object_acl.HEADER))
+        object_acl.check_not_blocked(acl, block_public_access=bucket.block_public_access)
+        await call.req.drain(self._settings.max_drain_bytes)
+        await self._run(self._model.set_acl, bucket.name, key, acl)
+        return Response(200)
+
+    async def get_object_acl(self, call: Call) -> Response:
+        """GET /<bucket>/<key>?acl — the object's ACL (``default`` when it follows the bucket)."""
+        bucket, key = self._object_op(call)
+        return render.object_acl(bucket.owner, self._model.head_object(bucket.name, key).acl)
 
     async def delete_object(self, call: Call) -> Response:
         """DELETE /<bucket>/<key> — 204 whether or not the key existed."""

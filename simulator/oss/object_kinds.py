@@ -1,4 +1,4 @@
-"""Objects beyond plain puts and appends: multipart-assembled objects, symlinks, tag changes.
+"""Objects beyond plain puts and appends: multipart-assembled objects, symlinks, tag and ACL changes.
 
 Part of the OSS model (:class:`~simulator.oss.models.OssModel` inherits it); the same locking
 rules apply (:mod:`simulator.oss.object_index`).
@@ -7,6 +7,7 @@ rules apply (:mod:`simulator.oss.object_index`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 
 from simulator.oss.errors import FileAlreadyExists, NoSuchKey, NotSymlink
@@ -23,7 +24,7 @@ from simulator.oss.uploads import Assembled
 
 
 class ObjectKinds(ObjectIndex):
-    """Multipart objects, symlinks and tags on top of the index."""
+    """Multipart objects, symlinks, tags and ACLs on top of the index."""
 
     def put_multipart(
         self, bucket: str, assembled: Assembled, *, now: float, forbid_overwrite: bool = False
@@ -52,6 +53,7 @@ class ObjectKinds(ObjectIndex):
                 http_headers=dict(assembled.upload.fields.http_headers),
                 generation=0 if previous is None else previous.generation + 1,
                 tags=dict(assembled.upload.fields.tags),
+                acl=assembled.upload.fields.acl,
             )
             self._store.assemble_upload(
                 bucket, assembled.upload.upload_id, assembled.parts, record, previous
@@ -99,12 +101,25 @@ class ObjectKinds(ObjectIndex):
         Raises:
             NoSuchBucket, NoSuchKey.
         """
+        return self._change_record(bucket, key, lambda r: replace(r, tags=dict(tags)))
+
+    def set_acl(self, bucket: str, key: str, acl: str) -> ObjectRecord:
+        """Set an object's ACL (a value :func:`simulator.oss.acl.parse_acl` accepted).
+
+        Raises:
+            NoSuchBucket, NoSuchKey.
+        """
+        return self._change_record(bucket, key, lambda r: replace(r, acl=acl))
+
+    def _change_record(
+        self, bucket: str, key: str, change: Callable[[ObjectRecord], ObjectRecord]
+    ) -> ObjectRecord:
         state = self._bucket(bucket)
         with self._stripe_lock(bucket, key):
             current = state.objects.get(key)
             if current is None:
                 raise NoSuchKey(key)
-            record = replace(current, tags=dict(tags))
+            record = change(current)
             self._store.update_record(bucket, record)
             self._index_put(state, record)
         return record

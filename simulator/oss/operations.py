@@ -133,8 +133,8 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("PutBucketAcl", "bucket", "PUT", sub=["acl"]),
     _op("GetBucketStat", "bucket", "GET", sub=["stat"]),
     _op("ListMultipartUploads", "bucket", "GET", BH.list_multipart_uploads, sub=["uploads"]),
-    _op("GetObjectAcl", "object", "GET", sub=["acl"]),
-    _op("PutObjectAcl", "object", "PUT", sub=["acl"]),
+    _op("GetObjectAcl", "object", "GET", OH.get_object_acl, sub=["acl"]),
+    _op("PutObjectAcl", "object", "PUT", OH.put_object_acl, sub=["acl"]),
     _op("RestoreObject", "object", "POST", sub=["restore"]),
 )
 # fmt: on
@@ -193,8 +193,10 @@ def select(
     """
     selectors = _selectors(list(query))
     op = _match(level, method, selectors, headers, query)
-    if op is not None and op.served:
-        return op
+    if op is not None:
+        if op.served:
+            return op
+        raise NotImplementedByEmulator(f"The operation {op.name}")
     unserved = [n for n in selectors if n not in SERVED_SELECTORS]
     if unserved:
         raise NotImplementedByEmulator(f"The sub-resource '{unserved[0]}'")

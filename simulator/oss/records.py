@@ -35,6 +35,7 @@ class ObjectRecord:
         generation: bumped on every overwrite; lets a durable store name data files uniquely.
         tags: the object's tags (PutObjectTagging, ``x-oss-tagging``).
         symlink_target: for a Symlink, the key it points to (in the same bucket).
+        acl: the object ACL (``default`` follows the bucket's; :mod:`simulator.oss.acl`).
     """
 
     key: str
@@ -49,6 +50,7 @@ class ObjectRecord:
     generation: int = 0
     tags: dict[str, str] = field(default_factory=dict)
     symlink_target: str | None = None
+    acl: str = "default"
 
     def appended(self, *, size: int, crc64: int, etag: str, mtime: int) -> ObjectRecord:
         """This record after an append (a fast ``dataclasses.replace`` for the hot path)."""
@@ -65,6 +67,7 @@ class ObjectRecord:
             self.generation,
             self.tags,
             self.symlink_target,
+            self.acl,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +92,7 @@ class ObjectRecord:
             symlink_target=None
             if data.get("symlink_target") is None
             else str(data["symlink_target"]),
+            acl=str(data.get("acl", "default")),
         )
 
 
@@ -186,12 +190,14 @@ class ObjectFields:
         user_meta: ``x-oss-meta-*`` values, names lower-case without the prefix.
         http_headers: standard headers stored with the object (cache-control ...).
         tags: tags given with ``x-oss-tagging``.
+        acl: the object ACL given with ``x-oss-object-acl`` (``default`` when none is).
     """
 
     content_type: str | None = None
     user_meta: dict[str, str] = field(default_factory=dict)
     http_headers: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    acl: str = "default"
 
 
 def new_record(
@@ -220,6 +226,7 @@ def new_record(
         http_headers=dict(fields.http_headers),
         generation=0 if previous is None else previous.generation + 1,
         tags=dict(fields.tags),
+        acl=fields.acl,
     )
 
 
@@ -262,6 +269,7 @@ class UploadRecord:
                 {str(k): str(v) for k, v in raw.get("user_meta", {}).items()},
                 {str(k): str(v) for k, v in raw.get("http_headers", {}).items()},
                 {str(k): str(v) for k, v in raw.get("tags", {}).items()},
+                str(raw.get("acl", "default")),
             ),
         )
 

@@ -344,6 +344,18 @@ def public_access_block(block: bool) -> Response:
     )
 
 
+def object_acl(owner: str, acl: str) -> Response:
+    """The GetObjectAcl result: the bucket owner and the object's own ACL."""
+    return xml_response(
+        "<AccessControlPolicy><Owner>"
+        + _text("ID", owner)
+        + _text("DisplayName", owner)
+        + "</Owner><AccessControlList>"
+        + _text("Grant", acl)
+        + "</AccessControlList></AccessControlPolicy>"
+    )
+
+
 def delete_result(deleted: list[str], *, url: bool) -> Response:
     """The DeleteMultipleObjects result (``deleted`` is empty in quiet mode)."""
     parts = ["<DeleteResult>"]
