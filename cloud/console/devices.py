@@ -8,7 +8,7 @@ errors here, at one boundary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from cloud.console.errors import (
@@ -52,10 +52,13 @@ class NewSecret:
     Attributes:
         device: the device it belongs to.
         secret: unpadded base64url; kept out of the repr.
+        camera_config: the ready ``camera.toml`` holding the secret (empty until the console
+            service fills it in); kept out of the repr.
     """
 
     device: DeviceInfo
     secret: str
+    camera_config: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
         return f"NewSecret(device={self.device!r}, secret=<hidden>)"

@@ -18,7 +18,8 @@ Every console error derives from :class:`ConsoleError`, itself a
         │                             cloud.console.hls)
         ├── ContentKeyError           a stored content key does not open, or a key id was sent
         │                             with a different key (cloud.console.content_keys)
-        └── ProvisioningError         the device registry refused or failed an operation
+        └── ProvisioningError         the device registry (or the cameras' broker accounts)
+                                      refused or failed an operation
 
 Messages never contain secrets: no device secret, access key secret, password, session key or
 content key.
@@ -145,7 +146,7 @@ class StorageError(ConsoleError):
 
 
 class ProvisioningError(ConsoleError):
-    """The device registry refused or failed an operation.
+    """The device registry, or the cameras' broker accounts, refused or failed an operation.
 
     Attributes:
         device_id: the device involved.

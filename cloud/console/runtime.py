@@ -14,6 +14,8 @@ connections as soon as :meth:`Console.start` returns (port 0 picks a free port).
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import socket
 import threading
@@ -27,11 +29,13 @@ from cloud.console.content_keys import KeySealer
 from cloud.console.devices import DeviceAdmin
 from cloud.console.errors import ConsoleError
 from cloud.console.ledger import Ledger
+from cloud.console.ledger.leases import Lease
 from cloud.console.mqtt import MqttIngest
 from cloud.console.reconcile import ReconcileLoop
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.web.app import ConsoleParts, create_app
+from cloud.registry.broker_accounts import CameraAccounts
 
 __all__ = ["Console"]
 
@@ -73,10 +77,11 @@ class Console:
         settings: console settings.
         devices: the registry seam; by default opened from ``settings.registry``.
         store: the bucket; by default OSS with the console's credentials.
-        ledger: the ledger; by default SQLite at ``settings.ledger.path``.
+        ledger: the ledger; by default opened from ``settings.ledger``.
         clock: wall clock in seconds.
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key.
+        accounts: the cameras' broker accounts; by default from ``settings.provisioning``.
 
     Raises:
         ConsoleConfigError: a part cannot be made from the settings.
@@ -91,10 +96,17 @@ class Console:
         ledger: Ledger | None = None,
         clock: Callable[[], float] = time.time,
         sealer: KeySealer | None = None,
+        accounts: CameraAccounts | None = None,
     ) -> None:
         self.settings = settings
         self.app = create_app(
-            settings, devices=devices, store=store, ledger=ledger, clock=clock, sealer=sealer
+            settings,
+            devices=devices,
+            store=store,
+            ledger=ledger,
+            clock=clock,
+            sealer=sealer,
+            accounts=accounts,
         )
         self.parts: ConsoleParts = self.app.state.parts
         self._mqtt = (
@@ -105,6 +117,13 @@ class Console:
                 self.parts.reconciler,
                 interval_s=settings.reconcile.interval_s,
                 before_pass=self.parts.service.sync_cameras,
+                lease=Lease(
+                    self.parts.ledger,
+                    "reconcile",
+                    holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+                    ttl_s=settings.reconcile.lease_s,
+                    clock=clock,
+                ),
             )
             if settings.reconcile.enabled
             else None

@@ -7,6 +7,7 @@ Handlers validate input and render output; everything they do goes through
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 from collections.abc import Callable
@@ -17,7 +18,12 @@ from cloud.console.audit import audit
 from cloud.console.clips import ClipPlan, Clips
 from cloud.console.content_keys import ContentKeys
 from cloud.console.devices import DeviceAdmin, DeviceInfo, NewSecret
-from cloud.console.errors import DeviceNotFoundError, RecordingNotFoundError, StorageError
+from cloud.console.errors import (
+    DeviceNotFoundError,
+    ProvisioningError,
+    RecordingNotFoundError,
+    StorageError,
+)
 from cloud.console.hls import (
     MAX_PLAYLIST_BYTES,
     SEGMENT_CONTENT_TYPE,
@@ -32,6 +38,10 @@ from cloud.console.retention import Retention, RetentionDrift, RetentionPlan
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore
 from cloud.console.timeline import Timeline, build_timeline, day_bounds
+from cloud.errors import BrokerAccountError
+from cloud.registry import CameraConfig
+from cloud.registry.broker_accounts import CameraAccounts, issue_password
+from schemas.ids import DeviceId
 
 __all__ = ["Clip", "ConsoleService", "SignedLink"]
 
@@ -94,6 +104,8 @@ class ConsoleService:
         live: recordings in progress.
         clips: clip export.
         clock: wall clock in seconds.
+        on_action: told the name of every operator action (metrics).
+        accounts: the cameras' broker accounts, when the broker has one per camera.
     """
 
     def __init__(
@@ -109,8 +121,10 @@ class ConsoleService:
         clips: Clips,
         clock: Callable[[], float],
         on_action: Callable[[str], None] | None = None,
+        accounts: CameraAccounts | None = None,
     ) -> None:
         self.settings = settings
+        self._accounts = accounts
         self.live = live
         self.clips = clips
         self._on_action = on_action
@@ -313,9 +327,30 @@ class ConsoleService:
             PlaylistError: the stored playlist is not one the console serves.
         """
         recording = self.recording(recording_id)
-        key = recording.facts.object_key
-        if not is_hls_key(key):
+        if not is_hls_key(recording.facts.object_key):
             raise RecordingNotFoundError(recording_id)
+        return self._rewritten(recording.facts.object_key, recording.facts.device_id)
+
+    def live_playlist(self, live_id: str) -> str:
+        """A recording in progress as an HLS playlist the player reloads while it grows.
+
+        For fragmented MP4, a playlist over byte ranges of the object
+        (:meth:`LiveRecordings.playlist`); for a camera's HLS session, the camera's own live
+        playlist as stored now, rewritten like a finished one (no ``EXT-X-ENDLIST`` until
+        the camera writes it).
+
+        Raises:
+            RecordingNotFoundError: unknown id.
+            StorageError: OSS could not be read.
+            PlaylistError: the stored playlist is not one the console serves.
+        """
+        live = self.live.get(live_id)
+        if is_hls_key(live.facts.object_key):
+            self.live.refresh(live)
+            return self._rewritten(live.facts.object_key, live.facts.device_id)
+        return self.live.playlist(live_id)
+
+    def _rewritten(self, key: str, device_id: str) -> str:
         data = self._store.get(key, MAX_PLAYLIST_BYTES)
         if data is None:
             raise StorageError("get", object_key=key, code="NoSuchKey", status=404)
@@ -324,7 +359,6 @@ class ConsoleService:
         except UnicodeDecodeError:
             raise PlaylistError(key, "not UTF-8") from None
         ttl = self.settings.oss.presign_ttl_s
-        device_id = recording.facts.device_id
         return rewrite_playlist(
             text,
             playlist_key=key,
@@ -388,21 +422,56 @@ class ConsoleService:
     def provision(
         self, device_id: str, *, actor: str, access: frozenset[str] | None = None
     ) -> NewSecret:
-        """Provision a device; the secret in the result is shown once and never again."""
+        """Provision a device; the secret and the ``camera.toml`` holding it in the result are
+        shown once and never again."""
         made = self._devices.provision(device_id, access)
         self._ledger.sync_registry([(made.device.device_id, made.device.status)])
         self._audit(actor, "device.provision", device_id=made.device.device_id)
-        return made
+        return self._with_camera_config(made)
 
     def revoke(self, device_id: str, *, actor: str) -> DeviceInfo:
         """Revoke a device."""
         info = self._devices.revoke(device_id)
         self._ledger.sync_registry([(info.device_id, info.status)])
         self._audit(actor, "device.revoke", device_id=info.device_id)
+        if self._accounts is not None:
+            try:
+                self._accounts.disable(DeviceId(info.device_id))
+            except BrokerAccountError as exc:
+                raise ProvisioningError(
+                    info.device_id,
+                    f"revoked in the registry, but its broker account could not be disabled: "
+                    f"{exc.message}",
+                ) from None
         return info
 
     def rotate(self, device_id: str, *, actor: str) -> NewSecret:
         """Give a device a new secret, shown once."""
         made = self._devices.rotate(device_id)
         self._audit(actor, "device.rotate", device_id=made.device.device_id)
-        return made
+        return self._with_camera_config(made)
+
+    def _with_camera_config(self, made: NewSecret) -> NewSecret:
+        # The same camera.toml `ossmedia devices add` prints, from the console's settings,
+        # with the camera's own broker account when the broker has one per camera.
+        device_id = made.device.device_id
+        mqtt_password = None
+        if self._accounts is not None:
+            try:
+                mqtt_password = issue_password(self._accounts, DeviceId(device_id))
+            except BrokerAccountError as exc:
+                raise ProvisioningError(
+                    device_id,
+                    f"{exc.message}; the registry has the device, rotate its secret once the "
+                    "broker is reachable",
+                ) from None
+        provisioning = self.settings.provisioning
+        config = CameraConfig(
+            device_id=made.device.device_id,
+            secret=made.secret,
+            broker_url=provisioning.broker_url or self.settings.mqtt.url,
+            topic_prefix=self.settings.mqtt.topic_prefix,
+            ca_file=provisioning.ca_file,
+            mqtt_password=mqtt_password,
+        )
+        return dataclasses.replace(made, camera_config=config.render())

@@ -26,6 +26,7 @@ from pydantic import (
 
 from cloud.console.errors import ConsoleConfigError
 from cloud.console.passwords import is_valid_hash
+from cloud.registry.broker_accounts import BrokerAdminSettings
 from cloud.settings import RegistrySettings
 from schemas.broker import BrokerConnection, DeprecatedSettingWarning
 
@@ -38,6 +39,7 @@ __all__ = [
     "MqttSettings",
     "OperatorAccount",
     "OssSettings",
+    "ProvisioningSettings",
     "ReconcileSettings",
     "SessionSettings",
     "load_settings",
@@ -145,6 +147,9 @@ class MqttSettings(BrokerConnection):
     Attributes:
         topic_prefix: protocol topic prefix ``P`` (see docs/protocol.md).
         enabled: when false the console does not subscribe (ledger read-only).
+        shared_group: several replicas on one PostgreSQL ledger set the same group (and
+            each its own ``client_id``): the broker then hands each camera message to one
+            of them. Unset, every console receives every message.
     """
 
     RENAMED: ClassVar[dict[str, str]] = {"tls_ca_file": "ca_file"}
@@ -153,6 +158,14 @@ class MqttSettings(BrokerConnection):
     reconnect_initial_s: float = Field(default=1.0, gt=0)
     topic_prefix: str = "ossmedia"
     enabled: bool = True
+    shared_group: str | None = None
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError("shared_group is 1-64 of A-Z a-z 0-9 _ -")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -173,6 +186,49 @@ class MqttSettings(BrokerConnection):
         scheme = "mqtts" if data.get("tls_ca_file") or data.get("ca_file") else "mqtt"
         data["url"] = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
         return data
+
+
+class ProvisioningSettings(_Frozen):
+    """What goes into the ``camera.toml`` the console hands over when it provisions a camera.
+
+    Attributes:
+        broker_url: the broker URL as cameras reach it; ``[mqtt] url`` when unset (often
+            wrong: the console may reach the broker on an internal address).
+        ca_file: the CA bundle path on the camera, for ``mqtts://`` with a private CA.
+        provisioner_url: with per-device broker accounts (Mosquitto's dynamic-security
+            plugin, ``deploy/mosquitto``), the listener where the console creates, re-keys
+            and disables them, as ``ossmedia devices --provisioner-url`` does; the camera's
+            account password then goes into its ``camera.toml``.
+        provisioner_user: the plugin's admin account.
+        provisioner_password: its password (or ``provisioner_password_file``).
+        provisioner_ca_file: CA bundle to verify that listener with ``mqtts://``.
+    """
+
+    broker_url: str | None = None
+    ca_file: Path | None = None
+    provisioner_url: str | None = None
+    provisioner_user: str = "svc.provisioner"
+    provisioner_password: SecretStr | None = None
+    provisioner_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _provisioner(self) -> ProvisioningSettings:
+        if self.provisioner_url is not None:
+            self.broker_admin()
+        return self
+
+    def broker_admin(self) -> BrokerAdminSettings | None:
+        """The dynamic-security admin connection, or None without per-device accounts."""
+        if self.provisioner_url is None:
+            return None
+        if self.provisioner_password is None:
+            raise ValueError("provisioner_url needs provisioner_password (or its _file)")
+        return BrokerAdminSettings(
+            url=self.provisioner_url,
+            username=self.provisioner_user,
+            password=self.provisioner_password,
+            ca_file=self.provisioner_ca_file,
+        )
 
 
 class OssSettings(_Frozen):
@@ -222,9 +278,40 @@ class LedgerSettings(_Frozen):
 
     Attributes:
         path: SQLite database file; ``:memory:`` keeps it in memory (tests, demos).
+        url: a database URL instead of ``path``: ``postgresql://user@host:5432/ossmedia``
+            for several console replicas on one database (the password comes from the
+            ``PGPASSWORD`` environment variable or ``~/.pgpass``), or ``sqlite:///abs.db``.
+        migrate_at_start: bring the schema up to date when the console starts. By default
+            yes on SQLite and no on PostgreSQL, where ``ossmedia console migrate`` runs once,
+            with a role allowed to change the schema, before the replicas start.
+        pool_size: PostgreSQL connections each replica keeps open.
+        pool_max_overflow: extra connections a replica may open under load.
+        pool_timeout_s: how long a request waits for a free connection.
     """
 
     path: str = "console.sqlite3"
+    url: str | None = None
+    migrate_at_start: bool | None = None
+    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    pool_max_overflow: Annotated[int, Field(ge=0, le=100)] = 10
+    pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {
+            "sqlite",
+            "postgresql",
+            "postgres",
+            "postgresql+psycopg",
+        }:
+            raise ValueError("ledger url is postgresql://user@host:port/db or sqlite:///path.db")
+        return value
+
+    @property
+    def location(self) -> str:
+        """The URL when set, else the SQLite path."""
+        return self.url if self.url is not None else self.path
 
 
 class ReconcileSettings(_Frozen):
@@ -235,12 +322,22 @@ class ReconcileSettings(_Frozen):
         recheck_after_s: verified recordings are checked again after this long.
         batch: recordings checked per pass.
         enabled: when false only explicit checks run.
+        lease_s: replicas on one ledger take turns: the one holding the reconcile lease runs
+            the passes and renews it before each; when it dies another takes over this long
+            after its last renewal. Keep it above ``interval_s``.
     """
 
     interval_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
     recheck_after_s: Annotated[int, Field(ge=1)] = 3600
     batch: Annotated[int, Field(ge=1, le=10000)] = 200
     enabled: bool = True
+    lease_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
+
+    @model_validator(mode="after")
+    def _lease_outlasts_interval(self) -> ReconcileSettings:
+        if self.lease_s <= self.interval_s:
+            raise ValueError("reconcile.lease_s must be longer than reconcile.interval_s")
+        return self
 
 
 class ConsoleSettings(_Frozen):
@@ -256,6 +353,7 @@ class ConsoleSettings(_Frozen):
         reconcile: object verification.
         registry: the device registry (the same one the responder and ``ossmedia devices``
             use); its master key comes from ``OSSMEDIA_MASTER_KEY`` or ``master_key_file``.
+        provisioning: what the ``camera.toml`` of a newly provisioned camera says.
     """
 
     http: HttpSettings = HttpSettings()
@@ -266,6 +364,7 @@ class ConsoleSettings(_Frozen):
     ledger: LedgerSettings = LedgerSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     registry: RegistrySettings = RegistrySettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()
 
 
 def parse_settings(data: dict[str, Any], *, path: str | None = None) -> ConsoleSettings:
@@ -308,7 +407,8 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     """Read and validate a ``console.toml`` file.
 
     Secrets may also come from files: ``oss.access_key_secret_file``,
-    ``mqtt.password_file``, ``session.secret_file`` and ``registry.master_key_file``; the
+    ``mqtt.password_file``, ``session.secret_file``,
+    ``provisioning.provisioner_password_file`` and ``registry.master_key_file``; the
     registry master key may come from the ``OSSMEDIA_MASTER_KEY`` environment variable. A
     secret given twice (inline and by a file, or by the environment and a file) is refused
     rather than one silently winning.
@@ -335,6 +435,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
         ("oss", "access_key_secret", "access_key_secret_file"),
         ("mqtt", "password", "password_file"),
         ("session", "secret", "secret_file"),
+        ("provisioning", "provisioner_password", "provisioner_password_file"),
     ):
         table = data.get(section)
         if isinstance(table, dict) and file_key in table:
@@ -407,6 +508,9 @@ presign_ttl_s = 300
 
 [ledger]
 path = "console.sqlite3"
+# Several replicas share one ledger on PostgreSQL instead (then run 'ossmedia console
+# migrate' once, and give each replica its own [mqtt] client_id and one shared_group):
+# url = "postgresql://ossmedia_console@db.example.com:5432/ossmedia"
 
 [reconcile]
 interval_s = 30
@@ -418,4 +522,15 @@ batch = 200
 [registry]
 url = "sqlite:///var/lib/ossmedia/registry.db"
 # master_key_file = "/etc/ossmedia/master.key"
+
+# The camera.toml shown when a device is provisioned or its secret rotated.
+[provisioning]
+# broker_url = "mqtts://broker.example.com:8883"  # as cameras reach it; default [mqtt] url
+# ca_file = "/etc/ossmedia/ca.pem"                # on the camera, for a private CA
+# With per-device broker accounts (deploy/mosquitto), the console creates the camera's
+# account and puts its password in camera.toml; revoking a device disables the account.
+# provisioner_url = "mqtts://127.0.0.1:8884"
+# provisioner_user = "svc.provisioner"
+# provisioner_password_file = "/etc/ossmedia/provisioner-password"
+# provisioner_ca_file = "/etc/ossmedia/ca.pem"
 """

@@ -32,6 +32,7 @@ account allowed to use it; the broker applies them at once and saves its JSON fi
 from __future__ import annotations
 
 import json
+import secrets
 import ssl
 import threading
 import uuid
@@ -113,6 +114,22 @@ class CameraAccounts(Protocol):
 
     def disable(self, device_id: DeviceId) -> None:
         """Refuse the camera's next connections and close the open one."""
+
+
+MQTT_PASSWORD_BYTES = 24
+
+
+def issue_password(accounts: CameraAccounts, device_id: DeviceId) -> str:
+    """Give a camera's broker account a fresh random password (creating the account when
+    it has none) and return it, for its ``camera.toml``. ``ossmedia devices`` and the
+    console both provision through this.
+
+    Raises:
+        BrokerAccountError: the broker refused or did not answer.
+    """
+    password = secrets.token_urlsafe(MQTT_PASSWORD_BYTES)
+    accounts.ensure(device_id, password)
+    return password
 
 
 def camera_role(topics: Topics, device_id: DeviceId) -> Command:

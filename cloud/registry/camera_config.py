@@ -1,4 +1,5 @@
-"""The camera configuration file printed by ``ossmedia devices add`` and ``rotate``.
+"""The camera configuration file printed by ``ossmedia devices add`` and ``rotate``, and
+handed over by the console when it provisions a camera or rotates its secret.
 
 It is the ``camera.toml`` that ``ossmedia camera --config camera.toml`` reads (see
 ``device/settings.py``): the device id, its secret, the topic prefix and the broker.

@@ -1,11 +1,12 @@
-"""Concurrent ``oss2`` append load for a fixed time, with latencies and per-object counts.
+"""Concurrent ``oss2`` append (or multipart) load for a fixed time, with latencies and counts.
 
 Each client is a thread with its own ``oss2.Session`` (its own connection pool) and
 ``oss2.Bucket``, appending fixed-size chunks to its own object at the position the previous
 reply announced, and passing ``init_crc`` so oss2 computes the client-side CRC-64 on every run
 (it compares it only when the server returns one). All clients start together after one
 warm-up append each (connection set-up is not measured) and stop at the same deadline, each
-after at least one measured append.
+after at least one measured append. With ``parts_per_upload`` set, every "append" is one
+UploadPart of a multipart upload instead (:mod:`simulator.bench.multipart_writer`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import oss2
+
+from simulator.bench.multipart_writer import MultipartWriter
+from simulator.oss.crc import crc64
 
 Clock = Callable[[], float]
 
@@ -36,6 +40,8 @@ class LoadSettings:
         chunk_bytes: size of every append.
         duration_s: how long the measured part lasts.
         key_prefix: objects are ``<key_prefix><client index>``.
+        parts_per_upload: 0 for appends; otherwise each write is an UploadPart of
+            ``chunk_bytes`` and an upload is completed (then deleted) every that many parts.
     """
 
     endpoint: str
@@ -46,6 +52,7 @@ class LoadSettings:
     chunk_bytes: int
     duration_s: float
     key_prefix: str
+    parts_per_upload: int = 0
 
 
 @dataclass
@@ -144,6 +151,7 @@ def run_load(
         Counts and latencies; a client that hit an error stops and records it in its tally.
     """
     chunk = os.urandom(settings.chunk_bytes)
+    chunk_crc = crc64(chunk)
     tallies = [ClientTally(f"{settings.key_prefix}{i}") for i in range(settings.clients)]
     start_at: list[float] = []
     # The barrier's action stamps the common start once every client has warmed up.
@@ -153,9 +161,20 @@ def run_load(
     def client(index: int) -> None:
         tally = tallies[index]
         crc = 0
+        writer: MultipartWriter | None = None
         try:
             bucket = _make_bucket(settings)
-            crc = _append(bucket, tally, chunk, crc)  # warm-up: connect, first request
+            if settings.parts_per_upload:
+                writer = MultipartWriter(bucket, tally.key, settings.parts_per_upload, chunk_crc)
+
+            def step(crc: int) -> int:
+                if writer is None:
+                    return _append(bucket, tally, chunk, crc)
+                writer.write(chunk)
+                tally.appends += 1
+                return 0
+
+            crc = step(crc)  # warm-up: connect, first request
         except oss2.exceptions.OssError as exc:
             tally.error = f"{type(exc).__name__} {exc.status} {exc.code}"
         finally:
@@ -167,7 +186,7 @@ def run_load(
         try:
             # At least one measured append each, however slow the machine is.
             while True:
-                crc = _append(bucket, tally, chunk, crc)
+                crc = step(crc)
                 after = clock()
                 tally.latencies_s.append(after - now)
                 now = after

@@ -8,7 +8,9 @@ signature check, policy evaluation, the append itself and its CRC-64.
 Its reply to ``POST /<bucket>/<key>?append&position=N`` carries what ``oss2``'s
 ``append_object`` reads: a request id, an ETag and ``x-oss-next-append-position`` (``N`` plus
 the body length). It sends no ``x-oss-hash-crc64ecma``, so oss2 skips the CRC comparison (it
-still computes the client-side CRC when given ``init_crc``, as in the emulator run).
+still computes the client-side CRC when given ``init_crc``, as in the emulator run). For the
+multipart workload it answers InitiateMultipartUpload with a fixed upload id and every other
+request (UploadPart, CompleteMultipartUpload, DeleteObject) with the same bare 200 and ETag.
 
 Run as a separate process (what :func:`spawned_bare_server` does)::
 
@@ -38,6 +40,10 @@ from simulator.lifetime import child_process_group
 
 _SPAWN_TIMEOUT_S = 30.0
 _request_ids = itertools.count(1)
+_INITIATED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult>'
+    b"<UploadId>0000000000000000000000000000BA5E</UploadId></InitiateMultipartUploadResult>"
+)
 
 
 async def bare_app(scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
@@ -52,8 +58,24 @@ async def bare_app(scope: Scope, receive: ASGIReceive, send: ASGISend) -> None:
             return
         received += len(message.get("body", b""))
         more = bool(message.get("more_body", False))
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    position = int(query.get("position", ["0"])[0])
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    if "uploads" in query:
+        # InitiateMultipartUpload: oss2 reads the upload id from the body.
+        body = _INITIATED
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/xml"),
+                    (b"x-oss-request-id", f"{next(_request_ids):024X}".encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return
+    position = int(query.get("position", ["0"])[0] or 0)
     headers = [
         (b"content-length", b"0"),
         (b"x-oss-request-id", f"{next(_request_ids):024X}".encode()),

@@ -9,10 +9,11 @@ Module map:
 
 - request path: ``urls`` (addressing), ``requests`` (parsing, body limits), ``auth`` (signature
   checks) and ``signing`` (the strings signed), ``operations`` (every operation, declared once),
-  ``handlers`` → ``bucket_handlers`` / ``object_handlers`` (on ``handler_base``), ``responses``
-  (headers, XML), ``payloads`` (XML bodies), ``ranges``, ``preconditions``;
-- state: ``models`` (rules and locking), ``listing``, ``records``, ``crc``, ``cors`` (bucket
-  CORS rules, preflights and the headers they add);
+  ``handlers`` → ``bucket_handlers`` / ``object_handlers`` / ``multipart_handlers`` (on
+  ``handler_base``), ``responses`` and ``multipart_xml`` (headers, XML), ``payloads`` (XML bodies), ``ranges``, ``preconditions``;
+- state: ``models`` (rules) on ``object_kinds`` (multipart objects, symlinks, tags) on
+  ``object_index`` (indexes and locking), ``uploads`` (multipart uploads), ``listing``,
+  ``records``, ``crc``, ``cors`` (bucket CORS rules, preflights and the headers they add);
 - storage: ``storage`` (the seam and the memory store), ``buffers``, ``durable``;
 - ``errors`` (wire errors), ``stats`` (counters), ``settings``, ``app`` (the ASGI callable).
 

@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 
 from simulator.oss import cors
-from simulator.oss.auth import Authenticator, Caller, IdentityService
+from simulator.oss.auth import Authenticator, IdentityService
 from simulator.oss.errors import AccessDenied, InternalError, OssError
+from simulator.oss.handler_base import ANONYMOUS, ANONYMOUS_READS
 from simulator.oss.handlers import DENIED, Call, Handlers
 from simulator.oss.models import OssModel
 from simulator.oss.operations import select
@@ -35,16 +36,6 @@ from simulator.oss.urls import Router, Target, level_of
 logger = logging.getLogger(__name__)
 
 _NO_BODY_STATUSES = frozenset({204, 304})
-
-
-class _Nobody:
-    """The principal of a request that needs no signature (a CORS preflight)."""
-
-    account_id = ""
-
-
-# Handed to the handlers of operations declared with no RAM action; they never authorise.
-ANONYMOUS = Caller(_Nobody(), "", "anonymous")
 
 
 class OssApp:
@@ -111,7 +102,10 @@ class OssApp:
             op = operation.name
             caller = self._auth.authenticate(req, target) if operation.action else ANONYMOUS
             if caller is None:
-                raise AccessDenied(DENIED)
+                # Unsigned: only reads of public objects, which the handler decides.
+                if op not in ANONYMOUS_READS:
+                    raise AccessDenied(DENIED)
+                caller = ANONYMOUS
             call = Call(op, operation.action, req, target, caller, self._clock())
             response = await self._handlers.handle(call)
             if operation.action:

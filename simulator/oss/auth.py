@@ -1,4 +1,4 @@
-"""Request authentication: OSS V1 and V4 signatures, in headers and in presigned URLs.
+"""Request authentication: OSS V1, V2 and V4 signatures, in headers and in presigned URLs.
 
 The server recomputes what the client signed from the request it received and compares in
 constant time. Secrets come from the identity service (``resolve``) and never leave this
@@ -6,8 +6,9 @@ module: errors carry the StringToSign (so a client can compare) but never a secr
 
 Time rules: a header-signed request whose ``Date`` (V1; ``x-oss-date`` wins when present, the
 way oss2 signs) or ``x-oss-date`` (V4) is more than ``max_clock_skew_s`` from the server clock
-fails with RequestTimeTooSkewed; a presigned URL fails with AccessDenied "Request has
-expired." once ``Expires`` (V1, absolute) or ``x-oss-date + x-oss-expires`` (V4) has passed.
+fails with RequestTimeTooSkewed (V2 header signatures use ``Date`` alike); a presigned URL
+fails with AccessDenied "Request has expired." once ``Expires`` (V1) or ``x-oss-expires``
+(V2; both absolute) or ``x-oss-date + x-oss-expires`` (V4) has passed.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ from simulator.oss.errors import (
 from simulator.oss.requests import OssRequest
 from simulator.oss.settings import OssSettings
 from simulator.oss.signing import (
+    V2_SCHEME,
     V4_ALGORITHM,
+    parse_v2_authorization,
     parse_v4_authorization,
     split_additional,
     v1_string_to_sign,
+    v2_string_to_sign,
     v4_canonical_request,
 )
 from simulator.oss.urls import Target
@@ -97,7 +101,7 @@ class Caller:
     Attributes:
         principal: as resolved by the identity service.
         access_key_id: the key the request was signed with (not secret).
-        scheme: ``v1``, ``v4``, ``v1-url`` or ``v4-url``.
+        scheme: ``v1``, ``v2``, ``v4``, ``v1-url``, ``v2-url`` or ``v4-url``.
     """
 
     principal: PrincipalLike
@@ -141,18 +145,23 @@ class Authenticator:
         """
         authorization = req.headers.get("authorization")
         query = req.query
-        presign_v4 = "x-oss-signature-version" in query
+        presign_v2 = query.get("x-oss-signature-version") == V2_SCHEME
+        presign_v4 = "x-oss-signature-version" in query and not presign_v2
         presign_v1 = "OSSAccessKeyId" in query or "Signature" in query
         if authorization is not None:
-            if presign_v1 or presign_v4:
+            if presign_v1 or presign_v2 or presign_v4:
                 raise AccessDenied("Only one authentication method may be used per request.")
             if authorization.startswith("OSS "):
                 return self._v1_header(req, target, authorization)
+            if authorization.startswith(V2_SCHEME + " "):
+                return self._v2_header(req, target, authorization)
             if authorization.startswith(V4_ALGORITHM):
                 return self._v4_header(req, target, authorization)
             raise InvalidArgument(
                 "Authorization header is invalid.", name="Authorization", value=""
             )
+        if presign_v2:
+            return self._v2_url(req, target)
         if presign_v4:
             return self._v4_url(req, target)
         if presign_v1 or "Expires" in query:
@@ -206,6 +215,59 @@ class Authenticator:
                 string_to_sign, access_key_id=access_key_id, signature_provided=provided
             )
 
+    # ---- V2 -------------------------------------------------------------------------------
+
+    def _v2_header(self, req: OssRequest, target: Target, authorization: str) -> Caller:
+        fields = parse_v2_authorization(authorization)
+        access_key_id = fields.get("AccessKeyId")
+        provided = fields.get("Signature")
+        if not access_key_id or not provided:
+            raise InvalidArgument(
+                "Authorization header is invalid.", name="Authorization", value=""
+            )
+        date_line = req.headers.get("date", "")
+        self._check_skew(self._parse_date(date_line), date_line)
+        secret, principal = self._resolve(access_key_id, req.headers.get("x-oss-security-token"))
+        additional = _v2_additional(fields.get("AdditionalHeaders", ""))
+        string_to_sign = v2_string_to_sign(req, target, date_line, additional, exclude_param=None)
+        self._v2_verify(secret, string_to_sign, access_key_id, provided)
+        return Caller(principal, access_key_id, "v2")
+
+    def _v2_url(self, req: OssRequest, target: Target) -> Caller:
+        query = req.query
+        access_key_id = query.get("x-oss-access-key-id")
+        expires = query.get("x-oss-expires")
+        provided = query.get("x-oss-signature")
+        if not access_key_id or expires is None or provided is None:
+            raise AccessDenied(
+                "Query string authentication requires the x-oss-access-key-id, x-oss-expires "
+                "and x-oss-signature parameters"
+            )
+        if not expires.isdigit():
+            raise AccessDenied("Invalid date (should be seconds since epoch)", Expires=expires)
+        now = self._clock()
+        if now > int(expires):
+            raise AccessDenied(
+                "Request has expired.", Expires=_iso8601(int(expires)), ServerTime=_iso8601(now)
+            )
+        secret, principal = self._resolve(access_key_id, query.get("security-token"))
+        additional = _v2_additional(query.get("x-oss-additional-headers", ""))
+        string_to_sign = v2_string_to_sign(
+            req, target, expires, additional, exclude_param="x-oss-signature"
+        )
+        self._v2_verify(secret, string_to_sign, access_key_id, provided)
+        return Caller(principal, access_key_id, "v2-url")
+
+    @staticmethod
+    def _v2_verify(secret: str, string_to_sign: bytes, access_key_id: str, provided: str) -> None:
+        expected = b64encode(
+            hmac.new(secret.encode("utf-8"), string_to_sign, hashlib.sha256).digest()
+        )
+        if not hmac.compare_digest(expected, provided.encode("latin-1", "replace")):
+            raise SignatureDoesNotMatch(
+                string_to_sign, access_key_id=access_key_id, signature_provided=provided
+            )
+
     # ---- V4 -------------------------------------------------------------------------------
 
     def _v4_header(self, req: OssRequest, target: Target, authorization: str) -> Caller:
@@ -226,6 +288,7 @@ class Authenticator:
                 "x-oss-content-sha256 must be UNSIGNED-PAYLOAD.",
                 name="x-oss-content-sha256",
                 value=payload_hash,
+                ec="0002-00000214",
             )
         access_key_id, scope = self._check_credential(credential, x_oss_date)
         secret, principal = self._resolve(access_key_id, req.headers.get("x-oss-security-token"))
@@ -387,6 +450,12 @@ class Authenticator:
         if _ISO_BASIC_RE.match(value) is None:
             raise AccessDenied("OSS V4 authentication requires a valid x-oss-date.")
         return self._parse_date(value)
+
+
+def _v2_additional(value: str) -> list[str]:
+    # The extra signed header names; x-oss-* headers are signed anyway.
+    names = {name.strip().lower() for name in value.split(";") if name.strip()}
+    return sorted(n for n in names if not n.startswith("x-oss-"))
 
 
 def _iso8601(timestamp: float) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from simulator.oss import cors
+from simulator.oss import cors, multipart_xml
 from simulator.oss import responses as render
 from simulator.oss.errors import AccessDenied, InvalidArgument, InvalidDigest
 from simulator.oss.handler_base import DENIED, Call, HandlerBase, bucket_name, check_md5
@@ -208,14 +208,39 @@ class BucketHandlers(HandlerBase):
             await self._run(self._model.delete_object, bucket.name, key)
         return render.delete_result([] if quiet else keys, url=url)
 
-
-def _max_keys(value: str | None) -> int:
-    if value is None or value == "":
-        return 100
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise InvalidArgument(
-            "max-keys must be an integer from 1 to 1000.", name="max-keys", value=value
+    async def list_multipart_uploads(self, call: Call) -> Response:
+        """GET /<bucket>?uploads — uploads in progress, by key and upload id markers."""
+        bucket = self._bucket_op(call)
+        q = call.req.query
+        url = _encoding_is_url(q)
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+        key_marker, upload_id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")
+        max_uploads = _max_keys(q.get("max-uploads"), name="max-uploads", default=1000)
+        page = self._model.uploads.list_uploads(
+            bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
         )
+        return multipart_xml.list_uploads_result(
+            bucket.name,
+            page,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
+            url=url,
+        )
+
+
+def _max_keys(value: str | None, *, name: str = "max-keys", default: int = 100) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise InvalidArgument(f"{name} must be an integer from 1 to 1000.", name=name, value=value)
     return int(value)
 
 

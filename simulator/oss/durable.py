@@ -5,6 +5,9 @@ Layout under the root::
     buckets/<bucket>/bucket.json                     bucket record (owner, lifecycle ...)
     buckets/<bucket>/objects/<h2>/<h>.json           object record (size, CRC, ETag ...)
     buckets/<bucket>/objects/<h2>/<h>.<gen>.data     object bytes
+    uploads/<bucket>/<upload-id>/upload.json         multipart upload in progress
+    uploads/<bucket>/<upload-id>/<n>.json            its part n (size, ETag, CRC ...)
+    uploads/<bucket>/<upload-id>/<n>.<gen>.data      the part's bytes
 
 where ``<h>`` is the SHA-256 of the key and ``<gen>`` the record's generation. Records are
 replaced atomically (write to a temporary file, rename). A put writes a new data file before
@@ -23,10 +26,10 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from simulator.oss.records import BucketRecord, ObjectRecord
+from simulator.oss.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class DurableStore:
         self._fsync = fsync
         self.blocking = fsync
         (self._root / "buckets").mkdir(parents=True, exist_ok=True)
+        (self._root / "uploads").mkdir(exist_ok=True)
 
     # ---- paths --------------------------------------------------------------------------
 
@@ -216,12 +220,117 @@ class DurableStore:
         self._sync_dir(base.parent)
         self._data_path(base, record.generation).unlink(missing_ok=True)
 
+    def update_record(self, bucket: str, record: ObjectRecord) -> None:
+        """Replace the object's record; its data file stays."""
+        base = self._object_base(bucket, record.key)
+        self._write_json(base.with_name(base.name + ".json"), record.to_json())
+
     def open_object(self, bucket: str, record: ObjectRecord) -> FileReader:
         """Open the object's data file (stays valid if the object is replaced meanwhile)."""
         return FileReader(self._data_path(self._object_base(bucket, record.key), record.generation))
 
     def close(self) -> None:
         """Nothing is kept open between calls."""
+
+    # ---- multipart uploads --------------------------------------------------------------
+
+    def _upload_dir(self, bucket: str, upload_id: str) -> Path:
+        return self._root / "uploads" / bucket / upload_id
+
+    def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
+        """Every upload in progress with its parts (unreadable ones skipped, logged)."""
+        result: list[tuple[str, UploadRecord, list[PartRecord]]] = []
+        for bucket_dir in sorted((self._root / "uploads").iterdir()):
+            for upload_dir in sorted(bucket_dir.iterdir()):
+                try:
+                    upload = UploadRecord.from_json(
+                        json.loads((upload_dir / "upload.json").read_text("utf-8"))
+                    )
+                except (OSError, ValueError, KeyError, TypeError):
+                    logger.warning("skipping unreadable upload %s", upload_dir.name)
+                    continue
+                parts: list[PartRecord] = []
+                for path in upload_dir.glob("*.json"):
+                    if path.name == "upload.json":
+                        continue
+                    try:
+                        part = PartRecord.from_json(json.loads(path.read_text("utf-8")))
+                    except (OSError, ValueError, KeyError, TypeError):
+                        logger.warning("dropping unreadable part record %s", path.name)
+                        continue
+                    data = upload_dir / f"{part.number}.{part.generation}.data"
+                    if data.is_file() and data.stat().st_size == part.size:
+                        parts.append(part)
+                result.append((bucket_dir.name, upload, sorted(parts, key=lambda p: p.number)))
+        return result
+
+    def save_upload(self, bucket: str, upload: UploadRecord) -> None:
+        """Record a new upload."""
+        directory = self._upload_dir(bucket, upload.upload_id)
+        self._ensure_dir(directory)
+        self._write_json(directory / "upload.json", upload.to_json())
+
+    def put_part(
+        self,
+        bucket: str,
+        upload_id: str,
+        part: PartRecord,
+        data: Sequence[bytes],
+        replaced: PartRecord | None,
+    ) -> None:
+        """Write a part's bytes, then its record (replacing ``replaced``)."""
+        directory = self._upload_dir(bucket, upload_id)
+        fd = os.open(
+            directory / f"{part.number}.{part.generation}.data",
+            os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+            0o644,
+        )
+        try:
+            offset = 0
+            for piece in data:
+                _write_all(fd, piece, offset)
+                offset += len(piece)
+            if self._fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._write_json(directory / f"{part.number}.json", part.to_json())
+        if replaced is not None and replaced.generation != part.generation:
+            (directory / f"{replaced.number}.{replaced.generation}.data").unlink(missing_ok=True)
+
+    def assemble_upload(
+        self,
+        bucket: str,
+        upload_id: str,
+        parts: Sequence[PartRecord],
+        record: ObjectRecord,
+        replaced: ObjectRecord | None,
+    ) -> None:
+        """Write the parts' bytes one after another into a new data file, then commit."""
+        base = self._object_base(bucket, record.key)
+        self._ensure_dir(base.parent)
+        directory = self._upload_dir(bucket, upload_id)
+        fd = os.open(
+            self._data_path(base, record.generation), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+        )
+        try:
+            offset = 0
+            for part in parts:
+                data = (directory / f"{part.number}.{part.generation}.data").read_bytes()
+                _write_all(fd, data, offset)
+                offset += len(data)
+            if self._fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._commit(base, record, replaced)
+
+    def delete_upload(self, bucket: str, upload_id: str) -> None:
+        """Forget an upload and its parts (record first: a crash leaves no half upload)."""
+        directory = self._upload_dir(bucket, upload_id)
+        (directory / "upload.json").unlink(missing_ok=True)
+        self._sync_dir(directory)
+        shutil.rmtree(directory, ignore_errors=True)
 
     # ---- helpers ------------------------------------------------------------------------
 

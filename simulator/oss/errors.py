@@ -13,10 +13,16 @@ Tree::
         ├── InvalidObjectName           400
         ├── InvalidBucketName           400
         ├── EntityTooLarge              400  (request body over the limit)
+        ├── EntityTooSmall              400  (a multipart part but the last under 100 KB)
+        ├── InvalidPart                 400  (a listed part missing or with another ETag)
+        ├── InvalidPartOrder            400  (parts not listed in ascending order)
         ├── MissingContentLength        411
         ├── NoSuchBucket                404
         ├── NoSuchKey                   404
         ├── NoSuchLifecycle             404
+        ├── NoSuchUpload                404  (unknown, aborted or completed upload id)
+        ├── SymlinkTargetNotExist       404  (a symlink read whose target is gone)
+        ├── NotSymlink                  400  (GetSymlink on an object that is not one)
         ├── MethodNotAllowed            405
         ├── BucketAlreadyExists         409
         ├── BucketNotEmpty              409
@@ -29,6 +35,11 @@ Tree::
         ├── InvalidRange                416  (only with ``x-oss-range-behavior: standard``)
         ├── NotImplemented              501  (an OSS sub-resource this emulator does not serve)
         └── InternalError               500  (a bug; logged with a traceback)
+
+Every error may carry an EC (error-code detail, ``0026-00000001``) that real OSS sends in the
+``x-oss-ec`` header and an ``<EC>`` element (oss2 exposes it as ``e.ec``), with a
+``<RecommendDoc>`` link; a class declares its documented EC as ``EC``, and a raise site that
+knows a more specific one passes ``ec=``. Errors whose EC OSS does not document carry none.
 
 Codes and statuses are the ones real OSS sends, because ``oss2`` picks its exception class
 by the exact ``(status, code)`` pair. Real OSS documents no code for an append that would
@@ -54,7 +65,10 @@ class OssError(EmulatorError):
         elements: extra child elements of ``<Error>`` (``Key``, ``BucketName``, ``StringToSign`` ...),
             in order.
         headers: extra response headers (``x-oss-next-append-position`` ...).
+        ec: the error-code detail; the class's documented ``EC`` when not given.
     """
+
+    EC: str | None = None
 
     def __init__(
         self,
@@ -64,22 +78,26 @@ class OssError(EmulatorError):
         *,
         elements: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        ec: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.http_status = http_status
         self.elements: dict[str, str] = dict(elements or {})
         self.headers: dict[str, str] = dict(headers or {})
+        self.ec = ec or self.EC
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, http_status={self.http_status})"
 
 
 class AccessDenied(OssError):
-    """403 AccessDenied."""
+    """403 AccessDenied (``ec=`` names the documented detail where one is known)."""
 
-    def __init__(self, message: str = "AccessDenied", **elements: str) -> None:
-        super().__init__("AccessDenied", message, 403, elements=elements)
+    def __init__(
+        self, message: str = "AccessDenied", *, ec: str | None = None, **elements: str
+    ) -> None:
+        super().__init__("AccessDenied", message, 403, elements=elements, ec=ec)
 
 
 class SignatureDoesNotMatch(OssError):
@@ -91,6 +109,8 @@ class SignatureDoesNotMatch(OssError):
         signature_provided: the signature the request carried.
         canonical_request: for V4, the canonical request the StringToSign hashes.
     """
+
+    EC = "0002-00000040"
 
     def __init__(
         self,
@@ -137,12 +157,13 @@ class RequestTimeTooSkewed(OssError):
 class InvalidArgument(OssError):
     """400 InvalidArgument naming the offending argument (oss2 exposes name and value)."""
 
-    def __init__(self, message: str, *, name: str, value: str) -> None:
+    def __init__(self, message: str, *, name: str, value: str, ec: str | None = None) -> None:
         super().__init__(
             "InvalidArgument",
             message,
             400,
             elements={"ArgumentName": name, "ArgumentValue": value},
+            ec=ec,
         )
 
 
@@ -197,12 +218,89 @@ class EntityTooLarge(OssError):
         )
 
 
+class EntityTooSmall(OssError):
+    """400 EntityTooSmall: a part of a multipart upload, not the last, is under the minimum."""
+
+    def __init__(self, *, min_size: int, proposed_size: int, part_number: int) -> None:
+        super().__init__(
+            "EntityTooSmall",
+            "Your proposed upload smaller than the minimum allowed size.",
+            400,
+            elements={
+                "MinSizeAllowed": str(min_size),
+                "ProposedSize": str(proposed_size),
+                "PartNumber": str(part_number),
+            },
+        )
+
+
+class InvalidPart(OssError):
+    """400 InvalidPart: a listed part was never uploaded or its ETag differs."""
+
+    def __init__(self, part_number: int, etag: str) -> None:
+        super().__init__(
+            "InvalidPart",
+            "One or more of the specified parts could not be found or the specified entity "
+            "tag might not have matched the part's entity tag.",
+            400,
+            elements={"PartNumber": str(part_number), "ETag": etag},
+        )
+
+
+class InvalidPartOrder(OssError):
+    """400 InvalidPartOrder: the part list is not in ascending part-number order."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "InvalidPartOrder",
+            "The list of parts was not in ascending order. Parts list must specified in "
+            "order by part number.",
+            400,
+        )
+
+
+class NoSuchUpload(OssError):
+    """404 NoSuchUpload: the upload id is unknown, or the upload was aborted or completed."""
+
+    EC = "0042-00000104"
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(
+            "NoSuchUpload",
+            "The specified upload does not exist. The upload ID may be invalid, or the upload "
+            "may have been aborted or completed.",
+            404,
+            elements={"UploadId": upload_id},
+        )
+
+
 class MissingContentLength(OssError):
     """411 MissingContentLength: a body-carrying request with neither length nor chunking."""
 
     def __init__(self) -> None:
         super().__init__(
             "MissingContentLength", "You must provide the Content-Length HTTP header.", 411
+        )
+
+
+class SymlinkTargetNotExist(OssError):
+    """404 SymlinkTargetNotExist: the object a symlink points to does not exist."""
+
+    def __init__(self, key: str, target: str) -> None:
+        super().__init__(
+            "SymlinkTargetNotExist",
+            "The symlink target object does not exist.",
+            404,
+            elements={"Key": key, "SymlinkTarget": target},
+        )
+
+
+class NotSymlink(OssError):
+    """400 NotSymlink: GetSymlink on an object that is not a symlink."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "NotSymlink", "The specified object is not a symlink.", 400, elements={"Key": key}
         )
 
 
@@ -220,6 +318,8 @@ class NoSuchBucket(OssError):
 
 class NoSuchKey(OssError):
     """404 NoSuchKey."""
+
+    EC = "0026-00000001"
 
     def __init__(self, key: str) -> None:
         super().__init__(

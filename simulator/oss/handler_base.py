@@ -1,6 +1,8 @@
 """What every OSS operation handler shares: the call, authorisation, and running store I/O.
 
-Authorisation: anonymous requests never get here (AccessDenied earlier). A principal may touch
+Authorisation: the only anonymous (unsigned) requests that get here are the reads in
+:data:`ANONYMOUS_READS`, and they succeed only on an object whose ACL is public
+(:mod:`simulator.oss.acl`); every other anonymous request is AccessDenied earlier. A principal may touch
 a bucket only if its account owns the bucket; then the identity service evaluates the RAM
 action on a concrete ARN ``acs:oss:<region>:<owner-account>:<bucket>[/<key>]`` (ListBuckets:
 ``acs:oss:<region>:<account>:*``), so policies written with ``*`` for region and account match.
@@ -16,14 +18,26 @@ import binascii
 import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ParamSpec, TypeVar
+from urllib.parse import unquote
 
+from simulator.oss import acl as object_acl
 from simulator.oss import responses as render
 from simulator.oss.auth import Caller, IdentityService
-from simulator.oss.errors import AccessDenied, InternalError, InvalidDigest
+from simulator.oss.errors import (
+    AccessDenied,
+    InternalError,
+    InvalidArgument,
+    InvalidDigest,
+    NoSuchKey,
+    NotImplementedByEmulator,
+    OssError,
+)
 from simulator.oss.models import OssModel
-from simulator.oss.records import BucketRecord
+from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.payloads import check_tags
+from simulator.oss.records import BucketRecord, ObjectFields
 from simulator.oss.requests import OssRequest
 from simulator.oss.settings import OssSettings
 from simulator.oss.urls import Target
@@ -31,6 +45,20 @@ from simulator.oss.urls import Target
 T = TypeVar("T")
 P = ParamSpec("P")
 DENIED = "You have no right to access this object because of bucket acl."
+# The documented detail of a request no RAM policy allows.
+POLICY_DENIED_EC = "0003-00000201"
+# Operations an unsigned request may call, on objects whose ACL is public.
+ANONYMOUS_READS = frozenset({"GetObject", "HeadObject"})
+
+
+class _Nobody:
+    """The principal of an unsigned request: it belongs to no account."""
+
+    account_id = ""
+
+
+# The caller of an unsigned request (see ANONYMOUS_READS).
+ANONYMOUS = Caller(principal=_Nobody(), access_key_id="", scheme="anonymous")
 
 
 @dataclass(slots=True)
@@ -101,7 +129,7 @@ class HandlerBase:
         if extra:
             context.update(extra)
         if not self._identity.is_allowed(principal, action, resource, context):
-            raise AccessDenied(DENIED)
+            raise AccessDenied(DENIED, ec=POLICY_DENIED_EC)
 
     @staticmethod
     def _bucket_arn(bucket: BucketRecord) -> str:
@@ -119,8 +147,46 @@ class HandlerBase:
     def _object_op(self, call: Call) -> tuple[BucketRecord, str]:
         bucket = self._model.get_bucket(bucket_name(call))
         key = object_key(call)
-        self._authorize(call, call.action, self._object_arn(bucket, key), bucket.owner)
+        if call.caller is ANONYMOUS and call.op in ANONYMOUS_READS:
+            self._authorize_anonymous_read(bucket, key)
+        else:
+            self._authorize(call, call.action, self._object_arn(bucket, key), bucket.owner)
         return bucket, key
+
+    def _authorize_anonymous_read(self, bucket: BucketRecord, key: str) -> None:
+        # A missing key in a private bucket is AccessDenied for strangers, as on OSS: an
+        # anonymous caller learns nothing about what the bucket holds.
+        try:
+            record = self._model.head_object(bucket.name, key)
+        except NoSuchKey:
+            raise AccessDenied(DENIED) from None
+        if not object_acl.publicly_readable(
+            record.acl, block_public_access=bucket.block_public_access
+        ):
+            raise AccessDenied(DENIED)
+
+    def _set_acl_allowed(self, call: Call, bucket: BucketRecord, key: str, acl: str) -> None:
+        """Refuse setting ``acl`` on the object unless the caller may and the bucket allows it.
+
+        Setting an object ACL, by PutObjectAcl or by ``x-oss-object-acl`` on an upload, needs
+        ``oss:PutObjectAcl`` (:mod:`simulator.oss.acl`), on top of the upload's own action.
+        """
+        self._authorize(call, "oss:PutObjectAcl", self._object_arn(bucket, key), bucket.owner)
+        object_acl.check_not_blocked(acl, block_public_access=bucket.block_public_access)
+
+    def _requested_acl(self, call: Call, bucket: BucketRecord, key: str) -> str:
+        """The ACL an upload's ``x-oss-object-acl`` asks for (checked), else ``default``."""
+        value = call.req.headers.get(object_acl.HEADER)
+        if value is None:
+            return object_acl.DEFAULT
+        acl = object_acl.parse_acl(value)
+        self._set_acl_allowed(call, bucket, key, acl)
+        return acl
+
+    def _upload_fields(self, call: Call, bucket: BucketRecord, key: str) -> ObjectFields:
+        """What an upload stores besides the bytes, its requested ACL checked."""
+        fields = stored_fields(call.req.headers)
+        return replace(fields, acl=self._requested_acl(call, bucket, key))
 
 
 def bucket_name(call: Call) -> str:
@@ -146,3 +212,53 @@ def check_md5(req: OssRequest, body: bytes) -> None:
         raise InvalidDigest() from None
     if len(expected) != 16 or expected != hashlib.md5(body, usedforsecurity=False).digest():
         raise InvalidDigest()
+
+
+_STORED_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+
+
+def stored_fields(headers: Mapping[str, str]) -> ObjectFields:
+    """What a Put, Append or InitiateMultipartUpload stores besides the bytes.
+
+    Raises:
+        InvalidArgument: ``x-oss-tagging`` breaks OSS's tag rules.
+    """
+    meta = {name[11:]: value for name, value in headers.items() if name.startswith("x-oss-meta-")}
+    stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
+    tagging = headers.get("x-oss-tagging")
+    tags: dict[str, str] = {}
+    if tagging:
+        # Query-string form, each key and value URL-encoded (``a=1&b=x%20y``).
+        pairs = [
+            (unquote(k), unquote(v))
+            for k, _, v in (item.partition("=") for item in tagging.split("&") if item)
+        ]
+        tags = check_tags(pairs, source="x-oss-tagging")
+    return ObjectFields(headers.get("content-type") or None, meta, stored, tags)
+
+
+def copy_source(headers: Mapping[str, str]) -> tuple[str, str]:
+    """The (bucket, key) an ``x-oss-copy-source`` header names (``/bucket/url-encoded-key``).
+
+    Raises:
+        NotImplemented: a version id is asked for.
+        InvalidArgument: not a valid bucket and key.
+    """
+    source = headers["x-oss-copy-source"]
+    if "?" in source:
+        raise NotImplementedByEmulator("Copying a specific object version")
+    src_bucket, _, src_key = unquote(source).removeprefix("/").partition("/")
+    try:
+        check_bucket_name(src_bucket)
+        check_object_key(src_key)
+    except OssError:
+        raise InvalidArgument(
+            "The copy source is invalid.", name="x-oss-copy-source", value=source
+        ) from None
+    return src_bucket, src_key

@@ -1,6 +1,8 @@
 """The OSS emulator's state and rules: buckets, objects, appends, listing, lifecycle.
 
-No HTTP here. Every mutation of one object key runs under that key's lock (a fixed set of
+No HTTP here. :class:`OssModel` builds on :class:`~simulator.oss.object_kinds.ObjectKinds`
+(multipart objects, symlinks, tags) and :class:`~simulator.oss.object_index.ObjectIndex`
+(indexes, locks, loading). Every mutation of one object key runs under that key's lock (a fixed set of
 striped locks), so a position check and the write it guards are atomic: of several appends at
 the same position exactly one succeeds, the others see PositionNotEqualToLength. A second,
 short-held lock guards the bucket and key indexes. Lock order: key stripe(s) first, then the
@@ -10,11 +12,9 @@ index lock. The store is called while the key stripe is held, never under the in
 from __future__ import annotations
 
 import hashlib
-import threading
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from simulator.oss.cors import CorsConfiguration
 from simulator.oss.crc import crc64
@@ -32,6 +32,8 @@ from simulator.oss.errors import (
 )
 from simulator.oss.listing import ListPage, list_page
 from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.object_index import BucketState
+from simulator.oss.object_kinds import ObjectKinds
 from simulator.oss.records import (
     DEFAULT_CONTENT_TYPE,
     BucketRecord,
@@ -42,41 +44,16 @@ from simulator.oss.records import (
     append_etag,
     new_record,
 )
-from simulator.oss.storage import ObjectReader, ObjectStore
-
-_STRIPES = 256
+from simulator.oss.storage import ObjectReader
 
 
-@dataclass(slots=True)
-class _Bucket:
-    record: BucketRecord
-    objects: dict[str, ObjectRecord] = field(default_factory=dict)
-    keys: list[str] = field(default_factory=list)
-
-
-class OssModel:
+class OssModel(ObjectKinds):
     """All buckets and objects of one emulator.
 
     Args:
         store: where bytes (and, when durable, records) are kept; loaded on construction.
         max_append_object_size: the largest size an appendable object may reach.
     """
-
-    def __init__(self, store: ObjectStore, *, max_append_object_size: int) -> None:
-        self._store = store
-        self._max_append = max_append_object_size
-        self._index = threading.Lock()
-        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
-        self._buckets: dict[str, _Bucket] = {}
-        for bucket, objects in store.load():
-            state = _Bucket(bucket, {o.key: o for o in objects})
-            state.keys = sorted(state.objects)
-            self._buckets[bucket.name] = state
-
-    @property
-    def store(self) -> ObjectStore:
-        """The store behind this model."""
-        return self._store
 
     # ---- buckets --------------------------------------------------------------------------
 
@@ -95,7 +72,7 @@ class OssModel:
             if name in self._buckets:
                 raise BucketAlreadyExists(name)
             self._store.save_bucket(record)
-            self._buckets[name] = _Bucket(record)
+            self._buckets[name] = BucketState(record)
         return record
 
     def ensure_bucket(self, name: str, *, owner: str, region: str, now: float) -> BucketRecord:
@@ -191,17 +168,6 @@ class OssModel:
 
     # ---- objects --------------------------------------------------------------------------
 
-    def head_object(self, bucket: str, key: str) -> ObjectRecord:
-        """Return an object's record.
-
-        Raises:
-            NoSuchBucket, NoSuchKey.
-        """
-        record = self._bucket(bucket).objects.get(key)
-        if record is None:
-            raise NoSuchKey(key)
-        return record
-
     def open_object(self, bucket: str, key: str) -> tuple[ObjectRecord, ObjectReader]:
         """Return an object's record and a reader consistent with it.
 
@@ -209,7 +175,7 @@ class OssModel:
             NoSuchBucket, NoSuchKey.
         """
         with self._stripe_lock(bucket, key):
-            record = self.head_object(bucket, key)
+            record = self.follow(bucket, self.head_object(bucket, key))
             return record, self._store.open_object(bucket, record)
 
     def put_object(
@@ -297,8 +263,10 @@ class OssModel:
         fields: ObjectFields | None,
         now: float,
         forbid_overwrite: bool = False,
+        acl: str = "default",
     ) -> ObjectRecord:
-        """Copy a Normal object (``fields=None`` keeps the source's metadata).
+        """Copy a Normal object (``fields=None`` keeps the source's metadata; the copy gets
+        ``acl``, never the source's).
 
         Raises:
             NoSuchBucket, NoSuchKey, InvalidObjectName.
@@ -312,7 +280,7 @@ class OssModel:
             source = src_state.objects.get(src_key)
             if source is None:
                 raise NoSuchKey(src_key)
-            if source.object_type is not ObjectType.NORMAL:
+            if source.object_type is ObjectType.APPENDABLE:
                 raise InvalidArgument(
                     "The source object of a copy must not be an appendable object.",
                     name="x-oss-copy-source",
@@ -323,13 +291,16 @@ class OssModel:
                 raise FileAlreadyExists(dst_key)
             generation = 0 if previous is None else previous.generation + 1
             if fields is None:
-                record = replace(source, key=dst_key, mtime=int(now), generation=generation)
+                record = replace(
+                    source, key=dst_key, mtime=int(now), generation=generation, acl=acl
+                )
             else:
                 record = replace(
                     source,
                     key=dst_key,
                     mtime=int(now),
                     generation=generation,
+                    acl=acl,
                     content_type=fields.content_type or DEFAULT_CONTENT_TYPE,
                     user_meta=dict(fields.user_meta),
                     http_headers=dict(fields.http_headers),
@@ -408,35 +379,3 @@ class OssModel:
                 self._index_remove(state_or_none, key)
                 deleted += 1
         return deleted
-
-    # ---- helpers --------------------------------------------------------------------------
-
-    def _bucket(self, name: str) -> _Bucket:
-        state = self._buckets.get(name)
-        if state is None:
-            raise NoSuchBucket(name)
-        return state
-
-    def _stripe_lock(self, bucket: str, key: str) -> threading.Lock:
-        return self._stripes[hash((bucket, key)) % _STRIPES]
-
-    def _locked_pair(self, a: tuple[str, str], b: tuple[str, str]) -> ExitStack:
-        # A fixed order (and one acquisition when both share a stripe) so copies cannot deadlock.
-        stack = ExitStack()
-        locks = {id(lock): lock for lock in (self._stripe_lock(*a), self._stripe_lock(*b))}
-        for _, lock in sorted(locks.items()):
-            stack.enter_context(lock)
-        return stack
-
-    def _index_put(self, state: _Bucket, record: ObjectRecord) -> None:
-        with self._index:
-            if record.key not in state.objects:
-                insort(state.keys, record.key)
-            state.objects[record.key] = record
-
-    def _index_remove(self, state: _Bucket, key: str) -> None:
-        with self._index:
-            if state.objects.pop(key, None) is not None:
-                i = bisect_left(state.keys, key)
-                if i < len(state.keys) and state.keys[i] == key:
-                    del state.keys[i]

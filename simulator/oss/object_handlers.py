@@ -1,30 +1,25 @@
-"""Handlers of object-level operations: put, append, copy, get, head, meta, delete."""
+"""Handlers of object-level operations: put, append, copy, get, head, meta, ACL, delete."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Mapping
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
+from simulator.oss import acl as object_acl
 from simulator.oss import cors
 from simulator.oss import responses as render
-from simulator.oss.errors import InvalidArgument, NotImplementedByEmulator, OssError
-from simulator.oss.handler_base import Call, HandlerBase, bucket_name, check_md5
-from simulator.oss.names import check_bucket_name, check_object_key
+from simulator.oss.errors import InvalidArgument, OssError
+from simulator.oss.handler_base import Call, bucket_name, check_md5, copy_source, stored_fields
+from simulator.oss.multipart_handlers import MultipartHandlers
+from simulator.oss.names import check_object_key
+from simulator.oss.payloads import parse_tagging
 from simulator.oss.preconditions import check_preconditions
 from simulator.oss.ranges import select_range
-from simulator.oss.records import ObjectFields
 from simulator.oss.requests import OssRequest
 from simulator.oss.responses import Header, Response
 from simulator.oss.storage import ObjectReader
 
-_STORED_HEADERS = (
-    "cache-control",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "expires",
-)
 _OVERRIDES = {
     "response-content-type": b"content-type",
     "response-content-language": b"content-language",
@@ -35,12 +30,14 @@ _OVERRIDES = {
 }
 
 
-class ObjectHandlers(HandlerBase):
-    """PutObject, AppendObject, CopyObject, GetObject, HeadObject, GetObjectMeta, DeleteObject."""
+class ObjectHandlers(MultipartHandlers):
+    """PutObject, AppendObject, CopyObject, GetObject, HeadObject, GetObjectMeta, DeleteObject
+    (and the multipart operations it inherits)."""
 
     async def put_object(self, call: Call) -> Response:
         """PUT /<bucket>/<key> — store a Normal object."""
         bucket, key = self._object_op(call)
+        fields = self._upload_fields(call, bucket, key)
         body = await call.req.read_body(self._settings.max_object_size, require_length=True)
         check_md5(call.req, body)
         record = await self._run(
@@ -48,7 +45,7 @@ class ObjectHandlers(HandlerBase):
             bucket.name,
             key,
             body,
-            _fields(call.req.headers),
+            fields,
             now=call.now,
             forbid_overwrite=_forbid_overwrite(call.req),
         )
@@ -65,12 +62,23 @@ class ObjectHandlers(HandlerBase):
         """POST /<bucket>/<key>?append&position=N — append at the object's current length."""
         position_text = call.req.query.get("position")
         if position_text is None:
-            raise InvalidArgument("The position parameter is missing.", name="position", value="")
+            raise InvalidArgument(
+                "The position parameter is missing.",
+                name="position",
+                value="",
+                ec="0016-00000501",
+            )
         if not position_text.isdigit():
             raise InvalidArgument(
-                "The position parameter is invalid.", name="position", value=position_text
+                "The position parameter is invalid.",
+                name="position",
+                value=position_text,
+                ec="0016-00000502",
             )
         bucket, key = self._object_op(call)
+        # Only the append that creates the object applies the ACL; any append naming one
+        # still needs the right to set it.
+        fields = self._upload_fields(call, bucket, key)
         body = await call.req.read_body(self._settings.max_append_object_size, require_length=True)
         check_md5(call.req, body)
         record = await self._run(
@@ -79,7 +87,7 @@ class ObjectHandlers(HandlerBase):
             key,
             int(position_text),
             body,
-            _fields(call.req.headers),
+            fields,
             now=call.now,
         )
         return Response(
@@ -93,18 +101,7 @@ class ObjectHandlers(HandlerBase):
 
     async def copy_object(self, call: Call) -> Response:
         """PUT /<bucket>/<key> with x-oss-copy-source — copy a Normal object (same account)."""
-        source = call.req.headers["x-oss-copy-source"]
-        if "?" in source:
-            raise NotImplementedByEmulator("Copying a specific object version")
-        src_path = unquote(source)
-        src_bucket_name, _, src_key = src_path.removeprefix("/").partition("/")
-        try:
-            check_bucket_name(src_bucket_name)
-            check_object_key(src_key)
-        except OssError:
-            raise InvalidArgument(
-                "The copy source is invalid.", name="x-oss-copy-source", value=source
-            ) from None
+        src_bucket_name, src_key = copy_source(call.req.headers)
         directive = call.req.headers.get("x-oss-metadata-directive", "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise InvalidArgument(
@@ -115,6 +112,7 @@ class ObjectHandlers(HandlerBase):
             call, "oss:GetObject", self._object_arn(src_bucket, src_key), src_bucket.owner
         )
         bucket, key = self._object_op(call)
+        acl = self._requested_acl(call, bucket, key)
         await call.req.drain(self._settings.max_drain_bytes)
         record = await self._run(
             self._model.copy_object,
@@ -122,9 +120,10 @@ class ObjectHandlers(HandlerBase):
             src_key,
             bucket.name,
             key,
-            fields=None if directive == "COPY" else _fields(call.req.headers),
+            fields=None if directive == "COPY" else stored_fields(call.req.headers),
             now=call.now,
             forbid_overwrite=_forbid_overwrite(call.req),
+            acl=acl,
         )
         return render.copy_result(record)
 
@@ -164,7 +163,7 @@ class ObjectHandlers(HandlerBase):
     async def head_object(self, call: Call) -> Response:
         """HEAD /<bucket>/<key> — the object's headers."""
         bucket, key = self._object_op(call)
-        record = self._model.head_object(bucket.name, key)
+        record = self._model.follow(bucket.name, self._model.head_object(bucket.name, key))
         check_preconditions(call.req.headers, record)
         return Response(200, render.object_headers(record), length=record.size)
 
@@ -183,17 +182,81 @@ class ObjectHandlers(HandlerBase):
         bucket = self._model.get_bucket(bucket_name(call))
         return Response(200, cors.preflight(bucket.cors, call.req.headers))
 
+    async def put_symlink(self, call: Call) -> Response:
+        """PUT /<bucket>/<key>?symlink with x-oss-symlink-target — a symlink in the bucket."""
+        raw_target = call.req.headers.get("x-oss-symlink-target", "")
+        target = unquote(raw_target)
+        try:
+            check_object_key(target)
+        except OssError:
+            raise InvalidArgument(
+                "The symlink target is invalid.", name="x-oss-symlink-target", value=raw_target
+            ) from None
+        bucket, key = self._object_op(call)
+        fields = self._upload_fields(call, bucket, key)
+        await call.req.drain(self._settings.max_drain_bytes)
+        record = await self._run(
+            self._model.put_symlink,
+            bucket.name,
+            key,
+            target,
+            fields,
+            now=call.now,
+        )
+        return Response(200, [(b"etag", f'"{record.etag}"'.encode("ascii"))])
+
+    async def get_symlink(self, call: Call) -> Response:
+        """GET /<bucket>/<key>?symlink — where a symlink points."""
+        bucket, key = self._object_op(call)
+        record = self._model.get_symlink(bucket.name, key)
+        target = quote(record.symlink_target or "", safe="")
+        return Response(
+            200,
+            [
+                (b"x-oss-symlink-target", target.encode("ascii")),
+                (b"etag", f'"{record.etag}"'.encode("ascii")),
+                (b"last-modified", render.http_date(record.mtime).encode("ascii")),
+            ],
+        )
+
+    async def put_object_tagging(self, call: Call) -> Response:
+        """PUT /<bucket>/<key>?tagging — replace the object's tags."""
+        bucket, key = self._object_op(call)
+        body = await call.req.read_body(self._settings.max_xml_body)
+        check_md5(call.req, body)
+        await self._run(self._model.set_tags, bucket.name, key, parse_tagging(body))
+        return Response(200)
+
+    async def get_object_tagging(self, call: Call) -> Response:
+        """GET /<bucket>/<key>?tagging — the object's tags."""
+        bucket, key = self._object_op(call)
+        return render.tagging(self._model.head_object(bucket.name, key).tags)
+
+    async def delete_object_tagging(self, call: Call) -> Response:
+        """DELETE /<bucket>/<key>?tagging — remove the object's tags."""
+        bucket, key = self._object_op(call)
+        await self._run(self._model.set_tags, bucket.name, key, {})
+        return Response(204)
+
+    async def put_object_acl(self, call: Call) -> Response:
+        """PUT /<bucket>/<key>?acl with x-oss-object-acl — set the object's ACL."""
+        bucket, key = self._object_op(call)
+        acl = object_acl.parse_acl(call.req.headers.get(object_acl.HEADER))
+        object_acl.check_not_blocked(acl, block_public_access=bucket.block_public_access)
+        await call.req.drain(self._settings.max_drain_bytes)
+        await self._run(self._model.set_acl, bucket.name, key, acl)
+        return Response(200)
+
+    async def get_object_acl(self, call: Call) -> Response:
+        """GET /<bucket>/<key>?acl — the object's ACL (``default`` when it follows the bucket)."""
+        bucket, key = self._object_op(call)
+        return render.object_acl(bucket.owner, self._model.head_object(bucket.name, key).acl)
+
     async def delete_object(self, call: Call) -> Response:
         """DELETE /<bucket>/<key> — 204 whether or not the key existed."""
         bucket, key = self._object_op(call)
         await self._run(self._model.delete_object, bucket.name, key)
         return Response(204)
-
-
-def _fields(headers: Mapping[str, str]) -> ObjectFields:
-    meta = {name[11:]: value for name, value in headers.items() if name.startswith("x-oss-meta-")}
-    stored = {name: headers[name] for name in _STORED_HEADERS if name in headers}
-    return ObjectFields(headers.get("content-type") or None, meta, stored)
 
 
 def _forbid_overwrite(req: OssRequest) -> bool:

@@ -124,6 +124,18 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("HeadObject", "object", "HEAD", OH.head_object, action="oss:GetObject"),
     _op("GetObjectMeta", "object", "HEAD", OH.get_object_meta, sub=["objectMeta"], action="oss:GetObject"),
     _op("DeleteObject", "object", "DELETE", OH.delete_object),
+    _op("PutSymlink", "object", "PUT", OH.put_symlink, sub=["symlink"], action="oss:PutObject"),
+    _op("GetSymlink", "object", "GET", OH.get_symlink, sub=["symlink"], action="oss:GetObject"),
+    _op("PutObjectTagging", "object", "PUT", OH.put_object_tagging, sub=["tagging"]),
+    _op("GetObjectTagging", "object", "GET", OH.get_object_tagging, sub=["tagging"]),
+    _op("DeleteObjectTagging", "object", "DELETE", OH.delete_object_tagging, sub=["tagging"]),
+    _op("InitiateMultipartUpload", "object", "POST", OH.initiate_multipart_upload, sub=["uploads"], action="oss:PutObject"),
+    _op("UploadPart", "object", "PUT", OH.upload_part, sub=["partNumber", "uploadId"], action="oss:PutObject"),
+    # Also needs oss:GetObject on the source, which the handler checks.
+    _op("UploadPartCopy", "object", "PUT", OH.upload_part_copy, sub=["partNumber", "uploadId"], header=COPY_SOURCE, action="oss:PutObject"),
+    _op("CompleteMultipartUpload", "object", "POST", OH.complete_multipart_upload, sub=["uploadId"], action="oss:PutObject"),
+    _op("AbortMultipartUpload", "object", "DELETE", OH.abort_multipart_upload, sub=["uploadId"]),
+    _op("ListParts", "object", "GET", OH.list_parts, sub=["uploadId"], action="oss:ListParts"),
     _op("PutBucketCors", "bucket", "PUT", BH.put_bucket_cors, sub=["cors"]),
     _op("GetBucketCors", "bucket", "GET", BH.get_bucket_cors, sub=["cors"]),
     _op("DeleteBucketCors", "bucket", "DELETE", BH.delete_bucket_cors, sub=["cors"]),
@@ -133,21 +145,10 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("GetBucketAcl", "bucket", "GET", sub=["acl"]),
     _op("PutBucketAcl", "bucket", "PUT", sub=["acl"]),
     _op("GetBucketStat", "bucket", "GET", sub=["stat"]),
-    _op("ListMultipartUploads", "bucket", "GET", sub=["uploads"]),
-    _op("GetObjectAcl", "object", "GET", sub=["acl"]),
-    _op("PutObjectAcl", "object", "PUT", sub=["acl"]),
-    _op("GetSymlink", "object", "GET", sub=["symlink"], action="oss:GetObject"),
-    _op("PutSymlink", "object", "PUT", sub=["symlink"], action="oss:PutObject"),
-    _op("GetObjectTagging", "object", "GET", sub=["tagging"]),
-    _op("PutObjectTagging", "object", "PUT", sub=["tagging"]),
-    _op("DeleteObjectTagging", "object", "DELETE", sub=["tagging"]),
+    _op("ListMultipartUploads", "bucket", "GET", BH.list_multipart_uploads, sub=["uploads"]),
+    _op("GetObjectAcl", "object", "GET", OH.get_object_acl, sub=["acl"]),
+    _op("PutObjectAcl", "object", "PUT", OH.put_object_acl, sub=["acl"]),
     _op("RestoreObject", "object", "POST", sub=["restore"]),
-    _op("InitiateMultipartUpload", "object", "POST", sub=["uploads"], action="oss:PutObject"),
-    _op("UploadPart", "object", "PUT", sub=["partNumber", "uploadId"], action="oss:PutObject"),
-    _op("UploadPartCopy", "object", "PUT", sub=["partNumber", "uploadId"], header=COPY_SOURCE, action="oss:PutObject"),
-    _op("CompleteMultipartUpload", "object", "POST", sub=["uploadId"], action="oss:PutObject"),
-    _op("AbortMultipartUpload", "object", "DELETE", sub=["uploadId"]),
-    _op("ListParts", "object", "GET", sub=["uploadId"]),
 )
 # fmt: on
 
@@ -205,8 +206,10 @@ def select(
     """
     selectors = _selectors(list(query))
     op = _match(level, method, selectors, headers, query)
-    if op is not None and op.served:
-        return op
+    if op is not None:
+        if op.served:
+            return op
+        raise NotImplementedByEmulator(f"The operation {op.name}")
     unserved = [n for n in selectors if n not in SERVED_SELECTORS]
     if unserved:
         raise NotImplementedByEmulator(f"The sub-resource '{unserved[0]}'")

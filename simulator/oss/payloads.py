@@ -1,4 +1,5 @@
-"""XML request bodies: batch delete, lifecycle, Block Public Access, bucket creation.
+"""XML request bodies: batch delete, lifecycle, Block Public Access, bucket creation, multipart
+completion.
 
 Documents with a DOCTYPE are refused outright (no entity tricks reach the parser); anything
 that is not the expected document is MalformedXML, as OSS answers.
@@ -15,6 +16,7 @@ from simulator.oss.names import check_object_key
 from simulator.oss.records import LifecycleRule
 
 MAX_DELETE_KEYS = 1000
+MAX_COMPLETE_PARTS = 10_000
 MAX_LIFECYCLE_RULES = 1000
 _RULE_ELEMENTS = {"ID", "Prefix", "Status", "Expiration"}
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T00:00:00(?:\.000)?Z$")
@@ -139,6 +141,29 @@ def _parse_midnight(text: str) -> int:
         raise InvalidArgument("Invalid date.", name="CreatedBeforeDate", value=text) from None
 
 
+def parse_complete(body: bytes) -> list[tuple[int, str]]:
+    """Parse a CompleteMultipartUpload body.
+
+    Returns:
+        (part number, ETag) in request order.
+
+    Raises:
+        MalformedXML: not a ``<CompleteMultipartUpload>`` of 1-10,000 ``<Part>`` entries, each
+            with an integer ``<PartNumber>`` and an ``<ETag>``.
+    """
+    root = _parse(body, "CompleteMultipartUpload")
+    parts: list[tuple[int, str]] = []
+    for node in root.findall("Part"):
+        number = (node.findtext("PartNumber") or "").strip()
+        etag = node.findtext("ETag")
+        if not number.isdigit() or etag is None:
+            raise MalformedXML("every Part needs a PartNumber and an ETag")
+        parts.append((int(number), etag.strip()))
+    if not parts or len(parts) > MAX_COMPLETE_PARTS:
+        raise MalformedXML(f"between 1 and {MAX_COMPLETE_PARTS} parts may be completed")
+    return parts
+
+
 def parse_public_access_block(body: bytes) -> bool:
     """Parse a PutBucketPublicAccessBlock body.
 
@@ -154,3 +179,44 @@ def parse_public_access_block(body: bytes) -> bool:
     if value not in ("true", "false"):
         raise MalformedXML("BlockPublicAccess must be true or false")
     return value == "true"
+
+
+MAX_TAGS = 10
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+
+
+def check_tags(tags: list[tuple[str, str]], *, source: str) -> dict[str, str]:
+    """OSS's tag rules: at most 10 tags, keys 1-128 and values 0-256 characters, keys unique.
+
+    Raises:
+        InvalidArgument: a rule is broken (``source`` names the header or element).
+    """
+    if len(tags) > MAX_TAGS:
+        raise InvalidArgument(
+            f"Object tags cannot be greater than {MAX_TAGS}.", name=source, value=str(len(tags))
+        )
+    result: dict[str, str] = {}
+    for key, value in tags:
+        if not 1 <= len(key) <= MAX_TAG_KEY or len(value) > MAX_TAG_VALUE or key in result:
+            raise InvalidArgument("The tag provided is invalid.", name=source, value=key)
+        result[key] = value
+    return result
+
+
+def parse_tagging(body: bytes) -> dict[str, str]:
+    """Parse a PutObjectTagging body (``<Tagging><TagSet><Tag><Key/><Value/>``).
+
+    Raises:
+        MalformedXML: not a ``<Tagging>`` document of tags with keys.
+        InvalidArgument: the tags break OSS's rules.
+    """
+    root = _parse(body, "Tagging")
+    tag_set = root.find("TagSet")
+    tags: list[tuple[str, str]] = []
+    for node in tag_set.findall("Tag") if tag_set is not None else []:
+        key = node.findtext("Key")
+        if key is None:
+            raise MalformedXML("every Tag needs a Key")
+        tags.append((key, node.findtext("Value") or ""))
+    return check_tags(tags, source="Tagging")

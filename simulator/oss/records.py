@@ -16,6 +16,8 @@ class ObjectType(StrEnum):
 
     NORMAL = "Normal"
     APPENDABLE = "Appendable"
+    MULTIPART = "Multipart"
+    SYMLINK = "Symlink"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,9 @@ class ObjectRecord:
         user_meta: ``x-oss-meta-*`` headers, names lower-case without the prefix.
         http_headers: stored standard headers (Cache-Control, Content-Disposition ...), lower-case names.
         generation: bumped on every overwrite; lets a durable store name data files uniquely.
+        tags: the object's tags (PutObjectTagging, ``x-oss-tagging``).
+        symlink_target: for a Symlink, the key it points to (in the same bucket).
+        acl: the object ACL (``default`` follows the bucket's; :mod:`simulator.oss.acl`).
     """
 
     key: str
@@ -45,6 +50,9 @@ class ObjectRecord:
     user_meta: dict[str, str] = field(default_factory=dict)
     http_headers: dict[str, str] = field(default_factory=dict)
     generation: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+    symlink_target: str | None = None
+    acl: str = "default"
 
     def appended(self, *, size: int, crc64: int, etag: str, mtime: int) -> ObjectRecord:
         """This record after an append (a fast ``dataclasses.replace`` for the hot path)."""
@@ -59,6 +67,9 @@ class ObjectRecord:
             self.user_meta,
             self.http_headers,
             self.generation,
+            self.tags,
+            self.symlink_target,
+            self.acl,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -79,6 +90,11 @@ class ObjectRecord:
             user_meta={str(k): str(v) for k, v in data.get("user_meta", {}).items()},
             http_headers={str(k): str(v) for k, v in data.get("http_headers", {}).items()},
             generation=int(data.get("generation", 0)),
+            tags={str(k): str(v) for k, v in data.get("tags", {}).items()},
+            symlink_target=None
+            if data.get("symlink_target") is None
+            else str(data["symlink_target"]),
+            acl=str(data.get("acl", "default")),
         )
 
 
@@ -180,11 +196,15 @@ class ObjectFields:
         content_type: Content-Type (``None`` = application/octet-stream).
         user_meta: ``x-oss-meta-*`` values, names lower-case without the prefix.
         http_headers: standard headers stored with the object (cache-control ...).
+        tags: tags given with ``x-oss-tagging``.
+        acl: the object ACL given with ``x-oss-object-acl`` (``default`` when none is).
     """
 
     content_type: str | None = None
     user_meta: dict[str, str] = field(default_factory=dict)
     http_headers: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    acl: str = "default"
 
 
 def new_record(
@@ -212,6 +232,8 @@ def new_record(
         user_meta=dict(fields.user_meta),
         http_headers=dict(fields.http_headers),
         generation=0 if previous is None else previous.generation + 1,
+        tags=dict(fields.tags),
+        acl=fields.acl,
     )
 
 
@@ -219,3 +241,78 @@ def append_etag(crc: int, size: int) -> str:
     """The ETag of an appendable object: changes with every append."""
     # Real OSS appendable ETags are not MD5s either; this one changes with every append.
     return f"{crc:016X}{size & 0xFFFFFFFFFFFFFFFF:016X}"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """A multipart upload in progress.
+
+    Attributes:
+        upload_id: the id InitiateMultipartUpload returned.
+        key: the object it will create.
+        initiated: Unix seconds.
+        fields: content type and metadata given at initiation (the object gets them).
+    """
+
+    upload_id: str
+    key: str
+    initiated: int
+    fields: ObjectFields = field(default_factory=ObjectFields)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the durable store's upload file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UploadRecord:
+        """Rebuild a record written by :meth:`to_json`."""
+        raw = data.get("fields") or {}
+        return cls(
+            upload_id=str(data["upload_id"]),
+            key=str(data["key"]),
+            initiated=int(data["initiated"]),
+            fields=ObjectFields(
+                None if raw.get("content_type") is None else str(raw["content_type"]),
+                {str(k): str(v) for k, v in raw.get("user_meta", {}).items()},
+                {str(k): str(v) for k, v in raw.get("http_headers", {}).items()},
+                {str(k): str(v) for k, v in raw.get("tags", {}).items()},
+                str(raw.get("acl", "default")),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PartRecord:
+    """One uploaded part.
+
+    Attributes:
+        number: the part number (1-10,000).
+        size: length in bytes.
+        etag: upper-case MD5 hex of the part, without quotes.
+        crc64: CRC-64/ECMA of the part.
+        mtime: when it was uploaded, Unix seconds.
+        generation: bumped on every re-upload of the same number (names its data uniquely).
+    """
+
+    number: int
+    size: int
+    etag: str
+    crc64: int
+    mtime: int
+    generation: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the durable store's part file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PartRecord:
+        """Rebuild a record written by :meth:`to_json`."""
+        return cls(
+            number=int(data["number"]),
+            size=int(data["size"]),
+            etag=str(data["etag"]),
+            crc64=int(data["crc64"]),
+            mtime=int(data["mtime"]),
+            generation=int(data.get("generation", 0)),
+        )

@@ -1,7 +1,9 @@
 """Request parsing: method, raw target, query, headers and a size-limited body reader.
 
 The server (uvicorn) de-chunks ``Transfer-Encoding: chunked`` bodies; this module only counts
-bytes. Query strings are split by hand so blank values survive (``?append=&position=0`` and
+bytes. A request with both ``Transfer-Encoding`` and ``Content-Length`` (libcurl under the OSS
+C SDK sends both) is read by its transfer coding alone: its Content-Length is ignored, as
+RFC 9112 §6.3 says (the server closes such a connection after the response). Query strings are split by hand so blank values survive (``?append=&position=0`` and
 bare ``?append`` mean the same). In the query ``+`` means a space (clients form-encode
 parameters; a literal plus travels as ``%2B``); in the path it stays a plus (see ``urls``).
 """
@@ -61,7 +63,7 @@ class OssRequest:
             InvalidArgument: the header is not a non-negative integer.
         """
         value = self.headers.get("content-length")
-        if value is None:
+        if value is None or "transfer-encoding" in self.headers:
             return None
         if not value.isdigit():
             raise InvalidArgument(
@@ -119,6 +121,34 @@ class OssRequest:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    async def read_body_chunks(self, limit: int, *, require_length: bool = False) -> list[bytes]:
+        """Like :meth:`read_body`, but the body as the pieces it arrived in (no joining copy:
+        an UploadPart of 5 MB hashes and stores its pieces as they are).
+
+        Raises:
+            EntityTooLarge, MissingContentLength, ClientDisconnected: as :meth:`read_body`.
+        """
+        declared = self.declared_length()
+        if declared is None and require_length and not self.has_body():
+            raise MissingContentLength()
+        if declared is not None and declared > limit:
+            raise EntityTooLarge(max_size=limit, proposed_size=declared)
+        self.body_consumed = True
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            message = await self.receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnected()
+            chunk: bytes = message.get("body", b"")
+            total += len(chunk)
+            if total > limit:
+                raise EntityTooLarge(max_size=limit)
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks
 
     async def drain(self, limit: int) -> bool:
         """Read and discard an unread body of at most ``limit`` bytes.

@@ -23,6 +23,7 @@ from simulator.oss.records import BucketRecord, LifecycleRule, ObjectRecord, Obj
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 Header = tuple[bytes, bytes]
+RECOMMEND_DOC = "https://api.aliyun.com/troubleshoot?q="
 
 
 @dataclass(slots=True)
@@ -90,6 +91,8 @@ def object_headers(record: ObjectRecord) -> list[Header]:
     ]
     if record.object_type is ObjectType.APPENDABLE:
         headers.append((b"x-oss-next-append-position", str(record.size).encode("ascii")))
+    if record.tags:
+        headers.append((b"x-oss-tagging-count", str(len(record.tags)).encode("ascii")))
     for name, value in record.http_headers.items():
         headers.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
     for name, value in record.user_meta.items():
@@ -118,6 +121,9 @@ def error_document(error: OssError, request_id: str, host_id: str) -> bytes:
         _text("HostId", host_id),
     ]
     parts.extend(_text(name, value) for name, value in error.elements.items())
+    if error.ec is not None:
+        parts.append(_text("EC", error.ec))
+        parts.append(_text("RecommendDoc", RECOMMEND_DOC + error.ec))
     parts.append("</Error>")
     return "".join(parts).encode("utf-8")
 
@@ -130,6 +136,8 @@ def error_response(error: OssError, request_id: str, host_id: str, *, head: bool
         (name.lower().encode("latin-1"), value.encode("latin-1"))
         for name, value in error.headers.items()
     )
+    if error.ec is not None:
+        headers.append((b"x-oss-ec", error.ec.encode("ascii")))
     if error.http_status == 304:
         return Response(304, headers[1:])
     if head:
@@ -336,6 +344,18 @@ def public_access_block(block: bool) -> Response:
     )
 
 
+def object_acl(owner: str, acl: str) -> Response:
+    """The GetObjectAcl result: the bucket owner and the object's own ACL."""
+    return xml_response(
+        "<AccessControlPolicy><Owner>"
+        + _text("ID", owner)
+        + _text("DisplayName", owner)
+        + "</Owner><AccessControlList>"
+        + _text("Grant", acl)
+        + "</AccessControlList></AccessControlPolicy>"
+    )
+
+
 def delete_result(deleted: list[str], *, url: bool) -> Response:
     """The DeleteMultipleObjects result (``deleted`` is empty in quiet mode)."""
     parts = ["<DeleteResult>"]
@@ -357,3 +377,11 @@ def copy_result(record: ObjectRecord) -> Response:
             (b"x-oss-hash-crc64ecma", str(record.crc64).encode()),
         ],
     )
+
+
+def tagging(tags: dict[str, str]) -> Response:
+    """The GetObjectTagging result."""
+    body = "".join(
+        f"<Tag>{_text('Key', key)}{_text('Value', value)}</Tag>" for key, value in tags.items()
+    )
+    return xml_response(f"<Tagging><TagSet>{body}</TagSet></Tagging>")

@@ -11,11 +11,12 @@ The model serialises calls per object key; a store needs no locking of its own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from simulator.oss.buffers import BufferReader, ChunkedBuffer
 from simulator.oss.durable import DurableStore
-from simulator.oss.records import BucketRecord, ObjectRecord
+from simulator.oss.records import BucketRecord, ObjectRecord, PartRecord, UploadRecord
 
 __all__ = ["DurableStore", "MemoryStore", "ObjectReader", "ObjectStore"]
 
@@ -83,6 +84,44 @@ class ObjectStore(Protocol):
         """Open an object's bytes for reading."""
         ...
 
+    def update_record(self, bucket: str, record: ObjectRecord) -> None:
+        """Commit a changed record of an object whose bytes stay as they are (tags)."""
+        ...
+
+    def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
+        """Return every multipart upload in progress: (bucket, upload, parts)."""
+        ...
+
+    def save_upload(self, bucket: str, upload: UploadRecord) -> None:
+        """Record a new multipart upload."""
+        ...
+
+    def put_part(
+        self,
+        bucket: str,
+        upload_id: str,
+        part: PartRecord,
+        data: Sequence[bytes],
+        replaced: PartRecord | None,
+    ) -> None:
+        """Store a part's bytes (given in pieces) and record, replacing ``replaced``."""
+        ...
+
+    def delete_upload(self, bucket: str, upload_id: str) -> None:
+        """Forget an upload and its parts (completed or aborted)."""
+        ...
+
+    def assemble_upload(
+        self,
+        bucket: str,
+        upload_id: str,
+        parts: Sequence[PartRecord],
+        record: ObjectRecord,
+        replaced: ObjectRecord | None,
+    ) -> None:
+        """Store ``record`` whose bytes are the listed parts' bytes, in order."""
+        ...
+
     def close(self) -> None:
         """Release resources (open files)."""
         ...
@@ -95,6 +134,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[tuple[str, str], bytes | ChunkedBuffer] = {}
+        self._parts: dict[tuple[str, str], dict[int, list[bytes]]] = {}
 
     def load(self) -> list[tuple[BucketRecord, list[ObjectRecord]]]:
         """Return nothing: a memory store always starts empty."""
@@ -141,6 +181,49 @@ class MemoryStore:
         """Return a reader over the object's bytes as they are now (later appends only add)."""
         return BufferReader(self._data.get((bucket, record.key), b""))
 
+    def update_record(self, bucket: str, record: ObjectRecord) -> None:
+        """Nothing to do: the model holds records."""
+
+    def load_uploads(self) -> list[tuple[str, UploadRecord, list[PartRecord]]]:
+        """Return nothing: a memory store always starts empty."""
+        return []
+
+    def save_upload(self, bucket: str, upload: UploadRecord) -> None:
+        """Make room for the upload's parts."""
+        self._parts[(bucket, upload.upload_id)] = {}
+
+    def put_part(
+        self,
+        bucket: str,
+        upload_id: str,
+        part: PartRecord,
+        data: Sequence[bytes],
+        replaced: PartRecord | None,
+    ) -> None:
+        """Keep the part's pieces (immutable bytes: no copy)."""
+        self._parts.setdefault((bucket, upload_id), {})[part.number] = list(data)
+
+    def delete_upload(self, bucket: str, upload_id: str) -> None:
+        """Forget the parts."""
+        self._parts.pop((bucket, upload_id), None)
+
+    def assemble_upload(
+        self,
+        bucket: str,
+        upload_id: str,
+        parts: Sequence[PartRecord],
+        record: ObjectRecord,
+        replaced: ObjectRecord | None,
+    ) -> None:
+        """Chain the parts' bytes into the object (no copy)."""
+        stored = self._parts[(bucket, upload_id)]
+        buf = ChunkedBuffer()
+        for part in parts:
+            for piece in stored[part.number]:
+                buf.append(piece)
+        self._data[(bucket, record.key)] = buf
+
     def close(self) -> None:
         """Drop everything."""
         self._data.clear()
+        self._parts.clear()

@@ -1,14 +1,18 @@
 """Addressing: which bucket and key a request names (path-style or virtual-host style).
 
 ``oss2`` never puts the bucket in the Host header when the endpoint is an IP literal or
-``localhost``: it sends ``/<bucket>/<quote(key, safe='')>``. With a host name endpoint it uses
-``<bucket>.<host>`` and ``/<quote(key)>``. The key is taken from the *raw* request target and
-split off once after the bucket, so ``%2F`` inside a key and keys that contain ``//`` survive;
-it is decoded with :func:`urllib.parse.unquote` (``+`` stays a plus, as OSS treats it).
+``localhost``: it sends ``/<bucket>/<quote(key, safe='')>``. The OSS C SDK, with an IP endpoint,
+joins bucket and key and percent-encodes the whole as one segment
+(``/ossmedia%2Fvideos%2Fseg-1.ts``). OSS resolves both alike, and so does :class:`Router`: a
+path-style path is percent-decoded first (strict UTF-8; ``+`` stays a plus, as OSS treats it),
+then split once at its first ``/`` into bucket and key, so keys containing ``/`` or ``//``
+survive either encoding. With a host name endpoint the bucket is in ``<bucket>.<host>`` and the
+whole decoded path is the key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Literal
@@ -88,12 +92,12 @@ class Router:
         if vhost_bucket is not None:
             rest = raw_path[1:]
             return Target(vhost_bucket, _decode_key(rest) if rest else None, virtual_host=True)
-        rest = raw_path[1:]
+        rest = _decode(raw_path[1:])
         if not rest:
             return SERVICE
-        bucket_raw, _, key_raw = rest.partition("/")
-        bucket = check_bucket_name(unquote(bucket_raw))
-        return Target(bucket, _decode_key(key_raw) if key_raw else None)
+        bucket_text, _, key = rest.partition("/")
+        bucket = check_bucket_name(bucket_text)
+        return Target(bucket, check_object_key(key) if key else None)
 
     def level(self, host: str, raw_path: str) -> Level:
         """What a request addresses, without checking any name (for naming a request that may
@@ -107,6 +111,8 @@ class Router:
             return "object" if rest else "bucket"
         if not rest:
             return "service"
+        with contextlib.suppress(OssError):
+            rest = _decode(rest)
         return "object" if rest.partition("/")[2] else "bucket"
 
     def host_bucket(self, host: str) -> str | None:
@@ -147,11 +153,14 @@ def _is_ip(name: str) -> bool:
     return True
 
 
-def _decode_key(raw: str) -> str:
+def _decode(raw: str) -> str:
     # The ASGI raw path arrives as bytes decoded latin-1 by the caller: re-encode to get the
     # original octets, then percent-decode as strict UTF-8.
     try:
-        key = unquote(raw.encode("latin-1").decode("utf-8"), errors="strict")
+        return unquote(raw.encode("latin-1").decode("utf-8"), errors="strict")
     except UnicodeError:
         raise InvalidObjectName("the name is not valid UTF-8") from None
-    return check_object_key(key)
+
+
+def _decode_key(raw: str) -> str:
+    return check_object_key(_decode(raw))

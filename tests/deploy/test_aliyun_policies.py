@@ -160,6 +160,22 @@ def test_camera_credentials_do_nothing_else(kit: EmulatorHandle) -> None:
     assert _root(kit).get_object(f"{PREFIX}kept.ts").read() == b"k"
 
 
+def test_camera_credentials_cannot_make_a_recording_public(kit: EmulatorHandle) -> None:
+    # Setting an object ACL needs oss:PutObjectAcl, which the session policy does not grant,
+    # whether by PutObjectAcl or by x-oss-object-acl on the upload itself.
+    bucket = _camera_bucket(kit)
+    key = f"{PREFIX}public.ts"
+    public = {"x-oss-object-acl": "public-read"}
+    assert _oss_status(lambda: bucket.put_object(key, b"x", headers=public)) == 403
+    assert _oss_status(lambda: bucket.append_object(key, 0, b"x", headers=public)) == 403
+    bucket.append_object(key, 0, b"x")
+    assert _oss_status(lambda: bucket.put_object_acl(key, "public-read")) == 403
+    assert _oss_status(lambda: bucket.get_object_acl(key)) == 403
+    assert _root(kit).get_object_acl(key).acl == "default"
+    anonymous = _bucket(kit, oss2.AnonymousAuth())
+    assert _oss_status(lambda: anonymous.get_object(key)) == 403
+
+
 def test_the_role_alone_stays_in_the_video_prefix(kit: EmulatorHandle) -> None:
     # Without a session policy the role's own policy is the limit: one bucket's video prefix.
     creds = _assume(kit, RESPONDER_KEY)

@@ -147,8 +147,12 @@ class CameraState:
 
     @property
     def online(self) -> bool:
-        """True when the latest status says the camera is connected."""
-        return self.status is not None and self.status.online
+        """True when the latest status says the camera is connected.
+
+        Never for a revoked camera: its messages are refused from the revocation on, so its
+        last status accepted (often ``online``) no longer tells anything.
+        """
+        return self.registry_state != "revoked" and self.status is not None and self.status.online
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,14 @@ M = TypeVar("M", bound=BaseModel)
 _MAX_MS = 2**53 - 1
 
 
-def _json(model: BaseModel, status: int = 200) -> JSONResponse:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+# Answers that carry a device secret: no browser or proxy may keep a copy.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _json(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status, headers=headers)
 
 
 async def _body(request: Request, model: type[M]) -> M:
@@ -279,7 +285,7 @@ async def hls_playlist(request: Request) -> Response:
     ctx = ctx_of(request)
     recording_id = v.recording_id(request.path_params["recording_id"])
     text = await run_in_threadpool(ctx.service.hls_playlist, recording_id)
-    return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
+    return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers=_NO_STORE)
 
 
 @api
@@ -293,10 +299,10 @@ async def camera_live(request: Request) -> Response:
 
 @api
 async def live_playlist(request: Request) -> Response:
-    """A recording in progress as an HLS playlist over byte ranges of its object."""
+    """A recording in progress as an HLS playlist that grows (no ENDLIST while live)."""
     ctx = ctx_of(request)
     live_id = v.recording_id(request.path_params["live_id"])
-    text = await run_in_threadpool(ctx.service.live.playlist, live_id)
+    text = await run_in_threadpool(ctx.service.live_playlist, live_id)
     return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 
@@ -317,9 +323,7 @@ async def content_key(request: Request) -> Response:
     device_id = v.device_id(request.path_params["device_id"])
     key_id = v.key_id(request.path_params["key_id"])
     key = await run_in_threadpool(ctx.service.content_key, device_id, key_id)
-    return Response(
-        key, media_type="application/octet-stream", headers={"Cache-Control": "no-store"}
-    )
+    return Response(key, media_type="application/octet-stream", headers=_NO_STORE)
 
 
 # -- retention and devices ---------------------------------------------------------------
@@ -390,7 +394,7 @@ async def device_create(request: Request) -> Response:
     made = await run_in_threadpool(
         ctx.service.provision, device_id, actor=operator(request), access=access
     )
-    return _json(DeviceSecretOut.of(made), status=201)
+    return _json(DeviceSecretOut.of(made), status=201, headers=_NO_STORE)
 
 
 @api
@@ -410,11 +414,8 @@ async def device_rotate(request: Request) -> Response:
     """Give a device a new secret; the answer holds it, returned this once only."""
     ctx = ctx_of(request)
     device_id = v.device_id(request.path_params["device_id"])
-    return _json(
-        DeviceSecretOut.of(
-            await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
-        )
-    )
+    made = await run_in_threadpool(ctx.service.rotate, device_id, actor=operator(request))
+    return _json(DeviceSecretOut.of(made), headers=_NO_STORE)
 
 
 def api_routes() -> list[Route]:

@@ -374,8 +374,14 @@ class DeviceSecretOut(_Out):
 
     device: DeviceOut
     secret: str = Field(description="the device secret; store it on the camera, it is not kept")
+    camera_config: str = Field(
+        description="the ready camera.toml holding the secret (as `ossmedia devices add` "
+        "prints it); save it on the camera"
+    )
 
     @classmethod
     def of(cls, made: NewSecret) -> DeviceSecretOut:
         """Build from a new secret."""
-        return cls(device=DeviceOut.of(made.device), secret=made.secret)
+        return cls(
+            device=DeviceOut.of(made.device), secret=made.secret, camera_config=made.camera_config
+        )

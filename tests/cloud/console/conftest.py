@@ -16,6 +16,7 @@ import pytest
 
 from cloud.console import Console, ConsoleSettings, Ledger, RegistryDevices, hash_password
 from cloud.registry import MasterKey, Registry, new_master_key, open_store
+from cloud.registry.broker_accounts import CameraAccounts
 from simulator.emulator.handle import EmulatorHandle, running_emulator
 from tests.cloud.console.camera import TestCamera
 
@@ -145,7 +146,7 @@ def _stacks(
 ) -> Iterator[StackFactory]:
     started: list[Console] = []
 
-    def start(**sections: dict[str, Any]) -> Stack:
+    def start(accounts: CameraAccounts | None = None, **sections: dict[str, Any]) -> Stack:
         clock = TestClock()
         ledger = Ledger(":memory:")
         sections = {
@@ -157,6 +158,7 @@ def _stacks(
             devices=RegistryDevices(registry),
             ledger=ledger,
             clock=clock,
+            accounts=accounts,
         )
         started.append(console)
         console.start()

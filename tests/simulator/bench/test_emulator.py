@@ -25,6 +25,8 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
     assert report["problems"] == []
     assert set(report["machine"]) == {"nproc", "python", "load_average_1m"}
     assert report["settings"] == {
+        "workload": "append",
+        "parts_per_upload": None,
         "clients": 2,
         "chunk_kib": CHUNK_KIB,
         "duration_s": 0.5,
@@ -46,6 +48,7 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
             "p99_ms",
             "server_cpu_us_per_append",
             "client_cpu_us_per_append",
+            "server_cpu_ms_per_mib",
         }
         assert report[name]["appends_per_s"] > 0
         assert report[name]["mib_per_s"] > 0
@@ -64,6 +67,45 @@ def test_smoke_run_reports_both_figures_and_loses_no_append(
         for obj in objects:
             assert obj["appends"] > 1
             assert obj["length"] == obj["appends"] * CHUNK_KIB * 1024
+
+
+def test_multipart_run_reports_cpu_per_mib_against_the_goal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["--multipart", "--part-mib", "1", "--parts", "2", "--clients", "2"]
+    status = main(
+        [*argv, "--duration", "0.5", "--rounds", "1", "--warmup", "0", "--json", "--no-fail"]
+    )
+
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    # Every upload completed: oss2 checked each combined CRC-64 against its own.
+    assert report["problems"] == []
+    assert report["settings"]["workload"] == "multipart"
+    assert report["settings"]["chunk_kib"] == 1024
+    assert all("objects" not in r for r in report["rounds"])
+    base = report["baseline"]["server_cpu_ms_per_mib"]
+    emu = report["emulator"]["server_cpu_ms_per_mib"]
+    assert base is not None
+    assert emu is not None
+    assert report["goal_cpu_per_mib_ratio"] == 2.0
+    if report["server_cpu_per_mib_ratio"] is not None:
+        assert report["met"] == (report["server_cpu_per_mib_ratio"] <= 2.0)
+
+
+def test_bare_server_answers_multipart_the_way_oss2_expects() -> None:
+    with spawned_bare_server() as bare:
+        session = oss2.Session()
+        session.session.trust_env = False
+        bucket = oss2.Bucket(oss2.Auth("id", "secret"), bare.endpoint, "ossmedia", session=session)
+        upload_id = bucket.init_multipart_upload("a/b").upload_id
+        part = bucket.upload_part("a/b", upload_id, 1, b"x")
+        done = bucket.complete_multipart_upload(
+            "a/b", upload_id, [oss2.models.PartInfo(1, part.etag)]
+        )
+
+    assert upload_id
+    assert done.status == 200
 
 
 def test_bare_server_answers_appends_the_way_oss2_expects() -> None:
