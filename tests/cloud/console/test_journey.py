@@ -25,11 +25,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import oss2
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pydantic import SecretStr
 
 from cloud.console.ledger import CameraState
+from cloud.console.player_cors import allow_console, console_origins
 from cloud.responder.app import Responder, build_responder
 from cloud.settings import BrokerSettings as ResponderBroker
 from cloud.settings import (
@@ -43,7 +45,6 @@ from cloud.settings import (
 from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle, running_emulator
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, Stack, StackFactory
-from tests.cloud.console.cors import cors_front
 from tests.cloud.console.media import fragmented_mp4
 from tests.cloud.console.waiting import wait_until
 
@@ -159,15 +160,6 @@ def console_emulator() -> Iterator[EmulatorHandle]:
 
 
 @pytest.fixture
-def oss_front(console_emulator: EmulatorHandle) -> Iterator[tuple[str, list[str]]]:
-    """The bucket as the browser reaches it: with a CORS rule for the console (hls.js reads
-    byte ranges of a recording in progress), as a bucket CORS rule does on OSS."""
-    allowed: list[str] = []
-    with cors_front(console_emulator.oss_endpoint, allowed) as front:
-        yield front, allowed
-
-
-@pytest.fixture
 def responder(
     mosquitto: MosquittoProcess, console_emulator: EmulatorHandle, tmp_path: Path, master_key: str
 ) -> Iterator[Responder]:
@@ -230,15 +222,13 @@ def test_first_hour(
     mosquitto: MosquittoProcess,
     console_emulator: EmulatorHandle,
     responder: Responder,
-    oss_front: tuple[str, list[str]],
+    root_bucket: oss2.Bucket,
     browser: Browser,
     tmp_path: Path,
 ) -> None:
-    front, allowed = oss_front
-    stack: Stack = stack_factory(
-        mqtt={"enabled": True, "url": mosquitto.url}, oss={"endpoint": front}
-    )
-    allowed.append(stack.url)
+    stack: Stack = stack_factory(mqtt={"enabled": True, "url": mosquitto.url})
+    # hls.js reads byte ranges of the recording in progress: the bucket's CORS rule allows it.
+    allow_console(root_bucket, console_origins(stack.url))
     assert stack.console.wait_subscribed(10)
     base = stack.url
     context = browser.new_context(viewport=WIDE, accept_downloads=True)
