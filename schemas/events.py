@@ -53,10 +53,12 @@ class SegmentClosed(WireModel):
 
 
 class SegmentOpened(WireModel):
-    """An appendable object that now holds its first bytes, so viewers can follow it live.
+    """An object that now holds its first bytes, so viewers can follow it live.
 
-    Sent once per object, after its first append is stored; its ``segment.closed`` follows
-    when the object is finished. It carries no length: the object grows after it is sent.
+    Sent once per appendable object, after its first append is stored, and once per HLS
+    recording, for its playlist, after the playlist's first live version is stored; its
+    ``segment.closed`` follows when the object is finished. It carries no length: the
+    object grows (or is rewritten) after it is sent.
     """
 
     v: Version = 1
