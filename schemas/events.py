@@ -146,6 +146,10 @@ class StatusAlert(StrEnum):
     """The spool reached ``max_bytes``: the full-spool policy drops or rejects recording."""
     DISK_FULL = "disk_full"
     """The spool's file system is full (or over quota): the policy drops or rejects."""
+    SOURCE_CHANGED = "source_changed"
+    """The source changed under the camera since its last committed position (the file was
+    replaced, truncated or rewritten): it is being recorded again from its start as a new
+    recording rather than continued. Reported until the camera restarts."""
     CREDENTIALS_REFUSED = "credentials_refused"
     """The responder keeps refusing credential requests with replies the camera cannot
     verify: most likely a wrong or rotated secret, or a device id it does not know."""

@@ -39,7 +39,7 @@ from cloud.console.web.context import WebContext, console_error_handler, http_er
 from cloud.console.web.middleware import RequestLimits, SecurityHeaders
 from cloud.console.web.ops import ConsoleMetrics, HealthChecks, ops_routes
 from cloud.console.web.pages import page_routes
-from cloud.console.web.replicas import SharedFailures, SharedSessions
+from cloud.console.web.replicas import SharedAttempts, SharedFailures, SharedSessions
 from cloud.console.web.templating import make_environment
 from cloud.database import DatabaseError, PoolSettings
 from cloud.errors import CloudError
@@ -265,6 +265,7 @@ def create_app(
             failures=(
                 SharedFailures(parts.ledger, keep_s=settings.session.lockout_s) if shared else None
             ),
+            attempts=SharedAttempts(parts.ledger) if shared else None,
         ),
         sessions=sessions,
         signer=Signer(key),

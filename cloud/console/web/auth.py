@@ -22,7 +22,7 @@ from typing import Protocol
 
 from cloud.console.passwords import hash_password, verify_password
 from cloud.console.settings import OperatorAccount, SessionSettings
-from cloud.console.web.login_limits import LoginGate
+from cloud.console.web.login_limits import AttemptBuckets, LoginGate
 
 __all__ = [
     "CSRF_FIELD",
@@ -238,6 +238,8 @@ class Authenticator:
         verify: the password check (a seam: tests count how many run at once).
         check_wait_s: how long an attempt may wait for a free password-check slot.
         failures: where failures are counted; by default in this process.
+        attempts: where the per-address and global attempt limits count; by default in this
+            process.
     """
 
     def __init__(
@@ -249,12 +251,13 @@ class Authenticator:
         verify: Callable[[str, str], bool] = verify_password,
         check_wait_s: float = 5.0,
         failures: FailureLog | None = None,
+        attempts: AttemptBuckets | None = None,
     ) -> None:
         self._hashes = {op.username: op.password_hash.get_secret_value() for op in operators}
         self._settings = settings
         self._clock = clock
         self._verify = verify
-        self.gate = LoginGate(settings, clock=clock, check_wait_s=check_wait_s)
+        self.gate = LoginGate(settings, clock=clock, check_wait_s=check_wait_s, buckets=attempts)
         self._failures = failures if failures is not None else MemoryFailures()
         # Unknown user names still cost one hash check with the operators' own cost, so
         # timing does not reveal them.

@@ -1,11 +1,13 @@
 """What console replicas on one ledger database share about operators: sessions, so that a
 login on one replica is valid on every replica (and a logout ends it on all), and failed
-logins, so that the lockout counts attempts made at any replica. Only a hash of each session
+logins, so that the lockout counts attempts made at any replica, and the sign-in attempt
+limits, so that N replicas admit the configured rate rather than N times it. Only a hash of each session
 id is stored: a reader of the database cannot sign in with what it finds there."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Callable
 
@@ -13,8 +15,9 @@ import sqlalchemy as sa
 
 from cloud.console.ledger import Ledger
 from cloud.console.web.auth import Session
+from cloud.state.gcra import GcraCell, gcra_step
 
-__all__ = ["SharedFailures", "SharedSessions"]
+__all__ = ["SharedAttempts", "SharedFailures", "SharedSessions"]
 
 
 def _hash(session_id: str) -> str:
@@ -139,3 +142,83 @@ class SharedFailures:
                 ),
                 {"username": key[0], "client": key[1]},
             )
+
+
+_SELECT_BUCKET = "SELECT tat_ms FROM login_buckets WHERE key = :key"
+# On PostgreSQL the row is locked until the transaction ends (SQLite's BEGIN IMMEDIATE
+# already serialises the writers).
+_SELECT_BUCKET_PG = _SELECT_BUCKET + " FOR UPDATE"
+
+
+class SharedAttempts:
+    """Sign-in attempt buckets and the operators' recent addresses in the ledger's database.
+
+    Each bucket is one row holding its next free slot (``tat_ms``); a row whose slot has
+    passed carries no information and is purged. Each take is one write transaction that
+    locks the bucket's row, so replicas taking from one bucket at once are counted in turn.
+
+    Args:
+        ledger: whose database holds them.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._select = _SELECT_BUCKET_PG if ledger.shared else _SELECT_BUCKET
+
+    def take(self, key: str, now_ms: float, *, interval_ms: float, burst: int) -> float | None:
+        """Take one slot of ``key``'s bucket: ``None`` when admitted, else ms to wait."""
+        now = int(now_ms)
+        with self._ledger.write() as conn:
+            conn.execute(
+                sa.text("DELETE FROM login_buckets WHERE tat_ms <= :now AND key <> :key"),
+                {"now": now, "key": key},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO login_buckets (key, tat_ms) VALUES (:key, :now)"
+                    " ON CONFLICT (key) DO NOTHING"
+                ),
+                {"key": key, "now": now},
+            )
+            tat = conn.execute(
+                sa.text(self._select),
+                {"key": key},
+            ).scalar_one()
+            reservation, cell = gcra_step(
+                GcraCell(float(tat), float(tat)),
+                now_ms=now,
+                interval_ms=interval_ms,
+                burst=burst,
+                max_wait_ms=0,
+                promise=False,
+            )
+            conn.execute(
+                sa.text("UPDATE login_buckets SET tat_ms = :tat WHERE key = :key"),
+                {"key": key, "tat": math.ceil(cell.tat)},
+            )
+        return None if reservation.admitted else float(reservation.retry_after_ms or 1000)
+
+    def trust(self, client: str, now_ms: float, *, keep_ms: float) -> None:
+        """Remember that an operator signed in from ``client`` (expired ones are purged)."""
+        now = int(now_ms)
+        with self._ledger.write() as conn:
+            conn.execute(
+                sa.text("DELETE FROM login_trusted WHERE at_ms <= :oldest"),
+                {"oldest": now - int(keep_ms)},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO login_trusted (client, at_ms) VALUES (:client, :at)"
+                    " ON CONFLICT (client) DO UPDATE SET at_ms = excluded.at_ms"
+                ),
+                {"client": client, "at": now},
+            )
+
+    def trusted(self, client: str, now_ms: float, *, keep_ms: float) -> bool:
+        """True when an operator signed in from ``client`` less than ``keep_ms`` ago."""
+        with self._ledger.read() as conn:
+            at = conn.execute(
+                sa.text("SELECT at_ms FROM login_trusted WHERE client = :client"),
+                {"client": client},
+            ).scalar()
+        return at is not None and now_ms - int(at) < keep_ms

@@ -1,6 +1,6 @@
 """What console replicas share through the ledger's database, on SQLite and PostgreSQL: the
-reconcile lease (one holder, take-over after it lapses), operator sessions and failed
-logins, and recordings in progress."""
+reconcile lease (one holder, take-over after it lapses), operator sessions, failed logins,
+the sign-in attempt limits, and recordings in progress."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cloud.console.live import LiveStore, OpenedFacts
 from cloud.console.live.fmp4 import IndexState
 from cloud.console.settings import OperatorAccount, SessionSettings
 from cloud.console.web.auth import Authenticator
-from cloud.console.web.replicas import SharedFailures, SharedSessions
+from cloud.console.web.replicas import SharedAttempts, SharedFailures, SharedSessions
 from tests.cloud.console.conftest import OPERATOR, PASSWORD, PASSWORD_HASH
 from tests.cloud.console.test_ledger import ledger_location  # noqa: F401 - fixture
 
@@ -106,6 +106,44 @@ def test_failed_logins_at_one_replica_lock_the_name_out_at_the_other(
     clock.now += 61
     assert a.check(OPERATOR, PASSWORD, "10.0.0.1")
     assert not b.locked_out(OPERATOR, "10.0.0.1")
+
+
+def test_sign_in_attempt_limits_count_attempts_made_at_either_replica(
+    two: tuple[Ledger, Ledger],
+) -> None:
+    clock = Clock()
+    settings = SessionSettings(
+        login_attempts_per_address_per_minute=6,
+        login_burst=2,
+        login_attempts_per_minute=12,
+        login_global_burst=4,
+    )
+    operators = (OperatorAccount(username=OPERATOR, password_hash=SecretStr(PASSWORD_HASH)),)
+    a, b = (
+        Authenticator(operators, settings, clock=clock, attempts=SharedAttempts(ledger))
+        for ledger in two
+    )
+    # Per address: a burst of two, spent across both replicas.
+    assert a.admit("203.0.113.9") is None
+    assert b.admit("203.0.113.9") is None
+    assert a.admit("203.0.113.9") == 10
+    assert b.admit("203.0.113.9") == 10
+    # Global: four at once, counted whichever replica saw them (two are spent above).
+    assert b.admit("203.0.113.10") is None
+    assert a.admit("203.0.113.11") is None
+    assert b.admit("203.0.113.12") == 5
+    assert a.admit("203.0.113.13") == 5
+    # An operator who signed in at one replica is exempt from the global bound at the other.
+    assert b.check(OPERATOR, PASSWORD, "198.51.100.7")
+    assert a.admit("198.51.100.7") is None
+    assert a.admit("203.0.113.14") == 5
+    clock.now += 10  # the per-address and global buckets have a free slot again
+    assert b.admit("203.0.113.9") is None
+    clock.now += 60  # all idle: their rows are purged by the next take
+    assert a.admit("203.0.113.15") is None
+    with two[1].read() as conn:
+        keys = {row[0] for row in conn.exec_driver_sql("SELECT key FROM login_buckets")}
+    assert keys == {"addr:203.0.113.15", "*"}
 
 
 def test_a_recording_in_progress_closed_at_the_other_replica_stays_closed(
