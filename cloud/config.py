@@ -30,6 +30,7 @@ SECRET_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("sts", "access_key_secret", "access_key_secret_file"),
     ("broker", "password", "password_file"),
     ("registry", "master_key", "master_key_file"),
+    ("provisioning", "provisioner_password", "provisioner_password_file"),
 )
 
 # Environment variables that start with the prefix but are not settings overrides.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -22,6 +22,9 @@ from schemas.durations import (
 )
 from schemas.errors import InvalidIdentifier
 from schemas.topics import Topics
+
+if TYPE_CHECKING:
+    from cloud.registry.broker_accounts import BrokerAdminSettings
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _PREFIX_CHARS = re.compile(r"^[A-Za-z0-9_./{}-]+$")
@@ -234,6 +237,58 @@ class ServiceSettings(BaseModel):
     health_interval_s: float = Field(default=5.0, gt=0)
 
 
+class ProvisioningSettings(BaseModel):
+    """What goes into the ``camera.toml`` handed over when a camera is provisioned.
+
+    One model for the console's and the responder's ``[provisioning]`` table (the latter is
+    read by ``ossmedia devices --config responder.toml``).
+
+    Attributes:
+        broker_url: the broker URL as cameras reach it (the services often reach the broker
+            on another listener or an internal address).
+        ca_file: the CA bundle path on the camera, for ``mqtts://`` with a private CA.
+        provisioner_url: with per-device broker accounts (Mosquitto's dynamic-security
+            plugin, ``deploy/mosquitto``), the listener where accounts are created, re-keys
+            and disables them, as ``ossmedia devices --provisioner-url`` does; the camera's
+            account password then goes into its ``camera.toml``.
+        provisioner_user: the plugin's admin account.
+        provisioner_password: its password (or ``provisioner_password_file``).
+        provisioner_ca_file: CA bundle to verify that listener with ``mqtts://``.
+    """
+
+    model_config = _FROZEN
+
+    broker_url: str | None = None
+    ca_file: Path | None = None
+    provisioner_url: str | None = None
+    provisioner_user: str = "svc.provisioner"
+    provisioner_password: SecretStr | None = None
+    provisioner_password_file: Path | None = None
+    provisioner_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _provisioner(self) -> ProvisioningSettings:
+        if self.provisioner_url is not None:
+            self.broker_admin()
+        return self
+
+    def broker_admin(self) -> BrokerAdminSettings | None:
+        """The dynamic-security admin connection, or None without per-device accounts."""
+        if self.provisioner_url is None:
+            return None
+        # Imported here: cloud.registry imports this module.
+        from cloud.registry.broker_accounts import BrokerAdminSettings
+
+        if self.provisioner_password is None:
+            raise ValueError("provisioner_url needs provisioner_password (or its _file)")
+        return BrokerAdminSettings(
+            url=self.provisioner_url,
+            username=self.provisioner_user,
+            password=self.provisioner_password,
+            ca_file=self.provisioner_ca_file,
+        )
+
+
 class ResponderSettings(BaseModel):
     """Everything ``ossmedia responder`` needs, one group per concern."""
 
@@ -246,3 +301,4 @@ class ResponderSettings(BaseModel):
     state: StateSettings = StateSettings()
     registry: RegistrySettings = RegistrySettings()
     service: ServiceSettings = ServiceSettings()
+    provisioning: ProvisioningSettings = ProvisioningSettings()

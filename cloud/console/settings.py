@@ -26,8 +26,7 @@ from pydantic import (
 
 from cloud.console.errors import ConsoleConfigError
 from cloud.console.passwords import is_valid_hash
-from cloud.registry.broker_accounts import BrokerAdminSettings
-from cloud.settings import RegistrySettings
+from cloud.settings import ProvisioningSettings, RegistrySettings
 from schemas.broker import BrokerConnection, DeprecatedSettingWarning
 
 __all__ = [
@@ -186,49 +185,6 @@ class MqttSettings(BrokerConnection):
         scheme = "mqtts" if data.get("tls_ca_file") or data.get("ca_file") else "mqtt"
         data["url"] = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
         return data
-
-
-class ProvisioningSettings(_Frozen):
-    """What goes into the ``camera.toml`` the console hands over when it provisions a camera.
-
-    Attributes:
-        broker_url: the broker URL as cameras reach it; ``[mqtt] url`` when unset (often
-            wrong: the console may reach the broker on an internal address).
-        ca_file: the CA bundle path on the camera, for ``mqtts://`` with a private CA.
-        provisioner_url: with per-device broker accounts (Mosquitto's dynamic-security
-            plugin, ``deploy/mosquitto``), the listener where the console creates, re-keys
-            and disables them, as ``ossmedia devices --provisioner-url`` does; the camera's
-            account password then goes into its ``camera.toml``.
-        provisioner_user: the plugin's admin account.
-        provisioner_password: its password (or ``provisioner_password_file``).
-        provisioner_ca_file: CA bundle to verify that listener with ``mqtts://``.
-    """
-
-    broker_url: str | None = None
-    ca_file: Path | None = None
-    provisioner_url: str | None = None
-    provisioner_user: str = "svc.provisioner"
-    provisioner_password: SecretStr | None = None
-    provisioner_ca_file: Path | None = None
-
-    @model_validator(mode="after")
-    def _provisioner(self) -> ProvisioningSettings:
-        if self.provisioner_url is not None:
-            self.broker_admin()
-        return self
-
-    def broker_admin(self) -> BrokerAdminSettings | None:
-        """The dynamic-security admin connection, or None without per-device accounts."""
-        if self.provisioner_url is None:
-            return None
-        if self.provisioner_password is None:
-            raise ValueError("provisioner_url needs provisioner_password (or its _file)")
-        return BrokerAdminSettings(
-            url=self.provisioner_url,
-            username=self.provisioner_user,
-            password=self.provisioner_password,
-            ca_file=self.provisioner_ca_file,
-        )
 
 
 class OssSettings(_Frozen):

@@ -39,6 +39,8 @@ from schemas.errors import InvalidIdentifier
 from schemas.ids import DeviceId
 from schemas.topics import Topics
 
+_ISSUING = frozenset({"add", "rotate", "reinstate"})
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ossmedia devices`` argument parser."""
@@ -60,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         "password comes from OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file",
     )
     admin.add_argument("--provisioner-url", help="mqtt(s)://host:port of the plugin's listener")
-    admin.add_argument("--provisioner-user", default="svc.provisioner", help="admin account")
+    admin.add_argument(
+        "--provisioner-user", help="admin account (default: [provisioning] or svc.provisioner)"
+    )
     admin.add_argument("--provisioner-password-file", type=Path, help="file holding its password")
     admin.add_argument("--provisioner-ca-file", type=Path, help="CA bundle to verify the broker")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -126,22 +130,28 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> Responder
 def _broker_accounts(
     args: argparse.Namespace, settings: ResponderSettings, environ: Mapping[str, str]
 ) -> CameraAccounts | None:
+    # Command-line flags win over OSSMEDIA_PROVISIONER_*, which win over [provisioning].
+    configured = settings.provisioning
     url = args.provisioner_url or environ.get("OSSMEDIA_PROVISIONER_URL")
+    url = url or configured.provisioner_url
     if not url:
         return None
     if args.provisioner_password_file is not None:
         password = args.provisioner_password_file.read_text(encoding="utf-8").strip()
     else:
         password = environ.get("OSSMEDIA_PROVISIONER_PASSWORD", "")
+    if not password and configured.provisioner_password is not None:
+        password = configured.provisioner_password.get_secret_value()
     if not password:
         raise ValueError(
-            "--provisioner-url needs OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file"
+            "--provisioner-url needs OSSMEDIA_PROVISIONER_PASSWORD, --provisioner-password-file "
+            "or [provisioning] provisioner_password_file"
         )
     admin = BrokerAdminSettings(
         url=url,
-        username=args.provisioner_user,
+        username=args.provisioner_user or configured.provisioner_user,
         password=SecretStr(password),
-        ca_file=args.provisioner_ca_file,
+        ca_file=args.provisioner_ca_file or configured.provisioner_ca_file,
     )
     return DynsecAccounts(admin, topics=Topics(settings.broker.topic_prefix))
 
@@ -153,14 +163,22 @@ def _camera_config(
     secret: str,
     mqtt_password: str | None,
 ) -> str:
+    broker_url = _camera_broker_url(args, settings)
+    if broker_url is None:  # run() refuses this before touching the registry
+        raise ConfigError("no broker URL for the camera config", source="--broker-url")
     return CameraConfig(
         device_id=record.device_id,
         secret=secret,
-        broker_url=args.broker_url or settings.broker.url,
+        broker_url=broker_url,
         topic_prefix=settings.broker.topic_prefix,
-        ca_file=args.ca_file,
+        ca_file=args.ca_file or settings.provisioning.ca_file,
         mqtt_password=mqtt_password,
     ).render()
+
+
+def _camera_broker_url(args: argparse.Namespace, settings: ResponderSettings) -> str | None:
+    url: str | None = args.broker_url or settings.provisioning.broker_url
+    return url
 
 
 def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
@@ -213,13 +231,6 @@ def _dispatch(
     err: TextIO,
     accounts: CameraAccounts | None,
 ) -> int:
-    if args.command in {"add", "rotate", "reinstate"} and not args.broker_url:
-        # The responder's own broker URL is often the service listener, not the one cameras
-        # reach; say which one went into the camera config.
-        err.write(
-            f"note: the camera config names the responder's broker URL {settings.broker.url}; "
-            "pass --broker-url with the address cameras connect to if it differs\n"
-        )
     if args.command == "add":
         record, secret = registry.add(args.device_id, access=parse_access(args.access))
         _issue(args, settings, record, secret, out, "added", accounts)
@@ -279,6 +290,14 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
             return _backup(settings, args.destination, out)
         if args.command in {"add"}:
             parse_access(args.access)
+        if args.command in _ISSUING and _camera_broker_url(args, settings) is None:
+            # The responder's own broker URL is usually the service listener, not the one
+            # cameras reach; writing it into camera.toml would fail only on the camera.
+            err.write(
+                "ossmedia devices: set the broker URL cameras connect to with --broker-url "
+                "or [provisioning] broker_url in the config\n"
+            )
+            return 2
         accounts = _broker_accounts(args, settings, environ)
         registry = open_registry(settings.registry)
         try:

@@ -36,7 +36,7 @@ def test_example_config_is_complete_and_valid() -> None:
         assert issubclass(model, BaseModel)
         assert f"[{section}]" in text
         for name in model.model_fields:
-            if name in {"access_key_secret", "password", "master_key"}:
+            if name in {"access_key_secret", "password", "master_key", "provisioner_password"}:
                 assert re.search(rf"OSSMEDIA_\w*{name.upper()}", text), name
             else:
                 assert re.search(rf"^#? ?{name} = ", text, re.MULTILINE), f"{section}.{name}"

@@ -27,7 +27,11 @@ class Cli:
     def __init__(self, tmp_path: Path) -> None:
         self.key = new_master_key()
         self.db = tmp_path / "registry.db"
-        self.env = {"OSSMEDIA_MASTER_KEY": self.key, "OSSMEDIA_REGISTRY_URL": f"sqlite://{self.db}"}
+        self.env = {
+            "OSSMEDIA_MASTER_KEY": self.key,
+            "OSSMEDIA_REGISTRY_URL": f"sqlite://{self.db}",
+            "OSSMEDIA_PROVISIONING_BROKER_URL": "mqtts://cameras.example.com:8883",
+        }
 
     def __call__(self, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
@@ -132,12 +136,29 @@ def test_config_file_and_master_key_file(cli: Cli, tmp_path: Path) -> None:
     config.write_text(
         f'[registry]\nurl = "sqlite://{cli.db}"\nmaster_key_file = "{key_file}"\n'
         '[broker]\nurl = "mqtt://10.0.0.5:1883"\ntopic_prefix = "fleet"\n'
+        '[provisioning]\nbroker_url = "mqtts://cameras.example.com:8883"\n'
+        'ca_file = "/etc/ossmedia/ca.pem"\n'
     )
     code, out, err = cli("--config", str(config), "add", "cam-0006", "--json", env={})
+    assert (code, err) == (0, "")
+    camera_config = json.loads(out)["camera_config"]
+    assert 'url = "mqtts://cameras.example.com:8883"' in camera_config
+    assert "10.0.0.5" not in camera_config
+    assert 'ca_file = "/etc/ossmedia/ca.pem"' in camera_config
+    assert 'topic_prefix = "fleet"' in camera_config
+    # A flag wins over [provisioning].
+    code, out, _ = cli(
+        "--config",
+        str(config),
+        "rotate",
+        "cam-0006",
+        "--json",
+        "--broker-url",
+        "mqtt://b:1883",
+        env={},
+    )
     assert code == 0
-    assert 'url = "mqtt://10.0.0.5:1883"' in json.loads(out)["camera_config"]
-    assert "names the responder's broker URL mqtt://10.0.0.5:1883" in err
-    assert 'topic_prefix = "fleet"' in json.loads(out)["camera_config"]
+    assert 'url = "mqtt://b:1883"' in json.loads(out)["camera_config"]
     code, out, _ = cli(
         "--registry",
         f"sqlite://{tmp_path / 'other.db'}",
@@ -148,6 +169,46 @@ def test_config_file_and_master_key_file(cli: Cli, tmp_path: Path) -> None:
         env={},
     )
     assert (code, json.loads(out)) == (0, [])
+
+
+def test_without_a_camera_broker_url_issuing_is_refused_not_the_service_url(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # The responder's [broker] url is its service listener; it never goes into camera.toml.
+    config = tmp_path / "responder.toml"
+    config.write_text('[broker]\nurl = "mqtt://10.0.0.5:1883"\n')
+    env = {k: v for k, v in cli.env.items() if k != "OSSMEDIA_PROVISIONING_BROKER_URL"}
+    for command in ("add", "rotate", "reinstate"):
+        code, out, err = cli("--config", str(config), command, "cam-0008", env=env)
+        assert code == 2
+        assert out == ""
+        assert err.count("\n") == 1
+        assert "--broker-url" in err
+        assert "[provisioning] broker_url" in err
+    assert cli("list", "--json", env=env)[1] == "[]\n"  # nothing was added
+
+
+def test_provisioner_settings_come_from_the_config(cli: Cli, tmp_path: Path) -> None:
+    port = pick_free_port()  # nothing listens there
+    password = tmp_path / "provisioner-password"
+    password.write_text("admin-password-123\n")
+    config = tmp_path / "responder.toml"
+    config.write_text(
+        f'[provisioning]\nprovisioner_url = "mqtt://127.0.0.1:{port}"\n'
+        f'provisioner_password_file = "{password}"\n'
+    )
+    code, out, err = cli("--config", str(config), "add", "cam-0009")
+    assert code == 1
+    assert "cannot reach the broker" in err
+    assert "admin-password-123" not in err + out
+    config.write_text(
+        f'[provisioning]\nprovisioner_url = "mqtt://127.0.0.1:{port}"\n'
+        'provisioner_password = "admin-password-123"\n'
+    )
+    code, out, err = cli("--config", str(config), "add", "cam-0009")
+    assert code == 1
+    assert "provisioning.provisioner_password must not be written in the file" in err
+    assert "provisioner_password_file" in err
 
 
 def test_entry_point(cli: Cli) -> None:
