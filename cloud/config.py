@@ -13,7 +13,7 @@ from the environment or from the file named by the matching ``*_file`` setting.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,35 @@ def _read_secret_file(path: Path, setting: str) -> str:
         raise ConfigError(f"cannot read secret file: {exc.strerror}", source=setting) from None
 
 
+def inline_secret(
+    document: Mapping[str, Any],
+    fields: Iterable[tuple[str, str, str]],
+    env_names: Mapping[tuple[str, str], str],
+) -> str | None:
+    """The policy every service applies to its settings file: no secret written inline.
+
+    Args:
+        document: the parsed TOML document.
+        fields: ``(section, secret field, field naming a file that holds it)``.
+        env_names: the environment variable that may carry a secret instead, where there is
+            one.
+
+    Returns:
+        One line naming the first secret written inline and where it belongs instead, or
+        ``None`` when there is none.
+    """
+    for section, field, file_field in fields:
+        table = document.get(section)
+        if isinstance(table, Mapping) and field in table:
+            env = env_names.get((section, field))
+            instead = f"the environment variable {env} or " if env else ""
+            return (
+                f"{section}.{field} must not be written in the file; "
+                f"use {instead}{section}.{file_field}"
+            )
+    return None
+
+
 def build_settings(
     document: Mapping[str, Any], environ: Mapping[str, str], *, source: str = "settings"
 ) -> ResponderSettings:
@@ -135,13 +164,13 @@ def build_settings(
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}] must be a table", source=source)
         merged[section] = dict(values)
-    for section, field, _ in SECRET_FIELDS:
-        if field in merged.get(section, {}):
-            raise ConfigError(
-                f"{section}.{field} must not be written in the file; use the environment "
-                f"variable {ENV_PREFIX}{section.upper()}_{field.upper()} or {section}.{field}_file",
-                source=source,
-            )
+    inline = inline_secret(
+        merged,
+        SECRET_FIELDS,
+        {(s, f): f"{ENV_PREFIX}{s.upper()}_{f.upper()}" for s, f, _ in SECRET_FIELDS},
+    )
+    if inline is not None:
+        raise ConfigError(inline, source=source)
     from_env: dict[tuple[str, str], str] = {}
     for section, values in env_overrides(environ).items():
         merged.setdefault(section, {}).update(values)

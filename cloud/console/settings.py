@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from cloud.config import inline_secret
 from cloud.console.errors import ConsoleConfigError
 from cloud.console.passwords import is_valid_hash
 from cloud.settings import ProvisioningSettings, RegistrySettings
@@ -348,6 +349,15 @@ def parse_settings(data: dict[str, Any], *, path: str | None = None) -> ConsoleS
 
 MASTER_KEY_ENV = "OSSMEDIA_MASTER_KEY"
 
+# (section, secret, file naming it): secrets never written in console.toml itself.
+SECRET_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("oss", "access_key_secret", "access_key_secret_file"),
+    ("mqtt", "password", "password_file"),
+    ("session", "secret", "secret_file"),
+    ("provisioning", "provisioner_password", "provisioner_password_file"),
+    ("registry", "master_key", "master_key_file"),
+)
+
 
 def _read_secret_file(path: str, setting: str, where: str) -> str:
     try:
@@ -362,11 +372,12 @@ def _read_secret_file(path: str, setting: str, where: str) -> str:
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> ConsoleSettings:
     """Read and validate a ``console.toml`` file.
 
-    Secrets may also come from files: ``oss.access_key_secret_file``,
-    ``mqtt.password_file``, ``session.secret_file``,
-    ``provisioning.provisioner_password_file`` and ``registry.master_key_file``; the
-    registry master key may come from the ``OSSMEDIA_MASTER_KEY`` environment variable. A
-    secret given twice (inline and by a file, or by the environment and a file) is refused
+    Secrets are never written in the file itself (the rule every service's settings
+    follow): they come from ``oss.access_key_secret_file``, ``mqtt.password_file``,
+    ``session.secret_file``, ``provisioning.provisioner_password_file`` and
+    ``registry.master_key_file``; the registry master key may come from the
+    ``OSSMEDIA_MASTER_KEY`` environment variable instead. A secret written inline, or the
+    master key given both by the environment and a file, is refused
     rather than one silently winning.
 
     Args:
@@ -387,19 +398,12 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
         raise ConsoleConfigError(f"cannot read {where}: {exc.strerror}", path=where) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConsoleConfigError(f"{where} is not valid TOML: {exc}", path=where) from None
-    for section, secret, file_key in (
-        ("oss", "access_key_secret", "access_key_secret_file"),
-        ("mqtt", "password", "password_file"),
-        ("session", "secret", "secret_file"),
-        ("provisioning", "provisioner_password", "provisioner_password_file"),
-    ):
+    inline = inline_secret(data, SECRET_FIELDS, {("registry", "master_key"): MASTER_KEY_ENV})
+    if inline is not None:
+        raise ConsoleConfigError(inline, path=where)
+    for section, secret, file_key in SECRET_FIELDS:
         table = data.get(section)
-        if isinstance(table, dict) and file_key in table:
-            if secret in table:
-                raise ConsoleConfigError(
-                    f"{section}.{secret} and {section}.{file_key} are both set; keep one",
-                    path=where,
-                )
+        if isinstance(table, dict) and file_key in table and section != "registry":
             file_path = str(table.pop(file_key))
             table[secret] = _read_secret_file(file_path, f"{section}.{file_key}", where)
     registry = data.setdefault("registry", {})

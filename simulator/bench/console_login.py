@@ -65,8 +65,6 @@ def _config(work: Path, emulator: Any, password_hash: str) -> Path:
         f"""
 [http]
 port = 0
-[session]
-secret = "{uuid.uuid4().hex}{uuid.uuid4().hex}"
 [[operators]]
 username = "{OPERATOR}"
 password_hash = "{password_hash}"

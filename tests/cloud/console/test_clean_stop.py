@@ -43,8 +43,6 @@ def _config(
 [http]
 port = 0
 shutdown_timeout_s = {timeout}
-[session]
-secret = "{"s" * 40}"
 [[operators]]
 username = "operator"
 password_hash = "{PASSWORD_HASH}"

@@ -73,8 +73,9 @@ def test_missing_or_bad_config(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     bad.write_text(
         '[[operators]]\nusername = "a"\npassword_hash = "x"\n'
         '[oss]\nendpoint = "http://x"\nbucket = "b"\nregion = "r"\n'
-        'access_key_id = "k"\naccess_key_secret = "very-secret-value"\n'
+        f'access_key_id = "k"\naccess_key_secret_file = "{tmp_path / "oss.secret"}"\n'
     )
+    (tmp_path / "oss.secret").write_text("very-secret-value\n")
     assert main(["--config", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "password_hash" in err
@@ -89,8 +90,6 @@ def test_runs_survives_sighup_and_stops_on_sigterm(
         f"""
 [http]
 port = 0
-[session]
-secret = "{"s" * 40}"
 [[operators]]
 username = "admin"
 password_hash = "{PASSWORD_HASH}"
@@ -135,7 +134,9 @@ url = "sqlite://{tmp_path / "registry.db"}"
     assert (tmp_path / "ledger.db").exists()
 
 
-def test_placeholder_and_doubly_set_secrets_are_refused(tmp_path: Path) -> None:
+def test_inline_placeholder_and_doubly_set_secrets_are_refused(tmp_path: Path) -> None:
+    oss_secret = tmp_path / "oss-secret"
+    oss_secret.write_text("from-file\n")
     base = f"""
 [[operators]]
 username = "admin"
@@ -147,21 +148,34 @@ region = "cn-hangzhou"
 access_key_id = "k"
 """
     path = tmp_path / "console.toml"
-    path.write_text(
-        base + 'access_key_secret = "x"\n[session]\nsecret = "change-me-' + "x" * 40 + '"\n'
-    )
+    # Secrets written in console.toml itself are refused, as the responder refuses them.
+    for table, line in (
+        ("oss", 'access_key_secret = "inline-value-1"'),
+        ("session", 'secret = "inline-value-2-' + "x" * 32 + '"'),
+        ("mqtt", 'password = "inline-value-3"'),
+        ("provisioning", 'provisioner_password = "inline-value-4"'),
+        ("registry", 'master_key = "inline-value-5"'),
+    ):
+        key = line.split(" ")[0]
+        oss = "" if table == "oss" else f'access_key_secret_file = "{oss_secret}"\n'
+        extra = line + "\n" if table == "oss" else f"[{table}]\n{line}\n"
+        path.write_text(base + oss + extra)
+        with pytest.raises(ConsoleConfigError) as caught:
+            load_settings(path, {})
+        message = str(caught.value)
+        assert f"{table}.{key} must not be written in the file" in message
+        assert f"{table}.{key}_file" in message
+        assert "inline-value" not in message
+        assert "\n" not in message
+    base += f'access_key_secret_file = "{oss_secret}"\n'
+    session = tmp_path / "session-secret"
+    session.write_text("change-me-" + "x" * 40 + "\n")
+    path.write_text(base + f'[session]\nsecret_file = "{session}"\n')
     with pytest.raises(ConsoleConfigError, match="placeholder"):
-        load_settings(path, {})
-    secret_file = tmp_path / "oss-secret"
-    secret_file.write_text("from-file\n")
-    path.write_text(
-        base + f'access_key_secret = "inline"\naccess_key_secret_file = "{secret_file}"\n'
-    )
-    with pytest.raises(ConsoleConfigError, match="both set"):
         load_settings(path, {})
     key_file = tmp_path / "master-key"
     key_file.write_text(new_master_key() + "\n")
-    path.write_text(base + f'access_key_secret = "x"\n[registry]\nmaster_key_file = "{key_file}"\n')
+    path.write_text(base + f'[registry]\nmaster_key_file = "{key_file}"\n')
     with pytest.raises(ConsoleConfigError, match="keep one"):
         load_settings(path, {"OSSMEDIA_MASTER_KEY": new_master_key()})
 
@@ -172,8 +186,6 @@ def test_a_deprecated_setting_is_one_line_naming_the_command(
     config = tmp_path / "console.toml"
     config.write_text(
         f"""
-[session]
-secret = "{"s" * 40}"
 [[operators]]
 username = "admin"
 password_hash = "{PASSWORD_HASH}"

@@ -248,7 +248,7 @@ endpoint = "http://127.0.0.1:1"
 bucket = "b"
 region = "r"
 access_key_id = "id"
-access_key_secret = "key"
+access_key_secret_file = "{tmp_path / "provisioner"}"
 [provisioning]
 provisioner_url = "mqtts://127.0.0.1:8884"
 provisioner_password_file = "{tmp_path / "provisioner"}"

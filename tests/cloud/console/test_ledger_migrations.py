@@ -68,8 +68,6 @@ CREATE TABLE IF NOT EXISTS content_keys (
 """
 
 _CONFIG = """
-[session]
-secret = "{secret}"
 [[operators]]
 username = "admin"
 password_hash = "{password_hash}"
@@ -78,7 +76,7 @@ endpoint = "http://127.0.0.1:1"
 bucket = "b"
 region = "cn-hangzhou"
 access_key_id = "id"
-access_key_secret = "secret"
+access_key_secret_file = "{oss_secret}"
 [ledger]
 {ledger}
 """
@@ -86,7 +84,11 @@ access_key_secret = "secret"
 
 def _config(tmp_path: Path, ledger: str) -> str:
     path = tmp_path / "console.toml"
-    path.write_text(_CONFIG.format(secret="s" * 40, ledger=ledger, password_hash=PASSWORD_HASH))
+    oss_secret = tmp_path / "oss.secret"
+    oss_secret.write_text("secret\n")
+    path.write_text(
+        _CONFIG.format(oss_secret=oss_secret, ledger=ledger, password_hash=PASSWORD_HASH)
+    )
     return str(path)
 
 

@@ -47,13 +47,15 @@ def _config(
     broker: str,
     emu: EmulatorHandle,
 ) -> None:
+    (path.parent / "session.secret").write_text("r" * 40 + "\n")
+    (path.parent / "oss.secret").write_text(emu.access_key_secret + "\n")
     path.write_text(
         f"""
 [http]
 host = "127.0.0.1"
 port = {port}
 [session]
-secret = "{"r" * 40}"
+secret_file = "{path.parent / "session.secret"}"
 [[operators]]
 username = "{OPERATOR}"
 password_hash = "{PASSWORD_HASH}"
@@ -66,7 +68,7 @@ endpoint = "{emu.oss_endpoint}"
 bucket = "{emu.bucket}"
 region = "{emu.region}"
 access_key_id = "{emu.access_key_id}"
-access_key_secret = "{emu.access_key_secret}"
+access_key_secret_file = "{path.parent / "oss.secret"}"
 [ledger]
 url = "{ledger}"
 [registry]

@@ -128,8 +128,6 @@ master_key_file = "{r / "master-key"}"
         )
         (r / "console.toml").write_text(
             f"""
-[session]
-secret = "{"s" * 40}"
 
 [[operators]]
 username = "admin"
