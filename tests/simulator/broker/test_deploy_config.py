@@ -375,6 +375,7 @@ def test_devices_add_creates_the_broker_account(
         "OSSMEDIA_MASTER_KEY": new_master_key(),
         "OSSMEDIA_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.db'}",
         "OSSMEDIA_PROVISIONER_PASSWORD": ADMIN[1],
+        "OSSMEDIA_PROVISIONING_BROKER_URL": broker.url,
     }
     admin = ["--provisioner-url", broker.url, "--provisioner-ca-file", str(broker_tls.ca_file)]
 
