@@ -2,17 +2,21 @@
 
 One module per check family (:mod:`~cloud.doctor.clock`, :mod:`~cloud.doctor.sts`,
 :mod:`~cloud.doctor.bucket`, :mod:`~cloud.doctor.grant`, :mod:`~cloud.doctor.broker`,
-:mod:`~cloud.doctor.registry`), declared once in :mod:`~cloud.doctor.checks`.
+:mod:`~cloud.doctor.registry`), declared once in :mod:`~cloud.doctor.checks`; the checks a
+camera's own configuration allows are in :mod:`~cloud.doctor.camera`.
 """
 
-from cloud.doctor.checks import CHECKS, Check, run_checks
-from cloud.doctor.config import load_doctor_settings
+from cloud.doctor.camera import CameraDoctorSettings
+from cloud.doctor.checks import CAMERA_CHECKS, CHECKS, Check, run_camera_checks, run_checks
+from cloud.doctor.config import load_camera_doctor_settings, load_doctor_settings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, Report, Status
 from cloud.doctor.settings import ConsoleOss, DoctorSettings
 
 __all__ = [
+    "CAMERA_CHECKS",
     "CHECKS",
+    "CameraDoctorSettings",
     "Check",
     "CheckResult",
     "ConsoleOss",
@@ -20,6 +24,8 @@ __all__ = [
     "DoctorSettings",
     "Report",
     "Status",
+    "load_camera_doctor_settings",
     "load_doctor_settings",
+    "run_camera_checks",
     "run_checks",
 ]

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from cloud.doctor import broker, bucket, clock, grant, registry, sts
+from cloud.doctor import broker, bucket, camera, clock, grant, registry, sts
+from cloud.doctor.camera import CameraDoctorSettings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, Report, Status, failed, skipped
 from cloud.doctor.settings import DoctorSettings
 
+S = TypeVar("S")
+
 
 @dataclass(frozen=True)
-class Check:
+class Check(Generic[S]):
     """One check.
 
     Attributes:
@@ -27,11 +31,11 @@ class Check:
     """
 
     name: str
-    run: Callable[[DoctorSettings], CheckResult]
+    run: Callable[[S], CheckResult]
     needs: tuple[str, ...] = ()
 
 
-CHECKS: tuple[Check, ...] = (
+CHECKS: tuple[Check[DoctorSettings], ...] = (
     Check(clock.NAME, clock.check_clock),
     Check(sts.NAME, sts.check_sts, needs=(clock.NAME,)),
     Check(bucket.EXISTS, bucket.check_exists, needs=(clock.NAME,)),
@@ -44,13 +48,31 @@ CHECKS: tuple[Check, ...] = (
     Check(registry.NAME, registry.check_registry),
 )
 
+# From a camera's configuration alone: what concerns that one camera.
+CAMERA_CHECKS: tuple[Check[CameraDoctorSettings], ...] = (
+    Check(camera.TLS, camera.check_tls),
+    Check(camera.LOGIN, camera.check_login, needs=(camera.TLS,)),
+)
 
-def run_checks(settings: DoctorSettings, checks: Sequence[Check] = CHECKS) -> Report:
+
+def run_checks(
+    settings: DoctorSettings, checks: Sequence[Check[DoctorSettings]] = CHECKS
+) -> Report:
+    """Run the responder's checks (see :func:`run`)."""
+    return run(settings, checks)
+
+
+def run_camera_checks(settings: CameraDoctorSettings) -> Report:
+    """Run the checks that apply to one camera's configuration (see :func:`run`)."""
+    return run(settings, CAMERA_CHECKS)
+
+
+def run(settings: S, checks: Sequence[Check[S]]) -> Report:
     """Run the checks in order.
 
     Args:
         settings: what to check.
-        checks: the checks (all of them unless a caller narrows them).
+        checks: the checks, in order.
 
     Returns:
         The report; :attr:`Report.ready` says whether the setup is ready.

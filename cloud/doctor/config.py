@@ -7,13 +7,16 @@ them shows up here the way it would at their start.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from cloud.config import load_settings as load_responder_settings
 from cloud.console.settings import load_settings as load_console_settings
+from cloud.doctor.camera import CameraDoctorSettings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.settings import ConsoleOss, DoctorSettings
 from cloud.errors import CloudError
@@ -92,3 +95,45 @@ def load_doctor_settings(
         camera=camera,
         timeout_s=timeout_s,
     )
+
+
+def load_camera_doctor_settings(camera: Path, *, timeout_s: float = 10.0) -> CameraDoctorSettings:
+    """Read the parts of a camera's ``camera.toml`` the doctor uses: ``device_id`` and
+    ``[broker]``, relative paths taken from the file's directory as the agent takes them.
+    The rest of the file is the agent's to validate when it starts.
+
+    Raises:
+        DoctorError: the file is missing or those parts are invalid.
+    """
+    try:
+        data = tomllib.loads(camera.read_text("utf-8"))
+    except OSError as exc:
+        raise DoctorError(
+            f"cannot read the camera configuration {camera}: {exc.strerror}"
+        ) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DoctorError(f"camera configuration {camera} is not valid TOML: {exc}") from None
+    device_id = data.get("device_id")
+    if not isinstance(device_id, str) or not device_id:
+        raise DoctorError(f"camera configuration {camera}: device_id is missing")
+    raw = data.get("broker", {})
+    if not isinstance(raw, dict):
+        raise DoctorError(f"camera configuration {camera}: [broker] must be a table")
+    base = camera.resolve().parent
+    try:
+        broker = BrokerConnection.model_validate(_absolute_paths(raw, base))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"broker.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise DoctorError(f"camera configuration {camera}: {problems}") from None
+    return CameraDoctorSettings(device_id=device_id, broker=broker, timeout_s=timeout_s)
+
+
+def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    paths = {
+        key: str(base / value)
+        for key in ("ca_file", "cert_file", "key_file")
+        if isinstance(value := raw.get(key), str) and not Path(value).is_absolute()
+    }
+    return {**raw, **paths}
