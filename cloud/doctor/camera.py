@@ -1,20 +1,28 @@
 """The doctor run from a camera's ``camera.toml`` alone: the checks that concern one camera.
 
 A camera's configuration names its broker (URL, CA file) and its own account, nothing of the
-cloud side, so only the broker checks run, with the camera's account: the broker is reachable
-over TLS that verifies against the camera's CA file, and the camera's account logs in. Checks
-that need the responder's configuration (STS, bucket, registry, the ACL probe) are not run.
+cloud side, so the checks run with the camera's account: the broker is reachable over TLS that
+verifies against the camera's CA file, the camera's account logs in, and one credential request
+goes through the responder end to end (:mod:`~cloud.doctor.creds`). Checks that need the
+responder's configuration (STS, bucket, registry, the ACL probe) are not run.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cloud.doctor import creds
 from cloud.doctor.broker import LOGIN, TLS, connect, tls_result
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, failed, passed
 from schemas.broker import BrokerConnection
+from schemas.keys import DeviceKeys
+from schemas.topics import Topics
+
+CREDS = creds.NAME
 
 
 @dataclass(frozen=True)
@@ -23,15 +31,25 @@ class CameraDoctorSettings:
 
     Attributes:
         device_id: the camera's device id.
+        keys: the keys its secret derives (signs requests, opens replies).
         broker: the camera's ``[broker]`` (URL, CA file, its own account).
-        timeout_s: per network operation.
+        topic_prefix: the camera's ``topic_prefix``.
+        access: the access the camera asks for (``[credentials] access``).
+        duration_s: the lifetime it asks for (``[credentials] duration_s``).
+        timeout_s: per network operation (and the wait for the responder's reply).
         probe_id: a random token naming the doctor's MQTT client ids.
+        clock: wall clock in seconds (the request's ``issued_at_ms``).
     """
 
     device_id: str
+    keys: DeviceKeys
     broker: BrokerConnection
+    topic_prefix: str = "ossmedia"
+    access: str = "append"
+    duration_s: int = 900
     timeout_s: float = 10.0
     probe_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    clock: Callable[[], float] = time.time
 
 
 def _account(s: CameraDoctorSettings) -> str:
@@ -58,4 +76,27 @@ def check_login(s: CameraDoctorSettings) -> CheckResult:
     return passed(LOGIN, f"camera account {_account(s)} logs in")
 
 
-__all__ = ["LOGIN", "TLS", "CameraDoctorSettings", "check_login", "check_tls"]
+def check_creds(s: CameraDoctorSettings) -> CheckResult:
+    """A signed credential request is answered with a credential the camera opens."""
+    return creds.check_request(
+        broker=s.broker,
+        device_id=s.device_id,
+        keys=s.keys,
+        topics=Topics(s.topic_prefix),
+        access=s.access,
+        duration_s=s.duration_s,
+        client_id=f"doctor-{s.probe_id}-creds",
+        timeout_s=s.timeout_s,
+        clock=s.clock,
+    )
+
+
+__all__ = [
+    "CREDS",
+    "LOGIN",
+    "TLS",
+    "CameraDoctorSettings",
+    "check_creds",
+    "check_login",
+    "check_tls",
+]

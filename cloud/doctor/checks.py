@@ -52,6 +52,7 @@ CHECKS: tuple[Check[DoctorSettings], ...] = (
 CAMERA_CHECKS: tuple[Check[CameraDoctorSettings], ...] = (
     Check(camera.TLS, camera.check_tls),
     Check(camera.LOGIN, camera.check_login, needs=(camera.TLS,)),
+    Check(camera.CREDS, camera.check_creds, needs=(camera.LOGIN,)),
 )
 
 

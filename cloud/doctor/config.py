@@ -21,6 +21,8 @@ from cloud.doctor.errors import DoctorError
 from cloud.doctor.settings import ConsoleOss, DoctorSettings
 from cloud.errors import CloudError
 from schemas.broker import BrokerConnection
+from schemas.errors import SchemaError
+from schemas.keys import DeviceKeys
 
 
 def camera_account(
@@ -98,8 +100,8 @@ def load_doctor_settings(
 
 
 def load_camera_doctor_settings(camera: Path, *, timeout_s: float = 10.0) -> CameraDoctorSettings:
-    """Read the parts of a camera's ``camera.toml`` the doctor uses: ``device_id`` and
-    ``[broker]``, relative paths taken from the file's directory as the agent takes them.
+    """Read the parts of a camera's ``camera.toml`` the doctor uses: ``device_id``,
+    ``secret``, ``topic_prefix``, ``[broker]`` and ``[credentials]``, relative paths taken from the file's directory as the agent takes them.
     The rest of the file is the agent's to validate when it starts.
 
     Raises:
@@ -116,6 +118,15 @@ def load_camera_doctor_settings(camera: Path, *, timeout_s: float = 10.0) -> Cam
     device_id = data.get("device_id")
     if not isinstance(device_id, str) or not device_id:
         raise DoctorError(f"camera configuration {camera}: device_id is missing")
+    try:
+        keys = DeviceKeys.from_secret(str(data.get("secret", "")))
+    except SchemaError:
+        raise DoctorError(
+            f"camera configuration {camera}: secret is missing or not a device secret "
+            "(32 bytes, unpadded base64url, as 'ossmedia devices add' writes it)"
+        ) from None
+    wanted = data.get("credentials", {})
+    wanted = wanted if isinstance(wanted, dict) else {}
     raw = data.get("broker", {})
     if not isinstance(raw, dict):
         raise DoctorError(f"camera configuration {camera}: [broker] must be a table")
@@ -127,7 +138,15 @@ def load_camera_doctor_settings(camera: Path, *, timeout_s: float = 10.0) -> Cam
             f"broker.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise DoctorError(f"camera configuration {camera}: {problems}") from None
-    return CameraDoctorSettings(device_id=device_id, broker=broker, timeout_s=timeout_s)
+    return CameraDoctorSettings(
+        device_id=device_id,
+        keys=keys,
+        broker=broker,
+        topic_prefix=str(data.get("topic_prefix", "ossmedia")),
+        access=str(wanted.get("access", "append")),
+        duration_s=_duration(wanted.get("duration_s", 900), camera),
+        timeout_s=timeout_s,
+    )
 
 
 def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -137,3 +156,9 @@ def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
         if isinstance(value := raw.get(key), str) and not Path(value).is_absolute()
     }
     return {**raw, **paths}
+
+
+def _duration(value: object, camera: Path) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 43200:
+        return value
+    raise DoctorError(f"camera configuration {camera}: [credentials] duration_s must be 1-43200")

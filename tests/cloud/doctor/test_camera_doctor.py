@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,19 @@ from pydantic import SecretStr
 
 from cloud.doctor import Report, Status, load_camera_doctor_settings, run_camera_checks
 from cloud.doctor.cli import main
+from cloud.registry import new_master_key, open_registry
+from cloud.responder.app import build_responder
+from schemas.keys import new_device_secret
 from simulator.broker import MosquittoProcess, PasswordEntry, project_acl
+from simulator.emulator.handle import running_emulator
+from tests.cloud.responder.harness import responder_settings
 from tests.fixtures.broker import BrokerTls, MosquittoFactory
 
 CAMERA = "cam-doctor"
 PASSWORD = "pw-camera-0123456789"
-CAMERA_CHECKS = {"broker.tls", "broker.login"}
+RESPONDER = "svc.responder"
+RESPONDER_PASSWORD = "pw-responder-0123456789"
+CAMERA_CHECKS = {"broker.tls", "broker.login", "creds.request"}
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +41,59 @@ def camera_broker(
 ) -> MosquittoProcess:
     return mosquitto_module_factory(
         auth="password",
-        passwords=(PasswordEntry(username=CAMERA, password=SecretStr(PASSWORD)),),
+        passwords=tuple(
+            PasswordEntry(username=u, password=SecretStr(p))
+            for u, p in ((CAMERA, PASSWORD), (RESPONDER, RESPONDER_PASSWORD))
+        ),
         acl=project_acl(),
         tls=broker_tls.server_settings(),
     )
 
 
-def _camera_toml(root: Path, broker: MosquittoProcess, ca_file: Path, password: str) -> Path:
+@pytest.fixture(scope="module")
+def secret(
+    camera_broker: MosquittoProcess,
+    broker_tls: BrokerTls,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A responder on the camera's broker and the emulator; the camera's registered secret."""
+    root = tmp_path_factory.mktemp("responder")
+    master_key = new_master_key()
+    with running_emulator(port=0, access_log=False) as emulator:
+        settings = responder_settings(
+            camera_broker,
+            emulator,
+            root,
+            master_key=master_key,
+            broker={
+                "url": f"mqtts://127.0.0.1:{camera_broker.port}",
+                "ca_file": str(broker_tls.ca_file),
+                "username": RESPONDER,
+                "password": RESPONDER_PASSWORD,
+                "protocol": "3.1.1",
+                "shared_group": "",
+            },
+        )
+        registry = open_registry(settings.registry)
+        device_secret = registry.add(CAMERA)[1]
+        registry.close()
+        responder = build_responder(settings)
+        responder.start()
+        try:
+            assert responder.service.wait_connected(30)
+            yield device_secret
+        finally:
+            responder.stop()
+
+
+def _camera_toml(
+    root: Path, broker: MosquittoProcess, ca_file: Path, password: str, secret: str
+) -> Path:
     path = root / "camera.toml"
     path.write_text(
         f"""
 device_id = "{CAMERA}"
-secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I"
+secret = "{secret}"
 
 [broker]
 url = "mqtts://127.0.0.1:{broker.port}"
@@ -79,45 +128,61 @@ def _only_failure(report: Report, name: str) -> str:
 
 
 def test_a_correct_camera_config_passes(
-    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls
+    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls, secret: str
 ) -> None:
     ca = _ca_copy(tmp_path, broker_tls.ca_file)
-    report = _run(_camera_toml(tmp_path, camera_broker, ca, PASSWORD))
+    report = _run(_camera_toml(tmp_path, camera_broker, ca, PASSWORD, secret))
     assert {r.name: r.status for r in report.results} == dict.fromkeys(
         CAMERA_CHECKS, Status.PASS
     ), report.render()
     assert report.ready
     assert CAMERA in report.by_name()["broker.login"].reason
+    assert f"under videos/{CAMERA}/" in report.by_name()["creds.request"].reason
+
+
+def test_a_camera_secret_the_registry_does_not_know(
+    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls, secret: str
+) -> None:
+    ca = _ca_copy(tmp_path, broker_tls.ca_file)
+    stranger = new_device_secret()
+    report = _run(_camera_toml(tmp_path, camera_broker, ca, PASSWORD, stranger))
+    text = _only_failure(report, "creds.request")
+    assert "does not know cam-doctor with this secret" in text
+    assert f"rotate {CAMERA}" in text
+    assert stranger not in report.render()
+    assert secret not in report.render()
 
 
 def test_a_wrong_camera_broker_password(
-    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls
+    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls, secret: str
 ) -> None:
     ca = _ca_copy(tmp_path, broker_tls.ca_file)
-    report = _run(_camera_toml(tmp_path, camera_broker, ca, "not-the-password-0000"))
+    report = _run(_camera_toml(tmp_path, camera_broker, ca, "not-the-password-0000", secret))
     text = _only_failure(report, "broker.login")
     assert f"camera account {CAMERA} cannot log in" in text
     assert "[broker] username and password" in text
     assert "not-the-password" not in report.render()
+    assert report.by_name()["creds.request"].status is Status.SKIP
 
 
 def test_a_ca_that_does_not_sign_the_broker(
-    tmp_path: Path, camera_broker: MosquittoProcess
+    tmp_path: Path, camera_broker: MosquittoProcess, secret: str
 ) -> None:
     stranger = tmp_path / "stranger-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(stranger))
-    report = _run(_camera_toml(tmp_path, camera_broker, stranger, PASSWORD))
+    report = _run(_camera_toml(tmp_path, camera_broker, stranger, PASSWORD, secret))
     text = _only_failure(report, "broker.tls")
     assert "does not verify" in text
     assert "ca_file" in text
     assert report.by_name()["broker.login"].status is Status.SKIP
+    assert report.by_name()["creds.request"].status is Status.SKIP
 
 
 def test_cli_with_a_camera_config(
-    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls
+    tmp_path: Path, camera_broker: MosquittoProcess, broker_tls: BrokerTls, secret: str
 ) -> None:
     ca = _ca_copy(tmp_path, broker_tls.ca_file)
-    path = _camera_toml(tmp_path, camera_broker, ca, PASSWORD)
+    path = _camera_toml(tmp_path, camera_broker, ca, PASSWORD, secret)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OSSMEDIA_")}
     done = subprocess.run(
         [sys.executable, "-m", "ossmedia_cli", "doctor", "--json", "--camera-config", str(path)],
@@ -148,7 +213,12 @@ def test_cli_camera_and_responder_configs_exclude_each_other(
     [
         ("device_id = ", "not valid TOML"),
         ('secret = "x"\n', "device_id is missing"),
-        ('device_id = "cam-1"\n[broker]\nurl = "http://x"\n', "broker.url"),
+        ('device_id = "cam-1"\nsecret = "short"\n', "not a device secret"),
+        (f'device_id = "cam-1"\nsecret = "{"A" * 43}"\n[broker]\nurl = "http://x"\n', "broker.url"),
+        (
+            f'device_id = "cam-1"\nsecret = "{"A" * 43}"\n[credentials]\nduration_s = "x"\n',
+            "duration_s",
+        ),
     ],
 )
 def test_cli_names_a_bad_camera_config(
