@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cloud.doctor import broker, bucket, camera, clock, grant, registry, sts
+from cloud.doctor import broker, bucket, camera, clock, console, grant, registry, sts
 from cloud.doctor.camera import CameraDoctorSettings
+from cloud.doctor.console import ConsoleDoctorSettings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, Report, Status, failed, skipped
 from cloud.doctor.settings import DoctorSettings
@@ -55,6 +56,16 @@ CAMERA_CHECKS: tuple[Check[CameraDoctorSettings], ...] = (
     Check(camera.CREDS, camera.check_creds, needs=(camera.LOGIN,)),
 )
 
+# From the console's configuration alone: what concerns the console.
+CONSOLE_CHECKS: tuple[Check[ConsoleDoctorSettings], ...] = (
+    Check(console.EXISTS, console.check_exists),
+    Check(console.BLOCK_PUBLIC_ACCESS, console.check_block_public_access, needs=(console.EXISTS,)),
+    Check(console.RIGHTS, console.check_rights, needs=(console.EXISTS,)),
+    Check(console.TLS, console.check_tls),
+    Check(console.LOGIN, console.check_login, needs=(console.TLS,)),
+    Check(console.REGISTRY, console.check_registry),
+)
+
 
 def run_checks(
     settings: DoctorSettings, checks: Sequence[Check[DoctorSettings]] = CHECKS
@@ -66,6 +77,13 @@ def run_checks(
 def run_camera_checks(settings: CameraDoctorSettings) -> Report:
     """Run the checks that apply to one camera's configuration (see :func:`run`)."""
     return run(settings, CAMERA_CHECKS)
+
+
+def run_console_checks(settings: ConsoleDoctorSettings) -> Report:
+    """Run the checks that apply to the console's configuration (see :func:`run`); the broker
+    checks only when the console uses MQTT."""
+    mqtt = settings.console.mqtt.enabled
+    return run(settings, [c for c in CONSOLE_CHECKS if mqtt or not c.name.startswith("broker.")])
 
 
 def run(settings: S, checks: Sequence[Check[S]]) -> Report:

@@ -11,8 +11,19 @@ import os
 import sys
 from pathlib import Path
 
-from cloud.doctor.checks import CAMERA_CHECKS, CHECKS, run_camera_checks, run_checks
-from cloud.doctor.config import load_camera_doctor_settings, load_doctor_settings
+from cloud.doctor.checks import (
+    CAMERA_CHECKS,
+    CHECKS,
+    CONSOLE_CHECKS,
+    run_camera_checks,
+    run_checks,
+    run_console_checks,
+)
+from cloud.doctor.config import (
+    load_camera_doctor_settings,
+    load_console_doctor_settings,
+    load_doctor_settings,
+)
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import Report
 
@@ -40,11 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "checks with --config: "
             + ", ".join(c.name for c in CHECKS)
+            + "; with --console-config alone: "
+            + ", ".join(c.name for c in CONSOLE_CHECKS)
             + "; with --camera-config: "
             + ", ".join(c.name for c in CAMERA_CHECKS)
         ),
     )
-    which = parser.add_mutually_exclusive_group(required=True)
+    which = parser.add_mutually_exclusive_group()
     which.add_argument(
         "--config", type=Path, help="the responder's TOML file (as it runs): every check"
     )
@@ -52,14 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--camera-config",
         type=Path,
         help=(
-            "a camera's camera.toml instead: its broker's TLS against the camera's CA file "
-            "and the camera's own login"
+            "a camera's camera.toml instead: its broker's TLS against the camera's CA file, "
+            "the camera's own login, and one credential request through the responder"
         ),
     )
     parser.add_argument(
         "--console-config",
         type=Path,
-        help="the console's TOML file: its key reads the bucket's settings and removes probes",
+        help=(
+            "the console's TOML file: its key reads the bucket's settings and removes probes; "
+            "alone (without --config), the console's own checks"
+        ),
     )
     parser.add_argument(
         "--camera-user",
@@ -77,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _report(args: argparse.Namespace) -> Report:
     """Read the configuration given and run the checks that apply to it."""
+    if args.camera_config is not None and args.console_config is not None:
+        raise DoctorError("give --camera-config alone (a camera's run has no console checks)")
+    if args.config is None and args.camera_config is None:
+        if args.console_config is None:
+            raise DoctorError("give --config, --console-config or --camera-config")
+        return run_console_checks(
+            load_console_doctor_settings(args.console_config, os.environ, timeout_s=args.timeout)
+        )
     if args.camera_config is not None:
         return run_camera_checks(
             load_camera_doctor_settings(args.camera_config, timeout_s=args.timeout)

@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 from cloud.config import load_settings as load_responder_settings
 from cloud.console.settings import load_settings as load_console_settings
 from cloud.doctor.camera import CameraDoctorSettings
+from cloud.doctor.console import ConsoleDoctorSettings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.settings import ConsoleOss, DoctorSettings
 from cloud.errors import CloudError
@@ -162,3 +163,18 @@ def _duration(value: object, camera: Path) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 43200:
         return value
     raise DoctorError(f"camera configuration {camera}: [credentials] duration_s must be 1-43200")
+
+
+def load_console_doctor_settings(
+    console: Path, environ: Mapping[str, str], *, timeout_s: float = 10.0
+) -> ConsoleDoctorSettings:
+    """Read the console's TOML (with its environment overrides and secret files) as it does.
+
+    Raises:
+        DoctorError: the file is missing or invalid.
+    """
+    try:
+        settings = load_console_settings(console, environ)
+    except CloudError as exc:
+        raise DoctorError(f"console configuration {console}: {exc}") from None
+    return ConsoleDoctorSettings(console=settings, timeout_s=timeout_s)

@@ -228,3 +228,15 @@ def test_cli_names_a_bad_camera_config(
     path.write_text(text)
     assert main(["--camera-config", str(path)]) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_cli_without_any_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "--config, --console-config or --camera-config" in capsys.readouterr().err
+
+
+def test_cli_names_an_unreadable_console_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--console-config", str(tmp_path / "absent-console.toml")]) == 2
+    assert "absent-console.toml" in capsys.readouterr().err
