@@ -3,8 +3,9 @@
 A camera's configuration names its broker (URL, CA file) and its own account, nothing of the
 cloud side, so the checks run with the camera's account: the broker is reachable over TLS that
 verifies against the camera's CA file, the camera's account logs in, and one credential request
-goes through the responder end to end (:mod:`~cloud.doctor.creds`). Checks that need the
-responder's configuration (STS, bucket, registry, the ACL probe) are not run.
+goes through the responder end to end (:mod:`~cloud.doctor.creds`), and the camera's account
+reaches nothing of another camera's (:mod:`~cloud.doctor.camera_acl`). Checks that need the
+responder's configuration (STS, bucket, registry, the clock) are not run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cloud.doctor import creds
-from cloud.doctor.broker import LOGIN, TLS, connect, tls_result
+from cloud.doctor.broker import ACL, LOGIN, TLS, connect, tls_result
+from cloud.doctor.camera_acl import check_camera_acl
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, failed, passed
 from schemas.broker import BrokerConnection
@@ -91,11 +93,29 @@ def check_creds(s: CameraDoctorSettings) -> CheckResult:
     )
 
 
+def check_acl(s: CameraDoctorSettings) -> CheckResult:
+    """The camera's account reaches its own topics and nothing of another camera's."""
+    return check_camera_acl(
+        broker=s.broker,
+        device_id=s.device_id,
+        other=f"doctor-{s.probe_id}-other",
+        keys=s.keys,
+        topics=Topics(s.topic_prefix),
+        access=s.access,
+        duration_s=s.duration_s,
+        client_id=f"doctor-{s.probe_id}-acl",
+        timeout_s=s.timeout_s,
+        clock=s.clock,
+    )
+
+
 __all__ = [
+    "ACL",
     "CREDS",
     "LOGIN",
     "TLS",
     "CameraDoctorSettings",
+    "check_acl",
     "check_creds",
     "check_login",
     "check_tls",

@@ -54,6 +54,7 @@ CAMERA_CHECKS: tuple[Check[CameraDoctorSettings], ...] = (
     Check(camera.TLS, camera.check_tls),
     Check(camera.LOGIN, camera.check_login, needs=(camera.TLS,)),
     Check(camera.CREDS, camera.check_creds, needs=(camera.LOGIN,)),
+    Check(camera.ACL, camera.check_acl, needs=(camera.CREDS,)),
 )
 
 # From the console's configuration alone: what concerns the console.

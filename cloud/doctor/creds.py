@@ -80,7 +80,7 @@ def check_request(
         probe.subscribe(topics.creds_res(device_id))
         probe.publish(topics.creds_req(device_id), encode(request))
         payload = probe.wait_message(
-            topics.creds_res(device_id), lambda p: _answers(p, request.request_id)
+            topics.creds_res(device_id), lambda p: answers(p, request.request_id)
         )
     except DoctorError as exc:
         return failed(NAME, f"the request could not be sent: {exc}", "fix broker.login first")
@@ -104,7 +104,8 @@ def check_request(
     return _judge(reply, keys, device_id, access)
 
 
-def _answers(payload: bytes, request_id: str) -> bool:
+def answers(payload: bytes, request_id: str) -> bool:
+    """Whether ``payload`` is a reply to ``request_id``."""
     try:
         return bool(json.loads(payload).get("request_id") == request_id)
     except (ValueError, AttributeError):

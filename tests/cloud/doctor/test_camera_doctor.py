@@ -7,6 +7,7 @@ broken camera configuration fails exactly its check and names the fix.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from cloud.registry import new_master_key, open_registry
 from cloud.responder.app import build_responder
 from schemas.keys import new_device_secret
 from simulator.broker import MosquittoProcess, PasswordEntry, project_acl
+from simulator.broker.acl import AclFile, AclRule, AclSection
 from simulator.emulator.handle import running_emulator
 from tests.cloud.responder.harness import responder_settings
 from tests.fixtures.broker import BrokerTls, MosquittoFactory
@@ -32,41 +34,32 @@ CAMERA = "cam-doctor"
 PASSWORD = "pw-camera-0123456789"
 RESPONDER = "svc.responder"
 RESPONDER_PASSWORD = "pw-responder-0123456789"
-CAMERA_CHECKS = {"broker.tls", "broker.login", "creds.request"}
+CAMERA_CHECKS = {"broker.tls", "broker.login", "creds.request", "broker.acl"}
 
 
-@pytest.fixture(scope="module")
-def camera_broker(
-    mosquitto_module_factory: MosquittoFactory, broker_tls: BrokerTls
-) -> MosquittoProcess:
-    return mosquitto_module_factory(
+def _broker(factory: MosquittoFactory, broker_tls: BrokerTls, acl: AclFile) -> MosquittoProcess:
+    return factory(
         auth="password",
         passwords=tuple(
             PasswordEntry(username=u, password=SecretStr(p))
             for u, p in ((CAMERA, PASSWORD), (RESPONDER, RESPONDER_PASSWORD))
         ),
-        acl=project_acl(),
+        acl=acl,
         tls=broker_tls.server_settings(),
     )
 
 
-@pytest.fixture(scope="module")
-def secret(
-    camera_broker: MosquittoProcess,
-    broker_tls: BrokerTls,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
-    """A responder on the camera's broker and the emulator; the camera's registered secret."""
-    root = tmp_path_factory.mktemp("responder")
-    master_key = new_master_key()
+@contextlib.contextmanager
+def _responder(broker: MosquittoProcess, broker_tls: BrokerTls, root: Path) -> Iterator[str]:
+    """A responder on ``broker`` and the emulator; yields the camera's registered secret."""
     with running_emulator(port=0, access_log=False) as emulator:
         settings = responder_settings(
-            camera_broker,
+            broker,
             emulator,
             root,
-            master_key=master_key,
+            master_key=new_master_key(),
             broker={
-                "url": f"mqtts://127.0.0.1:{camera_broker.port}",
+                "url": f"mqtts://127.0.0.1:{broker.port}",
                 "ca_file": str(broker_tls.ca_file),
                 "username": RESPONDER,
                 "password": RESPONDER_PASSWORD,
@@ -84,6 +77,24 @@ def secret(
             yield device_secret
         finally:
             responder.stop()
+
+
+@pytest.fixture(scope="module")
+def camera_broker(
+    mosquitto_module_factory: MosquittoFactory, broker_tls: BrokerTls
+) -> MosquittoProcess:
+    return _broker(mosquitto_module_factory, broker_tls, project_acl())
+
+
+@pytest.fixture(scope="module")
+def secret(
+    camera_broker: MosquittoProcess,
+    broker_tls: BrokerTls,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """A responder on the camera's broker; the camera's registered secret."""
+    with _responder(camera_broker, broker_tls, tmp_path_factory.mktemp("responder")) as secret:
+        yield secret
 
 
 def _camera_toml(
@@ -176,6 +187,29 @@ def test_a_ca_that_does_not_sign_the_broker(
     assert "ca_file" in text
     assert report.by_name()["broker.login"].status is Status.SKIP
     assert report.by_name()["creds.request"].status is Status.SKIP
+
+
+def test_an_acl_that_lets_a_camera_use_another_cameras_topics(
+    tmp_path: Path, mosquitto_factory: MosquittoFactory, broker_tls: BrokerTls
+) -> None:
+    base = project_acl()
+    leaky = AclFile(
+        header=base.header,
+        sections=(
+            AclSection(
+                rules=(AclRule(access="readwrite", topic="ossmedia/v1/+/creds/#", pattern=True),)
+            ),
+            *base.sections,
+        ),
+    )
+    broker = _broker(mosquitto_factory, broker_tls, leaky)
+    ca = _ca_copy(tmp_path, broker_tls.ca_file)
+    with _responder(broker, broker_tls, tmp_path) as secret:
+        report = _run(_camera_toml(tmp_path, broker, ca, PASSWORD, secret))
+    text = _only_failure(report, "broker.acl")
+    assert "send requests as another camera" in text
+    assert "read another camera's credential replies" in text
+    assert "deploy/mosquitto/acl" in text
 
 
 def test_cli_with_a_camera_config(
