@@ -49,10 +49,10 @@ from device.spool.chunkfile import (
     HEADER_SIZE,
     Chunk,
     ChunkFormatError,
-    decode_chunk,
     decode_mark_trailer,
     encode_chunk,
     header_fields,
+    read_chunk,
 )
 from device.spool.crash import NO_CRASH, CrashPoints
 from device.spool.fsutil import atomic_write, fsync_dir, temporary_path
@@ -387,7 +387,7 @@ class Spool:
     def _read(self, entry: _Entry) -> Chunk | None:
         path = self._chunks_dir / f"{entry.seq:020d}.chunk"
         try:
-            chunk = decode_chunk(path.read_bytes())
+            chunk = read_chunk(path)
             if chunk.seq != entry.seq:
                 raise ChunkFormatError(f"file holds chunk {chunk.seq}")
             return chunk
