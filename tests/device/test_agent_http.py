@@ -154,5 +154,7 @@ def test_a_camera_process_loads_oss2_only_with_the_oss2_client(
         # What other output modes and other subcommands need stays out of a recording
         # camera even after it ran (nothing is imported late, on first use)
         assert sorted(loaded.intersection(NOT_IN_THE_AGENT)) == []
+        # the allocator is tuned through the process's own C library, without ldconfig
+        assert sorted(loaded & {"subprocess", "ctypes.util"}) == []
     else:
         assert {"oss2", "requests", "aliyunsdkcore"} <= loaded
