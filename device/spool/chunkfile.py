@@ -30,6 +30,7 @@ __all__ = [
     "HEADER_SIZE",
     "Chunk",
     "ChunkFormatError",
+    "chunk_parts",
     "decode_chunk",
     "decode_mark_trailer",
     "encode_chunk",
@@ -101,11 +102,22 @@ def encode_chunk(
     seq: int, wall_ms: int, data: bytes, flags: int = 0, mark: SourceMark | None = None
 ) -> tuple[bytes, int]:
     """Return the file bytes of a chunk and the CRC-64 of its data."""
+    parts, checksum = chunk_parts(seq, wall_ms, data, flags, mark)
+    return b"".join(parts), checksum
+
+
+def chunk_parts(
+    seq: int, wall_ms: int, data: bytes, flags: int = 0, mark: SourceMark | None = None
+) -> tuple[tuple[bytes, bytes, bytes], int]:
+    """Return a chunk file as ``(header, data, mark)``, and the CRC-64 of its data.
+
+    Written one after the other they make the bytes :func:`encode_chunk` returns, without
+    a second copy of the data in memory.
+    """
     checksum = crc64(data)
     trailer = b"" if mark is None else encode_mark(mark)
     fields = _FIELDS.pack(_MAGIC, _VERSION, flags, len(trailer), seq, wall_ms, len(data), checksum)
-    # One join, not a chain of ``+``: each ``+`` would copy the data once more.
-    return b"".join((fields, _HEADER_CRC.pack(zlib.crc32(fields)), data, trailer)), checksum
+    return (fields + _HEADER_CRC.pack(zlib.crc32(fields)), data, trailer), checksum
 
 
 def header_fields(raw: bytes) -> tuple[int, int, int, int]:

@@ -49,8 +49,8 @@ from device.spool.chunkfile import (
     HEADER_SIZE,
     Chunk,
     ChunkFormatError,
+    chunk_parts,
     decode_mark_trailer,
-    encode_chunk,
     header_fields,
     read_chunk,
 )
@@ -249,11 +249,11 @@ class Spool:
             pressed = False if init else self._make_room(len(data), whole=whole)
             seq = self._next_seq
             self._next_seq += 1
-        raw, _ = encode_chunk(seq, wall_ms, data, flags, mark)
+        parts, _ = chunk_parts(seq, wall_ms, data, flags, mark)
         path = self._chunks_dir / f"{seq:020d}.chunk"
         while True:
             try:
-                atomic_write(path, raw, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
+                atomic_write(path, parts, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
                 break
             except OSError as exc:
                 with contextlib.suppress(OSError):
