@@ -42,7 +42,7 @@ def _crcmod() -> Callable[[bytes, int], int]:
     )
 
 
-def _liblzma() -> Callable[[bytes, int], int] | None:
+def _liblzma() -> Callable[[bytes | bytearray, int], int] | None:
     try:
         import _lzma
 
@@ -50,9 +50,12 @@ def _liblzma() -> Callable[[bytes, int], int] | None:
     except (ImportError, OSError, AttributeError):
         return None
     function.restype = ctypes.c_uint64
-    function.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64]
 
-    def crc(data: bytes, previous: int) -> int:
+    def crc(data: bytes | bytearray, previous: int) -> int:
+        if isinstance(data, bytearray):  # hashed in place: a chunk is a MiB, no copy of it
+            view = (ctypes.c_char * len(data)).from_buffer(data)
+            return int(function(view, len(data), previous))
         return int(function(data, len(data), previous))
 
     if crc(_CHECK_INPUT, 0) != _CHECK_VALUE or crc(b"9", crc(b"12345678", 0)) != _CHECK_VALUE:
@@ -76,6 +79,8 @@ def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     Returns:
         The CRC-64 of the previous bytes followed by ``data``.
     """
+    if _fast is not None and isinstance(data, bytes | bytearray):
+        return _fast(data, crc)
     return _crc_fun(data if isinstance(data, bytes) else bytes(data), crc)
 
 

@@ -107,8 +107,12 @@ def encode_chunk(
 
 
 def chunk_parts(
-    seq: int, wall_ms: int, data: bytes, flags: int = 0, mark: SourceMark | None = None
-) -> tuple[tuple[bytes, bytes, bytes], int]:
+    seq: int,
+    wall_ms: int,
+    data: bytes | bytearray,
+    flags: int = 0,
+    mark: SourceMark | None = None,
+) -> tuple[tuple[bytes, bytes | bytearray, bytes], int]:
     """Return a chunk file as ``(header, data, mark)``, and the CRC-64 of its data.
 
     Written one after the other they make the bytes :func:`encode_chunk` returns, without

@@ -32,7 +32,7 @@ def temporary_path(path: Path, tmp_dir: Path | None = None) -> Path:
 
 def atomic_write(
     path: Path,
-    data: bytes | Sequence[bytes],
+    data: bytes | Sequence[bytes | bytearray],
     *,
     tmp_dir: Path | None = None,
     durable: bool = True,

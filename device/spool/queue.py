@@ -219,12 +219,18 @@ class Spool:
     # -- producer -------------------------------------------------------------------
 
     def put(
-        self, data: bytes, wall_ms: int, *, flags: int = 0, mark: SourceMark | None = None
+        self,
+        data: bytes | bytearray,
+        wall_ms: int,
+        *,
+        flags: int = 0,
+        mark: SourceMark | None = None,
     ) -> int:
         """Queue ``data`` durably and return its sequence number.
 
         Args:
-            data: the chunk's bytes (non-empty).
+            data: the chunk's bytes (non-empty); a ``bytearray`` is written as it is, so
+                the caller must not change it afterwards.
             wall_ms: capture time of its first byte.
             flags: chunk flags.
             mark: the source position after the chunk's last byte; it becomes durable in

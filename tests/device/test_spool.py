@@ -184,10 +184,13 @@ def test_sigkill_at_any_point_loses_nothing_acknowledged(
     assert spool.stats().counters.corrupt_chunks == 0
 
 
-def test_a_chunk_is_copied_at_most_once_on_its_way_through_the_spool(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", [bytes, bytearray])
+def test_a_chunk_is_copied_at_most_once_on_its_way_through_the_spool(
+    tmp_path: Path, kind: type[bytes | bytearray]
+) -> None:
     # A camera moves about 1 MiB through here every couple of seconds; each extra copy of
-    # it is an extra MiB of peak resident memory
-    data = bytes(range(256)) * 4096
+    # it is an extra MiB of peak resident memory. The recorder hands over its bytearray.
+    data = kind(bytes(range(256)) * 4096)
     spool = Spool(tmp_path, max_bytes=10 * len(data))
     tracemalloc.start()
     try:
