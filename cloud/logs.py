@@ -80,4 +80,6 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
     for name in ("aliyunsdkcore", "urllib3", "paho", "oss2"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("aliyunsdkcore").setLevel(logging.CRITICAL)
+    # Alembic narrates every schema check at INFO; the migrate commands report the outcome.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return handler

@@ -184,10 +184,14 @@ class StateSettings(BaseModel):
 
 
 class RegistrySettings(BaseModel):
-    """The device registry: a SQLite file (default) or Redis, and the master key for secrets.
+    """The device registry: a SQLite file (default), PostgreSQL or Redis, and the master key.
 
     The master key (32 bytes, unpadded base64url) comes from ``OSSMEDIA_MASTER_KEY`` or from
     ``master_key_file``; the registry alone never reveals a device secret.
+
+    ``migrate_at_start`` brings a SQL registry's schema up to date when the service opens it:
+    by default yes on SQLite and no on PostgreSQL, where ``ossmedia devices migrate`` runs it
+    with the role that owns the schema.
     """
 
     model_config = _FROZEN
@@ -196,12 +200,23 @@ class RegistrySettings(BaseModel):
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
     key_prefix: str = "ossmedia"
+    migrate_at_start: bool | None = None
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in {"sqlite", "redis", "rediss", "unix"}:
-            raise ValueError("registry url is sqlite:///path/to/file.db or redis://...")
+        if urlsplit(value).scheme not in {
+            "sqlite",
+            "postgresql",
+            "postgres",
+            "postgresql+psycopg",
+            "redis",
+            "rediss",
+            "unix",
+        }:
+            raise ValueError(
+                "registry url is sqlite:///path/to/file.db, postgresql://... or redis://..."
+            )
         return value
 
 

@@ -1,7 +1,7 @@
 """CRC-64/XZ ("ECMA" in OSS headers) as OSS computes ``x-oss-hash-crc64ecma``.
 
-Hashing uses liblzma's ``lzma_crc64`` (the same CRC is the xz format's check), found through
-Python's own ``_lzma`` module and accepted only after it reproduces the standard check value.
+Hashing uses liblzma's ``lzma_crc64`` (the same CRC is the xz format's check), loaded and
+checked by :mod:`schemas.liblzma`.
 It uses carry-less multiplication and runs at several GB/s, about 20 times faster than
 crcmod's table-driven C extension (the implementation behind oss2's ``Crc64``), which is used
 where liblzma is missing (crcmod is imported only then, so a camera's install leaves it
@@ -17,20 +17,18 @@ stored for each chunk, so an append does not hash its bytes a second time.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import threading
 from collections.abc import Callable
 from typing import cast
+
+from schemas.liblzma import load_crc64
 
 __all__ = ["IMPLEMENTATION", "Crc64", "combine", "crc64", "crc64_reference"]
 
 _POLY = 0x142F0E1EBA9EA3693  # ECMA-182, with the x^64 term, as crcmod wants it
 _REVERSED = 0xC96C5795D7870F42  # the same polynomial, bit-reflected, without x^64
 _MASK = 0xFFFFFFFFFFFFFFFF
-
-_CHECK_INPUT = b"123456789"
-_CHECK_VALUE = 0x995DC9BBDF1939FA  # the catalogued check value of CRC-64/XZ
 
 
 @functools.cache
@@ -42,28 +40,7 @@ def _crcmod() -> Callable[[bytes, int], int]:
     )
 
 
-def _liblzma() -> Callable[[bytes | bytearray, int], int] | None:
-    try:
-        import _lzma
-
-        function = ctypes.CDLL(_lzma.__file__).lzma_crc64
-    except (ImportError, OSError, AttributeError):
-        return None
-    function.restype = ctypes.c_uint64
-    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64]
-
-    def crc(data: bytes | bytearray, previous: int) -> int:
-        if isinstance(data, bytearray):  # hashed in place: a chunk is a MiB, no copy of it
-            view = (ctypes.c_char * len(data)).from_buffer(data)
-            return int(function(view, len(data), previous))
-        return int(function(data, len(data), previous))
-
-    if crc(_CHECK_INPUT, 0) != _CHECK_VALUE or crc(b"9", crc(b"12345678", 0)) != _CHECK_VALUE:
-        return None
-    return crc
-
-
-_fast = _liblzma()
+_fast = load_crc64()
 _crc_fun = _fast or _crcmod()
 IMPLEMENTATION = "liblzma" if _fast is not None else "crcmod"
 """Which implementation this process hashes with."""

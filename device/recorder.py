@@ -135,6 +135,7 @@ class FileSource:
         self._bitrate = bitrate_bps
         self._resume = resume
         self.resume_note = NEW
+        self.source_changed = False
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield the file's bytes from the resume point on; the last piece ends the segment."""
@@ -145,6 +146,7 @@ class FileSource:
                 self._resume, here, size=stat.st_size, what=f"source file {self.path}"
             )
             self.resume_note = decision.note
+            self.source_changed = decision.changed
             fh.seek(decision.offset)
             offset = decision.offset
             pacer = _Pacer(self._bitrate, self._clock, stop)
@@ -172,6 +174,7 @@ class StreamSource:
         self._clock = clock
         self._bitrate = bitrate_bps
         self.resume_note = "cannot resume (a stream): recording what arrives from now on"
+        self.source_changed = False
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield what the stream gives until end of file."""
@@ -220,6 +223,7 @@ class DirectorySource:
         self._init = b""
         self._resume = resume
         self.resume_note = NEW
+        self.source_changed = False
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:
         """Yield each complete file as one segment, removing it after it is spooled."""
@@ -270,6 +274,7 @@ class DirectorySource:
         )
         decision = resume_offset(mark, here, size=stat.st_size, what=f"segment file {path}")
         self.resume_note = decision.note
+        self.source_changed = decision.changed
         if decision.changed:
             return  # listed again like any new file
         if decision.offset >= stat.st_size:
@@ -343,6 +348,7 @@ class PatternSource:
         self._here = SourceMark(kind="pattern", identity=f"seed={seed}", offset=0)
         decision = resume_offset(resume, self._here, size=None, what=f"pattern seed {seed}")
         self.resume_note = decision.note
+        self.source_changed = decision.changed
         self.produced = decision.offset
 
     def pieces(self, stop: threading.Event) -> Iterator[Piece]:

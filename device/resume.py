@@ -51,6 +51,10 @@ class Resumable(Protocol):
     resume_note: str
     """What the source did with the committed mark (``resumed at byte ...``, ``new ...``)."""
 
+    source_changed: bool
+    """The committed mark named another identity of this source (replaced, truncated or
+    rewritten): the source is recorded again from its start as a new recording."""
+
 
 @dataclass(frozen=True)
 class ResumeDecision:

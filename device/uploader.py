@@ -19,7 +19,9 @@ answer stores the same bytes again), the journal records its sequence number, an
 entry leaves the spool. They do not touch the current appendable object. Because nothing
 overtakes an entry that failed, a playlist queued after its segments is stored only once
 every one of them is. An entry marked for it (a finished HLS playlist) is announced with a
-signed ``segment.closed`` event once stored, like a closed appendable object.
+signed ``segment.closed`` event once stored, like a closed appendable object; an entry
+marked as opened (the first live version of an HLS playlist) with a signed
+``segment.opened`` event, under the sequence number its ``segment.closed`` will carry.
 
 The first append to a new object records a signed ``segment.opened`` event in the journal
 (in the same atomic write as that append's position), so viewers can follow the object while
@@ -284,9 +286,25 @@ class Uploader:
                 update={"objects_closed": counters.objects_closed + 1}
             )
             log.info("stored %s; reported closed", key)
+        elif entry.opened_ms is not None:
+            # Same atomic write as above. The sequence number is the one the playlist's
+            # segment.closed takes later (next_object_seq moves on only then), so a camera
+            # restarted into the same session announces the same object again, never a new one.
+            opened = sign_segment_opened(
+                self._keys,
+                device_id=self.device_id,
+                event_id=new_event_id(),
+                seq=state.next_object_seq,
+                key=key,
+                start_ms=entry.opened_ms + self._clock.offset_ms,
+            )
+            update["pending_events"] = (*state.pending_events, encode(opened).decode())
+            log.info("stored %s; reported opened", key)
         self._journal.commit(state.model_copy(update=update))
         self._crash.reached("upload.journaled")
         self._spool.ack(chunk.seq)
+        if entry.opened_ms is not None:
+            self._flush_events()  # viewers learn of the recording now
         self.stats.objects_put += 1
         self.stats.put_bytes += len(entry.data)
         log.debug("stored %s (%d bytes, %s)", key, len(entry.data), entry.content_type)

@@ -53,10 +53,12 @@ class SegmentClosed(WireModel):
 
 
 class SegmentOpened(WireModel):
-    """An appendable object that now holds its first bytes, so viewers can follow it live.
+    """An object that now holds its first bytes, so viewers can follow it live.
 
-    Sent once per object, after its first append is stored; its ``segment.closed`` follows
-    when the object is finished. It carries no length: the object grows after it is sent.
+    Sent once per appendable object, after its first append is stored, and once per HLS
+    recording, for its playlist, after the playlist's first live version is stored; its
+    ``segment.closed`` follows when the object is finished. It carries no length: the
+    object grows (or is rewritten) after it is sent.
     """
 
     v: Version = 1
@@ -144,6 +146,10 @@ class StatusAlert(StrEnum):
     """The spool reached ``max_bytes``: the full-spool policy drops or rejects recording."""
     DISK_FULL = "disk_full"
     """The spool's file system is full (or over quota): the policy drops or rejects."""
+    SOURCE_CHANGED = "source_changed"
+    """The source changed under the camera since its last committed position (the file was
+    replaced, truncated or rewritten): it is being recorded again from its start as a new
+    recording rather than continued. Reported until the camera restarts."""
     CREDENTIALS_REFUSED = "credentials_refused"
     """The responder keeps refusing credential requests with replies the camera cannot
     verify: most likely a wrong or rotated secret, or a device id it does not know."""

@@ -105,20 +105,16 @@ class Topics:
         Raises:
             InvalidIdentifier: ``shared_group`` is not an allowed group name.
         """
-        topic = self._filter(Channel.CREDS_REQ)
-        if shared_group is None:
-            return topic
-        if not isinstance(shared_group, str) or _GROUP_RE.fullmatch(shared_group) is None:
-            raise InvalidIdentifier("shared subscription group must be 1-64 of A-Z a-z 0-9 _ -")
-        return f"$share/{shared_group}/{topic}"
+        return _shared(self._filter(Channel.CREDS_REQ), shared_group)
 
-    def events_subscription(self) -> str:
-        """Subscription filter for every camera's events: ``P/v1/+/events``."""
-        return self._filter(Channel.EVENTS)
+    def events_subscription(self, shared_group: str | None = None) -> str:
+        """Subscription filter for every camera's events: ``P/v1/+/events``, or
+        ``$share/{group}/P/v1/+/events`` so that several console replicas split them."""
+        return _shared(self._filter(Channel.EVENTS), shared_group)
 
-    def status_subscription(self) -> str:
-        """Subscription filter for every camera's status: ``P/v1/+/status``."""
-        return self._filter(Channel.STATUS)
+    def status_subscription(self, shared_group: str | None = None) -> str:
+        """Subscription filter for every camera's status: ``P/v1/+/status`` (or shared)."""
+        return _shared(self._filter(Channel.STATUS), shared_group)
 
     def _filter(self, channel: Channel) -> str:
         return f"{self.prefix}/{PROTOCOL_LEVEL}/+/{channel.value}"
@@ -151,3 +147,11 @@ class Topics:
         except ValueError:
             raise InvalidMessage("topic names an unknown channel") from None
         return device_id, channel
+
+
+def _shared(topic: str, group: str | None) -> str:
+    if group is None:
+        return topic
+    if not isinstance(group, str) or _GROUP_RE.fullmatch(group) is None:
+        raise InvalidIdentifier("shared subscription group must be 1-64 of A-Z a-z 0-9 _ -")
+    return f"$share/{group}/{topic}"

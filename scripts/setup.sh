@@ -14,6 +14,9 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=
 command -v mosquitto_passwd >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# PostgreSQL: the tests start private servers with initdb (Debian keeps it out of PATH).
+command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+  || need_apt+=(postgresql)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)   # the real encoder of the device tests
 command -v gst-launch-1.0 >/dev/null 2>&1 \
   || need_apt+=(gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly)

@@ -9,6 +9,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.emulator",
+    "tests.fixtures.postgres",
     "tests.fixtures.redis",
 ]
 

@@ -45,6 +45,9 @@ EXTRAS_ONLY = {
     "python_multipart",
     "redis",
     "prometheus_client",
+    "sqlalchemy",
+    "alembic",
+    "psycopg",
     "av",
     "amqtt",
     "httpx",
@@ -64,7 +67,7 @@ CLOUD_FORBIDDEN = {"device", "simulator"}
 # Bottom to top; a sub-package may import its own layer's package and lower layers only.
 SIMULATOR_LAYERS: tuple[tuple[str, ...], ...] = (
     ("lifetime",),  # process lifetime of the commands: standard library only
-    ("base", "boards", "broker", "netfault", "video"),  # shared bases and standalone tools
+    ("base", "boards", "broker", "database", "netfault", "video"),  # shared bases, tools
     ("iam", "oss"),  # services on the shared bases
     ("sts",),  # AssumeRole, on IAM
     ("emulator",),  # assembles IAM, STS and OSS into one server

@@ -10,7 +10,6 @@ import argparse
 import getpass
 import logging
 import os
-import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -60,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring the ledger's schema up to date (or to --to) and exit; run it once, "
+        "before the replicas start, when the ledger is on PostgreSQL",
+    )
+    migrate.add_argument(
+        "--to", default="head", metavar="REVISION", help="target revision (default: head)"
+    )
     backup = sub.add_parser(
         "backup",
         help="copy the ledger online to FILE (SQLite's backup API; safe while the console runs)",
@@ -68,8 +75,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _migrate(config: str, revision: str) -> int:
+    from cloud.console.ledger import migrate_ledger
+    from cloud.database import DatabaseError
+
+    try:
+        settings = load_settings(config, os.environ)
+        before, after = migrate_ledger(settings.ledger.location, revision)
+    except (ConsoleError, ValidationError) as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:
+        print(f"ossmedia console: {exc}", file=sys.stderr)
+        return 1
+    print(f"Ledger schema: {before or 'empty'} -> {after or 'empty'}.", file=sys.stderr)
+    return 0
+
+
 def _backup(config: str, destination: str) -> int:
     from cloud.console.ledger import Ledger
+    from cloud.database import DatabaseError
 
     target = Path(destination)
     if target.exists():
@@ -77,7 +102,10 @@ def _backup(config: str, destination: str) -> int:
         return 1
     try:
         settings = load_settings(config, os.environ)
-        source = Path(settings.ledger.path)
+        if settings.ledger.url is not None and not settings.ledger.url.startswith("sqlite://"):
+            print("ossmedia console: back up a PostgreSQL ledger with pg_dump", file=sys.stderr)
+            return 1
+        source = Path(settings.ledger.location.removeprefix("sqlite://"))
         if not source.is_file():
             print(f"ossmedia console: no ledger at {source}", file=sys.stderr)
             return 1
@@ -89,7 +117,7 @@ def _backup(config: str, destination: str) -> int:
     except (ConsoleError, ValidationError) as exc:
         print(f"ossmedia console: {exc}", file=sys.stderr)
         return 2
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         print(f"ossmedia console: backup failed: {exc}", file=sys.stderr)
         return 1
     print(
@@ -132,6 +160,8 @@ def main(argv: list[str]) -> int:
     if not args.config:
         print("ossmedia console: --config FILE is required (see --example-config)", file=sys.stderr)
         return 2
+    if args.command == "migrate":
+        return _migrate(args.config, args.to)
     if args.command == "backup":
         return _backup(args.config, args.destination)
     configure_logging(args.log_level)

@@ -31,6 +31,7 @@ from cloud.console.ledger import Ledger, Recording
 from cloud.console.live import IndexState, LiveRecordings
 from cloud.console.settings import OssSettings
 from cloud.console.storage import ObjectStore
+from schemas.liblzma import load_crc64
 
 __all__ = ["ClipError", "ClipPlan", "Clips", "NoMediaError", "Piece"]
 
@@ -39,6 +40,17 @@ LOOK_BACK_MS = 3_600_000  # how far back the object a stream continues from is l
 READ_BYTES = 4 << 20  # one ranged GET reads at most this much
 READ_AHEAD = 4  # ranged GETs in flight while a clip is built
 MAX_SEGMENT_BYTES = 256 << 20
+
+_FAST_CRC64 = load_crc64()
+
+
+def _crc64(data: bytes, previous: int) -> int:
+    """CRC-64 of ``data`` continued from ``previous``: liblzma's (GB/s), else oss2's."""
+    if _FAST_CRC64 is not None:
+        return _FAST_CRC64(data, previous)
+    crc = oss2.utils.Crc64(previous)
+    crc.update(data)
+    return int(crc.crc)
 
 
 class NoMediaError(NotFoundError):
@@ -296,7 +308,7 @@ class Clips:
             StorageError: OSS could not be read.
         """
         digest = hashlib.sha256()
-        crcs: dict[str, oss2.utils.Crc64] = {k: oss2.utils.Crc64(0) for k in plan.whole}
+        crcs = dict.fromkeys(plan.whole, 0)
         total = 0
         blocks = [
             (piece, offset, length) for piece in plan.pieces for offset, length in _blocks(piece)
@@ -312,11 +324,11 @@ class Clips:
                     pending.append(pool.submit(self._read, next_piece, offset, length))
                 digest.update(block)
                 if piece.key in crcs:
-                    crcs[piece.key].update(block)
+                    crcs[piece.key] = _crc64(block, crcs[piece.key])
                 sink.write(block)
                 total += len(block)
         for key, expected in plan.whole.items():
-            if crcs[key].crc != expected:
+            if crcs[key] != expected:
                 raise ClipError(key, "stored bytes differ from the ledger's CRC-64")
         return total, digest.hexdigest()
 

@@ -40,6 +40,7 @@ class MqttIngest:
         self._settings = settings
         self._ingestor = ingestor
         self._topics = Topics(settings.topic_prefix)
+        self._group = settings.shared_group
         self._subscribed = threading.Event()
         v5 = settings.protocol == "5"
         self._client = mqtt.Client(
@@ -111,7 +112,10 @@ class MqttIngest:
             return
         self._subscribed.clear()
         client.subscribe(
-            [(self._topics.events_subscription(), 1), (self._topics.status_subscription(), 1)]
+            [
+                (self._topics.events_subscription(self._group), 1),
+                (self._topics.status_subscription(self._group), 1),
+            ]
         )
 
     def _on_subscribe(

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from cloud.console.errors import ConsoleError, RecordingNotFoundError, StorageError
 from cloud.console.ledger import Ledger, Recording, Verification
+from cloud.console.ledger.leases import Lease
 from cloud.console.storage import ObjectInfo, ObjectStore
+from cloud.errors import CloudError
 
 __all__ = ["PassReport", "ReconcileLoop", "Reconciler", "judge"]
 
@@ -164,6 +166,8 @@ class ReconcileLoop:
         interval_s: pause between passes.
         before_pass: called at the start of every pass (the console refreshes its list of
             provisioned cameras there); its errors are logged, not raised.
+        lease: taken (or renewed) before every pass; a pass runs only while this replica
+            holds it, so among replicas on one ledger one reconciles at a time.
     """
 
     def __init__(
@@ -172,8 +176,10 @@ class ReconcileLoop:
         *,
         interval_s: float,
         before_pass: Callable[[], None] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self._reconciler = reconciler
+        self._lease = lease
         self._interval_s = interval_s
         self._before_pass = before_pass
         self._stop = threading.Event()
@@ -197,9 +203,15 @@ class ReconcileLoop:
         # Event.wait doubles as the pause between passes and as the stop signal.
         while not self._stop.is_set():
             try:
-                if self._before_pass is not None:
-                    self._before_pass()
-                self._reconciler.run_once()
-            except ConsoleError as exc:
+                if self._lease is None or self._lease.acquire():
+                    if self._before_pass is not None:
+                        self._before_pass()
+                    self._reconciler.run_once()
+            except (ConsoleError, CloudError) as exc:
                 log.warning("reconcile pass failed: %s", exc)
             self._stop.wait(self._interval_s)
+        if self._lease is not None:
+            try:
+                self._lease.release()
+            except CloudError as exc:
+                log.warning("reconcile lease not released (it lapses by itself): %s", exc)

@@ -14,6 +14,8 @@ connections as soon as :meth:`Console.start` returns (port 0 picks a free port).
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import socket
 import threading
@@ -27,6 +29,7 @@ from cloud.console.content_keys import KeySealer
 from cloud.console.devices import DeviceAdmin
 from cloud.console.errors import ConsoleError
 from cloud.console.ledger import Ledger
+from cloud.console.ledger.leases import Lease
 from cloud.console.mqtt import MqttIngest
 from cloud.console.reconcile import ReconcileLoop
 from cloud.console.settings import ConsoleSettings
@@ -74,7 +77,7 @@ class Console:
         settings: console settings.
         devices: the registry seam; by default opened from ``settings.registry``.
         store: the bucket; by default OSS with the console's credentials.
-        ledger: the ledger; by default SQLite at ``settings.ledger.path``.
+        ledger: the ledger; by default opened from ``settings.ledger``.
         clock: wall clock in seconds.
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key.
@@ -114,6 +117,13 @@ class Console:
                 self.parts.reconciler,
                 interval_s=settings.reconcile.interval_s,
                 before_pass=self.parts.service.sync_cameras,
+                lease=Lease(
+                    self.parts.ledger,
+                    "reconcile",
+                    holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}",
+                    ttl_s=settings.reconcile.lease_s,
+                    clock=clock,
+                ),
             )
             if settings.reconcile.enabled
             else None

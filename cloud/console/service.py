@@ -327,9 +327,30 @@ class ConsoleService:
             PlaylistError: the stored playlist is not one the console serves.
         """
         recording = self.recording(recording_id)
-        key = recording.facts.object_key
-        if not is_hls_key(key):
+        if not is_hls_key(recording.facts.object_key):
             raise RecordingNotFoundError(recording_id)
+        return self._rewritten(recording.facts.object_key, recording.facts.device_id)
+
+    def live_playlist(self, live_id: str) -> str:
+        """A recording in progress as an HLS playlist the player reloads while it grows.
+
+        For fragmented MP4, a playlist over byte ranges of the object
+        (:meth:`LiveRecordings.playlist`); for a camera's HLS session, the camera's own live
+        playlist as stored now, rewritten like a finished one (no ``EXT-X-ENDLIST`` until
+        the camera writes it).
+
+        Raises:
+            RecordingNotFoundError: unknown id.
+            StorageError: OSS could not be read.
+            PlaylistError: the stored playlist is not one the console serves.
+        """
+        live = self.live.get(live_id)
+        if is_hls_key(live.facts.object_key):
+            self.live.refresh(live)
+            return self._rewritten(live.facts.object_key, live.facts.device_id)
+        return self.live.playlist(live_id)
+
+    def _rewritten(self, key: str, device_id: str) -> str:
         data = self._store.get(key, MAX_PLAYLIST_BYTES)
         if data is None:
             raise StorageError("get", object_key=key, code="NoSuchKey", status=404)
@@ -338,7 +359,6 @@ class ConsoleService:
         except UnicodeDecodeError:
             raise PlaylistError(key, "not UTF-8") from None
         ttl = self.settings.oss.presign_ttl_s
-        device_id = recording.facts.device_id
         return rewrite_playlist(
             text,
             playlist_key=key,

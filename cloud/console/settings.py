@@ -147,6 +147,9 @@ class MqttSettings(BrokerConnection):
     Attributes:
         topic_prefix: protocol topic prefix ``P`` (see docs/protocol.md).
         enabled: when false the console does not subscribe (ledger read-only).
+        shared_group: several replicas on one PostgreSQL ledger set the same group (and
+            each its own ``client_id``): the broker then hands each camera message to one
+            of them. Unset, every console receives every message.
     """
 
     RENAMED: ClassVar[dict[str, str]] = {"tls_ca_file": "ca_file"}
@@ -155,6 +158,14 @@ class MqttSettings(BrokerConnection):
     reconnect_initial_s: float = Field(default=1.0, gt=0)
     topic_prefix: str = "ossmedia"
     enabled: bool = True
+    shared_group: str | None = None
+
+    @field_validator("shared_group")
+    @classmethod
+    def _group(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+            raise ValueError("shared_group is 1-64 of A-Z a-z 0-9 _ -")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -267,9 +278,40 @@ class LedgerSettings(_Frozen):
 
     Attributes:
         path: SQLite database file; ``:memory:`` keeps it in memory (tests, demos).
+        url: a database URL instead of ``path``: ``postgresql://user@host:5432/ossmedia``
+            for several console replicas on one database (the password comes from the
+            ``PGPASSWORD`` environment variable or ``~/.pgpass``), or ``sqlite:///abs.db``.
+        migrate_at_start: bring the schema up to date when the console starts. By default
+            yes on SQLite and no on PostgreSQL, where ``ossmedia console migrate`` runs once,
+            with a role allowed to change the schema, before the replicas start.
+        pool_size: PostgreSQL connections each replica keeps open.
+        pool_max_overflow: extra connections a replica may open under load.
+        pool_timeout_s: how long a request waits for a free connection.
     """
 
     path: str = "console.sqlite3"
+    url: str | None = None
+    migrate_at_start: bool | None = None
+    pool_size: Annotated[int, Field(ge=1, le=100)] = 5
+    pool_max_overflow: Annotated[int, Field(ge=0, le=100)] = 10
+    pool_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and value.split("://", 1)[0] not in {
+            "sqlite",
+            "postgresql",
+            "postgres",
+            "postgresql+psycopg",
+        }:
+            raise ValueError("ledger url is postgresql://user@host:port/db or sqlite:///path.db")
+        return value
+
+    @property
+    def location(self) -> str:
+        """The URL when set, else the SQLite path."""
+        return self.url if self.url is not None else self.path
 
 
 class ReconcileSettings(_Frozen):
@@ -280,12 +322,22 @@ class ReconcileSettings(_Frozen):
         recheck_after_s: verified recordings are checked again after this long.
         batch: recordings checked per pass.
         enabled: when false only explicit checks run.
+        lease_s: replicas on one ledger take turns: the one holding the reconcile lease runs
+            the passes and renews it before each; when it dies another takes over this long
+            after its last renewal. Keep it above ``interval_s``.
     """
 
     interval_s: Annotated[float, Field(gt=0, le=86400)] = 30.0
     recheck_after_s: Annotated[int, Field(ge=1)] = 3600
     batch: Annotated[int, Field(ge=1, le=10000)] = 200
     enabled: bool = True
+    lease_s: Annotated[float, Field(gt=0, le=86400)] = 120.0
+
+    @model_validator(mode="after")
+    def _lease_outlasts_interval(self) -> ReconcileSettings:
+        if self.lease_s <= self.interval_s:
+            raise ValueError("reconcile.lease_s must be longer than reconcile.interval_s")
+        return self
 
 
 class ConsoleSettings(_Frozen):
@@ -456,6 +508,9 @@ presign_ttl_s = 300
 
 [ledger]
 path = "console.sqlite3"
+# Several replicas share one ledger on PostgreSQL instead (then run 'ossmedia console
+# migrate' once, and give each replica its own [mqtt] client_id and one shared_group):
+# url = "postgresql://ossmedia_console@db.example.com:5432/ossmedia"
 
 [reconcile]
 interval_s = 30

@@ -66,4 +66,7 @@ def open_registry(settings: RegistrySettings) -> Registry:
         RegistryError: the store cannot be opened.
     """
     key = master_key_from(settings)
-    return Registry(open_store(settings.url, key_prefix=settings.key_prefix), key)
+    return Registry(
+        open_store(settings.url, key_prefix=settings.key_prefix, migrate=settings.migrate_at_start),
+        key,
+    )

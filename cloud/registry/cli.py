@@ -31,8 +31,9 @@ from cloud.registry.broker_accounts import (
     DynsecAccounts,
     issue_password,
 )
+from cloud.registry.copy import copy_store
 from cloud.registry.secrets import new_master_key
-from cloud.registry.sqlite_store import SqliteDeviceStore
+from cloud.registry.sql_store import SqlDeviceStore, migrate_store
 from cloud.settings import ResponderSettings
 from schemas.errors import InvalidIdentifier
 from schemas.ids import DeviceId
@@ -45,11 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ossmedia devices",
         description=(
             "Provision, list, revoke, reinstate, rotate and delete cameras in the device "
-            "registry, and back it up."
+            "registry; back it up, upgrade its schema, or copy it to another registry."
         ),
     )
     parser.add_argument("--config", type=Path, help="responder TOML file ([registry], [broker])")
-    parser.add_argument("--registry", help="registry URL (sqlite:///path.db or redis://...)")
+    parser.add_argument(
+        "--registry", help="registry URL (sqlite:///path.db, postgresql://... or redis://...)"
+    )
     parser.add_argument("--master-key-file", type=Path, help="file holding the master key")
     admin = parser.add_argument_group(
         "broker accounts (Mosquitto dynamic-security plugin)",
@@ -94,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("destination", type=Path, help="the copy to write (must not exist)")
     key = sub.add_parser("new-master-key", help="print a fresh master key, or write it to --out")
     key.add_argument("--out", type=Path, help="write the key to this new file (mode 0600)")
+    copy = sub.add_parser(
+        "copy",
+        help="copy every device's sealed row (and the master key's check value) to another "
+        "registry, e.g. from Redis to PostgreSQL; needs no master key",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the destination registry")
+    migrate = sub.add_parser(
+        "migrate",
+        help="bring a SQL registry's schema up to date (or to --to); needs no master key",
+    )
+    migrate.add_argument(
+        "--to", default="head", metavar="REVISION", help="target revision (default: head)"
+    )
     return parser
 
 
@@ -251,6 +267,14 @@ def run(argv: list[str], environ: Mapping[str, str], out: TextIO, err: TextIO) -
         return _new_master_key(args.out, out, err)
     try:
         settings = _settings(args, environ)
+        if args.command == "migrate":
+            before, after = migrate_store(settings.registry.url, args.to)
+            out.write(f"Registry schema: {before or 'empty'} -> {after or 'empty'}.\n")
+            return 0
+        if args.command == "copy":
+            copied, skipped = copy_store(settings.registry.url, args.to, settings.registry)
+            out.write(f"{copied} device(s) copied, {skipped} already there (left as they are).\n")
+            return 0
         if args.command == "backup":
             return _backup(settings, args.destination, out)
         if args.command in {"add"}:
@@ -286,15 +310,15 @@ def _backup(settings: ResponderSettings, destination: Path, out: TextIO) -> int:
     url = settings.registry.url
     if not url.startswith("sqlite://") or url.endswith(":memory:"):
         raise ConfigError(
-            "backup copies a SQLite registry; a Redis registry is backed up with Redis's own "
-            "persistence (RDB snapshot or AOF)"
+            "backup copies a SQLite registry; back up a PostgreSQL registry with pg_dump "
+            "and a Redis registry with Redis's own persistence (RDB snapshot or AOF)"
         )
     if destination.exists():
         raise ConfigError(f"{destination} already exists; choose a new file")
     source = url[len("sqlite://") :]
     if not Path(source).is_file():
         raise ConfigError(f"no registry at {source}")
-    store = SqliteDeviceStore(source)
+    store = SqlDeviceStore.open(url)
     try:
         store.backup(destination)
     finally:

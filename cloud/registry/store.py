@@ -7,9 +7,12 @@ from urllib.parse import urlsplit
 
 from cloud.registry.models import DeviceRecord, StoredDevice
 
+SQL_SCHEMES = frozenset({"sqlite", "postgresql", "postgres", "postgresql+psycopg"})
+
 
 class DeviceStore(Protocol):
-    """Where device rows live. Implementations: SQLite (default) and Redis."""
+    """Where device rows live. Implementations: SQL (SQLite by default, or PostgreSQL) and
+    Redis."""
 
     def insert(self, device: StoredDevice) -> None:
         """Add a new device.
@@ -48,13 +51,17 @@ class DeviceStore(Protocol):
         """Release connections."""
 
 
-def open_store(url: str, *, key_prefix: str = "ossmedia") -> DeviceStore:
+def open_store(
+    url: str, *, key_prefix: str = "ossmedia", migrate: bool | None = None
+) -> DeviceStore:
     """Open the store named by a registry URL.
 
     Args:
-        url: ``sqlite:///abs/path/registry.db``, ``sqlite://relative.db``, ``sqlite://:memory:``
-            or ``redis://host:port/db``.
+        url: ``sqlite:///abs/path/registry.db``, ``sqlite://relative.db``, ``sqlite://:memory:``,
+            ``postgresql://user@host:port/db`` or ``redis://host:port/db``.
         key_prefix: prefix of every Redis key.
+        migrate: bring a SQL schema up to date at open (default: on SQLite only); see
+            :meth:`~cloud.registry.sql_store.SqlDeviceStore.open`.
 
     Returns:
         The store.
@@ -66,12 +73,10 @@ def open_store(url: str, *, key_prefix: str = "ossmedia") -> DeviceStore:
     Every store raises :class:`~cloud.errors.RegistryUnavailable` when it cannot be reached
     or another writer holds it past its lock timeout.
     """
-    if urlsplit(url).scheme == "sqlite":
-        from cloud.registry.sqlite_store import SqliteDeviceStore
+    if urlsplit(url).scheme in SQL_SCHEMES:
+        from cloud.registry.sql_store import SqlDeviceStore
 
-        # Everything after "sqlite://" is the path: sqlite:///var/lib/r.db is absolute,
-        # sqlite://r.db is relative to the working directory, sqlite://:memory: is private.
-        return SqliteDeviceStore(url[len("sqlite://") :])
+        return SqlDeviceStore.open(url, migrate=migrate)
     from cloud.registry.redis_store import RedisDeviceStore
 
     return RedisDeviceStore.from_url(url, key_prefix=key_prefix)

@@ -22,6 +22,20 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 _OK = MQTTErrorCode.MQTT_ERR_SUCCESS
+_READ_BATCH = 256
+
+
+def _has_more(sock: Any) -> bool:
+    """True when bytes wait in ``sock`` (or its TLS buffer), without blocking."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None:  # TLS: only decrypted bytes can be seen without a read
+        return bool(pending() > 0)
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True  # let the next read report the error
 
 
 class NetworkLoop:
@@ -83,7 +97,7 @@ class NetworkLoop:
                 self._wake_r.recv(4096)
         readable = sock.fileno() in ready
         if buffered or readable:
-            rc = client.loop_read()
+            rc = self._read_batch(client, sock)
             if rc != _OK:
                 return rc
         # Replies and acknowledgements queued while reading go out now, not after a wait.
@@ -92,6 +106,19 @@ class NetworkLoop:
             if rc != _OK:
                 return rc
         return client.loop_misc()
+
+    @staticmethod
+    def _read_batch(client: mqtt.Client, sock: Any) -> MQTTErrorCode:
+        # paho's loop_read() reads one packet when nothing of ours awaits an acknowledgement
+        # (it ignores its max_packets argument), so a stream of requests would cost a whole
+        # pass (poll set, poll(), write and keep-alive checks) per packet. Packets already in
+        # the socket buffer are read here in one pass, up to _READ_BATCH of them, so the
+        # replies and acknowledgements they produce still go out regularly.
+        for _ in range(_READ_BATCH):
+            rc = client.loop_read()
+            if rc != _OK or not _has_more(sock):
+                return rc
+        return _OK
 
     def close(self) -> None:
         """Release the wake-up sockets."""

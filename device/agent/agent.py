@@ -130,6 +130,10 @@ def _resume_note(source: object) -> str:
     return source.resume_note if isinstance(source, Resumable) else ""
 
 
+def _source_changed(source: object) -> bool:
+    return isinstance(source, Resumable) and source.source_changed
+
+
 def _mqtt_key_delivery(agent: Agent) -> KeyDelivery:
     from device.hls.delivery import MqttKeyDelivery
 
@@ -238,6 +242,7 @@ class Agent:
             journal=self.journal,
             target=self.target,
             credentials_refused=lambda: self.credentials.refused,
+            source_changed=lambda: _source_changed(self.source or self.recorder),
         )
         self.uploader = Uploader(
             device_id=self.device_id,

@@ -215,6 +215,8 @@ class HlsRecorder:
         mark: the recording's source mark (``None``: it cannot resume).
         skip: steps queued before a restart (see :class:`~device.hls.SpoolSink`).
         resume_note: what was decided about resuming, for progress reports.
+        source_changed: the recording's source changed under the camera since the committed
+            mark (replaced, truncated or rewritten), so a new session began.
         crash: crash point hook (tests).
         name_session: gives the options to open the stream with, called when the recording
             starts (names the session by the clock as corrected by then); default:
@@ -236,6 +238,7 @@ class HlsRecorder:
         mark: SourceMark | None = None,
         skip: int = 0,
         resume_note: str = NEW,
+        source_changed: bool = False,
         crash: CrashPoints = NO_CRASH,
         name_session: Callable[[threading.Event], HlsOptions] | None = None,
     ) -> None:
@@ -243,6 +246,7 @@ class HlsRecorder:
         self._name_session = name_session
         self._resumable = mark is not None
         self.resume_note = resume_note
+        self.source_changed = source_changed
         sink: SegmentSink = self._spool_sink
         if sink_wrapper is not None:
             sink = sink_wrapper(sink)
@@ -461,6 +465,7 @@ def build_hls_recorder(
         mark=mark,
         skip=decision.offset,
         resume_note=decision.note,
+        source_changed=decision.changed,
         crash=crash,
         name_session=name_session,
     )

@@ -45,6 +45,8 @@ class StatusReporter:
         target: credential expiry.
         credentials_refused: whether credential requests keep being refused with replies
             that cannot be verified (reported as the ``credentials_refused`` alert).
+        source_changed: whether the source changed under the camera since its committed
+            position (reported as the ``source_changed`` alert).
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class StatusReporter:
         journal: Journal,
         target: UploadTarget,
         credentials_refused: Callable[[], bool] = lambda: False,
+        source_changed: Callable[[], bool] = lambda: False,
     ) -> None:
         self.device_id = device_id
         self._keys = keys
@@ -65,6 +68,7 @@ class StatusReporter:
         self._journal = journal
         self._target = target
         self._credentials_refused = credentials_refused
+        self._source_changed = source_changed
         self._uploaded_at_start = journal.state.counters.uploaded_bytes
         self._dropped_at_start = self._dropped_total()
 
@@ -83,6 +87,8 @@ class StatusReporter:
         alerts = []
         if stats.alert is not None:
             alerts.append(StatusAlert(stats.alert))
+        if self._source_changed():
+            alerts.append(StatusAlert.SOURCE_CHANGED)
         if self._credentials_refused():
             alerts.append(StatusAlert.CREDENTIALS_REFUSED)
         return StatusFigures(

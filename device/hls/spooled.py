@@ -13,7 +13,11 @@ credentials; open the stream with ``prefix=""`` and the uploader adds the grant'
 The final version of a playlist (the one with ``EXT-X-ENDLIST``) is queued with a report
 request: once it is stored, the uploader announces it with a signed ``segment.closed``
 event (key, length, CRC-64, first and last frame time), which is how the console learns of
-a finished HLS recording without listing the bucket.
+a finished HLS recording without listing the bucket. The first live version queued (one
+without ``EXT-X-ENDLIST``) is queued with a request for a signed ``segment.opened`` event
+instead, carrying the recording's start: the console then lists the recording in progress
+and plays the playlist as the camera rewrites it. A camera restarted into the same session
+asks again; the event carries the same object sequence number, so the console keeps one.
 
 A recording that can resume after a restart (``mark`` given) counts its steps: one per
 segment queued, one more for the final playlist. Each playlist is queued with the source
@@ -63,6 +67,7 @@ class SpoolSink:
         self._crash = crash
         self._segments = 0
         self._started_ms: int | None = None
+        self._announced = False
         self.queued_objects = 0
         self.queued_bytes = 0
         self.skipped_objects = 0
@@ -103,10 +108,13 @@ class SpoolSink:
         report = None
         playlist = content_type == PLAYLIST_CONTENT_TYPE
         ended = playlist and data.rstrip().endswith(b"#EXT-X-ENDLIST")
+        opened_ms = None
         if ended:
             report = Report(min(self._started_ms, now), now)
+        elif playlist and not self._announced:
+            opened_ms = min(self._started_ms, now)
         try:
-            put = ObjectPut(key, data, content_type, report)
+            put = ObjectPut(key, data, content_type, report, opened_ms)
         except ValueError as exc:
             raise StorageError(str(exc), code="bad_name", object_key=key) from None
         step = self._segments + (1 if ended else 0) if playlist else self._segments + 1
@@ -126,6 +134,8 @@ class SpoolSink:
             ) from None
         if not playlist:
             self._segments = step
+        elif opened_ms is not None:
+            self._announced = True
         self.queued_objects += 1
         self.queued_bytes += len(data)
         self._crash.reached("source.spooled")

@@ -9,11 +9,14 @@ a playlist spooled after its segments can never reach the store before them.
 The chunk's data is::
 
     name length u16 | name (UTF-8) | content type length u8 | content type (ASCII)
-    | flags u8 | [start_ms u64 | end_ms u64, when flags has REPORT] | body
+    | flags u8 | [start_ms u64 | end_ms u64, when flags has REPORT]
+    | [start_ms u64, when flags has OPENED] | body
 
 An entry with a :class:`Report` asks the uploader to announce the object with a signed
 ``segment.closed`` event once it is stored (a finished HLS playlist: the console lists
-recordings from these events).
+recordings from these events). An entry with ``opened_ms`` asks for a signed
+``segment.opened`` event instead (the first live version of an HLS playlist: the console
+shows the recording in progress and follows the playlist as it is rewritten).
 
 The chunk's own CRC-64 covers all of it. The name is relative to the granted prefix, which
 is only known once credentials arrive: the uploader adds it when it sends the put.
@@ -41,6 +44,8 @@ _TYPE_LEN = struct.Struct(">B")
 _FLAGS = struct.Struct(">B")
 _SPAN = struct.Struct(">QQ")
 _REPORT = 0x01
+_OPENED = 0x02
+_START = struct.Struct(">Q")
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,15 @@ class ObjectPut:
         data: the object's bytes.
         content_type: its ``Content-Type``.
         report: announce it with a ``segment.closed`` event once stored.
+        opened_ms: announce it with a ``segment.opened`` event once stored, the recording
+            having started at this wall time (never together with ``report``).
     """
 
     name: str
     data: bytes
     content_type: str
     report: Report | None = None
+    opened_ms: int | None = None
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -80,11 +88,14 @@ class ObjectPut:
             raise ValueError("a content type is printable ASCII")
         if self.report is not None and not 0 <= self.report.start_ms <= self.report.end_ms:
             raise ValueError("a reported span needs 0 <= start_ms <= end_ms")
+        if self.opened_ms is not None and (self.report is not None or self.opened_ms < 0):
+            raise ValueError("an opened announcement is a start time >= 0 without a report")
 
     def __repr__(self) -> str:
         return (
             f"ObjectPut(name={self.name!r}, bytes={len(self.data)}, "
-            f"type={self.content_type!r}, report={self.report is not None})"
+            f"type={self.content_type!r}, report={self.report is not None}, "
+            f"opened={self.opened_ms is not None})"
         )
 
 
@@ -111,10 +122,12 @@ def encode_object_put(put: ObjectPut) -> bytes:
     name = put.name.encode("utf-8")
     ctype = put.content_type.encode("ascii")
     head = _NAME_LEN.pack(len(name)) + name + _TYPE_LEN.pack(len(ctype)) + ctype
-    if put.report is None:
-        return head + _FLAGS.pack(0) + put.data
-    span = _SPAN.pack(put.report.start_ms, put.report.end_ms)
-    return head + _FLAGS.pack(_REPORT) + span + put.data
+    if put.report is not None:
+        span = _SPAN.pack(put.report.start_ms, put.report.end_ms)
+        return head + _FLAGS.pack(_REPORT) + span + put.data
+    if put.opened_ms is not None:
+        return head + _FLAGS.pack(_OPENED) + _START.pack(put.opened_ms) + put.data
+    return head + _FLAGS.pack(0) + put.data
 
 
 def decode_object_put(data: bytes) -> ObjectPut:
@@ -140,7 +153,11 @@ def decode_object_put(data: bytes) -> ObjectPut:
             start_ms, end_ms = _SPAN.unpack_from(data, at)
             at += _SPAN.size
             report = Report(start_ms, end_ms)
-        return ObjectPut(name, data[at:], ctype, report)
+        opened_ms = None
+        if flags & _OPENED:
+            (opened_ms,) = _START.unpack_from(data, at)
+            at += _START.size
+        return ObjectPut(name, data[at:], ctype, report, opened_ms)
     except (struct.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, ChunkFormatError):
             raise

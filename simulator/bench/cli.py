@@ -19,6 +19,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "camera": ("simulator.bench.camera", "the camera bundle natively and on emulated ARM boards"),
     "live": ("simulator.bench.live", "console live edge latency and clip export vs raw GETs"),
     "flood": ("simulator.bench.flood", "one camera's request flood: others' p99, Redis growth"),
+    "console-login": (
+        "simulator.bench.console_login",
+        "a sign-in flood on a real console: its memory, an operator's sign-in",
+    ),
+    "ledger": ("simulator.bench.ledger", "ledger pages p50/p99 and ingest/s, PostgreSQL vs SQLite"),
 }
 
 

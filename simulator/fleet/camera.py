@@ -210,6 +210,7 @@ class LoggingSource:
             decision = resume_offset(resume, self._here, size=None, what=f"camera {camera_id}")
             self._resumed = decision.offset
             self.resume_note = decision.note
+            self.source_changed = decision.changed
 
     def _replay(self, offset: int) -> None:
         # Log what the killed process produced (every piece but a last short one is

@@ -5,7 +5,7 @@ final xor), which is exactly the CRC-64 of the xz format. Continuing from a prev
 the CRC of the concatenation, ``crc64(b, crc64(a)) == crc64(a + b)``, so an append only hashes
 its new bytes.
 
-liblzma's ``lzma_crc64`` (already loaded by Python's ``lzma`` module on any system that has it)
+liblzma's ``lzma_crc64`` (loaded and checked by :mod:`schemas.liblzma`)
 runs at several GB/s with carry-less multiplication, about 15 times faster than crcmod's
 table-driven C code; a 64 KiB append then costs microseconds, not a tenth of a millisecond.
 When liblzma cannot be found, or does not produce the reference check value, crcmod is used.
@@ -13,15 +13,12 @@ When liblzma cannot be found, or does not produce the reference check value, crc
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from collections.abc import Callable
 from typing import cast
 
 import crcmod
 
-_CHECK_INPUT = b"123456789"
-_CHECK_VALUE = 0x995DC9BBDF1939FA
+from schemas.liblzma import load_crc64
 
 _crcmod_crc64 = cast(
     "Callable[[bytes, int], int]",
@@ -29,26 +26,7 @@ _crcmod_crc64 = cast(
 )
 
 
-def _load_liblzma() -> Callable[[bytes, int], int] | None:
-    name = ctypes.util.find_library("lzma")
-    if name is None:
-        return None
-    try:
-        function = ctypes.CDLL(name).lzma_crc64
-    except (OSError, AttributeError):
-        return None
-    function.restype = ctypes.c_uint64
-    function.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
-
-    def crc(data: bytes, previous: int) -> int:
-        return int(function(data, len(data), previous))
-
-    if crc(_CHECK_INPUT, 0) != _CHECK_VALUE or crc(b"9", crc(b"12345678", 0)) != _CHECK_VALUE:
-        return None
-    return crc
-
-
-_fast = _load_liblzma()
+_fast = load_crc64()
 IMPLEMENTATION = "liblzma" if _fast is not None else "crcmod"
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from device.agent.agent import Agent
 from device.clock import SystemClock
 from device.recorder import (
     FileSource,
@@ -23,6 +24,10 @@ from device.recorder import (
 )
 from device.spool import Journal, SourceMark, Spool
 from device.spool.chunkfile import HEADER_SIZE
+from schemas.events import StatusAlert
+from tests.device.agentkit import Watcher, wait_until
+from tests.device.stack import Stack
+from tests.fixtures.broker import MqttProbeFactory
 
 CLOCK = SystemClock()
 
@@ -89,6 +94,7 @@ def test_a_resumed_file_continues_after_the_committed_byte(tmp_path: Path) -> No
     record(source, again)
     assert drain(again) == data[1000:]
     assert source.resume_note == "resumed after byte 1000"
+    assert not source.source_changed
 
 
 @pytest.mark.parametrize("change", ["replaced", "truncated", "rewritten"])
@@ -119,6 +125,7 @@ def test_a_changed_file_is_recorded_as_new_and_said_so(
         record(source, again)
     assert drain(again) == now
     assert "new recording" in source.resume_note
+    assert source.source_changed
     assert any("changed since" in r.getMessage() for r in caplog.records)
 
 
@@ -147,3 +154,31 @@ def test_the_journal_keeps_the_mark_of_the_last_stored_chunk(tmp_path: Path) -> 
     mark = SourceMark(kind="directory", identity="1:2:3:4", name="seg-001.ts", offset=3)
     journal.commit(journal.state.model_copy(update={"source": mark}))
     assert Journal(tmp_path).state.source == mark
+
+
+def test_a_changed_file_is_reported_in_the_cameras_status(
+    stack: Stack, tmp_path: Path, mqtt_client_factory: MqttProbeFactory
+) -> None:
+    path = tmp_path / "recording.ts"
+    path.write_bytes(os.urandom(200_000))
+    settings = stack.agent_settings(
+        "cam-changed", tmp_path / "spool", source={"kind": "file", "path": str(path)}
+    )
+    probe = mqtt_client_factory(stack.broker)
+    probe.connect()
+    watcher = Watcher(probe, settings.device_id, settings.secret.get_secret_value())
+    first = Agent(settings)
+    assert first.run(until_drained=True) == 0
+    assert not any(StatusAlert.SOURCE_CHANGED in s.alerts for s in watcher.statuses())
+    replacement = tmp_path / "new.ts"
+    replacement.write_bytes(os.urandom(200_000))
+    replacement.replace(path)  # another file under the same name: a new recording
+    second = Agent(settings)
+    assert second.run(until_drained=True) == 0
+    wait_until(
+        lambda: any(
+            StatusAlert.SOURCE_CHANGED in s.alerts for s in watcher.statuses() if s.sig is not None
+        ),
+        timeout=30,
+        what="source_changed in the status",
+    )

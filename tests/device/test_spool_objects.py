@@ -61,6 +61,36 @@ def test_report_request_survives_the_round_trip(tmp_path: Path) -> None:
     assert decode_object_put(chunk.data) == put
     with pytest.raises(ValueError, match="span"):
         ObjectPut("s.m3u8", b"x", M3U8, Report(9_000, 1_000))
+    live = ObjectPut("s.m3u8", b"#EXTM3U\n", M3U8, opened_ms=1_000)
+    spool.put_object(live, wall_ms=2)
+    spool.ack(chunk.seq)
+    chunk = spool.peek(0)
+    assert chunk is not None
+    assert decode_object_put(chunk.data) == live
+    with pytest.raises(ValueError, match="opened"):
+        ObjectPut("s.m3u8", b"x", M3U8, Report(1_000, 9_000), opened_ms=1_000)
+
+
+def test_only_the_first_live_playlist_asks_to_be_announced_as_opened(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1_000_000)
+    sink = SpoolSink(spool, SystemClock())
+    sink.recording_started(5_000)
+    sink.put_object("rec/S/000000.ts", b"segment", "video/mp2t")
+    sink.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\n", M3U8)
+    sink.put_object("rec/S/000001.ts", b"segment", "video/mp2t")
+    sink.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\nS/000001.ts\n", M3U8)
+    sink.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\n#EXT-X-ENDLIST\n", M3U8)
+    puts = []
+    while (chunk := spool.peek(0)) is not None:
+        puts.append(decode_object_put(chunk.data))
+        spool.ack(chunk.seq)
+    assert [(p.opened_ms, p.report is not None) for p in puts] == [
+        (None, False),
+        (5_000, False),
+        (None, False),
+        (None, False),
+        (None, True),
+    ]
 
 
 def test_drop_oldest_never_drops_a_whole_object(tmp_path: Path) -> None:
@@ -177,8 +207,15 @@ def test_a_stored_final_playlist_is_reported_once_with_its_crc(tmp_path: Path) -
         uploader = _uploader(spool, journal, emulator)
         first_seq = journal.state.next_object_seq
         assert _drain(uploader, spool) == []
-        (payload,) = journal.state.pending_events
-        event = parse_event(payload.encode())
+        opened, event = (parse_event(p.encode()) for p in journal.state.pending_events)
+        # The first live version announced the recording in progress, under the seq its
+        # segment.closed carries (the console pairs the two by it).
+        assert isinstance(opened, SegmentOpened)
+        assert (opened.key, opened.seq, opened.start_ms) == (
+            PREFIX + "rec/S.m3u8",
+            first_seq,
+            1_764_000_000_000,
+        )
         assert isinstance(event, SegmentClosed)
         assert (event.key, event.bytes, event.crc64, event.seq) == (
             PREFIX + "rec/S.m3u8",
@@ -188,6 +225,30 @@ def test_a_stored_final_playlist_is_reported_once_with_its_crc(tmp_path: Path) -
         )
         assert event.start_ms == 1_764_000_000_000 <= event.end_ms
         assert journal.state.counters.objects_closed == 1
+
+
+def test_a_session_resumed_after_a_restart_announces_the_same_object_again(
+    tmp_path: Path,
+) -> None:
+    with observed_emulator() as (emulator, _):
+        spool = Spool(tmp_path, max_bytes=1_000_000)
+        journal = Journal(tmp_path)
+        before = SpoolSink(spool, SystemClock())
+        before.put_object("rec/S/000000.ts", b"segment-0", "video/mp2t")
+        before.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\n", M3U8)
+        assert _drain(_uploader(spool, journal, emulator), spool) == []
+        # The restarted camera goes on in the same session and asks to announce it again.
+        after = SpoolSink(spool, SystemClock(), skip=1)
+        after.put_object("rec/S/000000.ts", b"segment-0", "video/mp2t")  # queued before
+        after.put_object("rec/S/000001.ts", b"segment-1", "video/mp2t")
+        after.put_object("rec/S.m3u8", b"#EXTM3U\nS/000000.ts\nS/000001.ts\n", M3U8)
+        assert _drain(_uploader(spool, journal, emulator), spool) == []
+        first, second = (parse_event(p.encode()) for p in journal.state.pending_events)
+        assert isinstance(first, SegmentOpened)
+        assert isinstance(second, SegmentOpened)
+        # Receivers keep one recording per (device_id, seq): the second adds nothing.
+        seq = journal.state.next_object_seq  # the seq the final segment.closed will take
+        assert (first.key, first.seq) == (second.key, second.seq) == (PREFIX + "rec/S.m3u8", seq)
 
 
 def _check_order(store: RecordingStore, expected: dict[str, bytes]) -> None:

@@ -8,7 +8,7 @@ from cloud.console.ledger.models import (
     StatusFacts,
     Verification,
 )
-from cloud.console.ledger.store import FLEET, Ledger
+from cloud.console.ledger.store import FLEET, Ledger, migrate_ledger
 
 __all__ = [
     "FLEET",
@@ -19,4 +19,5 @@ __all__ = [
     "SegmentFacts",
     "StatusFacts",
     "Verification",
+    "migrate_ledger",
 ]

@@ -1,8 +1,8 @@
-"""The recording ledger in SQLite.
+"""The recording ledger, in SQLite (embedded default) or PostgreSQL (several replicas).
 
 Writes are idempotent by construction: a recording's primary key is the event id, so a
-duplicate or redelivered ``segment.closed`` is ignored by the database itself (``INSERT OR
-IGNORE``), and so is the same object reported again under a new event id; a status only
+duplicate or redelivered ``segment.closed`` is ignored by the database itself (``ON CONFLICT
+DO NOTHING``), and so is the same object reported again under a new event id; a status only
 replaces an older one. The sequence number is *not* a key: a camera whose spool was wiped,
 or a replacement after ``devices rotate``, counts from 0 again, and its new recordings must
 not vanish behind old ones. Such a collision (same camera and ``seq``, another object) is
@@ -11,8 +11,11 @@ recording stays as a tombstone so that a late redelivery cannot bring it back.
 HLS content keys live here too, only ever sealed (:mod:`cloud.console.content_keys`); a key
 id is written once.
 
-One connection is shared by the MQTT thread, the reconciler thread and the web server's
-worker threads; a lock serialises access, which SQLite needs anyway for writes.
+Every statement is written once, in the SQL both engines speak (``INSERT ... ON CONFLICT``,
+``CASE`` rather than two-argument ``MAX``), and run through SQLAlchemy Core. Each write is one
+transaction that takes its write lock at once (``BEGIN IMMEDIATE`` on SQLite, row locks on
+PostgreSQL), so replicas that receive the same event at the same moment store it once. The
+schema is kept by Alembic scripts in :mod:`cloud.console.ledger.migrations`.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
 
 from cloud.console.ledger.models import (
     CameraState,
@@ -31,92 +39,53 @@ from cloud.console.ledger.models import (
     StatusFacts,
     Verification,
 )
+from cloud.database import (
+    DatabaseError,
+    Migrations,
+    PoolSettings,
+    is_postgres,
+    make_engine,
+    write_options,
+)
 
-__all__ = ["FLEET", "Ledger"]
+__all__ = ["FLEET", "MIGRATIONS", "Ledger", "ledger_url", "migrate_ledger"]
+
+MIGRATIONS = Migrations(
+    "cloud.console.ledger:migrations",
+    version_table="ledger_schema_version",
+    name="ledger",
+    command="ossmedia console migrate",
+)
 
 FLEET = "*"  # retention scope meaning "every camera"
 _log = logging.getLogger("ossmedia.console.ledger")
-
-_CREATE_RECORDINGS = """
-CREATE TABLE IF NOT EXISTS recordings (
-    event_id       TEXT PRIMARY KEY,
-    device_id      TEXT NOT NULL,
-    seq            INTEGER NOT NULL,
-    object_key     TEXT NOT NULL,
-    size           INTEGER NOT NULL,
-    crc64          TEXT NOT NULL,
-    start_ms       INTEGER NOT NULL,
-    end_ms         INTEGER NOT NULL,
-    received_ms    INTEGER NOT NULL,
-    verification   TEXT NOT NULL DEFAULT 'pending',
-    reason         TEXT NOT NULL DEFAULT '',
-    checked_ms     INTEGER,
-    observed_size  INTEGER
-)"""
-_SCHEMA = (
-    _CREATE_RECORDINGS
-    + """;
-CREATE INDEX IF NOT EXISTS recordings_by_seq ON recordings (device_id, seq);
-CREATE INDEX IF NOT EXISTS recordings_by_time ON recordings (device_id, start_ms, event_id);
-CREATE INDEX IF NOT EXISTS recordings_by_check ON recordings (verification, checked_ms);
-CREATE TABLE IF NOT EXISTS cameras (
-    device_id        TEXT PRIMARY KEY,
-    registry_state   TEXT,
-    status_issued_ms INTEGER,
-    status_received_ms INTEGER,
-    online           INTEGER,
-    last_upload_ms   INTEGER,
-    spool_bytes      INTEGER,
-    oldest_unsent_age_ms INTEGER,
-    credential_expires_ms INTEGER,
-    clock_offset_ms  INTEGER,
-    uploaded_bytes   INTEGER,
-    dropped_bytes    INTEGER,
-    n_recordings     INTEGER NOT NULL DEFAULT 0,
-    n_flagged        INTEGER NOT NULL DEFAULT 0,
-    last_end_ms      INTEGER,
-    n_seq_collisions INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS retention (
-    scope TEXT PRIMARY KEY,
-    days  INTEGER
-);
-CREATE TABLE IF NOT EXISTS content_keys (
-    device_id   TEXT NOT NULL,
-    key_id      TEXT NOT NULL,
-    sealed      BLOB NOT NULL,
-    created_ms  INTEGER NOT NULL,
-    received_ms INTEGER NOT NULL,
-    PRIMARY KEY (device_id, key_id)
-);
-"""
-)
 
 # Every recording query selects these columns; the statements are spelled out in full so no
 # SQL is ever assembled at run time.
 _RECORDING_BY_ID = """
 SELECT event_id, device_id, seq, object_key, size, crc64, start_ms, end_ms, received_ms,
        verification, reason, checked_ms, observed_size
-FROM recordings WHERE event_id = ?
+FROM recordings WHERE event_id = :event_id
 """
 _RECORDINGS_IN_WINDOW = """
 SELECT event_id, device_id, seq, object_key, size, crc64, start_ms, end_ms, received_ms,
        verification, reason, checked_ms, observed_size
 FROM recordings
-WHERE device_id = ? AND verification != 'deleted' AND end_ms > ? AND start_ms < ?
-  AND (start_ms > ? OR (start_ms = ? AND event_id > ?))
-ORDER BY start_ms, event_id LIMIT ?
+WHERE device_id = :device_id AND verification != 'deleted' AND end_ms > :from_ms
+  AND start_ms < :to_ms AND (start_ms > :start OR (start_ms = :start AND event_id > :eid))
+ORDER BY start_ms, event_id LIMIT :limit
 """
 _RECORDINGS_DUE = """
 SELECT event_id, device_id, seq, object_key, size, crc64, start_ms, end_ms, received_ms,
        verification, reason, checked_ms, observed_size
 FROM recordings
-WHERE verification != 'deleted' AND (checked_ms IS NULL OR checked_ms <= ?)
-ORDER BY checked_ms IS NOT NULL, checked_ms, received_ms LIMIT ?
+WHERE verification != 'deleted' AND (checked_ms IS NULL OR checked_ms <= :before)
+ORDER BY CASE WHEN checked_ms IS NULL THEN 0 ELSE 1 END, checked_ms, received_ms
+LIMIT :limit
 """
 
 
-def _recording(row: sqlite3.Row) -> Recording:
+def _recording(row: sa.RowMapping) -> Recording:
     facts = SegmentFacts(
         event_id=row["event_id"],
         device_id=row["device_id"],
@@ -137,7 +106,7 @@ def _recording(row: sqlite3.Row) -> Recording:
     )
 
 
-def _camera(row: sqlite3.Row) -> CameraState:
+def _camera(row: sa.RowMapping) -> CameraState:
     status = None
     if row["status_issued_ms"] is not None:
         status = StatusFacts(
@@ -164,108 +133,185 @@ def _camera(row: sqlite3.Row) -> CameraState:
     )
 
 
-def _upgrade(db: sqlite3.Connection) -> None:
-    """Bring a ledger written by an earlier version to the current schema, in place.
-
-    Earlier ledgers made ``(device_id, seq)`` unique; SQLite cannot drop a constraint, so the
-    table is copied into one without it. They also lack the collision counter.
-    """
-    row = db.execute(
-        "SELECT sql FROM sqlite_master WHERE type='table' AND name='recordings'"
-    ).fetchone()
-    if row is not None and "UNIQUE (device_id, seq)" in row[0]:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("ALTER TABLE recordings RENAME TO recordings_v1")
-            db.execute(_CREATE_RECORDINGS)
-            db.execute("INSERT INTO recordings SELECT * FROM recordings_v1")
-            db.execute("DROP TABLE recordings_v1")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    columns = {r[1] for r in db.execute("PRAGMA table_info(cameras)")}
-    if columns and "n_seq_collisions" not in columns:
-        db.execute("ALTER TABLE cameras ADD COLUMN n_seq_collisions INTEGER NOT NULL DEFAULT 0")
-
-
 # Per-camera counts live in the cameras row and are kept up to date by every write, so the
 # fleet overview reads one row per camera however many recordings there are.
-_CAMERA_BY_ID = "SELECT * FROM cameras WHERE device_id = ?"
-_CAMERAS_AFTER = "SELECT * FROM cameras WHERE device_id > ? ORDER BY device_id LIMIT ?"
+_CAMERA_BY_ID = "SELECT * FROM cameras WHERE device_id = :device_id"
+_CAMERAS_AFTER = "SELECT * FROM cameras WHERE device_id > :after ORDER BY device_id LIMIT :limit"
+
+
+def ledger_url(path_or_url: str) -> str:
+    """A ledger location as a database URL: a bare path (the older setting) is SQLite."""
+    if "://" in path_or_url:
+        return path_or_url
+    return f"sqlite://{path_or_url}"
+
+
+# SQLite's write transaction already excludes every other writer; PostgreSQL locks the row.
+_LOCK_RECORDING = "SELECT device_id, verification FROM recordings WHERE event_id=:event_id"
+_LOCK_RECORDING_PG = _LOCK_RECORDING + " FOR UPDATE"
+_LOCK_CAMERA_PG = "SELECT 1 FROM cameras WHERE device_id = :device_id FOR UPDATE"
+_ADD_CAMERA = "INSERT INTO cameras (device_id) VALUES (:device_id) ON CONFLICT DO NOTHING"
+
+
+def migrate_ledger(location: str, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade (or downgrade) the ledger schema at ``location`` to ``revision``.
+
+    A ledger written before the schema had revisions is adopted with its rows.
+
+    Returns:
+        The revisions before and after.
+
+    Raises:
+        DatabaseError: the database cannot be reached or the migration failed.
+    """
+    engine = make_engine(ledger_url(location))
+    try:
+        return MIGRATIONS.go_to(engine, revision)
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(f"ledger: {type(exc).__name__}") from None
+    finally:
+        engine.dispose()
+
+
+class _Tx:
+    """One write transaction: statements with named parameters."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, **params: object) -> sa.CursorResult[Any]:
+        return self._conn.execute(sa.text(sql), params)
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, object]]) -> None:
+        self._conn.execute(sa.text(sql), rows)
 
 
 class Ledger:
-    """Recordings, camera states and retention settings, in one SQLite database.
+    """Recordings, camera states and retention settings, in one SQL database.
 
     Args:
-        path: database file, or ``":memory:"``.
+        location: a SQLite file, ``":memory:"``, or a database URL (``sqlite:///abs.db``,
+            ``postgresql://user@host/db``).
+        migrate: bring the schema up to date at open; by default yes on SQLite (the
+            embedded ledger looks after itself) and no on PostgreSQL, where ``ossmedia
+            console migrate`` does it once for every replica.
+        pool: PostgreSQL connection pool settings.
+
+    Raises:
+        DatabaseError: the database cannot be reached or its schema is not current.
     """
 
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        # check_same_thread=False: the lock below is what makes sharing safe.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        _upgrade(self._db)
-        self._db.executescript(_SCHEMA)
+    def __init__(
+        self, location: str, *, migrate: bool | None = None, pool: PoolSettings | None = None
+    ) -> None:
+        self._closed = False
+        self._engine = make_engine(ledger_url(location), pool=pool)
+        self._writer = self._engine.execution_options(**write_options())
+        self._pg = is_postgres(self._engine)
+        # A StaticPool is one connection (an in-memory database): one thread at a time.
+        self._lock: AbstractContextManager[object] = (
+            threading.Lock() if isinstance(self._engine.pool, StaticPool) else nullcontext()
+        )
+        if migrate is None:
+            migrate = not self._pg
+        if migrate:
+            MIGRATIONS.upgrade(self._engine)
+        else:
+            MIGRATIONS.require_current(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (health checks, leases)."""
+        return self._engine
+
+    def ping(self) -> None:
+        """Run a trivial query (raises when the database does not answer)."""
+        self._query("SELECT 1")
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Close the database connections; the ledger answers no query after this."""
+        self._closed = True
+        self._engine.dispose()
 
     def counts(self) -> tuple[dict[str, int], int, int]:
         """What ``/metrics`` shows: recordings by verification state, cameras, cameras online.
 
         Raises:
-            sqlite3.Error: the database cannot be read.
+            DatabaseError: the database cannot be read.
         """
-        with self._lock:
-            states = dict(
-                self._db.execute(
-                    "SELECT verification, COUNT(*) FROM recordings GROUP BY verification"
-                ).fetchall()
+        states = {
+            str(r["verification"]): int(r["n"])
+            for r in self._query(
+                "SELECT verification, COUNT(*) AS n FROM recordings GROUP BY verification"
             )
-            cameras, online = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(online = 1 AND registry_state IS NOT 'revoked'),"
-                " 0) FROM cameras"
-            ).fetchone()
-        return {str(k): int(v) for k, v in states.items()}, int(cameras), int(online)
+        }
+        row = self._query(
+            "SELECT COUNT(*) AS cameras, COALESCE(SUM(CASE WHEN online = 1 AND"
+            " (registry_state IS NULL OR registry_state <> 'revoked') THEN 1 ELSE 0 END), 0)"
+            " AS online FROM cameras"
+        )[0]
+        return states, int(row["cameras"]), int(row["online"])
 
     def backup(self, destination: str) -> None:
-        """Copy the ledger to ``destination`` with SQLite's online backup API.
+        """Copy a SQLite ledger to ``destination`` with SQLite's online backup API.
 
         The copy is consistent while the console keeps writing, and holds what is still in
-        the write-ahead log (a plain file copy of a running ledger misses it).
+        the write-ahead log (a plain file copy of a running ledger misses it). A PostgreSQL
+        ledger is backed up with the database's own tools (``pg_dump``).
 
         Raises:
-            sqlite3.Error: the copy failed.
+            DatabaseError: not SQLite, or the copy failed.
         """
-        target = sqlite3.connect(destination)
-        try:
-            with self._lock:
-                self._db.backup(target)
-        finally:
-            target.close()
+        if self._pg:
+            raise DatabaseError("back up a PostgreSQL ledger with pg_dump")
+        with self._errors(), self._lock, self._engine.connect() as conn:
+            source = conn.connection.driver_connection
+            assert isinstance(source, sqlite3.Connection)  # noqa: S101 - checked above
+            target = sqlite3.connect(destination)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _errors(self) -> Iterator[None]:
+        # One error type for the console's callers (health checks, the CLI), whatever the
+        # engine; the driver's first line says what happened.
+        if self._closed:
+            raise DatabaseError("ledger: closed")
+        try:
+            yield
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            raise DatabaseError(
+                f"ledger: {type(exc).__name__}{': ' + text[0] if text else ''}"
+            ) from None
 
-    def _query(self, sql: str, args: Iterable[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return list(self._db.execute(sql, tuple(args)))
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction on the ledger's database (for tables beside the ledger's)."""
+        with self._errors(), self._lock, self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read-only connection to the ledger's database."""
+        with self._errors(), self._lock, self._engine.connect() as conn:
+            yield conn
+
+    @property
+    def shared(self) -> bool:
+        """True on PostgreSQL, where several console replicas may share the ledger."""
+        return self._pg
+
+    @contextmanager
+    def _tx(self) -> Iterator[_Tx]:
+        with self._errors(), self._lock, self._writer.begin() as conn:
+            yield _Tx(conn)
+
+    def _query(self, sql: str, args: Mapping[str, object] | None = None) -> list[sa.RowMapping]:
+        with self._errors(), self._lock, self._engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), dict(args or {})).mappings())
 
     # -- ingest -------------------------------------------------------------------------
 
@@ -283,37 +329,50 @@ class Ledger:
             docstring).
         """
         with self._tx() as db:
-            same_seq = db.execute(
-                "SELECT event_id, object_key FROM recordings WHERE device_id = ? AND seq = ?"
-                " AND event_id != ?",
-                (facts.device_id, facts.seq, facts.event_id),
-            ).fetchall()
+            db.execute(_ADD_CAMERA, device_id=facts.device_id)
+            if self._pg:
+                # Replicas ingesting the same camera at once take turns from here, so the
+                # check below sees what the other one stored.
+                db.execute(_LOCK_CAMERA_PG, device_id=facts.device_id)
+            same_seq = (
+                db.execute(
+                    "SELECT event_id, object_key FROM recordings WHERE device_id = :device_id"
+                    " AND seq = :seq AND event_id != :event_id",
+                    device_id=facts.device_id,
+                    seq=facts.seq,
+                    event_id=facts.event_id,
+                )
+                .mappings()
+                .all()
+            )
             if any(row["object_key"] == facts.object_key for row in same_seq):
                 return False  # the same recording reported again under another event id
             clash = same_seq[0] if same_seq else None
             cur = db.execute(
-                "INSERT OR IGNORE INTO recordings (event_id, device_id, seq, object_key, size,"
-                " crc64, start_ms, end_ms, received_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    facts.event_id,
-                    facts.device_id,
-                    facts.seq,
-                    facts.object_key,
-                    facts.size,
-                    str(facts.crc64),
-                    facts.start_ms,
-                    facts.end_ms,
-                    now_ms,
-                ),
+                "INSERT INTO recordings (event_id, device_id, seq, object_key, size,"
+                " crc64, start_ms, end_ms, received_ms) VALUES (:event_id, :device_id, :seq,"
+                " :object_key, :size, :crc64, :start_ms, :end_ms, :received_ms)"
+                " ON CONFLICT DO NOTHING",
+                event_id=facts.event_id,
+                device_id=facts.device_id,
+                seq=facts.seq,
+                object_key=facts.object_key,
+                size=facts.size,
+                crc64=str(facts.crc64),
+                start_ms=facts.start_ms,
+                end_ms=facts.end_ms,
+                received_ms=now_ms,
             )
-            db.execute("INSERT OR IGNORE INTO cameras (device_id) VALUES (?)", (facts.device_id,))
             if cur.rowcount != 1:
                 return False
             db.execute(
                 "UPDATE cameras SET n_recordings = n_recordings + 1,"
-                " last_end_ms = MAX(COALESCE(last_end_ms, ?), ?),"
-                " n_seq_collisions = n_seq_collisions + ? WHERE device_id = ?",
-                (facts.end_ms, facts.end_ms, 1 if clash else 0, facts.device_id),
+                " last_end_ms = CASE WHEN last_end_ms IS NULL OR last_end_ms < :end_ms"
+                " THEN :end_ms ELSE last_end_ms END,"
+                " n_seq_collisions = n_seq_collisions + :clash WHERE device_id = :device_id",
+                end_ms=facts.end_ms,
+                clash=1 if clash else 0,
+                device_id=facts.device_id,
             )
         if clash:
             _log.warning(
@@ -337,26 +396,26 @@ class Ledger:
             True if it replaced the stored status; False for an older or equal one.
         """
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO cameras (device_id) VALUES (?)", (facts.device_id,))
+            db.execute(_ADD_CAMERA, device_id=facts.device_id)
             cur = db.execute(
-                "UPDATE cameras SET status_issued_ms=?, status_received_ms=?, online=?,"
-                " last_upload_ms=?, spool_bytes=?, oldest_unsent_age_ms=?,"
-                " credential_expires_ms=?, clock_offset_ms=?, uploaded_bytes=?, dropped_bytes=?"
-                " WHERE device_id=? AND (status_issued_ms IS NULL OR status_issued_ms < ?)",
-                (
-                    facts.issued_at_ms,
-                    now_ms,
-                    int(facts.online),
-                    facts.last_upload_ms,
-                    facts.spool_bytes,
-                    facts.oldest_unsent_age_ms,
-                    facts.credential_expires_ms,
-                    facts.clock_offset_ms,
-                    facts.uploaded_bytes,
-                    facts.dropped_bytes,
-                    facts.device_id,
-                    facts.issued_at_ms,
-                ),
+                "UPDATE cameras SET status_issued_ms=:issued, status_received_ms=:now,"
+                " online=:online, last_upload_ms=:last_upload_ms, spool_bytes=:spool_bytes,"
+                " oldest_unsent_age_ms=:oldest_unsent_age_ms,"
+                " credential_expires_ms=:credential_expires_ms, clock_offset_ms=:clock_offset_ms,"
+                " uploaded_bytes=:uploaded_bytes, dropped_bytes=:dropped_bytes"
+                " WHERE device_id=:device_id"
+                " AND (status_issued_ms IS NULL OR status_issued_ms < :issued)",
+                issued=facts.issued_at_ms,
+                now=now_ms,
+                online=int(facts.online),
+                last_upload_ms=facts.last_upload_ms,
+                spool_bytes=facts.spool_bytes,
+                oldest_unsent_age_ms=facts.oldest_unsent_age_ms,
+                credential_expires_ms=facts.credential_expires_ms,
+                clock_offset_ms=facts.clock_offset_ms,
+                uploaded_bytes=facts.uploaded_bytes,
+                dropped_bytes=facts.dropped_bytes,
+                device_id=facts.device_id,
             )
             return cur.rowcount == 1
 
@@ -367,10 +426,12 @@ class Ledger:
             True if the camera was online before.
         """
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO cameras (device_id) VALUES (?)", (device_id,))
+            db.execute(_ADD_CAMERA, device_id=device_id)
             cur = db.execute(
-                "UPDATE cameras SET online=0, status_received_ms=? WHERE device_id=? AND online=1",
-                (now_ms, device_id),
+                "UPDATE cameras SET online=0, status_received_ms=:now"
+                " WHERE device_id=:device_id AND online=1",
+                now=now_ms,
+                device_id=device_id,
             )
             return cur.rowcount == 1
 
@@ -381,17 +442,19 @@ class Ledger:
             devices: ``(device_id, state)`` pairs, for example ``("cam-1", "active")``.
         """
         with self._tx() as db:
-            db.executemany(
-                "INSERT INTO cameras (device_id, registry_state) VALUES (?, ?)"
-                " ON CONFLICT(device_id) DO UPDATE SET registry_state=excluded.registry_state",
-                list(devices),
-            )
+            rows = [{"device_id": d, "state": state} for d, state in devices]
+            if rows:
+                db.execute_many(
+                    "INSERT INTO cameras (device_id, registry_state) VALUES (:device_id, :state)"
+                    " ON CONFLICT(device_id) DO UPDATE SET registry_state=excluded.registry_state",
+                    rows,
+                )
 
     # -- reading ------------------------------------------------------------------------
 
     def camera(self, device_id: str) -> CameraState | None:
         """One camera's state, or None if the console has never heard of it."""
-        rows = self._query(_CAMERA_BY_ID, (device_id,))
+        rows = self._query(_CAMERA_BY_ID, {"device_id": device_id})
         return _camera(rows[0]) if rows else None
 
     def list_cameras(self, *, after: str | None, limit: int) -> Page[CameraState]:
@@ -406,7 +469,7 @@ class Ledger:
         """
         rows = self._query(
             _CAMERAS_AFTER,
-            (after or "", limit + 1),
+            {"after": after or "", "limit": limit + 1},
         )
         items = tuple(_camera(r) for r in rows[:limit])
         more = len(rows) > limit
@@ -414,7 +477,7 @@ class Ledger:
 
     def recording(self, event_id: str) -> Recording | None:
         """A recording by id, including deleted ones (check ``verification``)."""
-        rows = self._query(_RECORDING_BY_ID, (event_id,))
+        rows = self._query(_RECORDING_BY_ID, {"event_id": event_id})
         return _recording(rows[0]) if rows else None
 
     def list_recordings(
@@ -441,7 +504,14 @@ class Ledger:
         start, eid = after if after is not None else (-(2**62), "")
         rows = self._query(
             _RECORDINGS_IN_WINDOW,
-            (device_id, from_ms, to_ms, start, start, eid, limit + 1),
+            {
+                "device_id": device_id,
+                "from_ms": from_ms,
+                "to_ms": to_ms,
+                "start": start,
+                "eid": eid,
+                "limit": limit + 1,
+            },
         )
         items = tuple(_recording(r) for r in rows[:limit])
         if len(rows) > limit and items:
@@ -461,7 +531,7 @@ class Ledger:
             _recording(r)
             for r in self._query(
                 _RECORDINGS_DUE,
-                (now_ms - recheck_after_ms, limit),
+                {"before": now_ms - recheck_after_ms, "limit": limit},
             )
         ]
 
@@ -482,30 +552,39 @@ class Ledger:
             True if the recording exists and is not deleted.
         """
         with self._tx() as db:
-            row = db.execute(
-                "SELECT device_id, verification FROM recordings WHERE event_id=?", (event_id,)
-            ).fetchone()
+            # FOR UPDATE: two replicas checking the same recording count its flag once.
+            row = (
+                db.execute(_LOCK_RECORDING_PG if self._pg else _LOCK_RECORDING, event_id=event_id)
+                .mappings()
+                .first()
+            )
             if row is None or row["verification"] == Verification.DELETED.value:
                 return False
             db.execute(
-                "UPDATE recordings SET verification=?, reason=?, observed_size=?, checked_ms=?"
-                " WHERE event_id=?",
-                (verification.value, reason, observed_size, now_ms, event_id),
+                "UPDATE recordings SET verification=:verification, reason=:reason,"
+                " observed_size=:observed_size, checked_ms=:now WHERE event_id=:event_id",
+                verification=verification.value,
+                reason=reason,
+                observed_size=observed_size,
+                now=now_ms,
+                event_id=event_id,
             )
             was_flagged = row["verification"] == Verification.FLAGGED.value
             is_flagged = verification is Verification.FLAGGED
             deleted = verification is Verification.DELETED
             db.execute(
-                "UPDATE cameras SET n_flagged = n_flagged + ?, n_recordings = n_recordings - ?"
-                " WHERE device_id=?",
-                (int(is_flagged) - int(was_flagged), int(deleted), row["device_id"]),
+                "UPDATE cameras SET n_flagged = n_flagged + :flagged,"
+                " n_recordings = n_recordings - :deleted WHERE device_id=:device_id",
+                flagged=int(is_flagged) - int(was_flagged),
+                deleted=int(deleted),
+                device_id=row["device_id"],
             )
             if deleted:
                 db.execute(
                     "UPDATE cameras SET last_end_ms = (SELECT MAX(end_ms) FROM recordings"
                     " WHERE device_id = cameras.device_id AND verification != 'deleted')"
-                    " WHERE device_id=?",
-                    (row["device_id"],),
+                    " WHERE device_id=:device_id",
+                    device_id=row["device_id"],
                 )
             return True
 
@@ -531,17 +610,21 @@ class Ledger:
         """
         with self._tx() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO content_keys (device_id, key_id, sealed, created_ms,"
-                " received_ms) VALUES (?,?,?,?,?)",
-                (device_id, key_id, sealed, created_ms, now_ms),
+                "INSERT INTO content_keys (device_id, key_id, sealed, created_ms, received_ms)"
+                " VALUES (:device_id, :key_id, :sealed, :created_ms, :now) ON CONFLICT DO NOTHING",
+                device_id=device_id,
+                key_id=key_id,
+                sealed=sealed,
+                created_ms=created_ms,
+                now=now_ms,
             )
             return cur.rowcount == 1
 
     def content_key(self, device_id: str, key_id: str) -> bytes | None:
         """The sealed content key stored under this id, or None."""
         rows = self._query(
-            "SELECT sealed FROM content_keys WHERE device_id = ? AND key_id = ?",
-            (device_id, key_id),
+            "SELECT sealed FROM content_keys WHERE device_id = :device_id AND key_id = :key_id",
+            {"device_id": device_id, "key_id": key_id},
         )
         return bytes(rows[0]["sealed"]) if rows else None
 
@@ -563,12 +646,13 @@ class Ledger:
         """Set the retention of the fleet (scope ``"*"``) or of one camera."""
         with self._tx() as db:
             db.execute(
-                "INSERT INTO retention (scope, days) VALUES (?, ?)"
+                "INSERT INTO retention (scope, days) VALUES (:scope, :days)"
                 " ON CONFLICT(scope) DO UPDATE SET days=excluded.days",
-                (scope, days),
+                scope=scope,
+                days=days,
             )
 
     def clear_retention(self, scope: str) -> bool:
         """Remove a camera's override (or the fleet setting). Returns True if one existed."""
         with self._tx() as db:
-            return db.execute("DELETE FROM retention WHERE scope=?", (scope,)).rowcount == 1
+            return db.execute("DELETE FROM retention WHERE scope=:scope", scope=scope).rowcount == 1

@@ -1,48 +1,27 @@
-"""Recordings in progress and their fragment indexes, in SQLite.
+"""Recordings in progress and their fragment indexes, in the ledger's database (SQLite or
+PostgreSQL; tables ``live_objects``, ``live_closed`` and ``fragment_index``, kept by the
+ledger's migrations).
 
 A ``segment.opened`` event becomes a row keyed by its event id, unique per
 ``(device_id, seq)``, so a redelivery changes nothing. The row is finished when the
 object's ``segment.closed`` arrives (in either order). The fragment index of each object is
 kept beside it, so a console that restarts continues indexing where it stopped instead of
-reading the object again.
+reading the object again. On PostgreSQL, replicas that receive a camera's ``segment.opened``
+and ``segment.closed`` at the same moment take turns on a per-camera advisory lock, so the
+closed flag is never lost between them.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
+from cloud.console.ledger import Ledger
 from cloud.console.live.fmp4 import Fragment, IndexState
 
 __all__ = ["LiveObject", "LiveStore", "OpenedFacts"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS live_objects (
-    event_id     TEXT PRIMARY KEY,
-    device_id    TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    object_key   TEXT NOT NULL,
-    start_ms     INTEGER NOT NULL,
-    received_ms  INTEGER NOT NULL,
-    closed       INTEGER NOT NULL DEFAULT 0,
-    size         INTEGER NOT NULL DEFAULT 0,
-    size_ms      INTEGER,
-    end_ms       INTEGER,
-    UNIQUE (device_id, seq)
-);
-CREATE INDEX IF NOT EXISTS live_by_device ON live_objects (device_id, closed, seq);
-CREATE TABLE IF NOT EXISTS live_closed (
-    device_id TEXT NOT NULL,
-    seq       INTEGER NOT NULL,
-    PRIMARY KEY (device_id, seq)
-);
-CREATE TABLE IF NOT EXISTS fragment_index (
-    object_key TEXT PRIMARY KEY,
-    state      TEXT NOT NULL
-);
-"""
 
 _COLUMNS = (
     "event_id, device_id, seq, object_key, start_ms, received_ms, closed, size, size_ms, end_ms"
@@ -94,7 +73,7 @@ class LiveObject:
         return self.facts.event_id
 
 
-def _live(row: sqlite3.Row) -> LiveObject:
+def _live(row: sa.RowMapping) -> LiveObject:
     return LiveObject(
         facts=OpenedFacts(
             event_id=row["event_id"],
@@ -137,65 +116,78 @@ def _load(text: str) -> IndexState:
     )
 
 
+_TURN_PG = "SELECT pg_advisory_xact_lock(hashtext(:device_id))"
+
+
 class LiveStore:
     """Open objects and fragment indexes.
 
     Args:
-        path: database file (the ledger's file is fine), or ``":memory:"``.
+        ledger: whose database holds them.
     """
 
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        # check_same_thread=False: the lock is what makes sharing safe.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._pg = ledger.shared
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Nothing to release: the ledger owns the connections."""
+
+    def _one(self, sql: str, **params: object) -> sa.RowMapping | None:
+        with self._ledger.read() as conn:
+            return conn.execute(sa.text(sql), params).mappings().first()
 
     def record_opened(self, facts: OpenedFacts, *, now_ms: int) -> bool:
         """Store an opened object unless known; returns whether it was new."""
-        with self._lock:
-            closed = self._db.execute(
-                "SELECT 1 FROM live_closed WHERE device_id=? AND seq=?",
-                (facts.device_id, facts.seq),
-            ).fetchone()
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO live_objects (event_id, device_id, seq, object_key,"
-                " start_ms, received_ms, closed) VALUES (?,?,?,?,?,?,?)",
-                (
-                    facts.event_id,
-                    facts.device_id,
-                    facts.seq,
-                    facts.object_key,
-                    facts.start_ms,
-                    now_ms,
-                    int(closed is not None),
+        with self._ledger.write() as conn:
+            if self._pg:
+                conn.execute(sa.text(_TURN_PG), {"device_id": facts.device_id})
+            closed = conn.execute(
+                sa.text("SELECT 1 FROM live_closed WHERE device_id=:device_id AND seq=:seq"),
+                {"device_id": facts.device_id, "seq": facts.seq},
+            ).first()
+            cur = conn.execute(
+                sa.text(
+                    "INSERT INTO live_objects (event_id, device_id, seq, object_key, start_ms,"
+                    " received_ms, closed) VALUES (:event_id, :device_id, :seq, :object_key,"
+                    " :start_ms, :now, :closed) ON CONFLICT DO NOTHING"
                 ),
+                {
+                    "event_id": facts.event_id,
+                    "device_id": facts.device_id,
+                    "seq": facts.seq,
+                    "object_key": facts.object_key,
+                    "start_ms": facts.start_ms,
+                    "now": now_ms,
+                    "closed": int(closed is not None),
+                },
             )
             return cur.rowcount == 1
 
     def mark_closed(self, device_id: str, seq: int) -> None:
         """The object ``seq`` of ``device_id`` is finished (its ``segment.closed`` arrived)."""
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO live_closed (device_id, seq) VALUES (?,?)", (device_id, seq)
+        params = {"device_id": device_id, "seq": seq}
+        with self._ledger.write() as conn:
+            if self._pg:
+                conn.execute(sa.text(_TURN_PG), {"device_id": device_id})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO live_closed (device_id, seq) VALUES (:device_id, :seq)"
+                    " ON CONFLICT DO NOTHING"
+                ),
+                params,
             )
-            self._db.execute(
-                "UPDATE live_objects SET closed=1 WHERE device_id=? AND seq=?", (device_id, seq)
+            conn.execute(
+                sa.text("UPDATE live_objects SET closed=1 WHERE device_id=:device_id AND seq=:seq"),
+                params,
             )
 
     def get(self, live_id: str) -> LiveObject | None:
         """One followed object by id."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM live_objects WHERE event_id=?",  # noqa: S608 - constant
-                (live_id,),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {_COLUMNS} FROM live_objects WHERE event_id=:id",  # noqa: S608 - constant
+            id=live_id,
+        )
         return _live(row) if row is not None else None
 
     def in_progress(self, device_id: str) -> LiveObject | None:
@@ -204,47 +196,48 @@ class LiveStore:
         An older object that never closed (the camera crashed) is not in progress once a
         newer one was opened.
         """
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM live_objects WHERE device_id=?"  # noqa: S608 - constant
-                " ORDER BY seq DESC LIMIT 1",
-                (device_id,),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {_COLUMNS} FROM live_objects WHERE device_id=:device_id"  # noqa: S608
+            " ORDER BY seq DESC LIMIT 1",
+            device_id=device_id,
+        )
         if row is None or row["closed"]:
             return None
         return _live(row)
 
     def previous(self, device_id: str, seq: int) -> LiveObject | None:
         """The camera's object opened before ``seq``, if the console knows it."""
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM live_objects WHERE device_id=? AND seq<?"  # noqa: S608
-                " ORDER BY seq DESC LIMIT 1",
-                (device_id, seq),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {_COLUMNS} FROM live_objects WHERE device_id=:device_id"  # noqa: S608
+            " AND seq<:seq ORDER BY seq DESC LIMIT 1",
+            device_id=device_id,
+            seq=seq,
+        )
         return _live(row) if row is not None else None
 
     def set_progress(self, live_id: str, *, size: int, end_ms: int | None, now_ms: int) -> None:
         """Record the object's length and indexed end as last seen."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE live_objects SET size=MAX(size, ?), size_ms=?, end_ms=? WHERE event_id=?",
-                (size, now_ms, end_ms, live_id),
+        with self._ledger.write() as conn:
+            conn.execute(
+                sa.text(
+                    "UPDATE live_objects SET size = CASE WHEN size < :size THEN :size"
+                    " ELSE size END, size_ms=:now, end_ms=:end_ms WHERE event_id=:id"
+                ),
+                {"size": size, "now": now_ms, "end_ms": end_ms, "id": live_id},
             )
 
     def load_index(self, object_key: str) -> IndexState | None:
         """The saved fragment index of ``object_key``."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT state FROM fragment_index WHERE object_key=?", (object_key,)
-            ).fetchone()
+        row = self._one("SELECT state FROM fragment_index WHERE object_key=:key", key=object_key)
         return _load(row["state"]) if row is not None else None
 
     def save_index(self, object_key: str, state: IndexState) -> None:
         """Save the fragment index of ``object_key``."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO fragment_index (object_key, state) VALUES (?, ?)"
-                " ON CONFLICT(object_key) DO UPDATE SET state=excluded.state",
-                (object_key, _dump(state)),
+        with self._ledger.write() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO fragment_index (object_key, state) VALUES (:key, :state)"
+                    " ON CONFLICT(object_key) DO UPDATE SET state=excluded.state"
+                ),
+                {"key": object_key, "state": _dump(state)},
             )

@@ -299,10 +299,10 @@ async def camera_live(request: Request) -> Response:
 
 @api
 async def live_playlist(request: Request) -> Response:
-    """A recording in progress as an HLS playlist over byte ranges of its object."""
+    """A recording in progress as an HLS playlist that grows (no ENDLIST while live)."""
     ctx = ctx_of(request)
     live_id = v.recording_id(request.path_params["live_id"])
-    text = await run_in_threadpool(ctx.service.live.playlist, live_id)
+    text = await run_in_threadpool(ctx.service.live_playlist, live_id)
     return Response(text, media_type=PLAYLIST_CONTENT_TYPE, headers={"Cache-Control": "no-store"})
 
 

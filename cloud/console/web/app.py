@@ -8,6 +8,7 @@ closed when the application shuts down; parts passed in belong to the caller.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import secrets
 import time
@@ -33,12 +34,14 @@ from cloud.console.service import ConsoleService
 from cloud.console.settings import ConsoleSettings
 from cloud.console.storage import ObjectStore, OssObjectStore
 from cloud.console.web.api import api_routes
-from cloud.console.web.auth import Authenticator, SessionStore, Signer
+from cloud.console.web.auth import Authenticator, Sessions, SessionStore, Signer
 from cloud.console.web.context import WebContext, console_error_handler, http_error_handler
 from cloud.console.web.middleware import RequestLimits, SecurityHeaders
 from cloud.console.web.ops import ConsoleMetrics, HealthChecks, ops_routes
 from cloud.console.web.pages import page_routes
+from cloud.console.web.replicas import SharedAttempts, SharedFailures, SharedSessions
 from cloud.console.web.templating import make_environment
+from cloud.database import DatabaseError, PoolSettings
 from cloud.errors import CloudError
 from cloud.registry import master_key_from, open_registry
 from cloud.registry.broker_accounts import CameraAccounts, DynsecAccounts
@@ -109,15 +112,26 @@ def build_parts(
         closers.append(registry.close)
         devices = RegistryDevices(registry)
     if ledger is None:
-        ledger = Ledger(settings.ledger.path)
+        cfg = settings.ledger
+        try:
+            ledger = Ledger(
+                cfg.location,
+                migrate=cfg.migrate_at_start,
+                pool=PoolSettings(
+                    size=cfg.pool_size,
+                    max_overflow=cfg.pool_max_overflow,
+                    timeout_s=cfg.pool_timeout_s,
+                ),
+            )
+        except DatabaseError as exc:
+            raise ConsoleConfigError(f"ledger: {exc}") from None
         closers.append(ledger.close)
     if store is None:
         store = OssObjectStore(settings.oss)
     if sealer is None:
         sealer = _sealer(settings)
     content_keys = ContentKeys(ledger, sealer)
-    live_store = LiveStore(settings.ledger.path)
-    closers.append(live_store.close)
+    live_store = LiveStore(ledger)
     live = LiveRecordings(live_store, store, presign_ttl_s=settings.oss.presign_ttl_s, clock=clock)
     reconciler = Reconciler(
         ledger,
@@ -154,7 +168,7 @@ def build_parts(
         accounts=accounts,
     )
     health = HealthChecks()
-    health.add("ledger", ledger.counts)
+    health.add("ledger", ledger.ping)  # one round trip: a load balancer asks often
     health.add("registry", devices.list_devices)
     return ConsoleParts(
         ledger,
@@ -202,7 +216,7 @@ def create_app(
         settings: console settings.
         devices: the device registry seam; by default the registry in ``settings.registry``.
         store: the bucket; by default OSS with the console's credentials from ``settings.oss``.
-        ledger: the recording ledger; by default SQLite at ``settings.ledger.path``.
+        ledger: the recording ledger; by default opened from ``settings.ledger``.
         clock: wall clock in seconds (sessions, lockouts, links, ledger times).
         sealer: seals HLS content keys at rest; by default derived from the registry's
             master key in ``settings.registry``.
@@ -225,18 +239,43 @@ def create_app(
         accounts=accounts,
     )
     session_secret = settings.session.secret
+    shared = parts.ledger.shared
+    if shared and session_secret is None:
+        parts.close()
+        raise ConsoleConfigError(
+            "a ledger on PostgreSQL may be shared by several replicas: set session.secret "
+            "(or session.secret_file), the same on every replica"
+        )
     key = (
         session_secret.get_secret_value().encode("utf-8")
         if session_secret is not None
         else secrets.token_bytes(32)
     )
+    sessions: Sessions = (
+        SharedSessions(parts.ledger, max_age_s=settings.session.max_age_s, clock=clock)
+        if shared
+        else SessionStore(max_age_s=settings.session.max_age_s, clock=clock)
+    )
     ctx = WebContext(
         service=parts.service,
-        authenticator=Authenticator(settings.operators, settings.session, clock=clock),
-        sessions=SessionStore(max_age_s=settings.session.max_age_s, clock=clock),
+        authenticator=Authenticator(
+            settings.operators,
+            settings.session,
+            clock=clock,
+            failures=(
+                SharedFailures(parts.ledger, keep_s=settings.session.lockout_s) if shared else None
+            ),
+            attempts=SharedAttempts(parts.ledger) if shared else None,
+        ),
+        sessions=sessions,
         signer=Signer(key),
-        # Cursors get their own random key: they never need to outlive the process.
-        cursors=CursorCodec(secrets.token_bytes(32)),
+        # Cursors never need to outlive the process, but on a shared ledger the next page
+        # may be asked of another replica: there the key is derived from the shared secret.
+        cursors=CursorCodec(
+            hashlib.sha256(b"ossmedia cursors\0" + key).digest()
+            if shared
+            else secrets.token_bytes(32)
+        ),
         templates=make_environment(),
         secure_cookies=settings.http.secure_cookies,
         session_max_age_s=settings.session.max_age_s,

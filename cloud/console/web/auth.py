@@ -18,10 +18,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cloud.console.passwords import hash_password, verify_password
 from cloud.console.settings import OperatorAccount, SessionSettings
-from cloud.console.web.login_limits import LoginGate
+from cloud.console.web.login_limits import AttemptBuckets, LoginGate
 
 __all__ = [
     "CSRF_FIELD",
@@ -29,8 +30,11 @@ __all__ = [
     "LOGIN_COOKIE",
     "SESSION_COOKIE",
     "Authenticator",
+    "FailureLog",
+    "MemoryFailures",
     "Session",
     "SessionStore",
+    "Sessions",
     "Signer",
     "tokens_match",
 ]
@@ -96,6 +100,20 @@ class Session:
     created_ms: int
 
 
+class Sessions(Protocol):
+    """Where live sessions are kept: this process (:class:`SessionStore`) or the ledger's
+    database, shared by several replicas (``cloud.console.web.replicas``)."""
+
+    def create(self, username: str) -> Session:
+        """Start a session for ``username``."""
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session with this id, or None."""
+
+    def end(self, session_id: str) -> None:
+        """Log out."""
+
+
 class SessionStore:
     """Live sessions in memory; they end at logout, after ``max_age_s`` or at restart.
 
@@ -154,6 +172,53 @@ class SessionStore:
             del self._sessions[key]
 
 
+class FailureLog(Protocol):
+    """Failed logins per (user name, client address): in this process (:class:`MemoryFailures`)
+    or in the ledger's database, counted across replicas (``cloud.console.web.replicas``)."""
+
+    def recent(self, key: tuple[str, str], *, since: float) -> int:
+        """Failures of ``key`` at or after ``since`` (older ones may be forgotten)."""
+
+    def add(self, key: tuple[str, str], at: float) -> None:
+        """Record a failure."""
+
+    def clear(self, key: tuple[str, str]) -> None:
+        """Forget ``key``'s failures (a successful login)."""
+
+
+class MemoryFailures:
+    """Failure records of one process, bounded: past the bound the least recently failed go
+    first (each attempt costs a password hash, so filling the bound takes longer than a
+    lockout lasts)."""
+
+    def __init__(self) -> None:
+        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def recent(self, key: tuple[str, str], *, since: float) -> int:
+        """Failures of ``key`` at or after ``since``; older ones are forgotten."""
+        with self._lock:
+            recent = [t for t in self._failures.get(key, []) if t > since]
+            if recent:
+                self._failures[key] = recent
+            else:
+                self._failures.pop(key, None)
+            return len(recent)
+
+    def add(self, key: tuple[str, str], at: float) -> None:
+        """Record a failure."""
+        with self._lock:
+            self._failures.setdefault(key, []).append(at)
+            self._failures.move_to_end(key)
+            while len(self._failures) > _MAX_SESSIONS:
+                self._failures.popitem(last=False)
+
+    def clear(self, key: tuple[str, str]) -> None:
+        """Forget ``key``'s failures."""
+        with self._lock:
+            self._failures.pop(key, None)
+
+
 class Authenticator:
     """Checks operator passwords, locking out a user name from one address after failures.
 
@@ -172,6 +237,9 @@ class Authenticator:
         clock: wall clock in seconds.
         verify: the password check (a seam: tests count how many run at once).
         check_wait_s: how long an attempt may wait for a free password-check slot.
+        failures: where failures are counted; by default in this process.
+        attempts: where the per-address and global attempt limits count; by default in this
+            process.
     """
 
     def __init__(
@@ -182,14 +250,15 @@ class Authenticator:
         clock: Callable[[], float],
         verify: Callable[[str, str], bool] = verify_password,
         check_wait_s: float = 5.0,
+        failures: FailureLog | None = None,
+        attempts: AttemptBuckets | None = None,
     ) -> None:
         self._hashes = {op.username: op.password_hash.get_secret_value() for op in operators}
         self._settings = settings
         self._clock = clock
         self._verify = verify
-        self.gate = LoginGate(settings, clock=clock, check_wait_s=check_wait_s)
-        self._failures: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.gate = LoginGate(settings, clock=clock, check_wait_s=check_wait_s, buckets=attempts)
+        self._failures = failures if failures is not None else MemoryFailures()
         # Unknown user names still cost one hash check with the operators' own cost, so
         # timing does not reveal them.
         sample = next(iter(self._hashes.values()), "")
@@ -206,15 +275,9 @@ class Authenticator:
 
     def locked_out(self, username: str, client: str) -> bool:
         """True while ``username`` has too many recent failures from ``client``."""
-        key = (username, client)
-        now = self._clock()
-        with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < self._settings.lockout_s]
-            if recent:
-                self._failures[key] = recent
-            else:
-                self._failures.pop(key, None)
-            return len(recent) >= self._settings.max_login_failures
+        since = self._clock() - self._settings.lockout_s
+        recent = self._failures.recent((username, client), since=since)
+        return recent >= self._settings.max_login_failures
 
     def check(self, username: str, password: str, client: str) -> bool:
         """Check a login attempt.
@@ -238,14 +301,10 @@ class Authenticator:
             ok = self._verify(password, stored if stored is not None else self._decoy)
         ok = ok and stored is not None
         key = (username, client)
-        with self._lock:
-            if ok:
-                self._failures.pop(key, None)
-            else:
-                self._failures.setdefault(key, []).append(self._clock())
-                self._failures.move_to_end(key)
-                while len(self._failures) > _MAX_SESSIONS:
-                    self._failures.popitem(last=False)
+        if ok:
+            self._failures.clear(key)
+        else:
+            self._failures.add(key, self._clock())
         if ok:
             self.gate.succeeded(client)
         return ok

@@ -40,7 +40,7 @@ from cloud.console.web.auth import (
     SESSION_COOKIE,
     Authenticator,
     Session,
-    SessionStore,
+    Sessions,
     Signer,
     tokens_match,
 )
@@ -78,7 +78,7 @@ class WebContext:
 
     service: ConsoleService
     authenticator: Authenticator
-    sessions: SessionStore
+    sessions: Sessions
     signer: Signer
     cursors: CursorCodec
     templates: jinja2.Environment

@@ -14,6 +14,12 @@ help because every name is new. Three bounds apply before any hash is computed:
   (default 2, i.e. 64 MiB); an attempt that cannot start one within a few seconds is turned
   away like a rate-limited one.
 
+The per-address and global buckets and the operators' addresses live behind
+:class:`AttemptBuckets`: in this process by default, in the ledger's database when replicas
+share it (:class:`~cloud.console.web.replicas.SharedAttempts`), so N replicas still allow
+the configured rate, not N times it. The concurrency bound stays per process: it bounds the
+memory of the process that runs the derivations.
+
 Refused attempts get HTTP 429 with ``Retry-After``. Unknown user names still cost one
 derivation with the operators' own parameters (:class:`~cloud.console.web.auth.Authenticator`),
 so timing does not tell them apart.
@@ -26,6 +32,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from cloud.console.settings import SessionSettings
 from cloud.state.gcra import GcraCell, gcra_step
@@ -47,6 +54,59 @@ class LoginBusy(Exception):
         self.retry_after_s = retry_after_s
 
 
+class AttemptBuckets(Protocol):
+    """Where attempt buckets and the operators' recent addresses are kept."""
+
+    def take(self, key: str, now_ms: float, *, interval_ms: float, burst: int) -> float | None:
+        """Take one slot of ``key``'s bucket: ``None`` when admitted, else ms to wait."""
+        ...
+
+    def trust(self, client: str, now_ms: float, *, keep_ms: float) -> None:
+        """Remember that an operator signed in from ``client`` at ``now_ms``."""
+        ...
+
+    def trusted(self, client: str, now_ms: float, *, keep_ms: float) -> bool:
+        """True when an operator signed in from ``client`` less than ``keep_ms`` ago."""
+        ...
+
+
+class MemoryAttempts:
+    """Attempt buckets in this process, bounded (the least recently seen go first)."""
+
+    def __init__(self) -> None:
+        self._cells: OrderedDict[str, GcraCell] = OrderedDict()
+        self._trusted: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str, now_ms: float, *, interval_ms: float, burst: int) -> float | None:
+        with self._lock:
+            reservation, cell = gcra_step(
+                self._cells.get(key),
+                now_ms=now_ms,
+                interval_ms=interval_ms,
+                burst=burst,
+                max_wait_ms=0,
+                promise=False,
+            )
+            self._cells[key] = cell
+            self._cells.move_to_end(key)
+            while len(self._cells) > _MAX_ADDRESSES:
+                self._cells.popitem(last=False)
+        return None if reservation.admitted else float(reservation.retry_after_ms or 1000)
+
+    def trust(self, client: str, now_ms: float, *, keep_ms: float) -> None:
+        with self._lock:
+            self._trusted[client] = now_ms
+            self._trusted.move_to_end(client)
+            while len(self._trusted) > _MAX_TRUSTED:
+                self._trusted.popitem(last=False)
+
+    def trusted(self, client: str, now_ms: float, *, keep_ms: float) -> bool:
+        with self._lock:
+            since = self._trusted.get(client)
+        return since is not None and now_ms - since < keep_ms
+
+
 class LoginGate:
     """The per-address, global and concurrency bounds of sign-in attempts.
 
@@ -55,6 +115,7 @@ class LoginGate:
             ``max_concurrent_password_checks``).
         clock: wall clock in seconds.
         check_wait_s: how long an admitted attempt may wait for a free password check.
+        buckets: where attempts are counted; by default in this process.
     """
 
     def __init__(
@@ -63,13 +124,12 @@ class LoginGate:
         *,
         clock: Callable[[], float],
         check_wait_s: float = 5.0,
+        buckets: AttemptBuckets | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._check_wait_s = check_wait_s
-        self._cells: OrderedDict[str, GcraCell] = OrderedDict()
-        self._trusted: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        self._buckets: AttemptBuckets = buckets if buckets is not None else MemoryAttempts()
         self._checks = threading.BoundedSemaphore(settings.max_concurrent_password_checks)
 
     def admit(self, client: str) -> int | None:
@@ -80,23 +140,28 @@ class LoginGate:
         """
         s = self._settings
         now_ms = self._clock() * 1000
-        with self._lock:
-            retry = self._take(
-                f"addr:{client}", now_ms, s.login_attempts_per_address_per_minute, s.login_burst
+        retry = self._buckets.take(
+            f"addr:{client}",
+            now_ms,
+            interval_ms=60_000 / s.login_attempts_per_address_per_minute,
+            burst=s.login_burst,
+        )
+        if retry is None and not self._buckets.trusted(client, now_ms, keep_ms=self._keep_ms):
+            retry = self._buckets.take(
+                GLOBAL,
+                now_ms,
+                interval_ms=60_000 / s.login_attempts_per_minute,
+                burst=s.login_global_burst,
             )
-            if retry is None and not self._is_trusted(client, now_ms):
-                retry = self._take(
-                    GLOBAL, now_ms, s.login_attempts_per_minute, s.login_global_burst
-                )
         return None if retry is None else max(1, math.ceil(retry / 1000))
+
+    @property
+    def _keep_ms(self) -> float:
+        return self._settings.max_age_s * 1000.0
 
     def succeeded(self, client: str) -> None:
         """Remember that an operator signed in from ``client`` (exempt from the global bound)."""
-        with self._lock:
-            self._trusted[client] = self._clock() * 1000
-            self._trusted.move_to_end(client)
-            while len(self._trusted) > _MAX_TRUSTED:
-                self._trusted.popitem(last=False)
+        self._buckets.trust(client, self._clock() * 1000, keep_ms=self._keep_ms)
 
     @contextmanager
     def checking(self) -> Iterator[None]:
@@ -111,22 +176,3 @@ class LoginGate:
             yield
         finally:
             self._checks.release()
-
-    def _is_trusted(self, client: str, now_ms: float) -> bool:
-        since = self._trusted.get(client)
-        return since is not None and now_ms - since < self._settings.max_age_s * 1000
-
-    def _take(self, key: str, now_ms: float, per_minute: float, burst: int) -> float | None:
-        reservation, cell = gcra_step(
-            self._cells.get(key),
-            now_ms=now_ms,
-            interval_ms=60_000 / per_minute,
-            burst=burst,
-            max_wait_ms=0,
-            promise=False,
-        )
-        self._cells[key] = cell
-        self._cells.move_to_end(key)
-        while len(self._cells) > _MAX_ADDRESSES:  # the least recently seen go first
-            self._cells.popitem(last=False)
-        return None if reservation.admitted else float(reservation.retry_after_ms or 1000)

@@ -16,7 +16,7 @@ import pytest
 from cloud.errors import RegistryUnavailable
 from cloud.registry import KeyCheck, MasterKey, Registry, new_master_key, open_store
 from cloud.registry.cli import run
-from cloud.registry.sqlite_store import SqliteDeviceStore
+from cloud.registry.sql_store import SqlDeviceStore
 from device.agent.config import load_settings as load_camera_settings
 from simulator.broker import pick_free_port
 
@@ -290,7 +290,7 @@ def test_a_locked_registry_is_one_clear_line(cli: Cli) -> None:
     assert cli("add", "cam-0001")[0] == 0
     holder = sqlite3.connect(cli.db)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
-    store = SqliteDeviceStore(str(cli.db), lock_timeout_s=0.2)
+    store = SqlDeviceStore.open(f"sqlite://{cli.db}", lock_timeout_s=0.2)
     registry = Registry(store, MasterKey.from_text(cli.key))
     with pytest.raises(RegistryUnavailable, match="is locked by another writer"):
         registry.revoke("cam-0001")

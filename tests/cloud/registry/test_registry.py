@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from cloud.database import make_engine
 from cloud.errors import ConfigError, DeviceExists, DeviceNotFound, SecretDecryptError
 from cloud.registry import (
     DeviceStatus,
@@ -17,17 +19,23 @@ from cloud.registry import (
     open_store,
     parse_access,
 )
+from cloud.registry.sql_store import MIGRATIONS
 from schemas.errors import InvalidIdentifier
 from tests.fixtures.redis import RedisServer
 
 KEY = MasterKey.from_text(new_master_key())
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "postgres", "redis"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite://{tmp_path / 'reg' / 'registry.db'}"
-    url: str = request.getfixturevalue("redis_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    if request.param == "postgres":
+        # As an operator would: 'ossmedia devices migrate' before any service opens it.
+        engine = make_engine(url)
+        MIGRATIONS.upgrade(engine)
+        engine.dispose()
     return url
 
 
@@ -111,6 +119,23 @@ def test_registry_file_alone_reveals_no_secret(tmp_path: Path) -> None:
     for secret in secrets:
         assert secret.encode() not in raw
         assert secret[:20].encode() not in raw
+
+
+def test_postgresql_dump_alone_reveals_no_secret(store_url: str) -> None:
+    if not store_url.startswith("postgresql"):
+        return
+    registry = Registry(open_store(store_url), KEY)
+    secrets = [registry.add(f"cam-{n:04d}")[1] for n in range(5)]
+    registry.close()
+    with psycopg.connect(store_url) as conn:
+        rows = conn.execute("SELECT * FROM devices").fetchall()
+    dump = repr(rows).encode() + b"".join(
+        bytes(v) for row in rows for v in row if isinstance(v, bytes | memoryview)
+    )
+    assert len(rows) == 5
+    for secret in secrets:
+        assert secret.encode() not in dump
+        assert secret[:20].encode() not in dump
 
 
 def test_redis_dump_alone_reveals_no_secret(redis_url: str, redis_server: RedisServer) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import array
+import fcntl
 import os
+import termios
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,3 +142,56 @@ def test_a_client_socket_past_fd_setsize_still_works(
         loop.close()
         for fd in filler:
             os.close(fd)
+
+
+def _buffered_bytes(sock: Any) -> int:
+    raw = array.array("i", [0])
+    fcntl.ioctl(sock.fileno(), termios.FIONREAD, raw)
+    return int(raw[0])
+
+
+def test_one_pass_reads_every_packet_already_buffered(mosquitto: MosquittoProcess) -> None:
+    # paho's loop_read() reads a single packet when nothing of ours awaits an acknowledgement;
+    # a stream of requests must not cost a whole pass (poll, writes, keep-alive) per packet.
+    client = _client("netloop-batch")
+    connected = threading.Event()
+    subscribed = threading.Event()
+    got: list[bytes] = []
+    client.on_connect = lambda c, u, f, r, p: connected.set()
+    client.on_subscribe = lambda c, u, m, r, p: subscribed.set()
+    client.on_message = lambda c, u, msg: got.append(bytes(msg.payload))
+    loop = NetworkLoop(client)
+    publisher = _client("netloop-batch-publisher")
+    try:
+        client.connect(mosquitto.host, mosquitto.port)
+        for _ in range(200):
+            loop.step(timeout=0.05)
+            if connected.is_set():
+                break
+        client.subscribe(TOPIC, qos=0)
+        for _ in range(200):
+            loop.step(timeout=0.05)
+            if subscribed.is_set():
+                break
+        assert subscribed.is_set()
+        publisher.connect(mosquitto.host, mosquitto.port)
+        publisher.loop_start()
+        count = 100
+        for n in range(count):
+            publisher.publish(TOPIC, f"p{n:03d}".encode(), qos=1).wait_for_publish(10)
+        sock = client.socket()
+        assert sock is not None
+        deadline = time.monotonic() + 30
+        # Each packet: fixed header (2) + topic length (2) + topic + properties length (1)
+        # + payload (4).
+        size = 2 + 2 + len(TOPIC) + 1 + 4
+        while _buffered_bytes(sock) < count * size and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert loop.step(timeout=1) == MQTTErrorCode.MQTT_ERR_SUCCESS
+        assert got == [f"p{n:03d}".encode() for n in range(count)]
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+        client.disconnect()
+        loop.step(timeout=0.05)
+        loop.close()

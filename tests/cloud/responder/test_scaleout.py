@@ -37,6 +37,9 @@ def _config(
     redis_url: str,
     client_id: str,
     metrics_port: int,
+    registry_url: str | None = None,
+    device_cache_s: float = 2.0,
+    device_burst: int = 3,
 ) -> None:
     path.write_text(
         f"""
@@ -62,7 +65,8 @@ oss_endpoint = "{emulator.oss_endpoint}"
 
 [limits]
 device_requests_per_minute = 60
-device_burst = 3
+device_burst = {device_burst}
+device_cache_s = {device_cache_s}
 sts_calls_per_second = 9
 sts_max_queue_ms = 200
 
@@ -70,7 +74,7 @@ sts_max_queue_ms = 200
 url = "{redis_url}"
 
 [registry]
-url = "{redis_url}"
+url = "{registry_url or redis_url}"
 
 [service]
 workers = 8

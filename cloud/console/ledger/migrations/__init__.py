@@ -1,0 +1,1 @@
+"""Alembic scripts of the recording ledger (run by ``ossmedia console migrate``)."""

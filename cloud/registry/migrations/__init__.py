@@ -1,0 +1,1 @@
+"""Alembic scripts of the device registry (run by ``ossmedia devices migrate``)."""
