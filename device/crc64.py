@@ -56,6 +56,8 @@ def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     Returns:
         The CRC-64 of the previous bytes followed by ``data``.
     """
+    if _fast is not None and isinstance(data, bytes | bytearray):
+        return _fast(data, crc)
     return _crc_fun(data if isinstance(data, bytes) else bytes(data), crc)
 
 
