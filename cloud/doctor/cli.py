@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=(
             "a camera's camera.toml instead: its broker's TLS against the camera's CA file, "
-            "the camera's own login, and one credential request through the responder"
+            "the camera's own login, one credential request through the responder, and the "
+            "camera's own ACL"
         ),
     )
     parser.add_argument(
