@@ -11,23 +11,22 @@ the CPU.
 
 The CRC of a whole object can be continued chunk by chunk
 (``crc64(b, crc64(a)) == crc64(a + b)``) or combined from independently computed parts with
-:func:`combine`, which needs no data at all: the uploader uses it with the CRC the spool
+:func:`combine` (from :mod:`schemas.crc64`), which needs no data at all: the uploader uses it with the CRC the spool
 stored for each chunk, so an append does not hash its bytes a second time.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable
 from typing import cast
 
+from schemas.crc64 import combine
 from schemas.liblzma import load_crc64
 
 __all__ = ["IMPLEMENTATION", "Crc64", "combine", "crc64", "crc64_reference"]
 
 _POLY = 0x142F0E1EBA9EA3693  # ECMA-182, with the x^64 term, as crcmod wants it
-_REVERSED = 0xC96C5795D7870F42  # the same polynomial, bit-reflected, without x^64
 _MASK = 0xFFFFFFFFFFFFFFFF
 
 
@@ -56,69 +55,14 @@ def crc64(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     Returns:
         The CRC-64 of the previous bytes followed by ``data``.
     """
+    if _fast is not None and isinstance(data, bytes | bytearray):
+        return _fast(data, crc)
     return _crc_fun(data if isinstance(data, bytes) else bytes(data), crc)
 
 
 def crc64_reference(data: bytes, crc: int = 0) -> int:
     """The same CRC through crcmod, the implementation oss2 checks with (for cross-checks)."""
     return _crcmod()(data, crc)
-
-
-# Combining works on the CRC register as a vector over GF(2): appending n zero bytes is a
-# linear map, kept as 64 columns. The map for 2**k bytes is built once by squaring and
-# cached, so combine costs one 64-step product per set bit of the length.
-_ZERO_BYTES_OPS: list[list[int]] = []
-_OPS_LOCK = threading.Lock()
-
-
-def _times(matrix: list[int], vector: int) -> int:
-    result = 0
-    index = 0
-    while vector:
-        if vector & 1:
-            result ^= matrix[index]
-        vector >>= 1
-        index += 1
-    return result
-
-
-def _square(matrix: list[int]) -> list[int]:
-    return [_times(matrix, column) for column in matrix]
-
-
-def _zero_bytes_op(power: int) -> list[int]:
-    with _OPS_LOCK:
-        if not _ZERO_BYTES_OPS:
-            one_bit = [_REVERSED] + [1 << n for n in range(63)]
-            op = one_bit
-            for _ in range(3):  # 1 bit -> 8 bits = one zero byte
-                op = _square(op)
-            _ZERO_BYTES_OPS.append(op)
-        while len(_ZERO_BYTES_OPS) <= power:
-            _ZERO_BYTES_OPS.append(_square(_ZERO_BYTES_OPS[-1]))
-        return _ZERO_BYTES_OPS[power]
-
-
-def combine(crc1: int, crc2: int, len2: int) -> int:
-    """Return the CRC-64 of ``A + B`` from ``crc(A)``, ``crc(B)`` and ``len(B)``.
-
-    Args:
-        crc1: CRC-64 of the first part.
-        crc2: CRC-64 of the second part, computed on its own (starting from 0).
-        len2: length of the second part in bytes.
-
-    Returns:
-        The CRC-64 of the concatenation.
-    """
-    if len2 <= 0:
-        return crc1
-    power = 0
-    while len2:
-        if len2 & 1:
-            crc1 = _times(_zero_bytes_op(power), crc1)
-        len2 >>= 1
-        power += 1
-    return (crc1 ^ crc2) & _MASK
 
 
 class Crc64:

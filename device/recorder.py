@@ -479,8 +479,9 @@ class Recorder:
     def _flush(self) -> None:
         if not self._buffer:
             return
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        # The buffer itself goes to the spool and a new one starts: copying a MiB out of
+        # it would hold the chunk twice
+        data, self._buffer = self._buffer, bytearray()
         try:
             self._spool.put(
                 data, self._buffer_wall_ms, flags=self._buffer_flags, mark=self._buffer_mark

@@ -22,8 +22,11 @@ CHECK_INPUT = b"123456789"
 CHECK_VALUE = 0x995DC9BBDF1939FA  # the catalogued check value of CRC-64/XZ
 
 
-def load_crc64() -> Callable[[bytes, int], int] | None:
-    """liblzma's CRC-64 as ``crc(data, previous) -> int``, or None where it is missing or wrong."""
+def load_crc64() -> Callable[[bytes | bytearray, int], int] | None:
+    """liblzma's CRC-64 as ``crc(data, previous) -> int``, or None where it is missing or wrong.
+
+    A ``bytearray`` is hashed in place (the camera's chunk buffer is a MiB: no copy of it).
+    """
     try:
         import _lzma
 
@@ -31,9 +34,12 @@ def load_crc64() -> Callable[[bytes, int], int] | None:
     except (ImportError, OSError, AttributeError):
         return None
     function.restype = ctypes.c_uint64
-    function.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64]
 
-    def crc(data: bytes, previous: int) -> int:
+    def crc(data: bytes | bytearray, previous: int) -> int:
+        if isinstance(data, bytearray):
+            view = (ctypes.c_char * len(data)).from_buffer(data)
+            return int(function(view, len(data), previous))
         return int(function(data, len(data), previous))
 
     if crc(CHECK_INPUT, 0) != CHECK_VALUE or crc(b"9", crc(b"12345678", 0)) != CHECK_VALUE:

@@ -34,7 +34,11 @@ _ACL_FIX = (
 
 def check_tls(s: DoctorSettings) -> CheckResult:
     """TCP and TLS to the broker; its certificate verifies against the configured CA."""
-    a = s.responder_broker
+    return tls_result(s.responder_broker, s.timeout_s)
+
+
+def tls_result(a: BrokerConnection, timeout_s: float) -> CheckResult:
+    """TCP and TLS to the broker of ``a``; its certificate verifies against ``a.ca_file``."""
     where = f"{a.host}:{a.port}"
     if not a.tls:
         return failed(
@@ -52,7 +56,7 @@ def check_tls(s: DoctorSettings) -> CheckResult:
             TLS, f"cannot load the client certificate ({exc})", "check [broker] client_cert_file"
         )
     try:
-        sock = socket.create_connection((a.host, a.port), timeout=s.timeout_s)
+        sock = socket.create_connection((a.host, a.port), timeout=timeout_s)
     except OSError as exc:
         return failed(
             TLS,
@@ -83,7 +87,12 @@ def check_tls(s: DoctorSettings) -> CheckResult:
 
 
 def _connect(account: BrokerConnection, client_id: str, s: DoctorSettings) -> MqttProbe:
-    probe = MqttProbe(account, client_id=client_id, timeout_s=s.timeout_s)
+    return connect(account, client_id, s.timeout_s)
+
+
+def connect(account: BrokerConnection, client_id: str, timeout_s: float) -> MqttProbe:
+    """Log in with ``account``; raises :class:`DoctorError` when the broker refuses."""
+    probe = MqttProbe(account, client_id=client_id, timeout_s=timeout_s)
     probe.connect()
     return probe
 

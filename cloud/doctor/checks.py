@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from cloud.doctor import broker, bucket, clock, grant, registry, sts
+from cloud.doctor import broker, bucket, camera, clock, console, grant, registry, sts
+from cloud.doctor.camera import CameraDoctorSettings
+from cloud.doctor.console import ConsoleDoctorSettings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.report import CheckResult, Report, Status, failed, skipped
 from cloud.doctor.settings import DoctorSettings
 
+S = TypeVar("S")
+
 
 @dataclass(frozen=True)
-class Check:
+class Check(Generic[S]):
     """One check.
 
     Attributes:
@@ -27,11 +32,11 @@ class Check:
     """
 
     name: str
-    run: Callable[[DoctorSettings], CheckResult]
+    run: Callable[[S], CheckResult]
     needs: tuple[str, ...] = ()
 
 
-CHECKS: tuple[Check, ...] = (
+CHECKS: tuple[Check[DoctorSettings], ...] = (
     Check(clock.NAME, clock.check_clock),
     Check(sts.NAME, sts.check_sts, needs=(clock.NAME,)),
     Check(bucket.EXISTS, bucket.check_exists, needs=(clock.NAME,)),
@@ -44,13 +49,50 @@ CHECKS: tuple[Check, ...] = (
     Check(registry.NAME, registry.check_registry),
 )
 
+# From a camera's configuration alone: what concerns that one camera.
+CAMERA_CHECKS: tuple[Check[CameraDoctorSettings], ...] = (
+    Check(camera.TLS, camera.check_tls),
+    Check(camera.LOGIN, camera.check_login, needs=(camera.TLS,)),
+    Check(camera.CREDS, camera.check_creds, needs=(camera.LOGIN,)),
+    Check(camera.ACL, camera.check_acl, needs=(camera.CREDS,)),
+)
 
-def run_checks(settings: DoctorSettings, checks: Sequence[Check] = CHECKS) -> Report:
+# From the console's configuration alone: what concerns the console.
+CONSOLE_CHECKS: tuple[Check[ConsoleDoctorSettings], ...] = (
+    Check(console.EXISTS, console.check_exists),
+    Check(console.BLOCK_PUBLIC_ACCESS, console.check_block_public_access, needs=(console.EXISTS,)),
+    Check(console.RIGHTS, console.check_rights, needs=(console.EXISTS,)),
+    Check(console.TLS, console.check_tls),
+    Check(console.LOGIN, console.check_login, needs=(console.TLS,)),
+    Check(console.REGISTRY, console.check_registry),
+)
+
+
+def run_checks(
+    settings: DoctorSettings, checks: Sequence[Check[DoctorSettings]] = CHECKS
+) -> Report:
+    """Run the responder's checks (see :func:`run`)."""
+    return run(settings, checks)
+
+
+def run_camera_checks(settings: CameraDoctorSettings) -> Report:
+    """Run the checks that apply to one camera's configuration (see :func:`run`)."""
+    return run(settings, CAMERA_CHECKS)
+
+
+def run_console_checks(settings: ConsoleDoctorSettings) -> Report:
+    """Run the checks that apply to the console's configuration (see :func:`run`); the broker
+    checks only when the console uses MQTT."""
+    mqtt = settings.console.mqtt.enabled
+    return run(settings, [c for c in CONSOLE_CHECKS if mqtt or not c.name.startswith("broker.")])
+
+
+def run(settings: S, checks: Sequence[Check[S]]) -> Report:
     """Run the checks in order.
 
     Args:
         settings: what to check.
-        checks: the checks (all of them unless a caller narrows them).
+        checks: the checks, in order.
 
     Returns:
         The report; :attr:`Report.ready` says whether the setup is ready.

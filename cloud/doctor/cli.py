@@ -11,9 +11,21 @@ import os
 import sys
 from pathlib import Path
 
-from cloud.doctor.checks import CHECKS, run_checks
-from cloud.doctor.config import load_doctor_settings
+from cloud.doctor.checks import (
+    CAMERA_CHECKS,
+    CHECKS,
+    CONSOLE_CHECKS,
+    run_camera_checks,
+    run_checks,
+    run_console_checks,
+)
+from cloud.doctor.config import (
+    load_camera_doctor_settings,
+    load_console_doctor_settings,
+    load_doctor_settings,
+)
 from cloud.doctor.errors import DoctorError
+from cloud.doctor.report import Report
 
 READY, NOT_READY, BAD_CONFIG = 0, 1, 2
 
@@ -36,15 +48,35 @@ def build_parser() -> argparse.ArgumentParser:
             "a camera credential can and cannot do, the bucket, the clock, the broker's TLS, "
             "login and ACL, and the device registry. Each failure says what is wrong and the fix."
         ),
-        epilog="checks: " + ", ".join(c.name for c in CHECKS),
+        epilog=(
+            "checks with --config: "
+            + ", ".join(c.name for c in CHECKS)
+            + "; with --console-config alone: "
+            + ", ".join(c.name for c in CONSOLE_CHECKS)
+            + "; with --camera-config: "
+            + ", ".join(c.name for c in CAMERA_CHECKS)
+        ),
     )
-    parser.add_argument(
-        "--config", type=Path, required=True, help="the responder's TOML file (as it runs)"
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--config", type=Path, help="the responder's TOML file (as it runs): every check"
+    )
+    which.add_argument(
+        "--camera-config",
+        type=Path,
+        help=(
+            "a camera's camera.toml instead: its broker's TLS against the camera's CA file, "
+            "the camera's own login, one credential request through the responder, and the "
+            "camera's own ACL"
+        ),
     )
     parser.add_argument(
         "--console-config",
         type=Path,
-        help="the console's TOML file: its key reads the bucket's settings and removes probes",
+        help=(
+            "the console's TOML file: its key reads the bucket's settings and removes probes; "
+            "alone (without --config), the console's own checks"
+        ),
     )
     parser.add_argument(
         "--camera-user",
@@ -60,10 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        settings = load_doctor_settings(
+def _report(args: argparse.Namespace) -> Report:
+    """Read the configuration given and run the checks that apply to it."""
+    if args.camera_config is not None and args.console_config is not None:
+        raise DoctorError("give --camera-config alone (a camera's run has no console checks)")
+    if args.config is None and args.camera_config is None:
+        if args.console_config is None:
+            raise DoctorError("give --config, --console-config or --camera-config")
+        return run_console_checks(
+            load_console_doctor_settings(args.console_config, os.environ, timeout_s=args.timeout)
+        )
+    if args.camera_config is not None:
+        return run_camera_checks(
+            load_camera_doctor_settings(args.camera_config, timeout_s=args.timeout)
+        )
+    return run_checks(
+        load_doctor_settings(
             args.config,
             os.environ,
             console=args.console_config,
@@ -71,13 +115,19 @@ def main(argv: list[str]) -> int:
             camera_password_file=args.camera_password_file,
             timeout_s=args.timeout,
         )
+    )
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        report = _report(args)
     except DoctorError as exc:
         if args.json:
             print(json.dumps({"ready": False, "error": exc.message}))
         else:
             print(f"ossmedia doctor: {exc.message}", file=sys.stderr)
         return BAD_CONFIG
-    report = run_checks(settings)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

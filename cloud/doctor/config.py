@@ -7,17 +7,23 @@ them shows up here the way it would at their start.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from cloud.config import load_settings as load_responder_settings
 from cloud.console.settings import load_settings as load_console_settings
+from cloud.doctor.camera import CameraDoctorSettings
+from cloud.doctor.console import ConsoleDoctorSettings
 from cloud.doctor.errors import DoctorError
 from cloud.doctor.settings import ConsoleOss, DoctorSettings
 from cloud.errors import CloudError
 from schemas.broker import BrokerConnection
+from schemas.errors import SchemaError
+from schemas.keys import DeviceKeys
 
 
 def camera_account(
@@ -92,3 +98,83 @@ def load_doctor_settings(
         camera=camera,
         timeout_s=timeout_s,
     )
+
+
+def load_camera_doctor_settings(camera: Path, *, timeout_s: float = 10.0) -> CameraDoctorSettings:
+    """Read the parts of a camera's ``camera.toml`` the doctor uses: ``device_id``,
+    ``secret``, ``topic_prefix``, ``[broker]`` and ``[credentials]``, relative paths taken from the file's directory as the agent takes them.
+    The rest of the file is the agent's to validate when it starts.
+
+    Raises:
+        DoctorError: the file is missing or those parts are invalid.
+    """
+    try:
+        data = tomllib.loads(camera.read_text("utf-8"))
+    except OSError as exc:
+        raise DoctorError(
+            f"cannot read the camera configuration {camera}: {exc.strerror}"
+        ) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DoctorError(f"camera configuration {camera} is not valid TOML: {exc}") from None
+    device_id = data.get("device_id")
+    if not isinstance(device_id, str) or not device_id:
+        raise DoctorError(f"camera configuration {camera}: device_id is missing")
+    try:
+        keys = DeviceKeys.from_secret(str(data.get("secret", "")))
+    except SchemaError:
+        raise DoctorError(
+            f"camera configuration {camera}: secret is missing or not a device secret "
+            "(32 bytes, unpadded base64url, as 'ossmedia devices add' writes it)"
+        ) from None
+    wanted = data.get("credentials", {})
+    wanted = wanted if isinstance(wanted, dict) else {}
+    raw = data.get("broker", {})
+    if not isinstance(raw, dict):
+        raise DoctorError(f"camera configuration {camera}: [broker] must be a table")
+    base = camera.resolve().parent
+    try:
+        broker = BrokerConnection.model_validate(_absolute_paths(raw, base))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"broker.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise DoctorError(f"camera configuration {camera}: {problems}") from None
+    return CameraDoctorSettings(
+        device_id=device_id,
+        keys=keys,
+        broker=broker,
+        topic_prefix=str(data.get("topic_prefix", "ossmedia")),
+        access=str(wanted.get("access", "append")),
+        duration_s=_duration(wanted.get("duration_s", 900), camera),
+        timeout_s=timeout_s,
+    )
+
+
+def _absolute_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    paths = {
+        key: str(base / value)
+        for key in ("ca_file", "cert_file", "key_file")
+        if isinstance(value := raw.get(key), str) and not Path(value).is_absolute()
+    }
+    return {**raw, **paths}
+
+
+def _duration(value: object, camera: Path) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 43200:
+        return value
+    raise DoctorError(f"camera configuration {camera}: [credentials] duration_s must be 1-43200")
+
+
+def load_console_doctor_settings(
+    console: Path, environ: Mapping[str, str], *, timeout_s: float = 10.0
+) -> ConsoleDoctorSettings:
+    """Read the console's TOML (with its environment overrides and secret files) as it does.
+
+    Raises:
+        DoctorError: the file is missing or invalid.
+    """
+    try:
+        settings = load_console_settings(console, environ)
+    except CloudError as exc:
+        raise DoctorError(f"console configuration {console}: {exc}") from None
+    return ConsoleDoctorSettings(console=settings, timeout_s=timeout_s)

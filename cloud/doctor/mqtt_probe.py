@@ -129,6 +129,16 @@ class MqttProbe:
         with self._cond:
             return self._cond.wait_for(lambda: (topic, payload) in self.messages, self._timeout_s)
 
+    def wait_message(self, topic: str, match: Callable[[bytes], bool]) -> bytes | None:
+        """Wait for a message on ``topic`` whose payload ``match`` accepts; None on timeout."""
+
+        def found() -> bytes | None:
+            return next((p for t, p in self.messages if t == topic and match(p)), None)
+
+        with self._cond:
+            self._cond.wait_for(lambda: found() is not None, self._timeout_s)
+            return found()
+
     def received(self, topic: str) -> bool:
         """Whether anything arrived on ``topic`` so far."""
         with self._cond:

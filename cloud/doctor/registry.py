@@ -11,13 +11,18 @@ from cloud.doctor.report import CheckResult, failed, passed
 from cloud.doctor.settings import DoctorSettings
 from cloud.errors import ConfigError, MasterKeyMismatch, RegistryError
 from cloud.registry import open_registry
+from cloud.settings import RegistrySettings
 
 NAME = "registry"
 
 
 def check_registry(s: DoctorSettings) -> CheckResult:
     """Open the registry with the master key and check the key is the registry's."""
-    settings = s.responder.registry
+    return registry_result(s.responder.registry)
+
+
+def registry_result(settings: RegistrySettings) -> CheckResult:
+    """Open the registry ``settings`` name with its master key; the key is the registry's."""
     try:
         registry = open_registry(settings)
     except ConfigError as exc:

@@ -16,7 +16,6 @@ glibc (musl on some cameras) nothing is changed.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 from dataclasses import dataclass
 from typing import Protocol
@@ -49,11 +48,11 @@ class _Mallopt(Protocol):
 
 
 def _glibc_mallopt() -> _Mallopt | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The interpreter is linked against the C library, so its symbols are found in the
+    # process itself (dlopen(NULL)); ctypes.util.find_library would run ldconfig in a child
+    # process and import subprocess and tempfile to do it.
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
         mallopt: _Mallopt = libc.mallopt
         libc.gnu_get_libc_version  # noqa: B018 - present in glibc only
     except (OSError, AttributeError):

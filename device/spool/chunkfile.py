@@ -14,9 +14,11 @@ the chunk carries no source mark (a source that cannot resume, such as stdin).
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from device.crc64 import crc64
 from device.spool.mark import MarkFormatError, SourceMark, decode_mark, encode_mark
@@ -28,10 +30,12 @@ __all__ = [
     "HEADER_SIZE",
     "Chunk",
     "ChunkFormatError",
+    "chunk_parts",
     "decode_chunk",
     "decode_mark_trailer",
     "encode_chunk",
     "header_fields",
+    "read_chunk",
 ]
 
 _MAGIC = b"OSMC"
@@ -98,10 +102,26 @@ def encode_chunk(
     seq: int, wall_ms: int, data: bytes, flags: int = 0, mark: SourceMark | None = None
 ) -> tuple[bytes, int]:
     """Return the file bytes of a chunk and the CRC-64 of its data."""
+    parts, checksum = chunk_parts(seq, wall_ms, data, flags, mark)
+    return b"".join(parts), checksum
+
+
+def chunk_parts(
+    seq: int,
+    wall_ms: int,
+    data: bytes | bytearray,
+    flags: int = 0,
+    mark: SourceMark | None = None,
+) -> tuple[tuple[bytes, bytes | bytearray, bytes], int]:
+    """Return a chunk file as ``(header, data, mark)``, and the CRC-64 of its data.
+
+    Written one after the other they make the bytes :func:`encode_chunk` returns, without
+    a second copy of the data in memory.
+    """
     checksum = crc64(data)
     trailer = b"" if mark is None else encode_mark(mark)
     fields = _FIELDS.pack(_MAGIC, _VERSION, flags, len(trailer), seq, wall_ms, len(data), checksum)
-    return fields + _HEADER_CRC.pack(zlib.crc32(fields)) + data + trailer, checksum
+    return (fields + _HEADER_CRC.pack(zlib.crc32(fields)), data, trailer), checksum
 
 
 def header_fields(raw: bytes) -> tuple[int, int, int, int]:
@@ -133,6 +153,42 @@ def decode_chunk(raw: bytes) -> Chunk:
     Raises:
         ChunkFormatError: bad magic, version, header CRC, length or data CRC.
     """
+    head = _check_header(raw[:HEADER_SIZE], len(raw))
+    data = raw[HEADER_SIZE : HEADER_SIZE + head.length]
+    trailer = raw[HEADER_SIZE + head.length :]
+    return _finish(head, data, trailer)
+
+
+def read_chunk(path: Path) -> Chunk:
+    """Read and check the chunk file at ``path``, as :func:`decode_chunk` does.
+
+    The header, the data and the mark are read on their own, so the data is held in memory
+    once (decoding the whole file would hold it twice while it is sliced out).
+
+    Raises:
+        ChunkFormatError: as :func:`decode_chunk`.
+        OSError: the file cannot be read.
+    """
+    with path.open("rb") as fh:
+        head = _check_header(fh.read(HEADER_SIZE), os.fstat(fh.fileno()).st_size)
+        data = fh.read(head.length)
+        trailer = fh.read(head.mark_len)
+    if len(data) != head.length or len(trailer) != head.mark_len:
+        raise ChunkFormatError("chunk file shrank while it was read")
+    return _finish(head, data, trailer)
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    seq: int
+    wall_ms: int
+    flags: int
+    length: int
+    mark_len: int
+    checksum: int
+
+
+def _check_header(raw: bytes, file_size: int) -> _Header:
     if len(raw) < HEADER_SIZE:
         raise ChunkFormatError(f"truncated header ({len(raw)} bytes)")
     fields = raw[: _FIELDS.size]
@@ -142,12 +198,24 @@ def decode_chunk(raw: bytes) -> Chunk:
     magic, version, flags, mark_len, seq, wall_ms, length, checksum = _FIELDS.unpack(fields)
     if magic != _MAGIC or version != _VERSION:
         raise ChunkFormatError("not a spool chunk")
-    if len(raw) - HEADER_SIZE != length + mark_len:
+    if file_size - HEADER_SIZE != length + mark_len:
         raise ChunkFormatError(
-            f"chunk is {len(raw) - HEADER_SIZE} bytes, header says {length} + {mark_len}"
+            f"chunk is {file_size - HEADER_SIZE} bytes, header says {length} + {mark_len}"
         )
-    data = raw[HEADER_SIZE : HEADER_SIZE + length]
-    if crc64(data) != checksum:
+    return _Header(
+        seq=seq, wall_ms=wall_ms, flags=flags, length=length, mark_len=mark_len, checksum=checksum
+    )
+
+
+def _finish(head: _Header, data: bytes, trailer: bytes) -> Chunk:
+    if crc64(data) != head.checksum:
         raise ChunkFormatError("data checksum mismatch")
-    mark = decode_mark_trailer(raw[HEADER_SIZE + length :]) if mark_len else None
-    return Chunk(seq=seq, wall_ms=wall_ms, data=data, crc64=checksum, flags=flags, mark=mark)
+    mark = decode_mark_trailer(trailer) if head.mark_len else None
+    return Chunk(
+        seq=head.seq,
+        wall_ms=head.wall_ms,
+        data=data,
+        crc64=head.checksum,
+        flags=head.flags,
+        mark=mark,
+    )

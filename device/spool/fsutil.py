@@ -8,6 +8,7 @@ directory fsync after it makes the rename itself survive a power cut.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from device.spool.crash import NO_CRASH, CrashPoints
@@ -31,7 +32,7 @@ def temporary_path(path: Path, tmp_dir: Path | None = None) -> Path:
 
 def atomic_write(
     path: Path,
-    data: bytes,
+    data: bytes | Sequence[bytes | bytearray],
     *,
     tmp_dir: Path | None = None,
     durable: bool = True,
@@ -42,7 +43,8 @@ def atomic_write(
 
     Args:
         path: the destination.
-        data: the complete new content.
+        data: the complete new content, or its parts in order (written one after the
+            other, so a large part is never copied to join it to the others).
         tmp_dir: where the temporary file goes (same file system as ``path``); defaults to
             ``path``'s directory.
         durable: fsync the file and the directory (False only for data that may be lost).
@@ -55,10 +57,11 @@ def atomic_write(
     tmp = temporary_path(path, tmp_dir)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        for part in (data,) if isinstance(data, bytes) else data:
+            view = memoryview(part)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
         if durable:
             os.fsync(fd)
     finally:

@@ -49,10 +49,10 @@ from device.spool.chunkfile import (
     HEADER_SIZE,
     Chunk,
     ChunkFormatError,
-    decode_chunk,
+    chunk_parts,
     decode_mark_trailer,
-    encode_chunk,
     header_fields,
+    read_chunk,
 )
 from device.spool.crash import NO_CRASH, CrashPoints
 from device.spool.fsutil import atomic_write, fsync_dir, temporary_path
@@ -219,12 +219,18 @@ class Spool:
     # -- producer -------------------------------------------------------------------
 
     def put(
-        self, data: bytes, wall_ms: int, *, flags: int = 0, mark: SourceMark | None = None
+        self,
+        data: bytes | bytearray,
+        wall_ms: int,
+        *,
+        flags: int = 0,
+        mark: SourceMark | None = None,
     ) -> int:
         """Queue ``data`` durably and return its sequence number.
 
         Args:
-            data: the chunk's bytes (non-empty).
+            data: the chunk's bytes (non-empty); a ``bytearray`` is written as it is, so
+                the caller must not change it afterwards.
             wall_ms: capture time of its first byte.
             flags: chunk flags.
             mark: the source position after the chunk's last byte; it becomes durable in
@@ -249,11 +255,11 @@ class Spool:
             pressed = False if init else self._make_room(len(data), whole=whole)
             seq = self._next_seq
             self._next_seq += 1
-        raw, _ = encode_chunk(seq, wall_ms, data, flags, mark)
+        parts, _ = chunk_parts(seq, wall_ms, data, flags, mark)
         path = self._chunks_dir / f"{seq:020d}.chunk"
         while True:
             try:
-                atomic_write(path, raw, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
+                atomic_write(path, parts, tmp_dir=self._tmp_dir, crash=self._crash, point="chunk")
                 break
             except OSError as exc:
                 with contextlib.suppress(OSError):
@@ -387,7 +393,7 @@ class Spool:
     def _read(self, entry: _Entry) -> Chunk | None:
         path = self._chunks_dir / f"{entry.seq:020d}.chunk"
         try:
-            chunk = decode_chunk(path.read_bytes())
+            chunk = read_chunk(path)
             if chunk.seq != entry.seq:
                 raise ChunkFormatError(f"file holds chunk {chunk.seq}")
             return chunk

@@ -35,7 +35,7 @@ from schemas.keys import DeviceKeys
 from simulator import lifetime
 from simulator.bench.responder.client import Connection, Device, now_ms
 from simulator.bench.responder.phases import describe
-from simulator.bench.responder.run import _process, _wait_http
+from simulator.bench.responder.run import _process, _wait_http, emulator_sections
 from simulator.broker import MosquittoSettings, pick_free_port, running_mosquitto
 from simulator.emulator.handle import spawned_emulator
 
@@ -92,21 +92,7 @@ def _config(path: Path, *, broker_url: str, emulator: Any, registry: Path, state
     metrics_port = pick_free_port()
     path.write_text(
         f"""
-[broker]
-url = "{broker_url}"
-topic_prefix = "{PREFIX}"
-
-[sts]
-endpoint = "{emulator.sts_endpoint}"
-region = "{emulator.region}"
-access_key_id = "{emulator.access_key_id}"
-role_arn = "{emulator.role_arn}"
-
-[grant]
-bucket = "{emulator.bucket}"
-oss_endpoint = "{emulator.oss_endpoint}"
-region = "{emulator.region}"
-
+{emulator_sections(broker_url, PREFIX, emulator)}
 [state]
 url = "{state}"
 

@@ -181,7 +181,7 @@ class Authenticator:
         self._check_skew(self._parse_date(date_line), date_line)
         secret, principal = self._resolve(access_key_id, req.headers.get("x-oss-security-token"))
         string_to_sign = v1_string_to_sign(req, target, date_line)
-        self._v1_verify(secret, string_to_sign, access_key_id, provided)
+        self._hmac_b64_verify("sha1", secret, string_to_sign, access_key_id, provided)
         return Caller(principal, access_key_id, "v1")
 
     def _v1_url(self, req: OssRequest, target: Target) -> Caller:
@@ -193,6 +193,14 @@ class Authenticator:
             raise AccessDenied(
                 "Query string authentication requires the Signature, Expires and OSSAccessKeyId parameters"
             )
+        self._check_expires(expires)
+        secret, principal = self._resolve(access_key_id, query.get("security-token"))
+        string_to_sign = v1_string_to_sign(req, target, expires)
+        self._hmac_b64_verify("sha1", secret, string_to_sign, access_key_id, provided)
+        return Caller(principal, access_key_id, "v1-url")
+
+    def _check_expires(self, expires: str) -> None:
+        """Refuse a V1/V2 presigned URL whose epoch-seconds ``expires`` is malformed or past."""
         if not expires.isdigit():
             raise AccessDenied("Invalid date (should be seconds since epoch)", Expires=expires)
         now = self._clock()
@@ -200,16 +208,14 @@ class Authenticator:
             raise AccessDenied(
                 "Request has expired.", Expires=_iso8601(int(expires)), ServerTime=_iso8601(now)
             )
-        secret, principal = self._resolve(access_key_id, query.get("security-token"))
-        string_to_sign = v1_string_to_sign(req, target, expires)
-        self._v1_verify(secret, string_to_sign, access_key_id, provided)
-        return Caller(principal, access_key_id, "v1-url")
 
     @staticmethod
-    def _v1_verify(secret: str, string_to_sign: bytes, access_key_id: str, provided: str) -> None:
-        expected = b64encode(
-            hmac.new(secret.encode("utf-8"), string_to_sign, hashlib.sha1).digest()
-        )
+    def _hmac_b64_verify(
+        digest: str, secret: str, string_to_sign: bytes, access_key_id: str, provided: str
+    ) -> None:
+        """Compare ``provided`` with base64(HMAC-``digest``(secret, string_to_sign)) (V1: sha1,
+        V2: sha256)."""
+        expected = b64encode(hmac.new(secret.encode("utf-8"), string_to_sign, digest).digest())
         if not hmac.compare_digest(expected, provided.encode("latin-1", "replace")):
             raise SignatureDoesNotMatch(
                 string_to_sign, access_key_id=access_key_id, signature_provided=provided
@@ -230,7 +236,7 @@ class Authenticator:
         secret, principal = self._resolve(access_key_id, req.headers.get("x-oss-security-token"))
         additional = _v2_additional(fields.get("AdditionalHeaders", ""))
         string_to_sign = v2_string_to_sign(req, target, date_line, additional, exclude_param=None)
-        self._v2_verify(secret, string_to_sign, access_key_id, provided)
+        self._hmac_b64_verify("sha256", secret, string_to_sign, access_key_id, provided)
         return Caller(principal, access_key_id, "v2")
 
     def _v2_url(self, req: OssRequest, target: Target) -> Caller:
@@ -243,30 +249,14 @@ class Authenticator:
                 "Query string authentication requires the x-oss-access-key-id, x-oss-expires "
                 "and x-oss-signature parameters"
             )
-        if not expires.isdigit():
-            raise AccessDenied("Invalid date (should be seconds since epoch)", Expires=expires)
-        now = self._clock()
-        if now > int(expires):
-            raise AccessDenied(
-                "Request has expired.", Expires=_iso8601(int(expires)), ServerTime=_iso8601(now)
-            )
+        self._check_expires(expires)
         secret, principal = self._resolve(access_key_id, query.get("security-token"))
         additional = _v2_additional(query.get("x-oss-additional-headers", ""))
         string_to_sign = v2_string_to_sign(
             req, target, expires, additional, exclude_param="x-oss-signature"
         )
-        self._v2_verify(secret, string_to_sign, access_key_id, provided)
+        self._hmac_b64_verify("sha256", secret, string_to_sign, access_key_id, provided)
         return Caller(principal, access_key_id, "v2-url")
-
-    @staticmethod
-    def _v2_verify(secret: str, string_to_sign: bytes, access_key_id: str, provided: str) -> None:
-        expected = b64encode(
-            hmac.new(secret.encode("utf-8"), string_to_sign, hashlib.sha256).digest()
-        )
-        if not hmac.compare_digest(expected, provided.encode("latin-1", "replace")):
-            raise SignatureDoesNotMatch(
-                string_to_sign, access_key_id=access_key_id, signature_provided=provided
-            )
 
     # ---- V4 -------------------------------------------------------------------------------
 

@@ -5,12 +5,17 @@ A batch delete needs ``oss:DeleteObject`` on every key and is refused as a whole
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from simulator.oss import cors, multipart_xml
 from simulator.oss import responses as render
 from simulator.oss.errors import AccessDenied, InvalidArgument, InvalidDigest
-from simulator.oss.handler_base import DENIED, Call, HandlerBase, bucket_name, check_md5
+from simulator.oss.handler_base import (
+    DENIED,
+    Call,
+    HandlerBase,
+    bucket_name,
+    check_md5,
+    encoding_is_url,
+)
 from simulator.oss.listing import decode_token, encode_token
 from simulator.oss.payloads import (
     parse_create_bucket,
@@ -142,7 +147,7 @@ class BucketHandlers(HandlerBase):
         q = call.req.query
         prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
         max_keys = _max_keys(q.get("max-keys"))
-        url = _encoding_is_url(q)
+        url = encoding_is_url(q)
         bucket = self._model.get_bucket(bucket_name(call))
         self._authorize(
             call,
@@ -193,7 +198,7 @@ class BucketHandlers(HandlerBase):
 
     async def delete_multiple_objects(self, call: Call) -> Response:
         """POST /<bucket>/?delete — delete up to 1000 keys."""
-        url = _encoding_is_url(call.req.query)
+        url = encoding_is_url(call.req.query)
         bucket = self._model.get_bucket(bucket_name(call))
         if bucket.owner != call.caller.principal.account_id:
             raise AccessDenied(DENIED)
@@ -212,7 +217,7 @@ class BucketHandlers(HandlerBase):
         """GET /<bucket>?uploads — uploads in progress, by key and upload id markers."""
         bucket = self._bucket_op(call)
         q = call.req.query
-        url = _encoding_is_url(q)
+        url = encoding_is_url(q)
         prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
         key_marker, upload_id_marker = q.get("key-marker", ""), q.get("upload-id-marker", "")
         max_uploads = _max_keys(q.get("max-uploads"), name="max-uploads", default=1000)
@@ -242,14 +247,3 @@ def _max_keys(value: str | None, *, name: str = "max-keys", default: int = 100) 
     if not value.isdigit() or not 1 <= int(value) <= 1000:
         raise InvalidArgument(f"{name} must be an integer from 1 to 1000.", name=name, value=value)
     return int(value)
-
-
-def _encoding_is_url(query: Mapping[str, str]) -> bool:
-    encoding = query.get("encoding-type")
-    if encoding is None or encoding == "":
-        return False
-    if encoding != "url":
-        raise InvalidArgument(
-            "encoding-type can only be url.", name="encoding-type", value=encoding
-        )
-    return True

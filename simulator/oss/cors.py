@@ -26,6 +26,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from simulator.oss.errors import InvalidArgument, MalformedXML, OssError
+from simulator.oss.xmldoc import parse_document
 
 MAX_RULES = 10
 METHODS = ("GET", "PUT", "DELETE", "POST", "HEAD")
@@ -154,15 +155,7 @@ def parse(body: bytes) -> CorsConfiguration:
         InvalidArgument: a value OSS refuses (an unknown method, two ``*``, a ``*`` in an
             ExposeHeader, a negative or non-numeric MaxAgeSeconds).
     """
-    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-        raise MalformedXML("document type declarations are not allowed")
-    try:
-        # DTDs are refused above; what remains is plain elements and text.
-        root = ET.fromstring(body)  # noqa: S314
-    except ET.ParseError as exc:
-        raise MalformedXML(str(exc)) from None
-    if root.tag != "CORSConfiguration":
-        raise MalformedXML("expected <CORSConfiguration>")
+    root = parse_document(body, "CORSConfiguration")
     nodes = root.findall("CORSRule")
     if not nodes or len(nodes) > MAX_RULES:
         raise MalformedXML(f"a CORS configuration holds 1 to {MAX_RULES} CORSRule elements")

@@ -243,6 +243,22 @@ def stored_fields(headers: Mapping[str, str]) -> ObjectFields:
     return ObjectFields(headers.get("content-type") or None, meta, stored, tags)
 
 
+def encoding_is_url(query: Mapping[str, str]) -> bool:
+    """Whether ``encoding-type=url`` was asked for.
+
+    Raises:
+        InvalidArgument: another encoding type.
+    """
+    encoding = query.get("encoding-type")
+    if encoding is None or encoding == "":
+        return False
+    if encoding != "url":
+        raise InvalidArgument(
+            "encoding-type can only be url.", name="encoding-type", value=encoding
+        )
+    return True
+
+
 def copy_source(headers: Mapping[str, str]) -> tuple[str, str]:
     """The (bucket, key) an ``x-oss-copy-source`` header names (``/bucket/url-encoded-key``).
 

@@ -14,7 +14,13 @@ from urllib.parse import quote
 
 from simulator.oss import multipart_xml as render
 from simulator.oss.errors import InvalidArgument, InvalidDigest, NoSuchKey
-from simulator.oss.handler_base import Call, HandlerBase, check_md5, copy_source
+from simulator.oss.handler_base import (
+    Call,
+    HandlerBase,
+    check_md5,
+    copy_source,
+    encoding_is_url,
+)
 from simulator.oss.payloads import parse_complete
 from simulator.oss.records import ObjectRecord, ObjectType
 from simulator.oss.requests import OssRequest
@@ -180,22 +186,6 @@ def content_md5(req: OssRequest) -> bytes | None:
     if len(digest) != 16:
         raise InvalidDigest()
     return digest
-
-
-def encoding_is_url(query: Mapping[str, str]) -> bool:
-    """Whether ``encoding-type=url`` was asked for.
-
-    Raises:
-        InvalidArgument: another encoding type.
-    """
-    encoding = query.get("encoding-type")
-    if encoding is None or encoding == "":
-        return False
-    if encoding != "url":
-        raise InvalidArgument(
-            "encoding-type can only be url.", name="encoding-type", value=encoding
-        )
-    return True
 
 
 def _number(text: str | None, name: str, default: int, minimum: int) -> int:

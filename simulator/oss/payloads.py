@@ -8,31 +8,18 @@ that is not the expected document is MalformedXML, as OSS answers.
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from simulator.oss.errors import InvalidArgument, MalformedXML, NotImplementedByEmulator
 from simulator.oss.names import check_object_key
 from simulator.oss.records import LifecycleRule
+from simulator.oss.xmldoc import parse_document
 
 MAX_DELETE_KEYS = 1000
 MAX_COMPLETE_PARTS = 10_000
 MAX_LIFECYCLE_RULES = 1000
 _RULE_ELEMENTS = {"ID", "Prefix", "Status", "Expiration"}
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T00:00:00(?:\.000)?Z$")
-
-
-def _parse(body: bytes, root_tag: str) -> ET.Element:
-    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-        raise MalformedXML("document type declarations are not allowed")
-    try:
-        # DTDs are refused above; what remains is plain elements and text.
-        root = ET.fromstring(body)  # noqa: S314
-    except ET.ParseError as exc:
-        raise MalformedXML(str(exc)) from None
-    if root.tag != root_tag:
-        raise MalformedXML(f"expected <{root_tag}>")
-    return root
 
 
 def parse_delete(body: bytes) -> tuple[bool, list[str]]:
@@ -45,7 +32,7 @@ def parse_delete(body: bytes) -> tuple[bool, list[str]]:
         MalformedXML: not a ``<Delete>`` document with 1-1000 ``<Object><Key>`` entries.
         InvalidObjectName: a key breaks the OSS key rules.
     """
-    root = _parse(body, "Delete")
+    root = parse_document(body, "Delete")
     quiet_text = (root.findtext("Quiet") or "false").strip().lower()
     if quiet_text not in ("true", "false"):
         raise MalformedXML("Quiet must be true or false")
@@ -68,7 +55,7 @@ def parse_lifecycle(body: bytes) -> tuple[LifecycleRule, ...]:
         InvalidArgument: a rule value is out of range (Days, Status, duplicate ID ...).
         NotImplemented: a rule uses an action other than Expiration (Transition, Tag ...).
     """
-    root = _parse(body, "LifecycleConfiguration")
+    root = parse_document(body, "LifecycleConfiguration")
     nodes = root.findall("Rule")
     if not nodes or len(nodes) > MAX_LIFECYCLE_RULES or len(nodes) != len(root):
         raise MalformedXML(
@@ -119,7 +106,7 @@ def parse_create_bucket(body: bytes) -> str:
     """
     if not body.strip():
         return "Standard"
-    root = _parse(body, "CreateBucketConfiguration")
+    root = parse_document(body, "CreateBucketConfiguration")
     storage_class = root.findtext("StorageClass") or "Standard"
     if storage_class not in ("Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"):
         raise InvalidArgument(
@@ -151,7 +138,7 @@ def parse_complete(body: bytes) -> list[tuple[int, str]]:
         MalformedXML: not a ``<CompleteMultipartUpload>`` of 1-10,000 ``<Part>`` entries, each
             with an integer ``<PartNumber>`` and an ``<ETag>``.
     """
-    root = _parse(body, "CompleteMultipartUpload")
+    root = parse_document(body, "CompleteMultipartUpload")
     parts: list[tuple[int, str]] = []
     for node in root.findall("Part"):
         number = (node.findtext("PartNumber") or "").strip()
@@ -174,7 +161,7 @@ def parse_public_access_block(body: bytes) -> bool:
         MalformedXML: not a ``<PublicAccessBlockConfiguration>`` with a true/false
             ``<BlockPublicAccess>``.
     """
-    root = _parse(body, "PublicAccessBlockConfiguration")
+    root = parse_document(body, "PublicAccessBlockConfiguration")
     value = (root.findtext("BlockPublicAccess") or "").strip().lower()
     if value not in ("true", "false"):
         raise MalformedXML("BlockPublicAccess must be true or false")
@@ -211,7 +198,7 @@ def parse_tagging(body: bytes) -> dict[str, str]:
         MalformedXML: not a ``<Tagging>`` document of tags with keys.
         InvalidArgument: the tags break OSS's rules.
     """
-    root = _parse(body, "Tagging")
+    root = parse_document(body, "Tagging")
     tag_set = root.find("TagSet")
     tags: list[tuple[str, str]] = []
     for node in tag_set.findall("Tag") if tag_set is not None else []:

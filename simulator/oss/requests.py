@@ -94,33 +94,8 @@ class OssRequest:
             MissingContentLength: ``require_length`` and nothing announces a body.
             ClientDisconnected: the client went away mid-body.
         """
-        declared = self.declared_length()
-        if declared is None and require_length and not self.has_body():
-            raise MissingContentLength()
-        if declared is not None and declared > limit:
-            raise EntityTooLarge(max_size=limit, proposed_size=declared)
-        self.body_consumed = True
-        message = await self.receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnected()
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            if len(body) > limit:
-                raise EntityTooLarge(max_size=limit)
-            return body
-        chunks = [body]
-        total = len(body)
-        while True:
-            message = await self.receive()
-            if message["type"] != "http.request":
-                raise ClientDisconnected()
-            chunk: bytes = message.get("body", b"")
-            total += len(chunk)
-            if total > limit:
-                raise EntityTooLarge(max_size=limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        # Joining a single piece returns that piece itself: a one-message body is not copied.
+        return b"".join(await self.read_body_chunks(limit, require_length=require_length))
 
     async def read_body_chunks(self, limit: int, *, require_length: bool = False) -> list[bytes]:
         """Like :meth:`read_body`, but the body as the pieces it arrived in (no joining copy:

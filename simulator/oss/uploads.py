@@ -8,7 +8,7 @@ Rules, as OSS applies them:
   uploaded part is used instead;
 - every part but the last of the completed object is at least 100 KB (EntityTooSmall);
 - the object's ETag is the MD5 of the parts' binary MD5s followed by ``-<count>``, its type
-  ``Multipart``, its CRC-64 combined from the parts' CRCs (:func:`~simulator.oss.crc.crc64_combine`);
+  ``Multipart``, its CRC-64 combined from the parts' CRCs (:func:`~schemas.crc64.combine`);
 - a completed or aborted upload is gone (NoSuchUpload).
 
 One lock guards the upload table. A part's bytes are stored outside it (a durable store may
@@ -24,7 +24,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from simulator.oss.crc import crc64, crc64_combine
+from schemas.crc64 import combine as crc64_combine
+from simulator.oss.crc import crc64
 from simulator.oss.errors import (
     EntityTooSmall,
     InvalidArgument,

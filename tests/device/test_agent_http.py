@@ -25,6 +25,7 @@ from device.recorder import pattern_bytes
 from device.store import OssObjectStore
 from tests.device.agentkit import AgentRun, wait_until
 from tests.device.stack import Stack, sha256
+from tests.device.test_footprint import NOT_IN_THE_AGENT
 from tests.device.toml_out import write_camera_toml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,5 +151,10 @@ def test_a_camera_process_loads_oss2_only_with_the_oss2_client(
         # credentials were unsealed (the upload happened) through Python's own libcrypto
         assert {"schemas", "_hashlib", "ctypes"} <= loaded
         assert "cryptography" not in loaded
+        # What other output modes and other subcommands need stays out of a recording
+        # camera even after it ran (nothing is imported late, on first use)
+        assert sorted(loaded.intersection(NOT_IN_THE_AGENT)) == []
+        # the allocator is tuned through the process's own C library, without ldconfig
+        assert sorted(loaded & {"subprocess", "ctypes.util"}) == []
     else:
         assert {"oss2", "requests", "aliyunsdkcore"} <= loaded

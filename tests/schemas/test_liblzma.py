@@ -17,3 +17,6 @@ def test_liblzma_crc64_loads_and_matches_oss2_continued() -> None:
     reference = oss2.utils.Crc64(0)
     reference.update(data)
     assert crc(data[100_000:], crc(data[:100_000], 0)) == reference.crc
+    # a bytearray (the camera's chunk buffer) is hashed in place, to the same CRC
+    assert crc(bytearray(data), 0) == reference.crc
+    assert crc(bytearray(), 7) == 7

@@ -28,6 +28,27 @@ ECHO_PREFIX = "echo"
 PREFIX = "ossmedia"
 
 
+def emulator_sections(broker_url: str, prefix: str, emulator: EmulatorHandle) -> str:
+    """The responder config's ``[broker]``, ``[sts]`` and ``[grant]`` tables pointing it at
+    ``broker_url`` under topic ``prefix`` and the emulator (the STS secret goes in through the
+    environment)."""
+    return f"""[broker]
+url = "{broker_url}"
+topic_prefix = "{prefix}"
+
+[sts]
+endpoint = "{emulator.sts_endpoint}"
+region = "{emulator.region}"
+access_key_id = "{emulator.access_key_id}"
+role_arn = "{emulator.role_arn}"
+
+[grant]
+bucket = "{emulator.bucket}"
+oss_endpoint = "{emulator.oss_endpoint}"
+region = "{emulator.region}"
+"""
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -108,21 +129,7 @@ def _responder_config(
 ) -> None:
     path.write_text(
         f"""
-[broker]
-url = "{broker_url}"
-topic_prefix = "{PREFIX}"
-
-[sts]
-endpoint = "{emulator.sts_endpoint}"
-region = "{emulator.region}"
-access_key_id = "{emulator.access_key_id}"
-role_arn = "{emulator.role_arn}"
-
-[grant]
-bucket = "{emulator.bucket}"
-oss_endpoint = "{emulator.oss_endpoint}"
-region = "{emulator.region}"
-
+{emulator_sections(broker_url, PREFIX, emulator)}
 [limits]
 # The bench's devices ask far more often than cameras do; the per-device limit would
 # otherwise measure itself.

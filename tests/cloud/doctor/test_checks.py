@@ -12,11 +12,11 @@ SETTINGS = ResponderSettings()
 DOCTOR = DoctorSettings(responder=SETTINGS, probe_id="u0")
 
 
-def _ok(name: str) -> Check:
+def _ok(name: str) -> Check[DoctorSettings]:
     return Check(name, lambda _s: passed(name, "fine"))
 
 
-def _bad(name: str) -> Check:
+def _bad(name: str) -> Check[DoctorSettings]:
     return Check(name, lambda _s: failed(name, "broken", "mend it"))
 
 

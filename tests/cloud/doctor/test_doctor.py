@@ -24,7 +24,15 @@ import trustme
 from pydantic import SecretStr
 
 from cloud.console.passwords import hash_password
-from cloud.doctor import DoctorSettings, Report, Status, load_doctor_settings, run_checks
+from cloud.doctor import (
+    DoctorSettings,
+    Report,
+    Status,
+    load_console_doctor_settings,
+    load_doctor_settings,
+    run_checks,
+    run_console_checks,
+)
 from cloud.registry import open_registry
 from cloud.registry.secrets import new_master_key
 from cloud.settings import RegistrySettings
@@ -384,3 +392,54 @@ def test_another_master_key(make_setup: Any) -> None:
     (setup.root / "master-key").write_text(new_master_key())
     text = _only_failure(setup.run(), "registry")
     assert "master key" in text
+
+
+CONSOLE_CHECKS = {
+    "bucket.exists",
+    "bucket.block_public_access",
+    "console.rights",
+    "broker.tls",
+    "broker.login",
+    "registry",
+}
+
+
+def _console_only(setup: Setup) -> Report:
+    """The doctor from the console's file alone: its own broker account and the registry."""
+    files = setup.write()
+    r = setup.root
+    text = files["console"].read_text() + (
+        f"""
+[mqtt]
+url = "mqtts://127.0.0.1:{setup.broker.port}"
+ca_file = "{setup.ca_file}"
+username = "{RESPONDER_USER}"
+password = "{setup.broker_password}"
+
+[registry]
+url = "sqlite:///{r / "registry.db"}"
+master_key_file = "{r / "master-key"}"
+"""
+    )
+    files["console"].write_text(text)
+    settings = load_console_doctor_settings(files["console"], {}, timeout_s=15.0)
+    return run_console_checks(replace(settings, probe_id="t1"))
+
+
+def test_a_console_only_run_passes_on_a_correct_setup(make_setup: Any) -> None:
+    report = _console_only(make_setup())
+    assert _statuses(report) == dict.fromkeys(CONSOLE_CHECKS, Status.PASS), report.render()
+    assert "under videos/" in report.by_name()["console.rights"].reason
+
+
+def test_a_console_only_run_fails_its_bucket_check_on_a_missing_bucket(make_setup: Any) -> None:
+    setup = make_setup()
+    setup.bucket = "ossmedia-missing"
+    report = _console_only(setup)
+    statuses = _statuses(report)
+    assert set(statuses) == CONSOLE_CHECKS
+    assert {n for n, s in statuses.items() if s is Status.FAIL} == {"bucket.exists"}
+    result = report.by_name()["bucket.exists"]
+    assert "does not exist" in result.reason
+    assert "[oss] bucket" in result.fix
+    assert statuses["console.rights"] is Status.SKIP

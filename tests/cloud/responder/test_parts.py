@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -230,7 +232,13 @@ def test_replay_guard_takes_over_a_dead_claim() -> None:
     assert clock() >= ident.issued_at_ms + 1_000
 
 
-def _client(emulator: EmulatorHandle, **overrides: object) -> StsClient:
+def _client(
+    emulator: EmulatorHandle,
+    *,
+    sleep: Callable[[float], None] = lambda s: None,
+    monotonic: Callable[[], float] = time.monotonic,
+    **overrides: object,
+) -> StsClient:
     settings = StsSettings.model_validate(
         {
             "endpoint": emulator.sts_endpoint,
@@ -246,7 +254,7 @@ def _client(emulator: EmulatorHandle, **overrides: object) -> StsClient:
     limiter = StsCallLimiter(
         MemoryState().rates, calls_per_second=1000, max_queue_ms=1000, clock_ms=FakeClock()
     )
-    return StsClient(settings, limiter=limiter, sleep=lambda s: None)
+    return StsClient(settings, limiter=limiter, sleep=sleep, monotonic=monotonic)
 
 
 POLICY = session_policy(bucket="ossmedia", prefix="videos/cam-1/", access="append")
@@ -317,22 +325,14 @@ def test_sts_retries_stop_at_the_deadline(emulator: EmulatorHandle) -> None:
         sleeps.append(seconds)
         now[0] += seconds
 
-    settings = StsSettings.model_validate(
-        {
-            "endpoint": emulator.sts_endpoint,
-            "region": emulator.region,
-            "access_key_id": emulator.access_key_id,
-            "access_key_secret": emulator.access_key_secret,
-            "role_arn": emulator.role_arn,
-            "attempts": 10,
-            "retry_max_wait_s": 2.0,
-            "deadline_s": 1.0,
-        }
+    client = _client(
+        emulator,
+        sleep=sleep,
+        monotonic=lambda: now[0],
+        attempts=10,
+        retry_max_wait_s=2.0,
+        deadline_s=1.0,
     )
-    limiter = StsCallLimiter(
-        MemoryState().rates, calls_per_second=1000, max_queue_ms=1000, clock_ms=FakeClock()
-    )
-    client = StsClient(settings, limiter=limiter, sleep=sleep, monotonic=lambda: now[0])
     with pytest.raises(StsUnavailable):
         client.assume_role(session_name="cam-1", policy=POLICY, duration_s=900)
     assert sum(sleeps) + MIN_ATTEMPT_S <= 1.0

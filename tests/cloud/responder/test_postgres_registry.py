@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from cloud.registry import MasterKey, Registry, new_master_key, open_store
 from cloud.registry.cli import run as devices_cli
-from simulator.broker import MosquittoProcess, pick_free_port
+from simulator.broker import MosquittoProcess
 from simulator.emulator.handle import EmulatorHandle
 from tests.cloud.protocol_client import Keys, ProtocolClient, encode, make_request
 from tests.cloud.responder.harness import BROAD_POLICY
-from tests.cloud.responder.test_scaleout import ResponderProcess, _config
+from tests.cloud.responder.test_scaleout import responder_pair
 
 CACHE_S = 1.0
 REVOKED = [f"cam-pr{n:02d}" for n in range(6)]
@@ -45,27 +44,18 @@ def test_revocation_and_rotation_reach_both_responders_within_the_cache_time(
     assert devices_cli(["--registry", postgres_url, "migrate"], {}, out, err) == 0, err.getvalue()
     registry = Registry(open_store(postgres_url), MasterKey.from_text(master_key))
     keys = {d: Keys.from_secret(registry.add(d)[1]) for d in REVOKED + ROTATED}
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(
-        OSSMEDIA_MASTER_KEY=master_key, OSSMEDIA_STS_ACCESS_KEY_SECRET=emulator.access_key_secret
+    procs = responder_pair(
+        tmp_path,
+        master_key=master_key,
+        client_prefix="responder-pg",
+        broker=mosquitto,
+        emulator=emulator,
+        role_arn=role_arn,
+        redis_url=redis_url,
+        registry_url=postgres_url,
+        device_cache_s=CACHE_S,
+        device_burst=20,
     )
-    procs = []
-    for name in ("a", "b"):
-        config = tmp_path / f"responder-{name}.toml"
-        port = pick_free_port()
-        _config(
-            config,
-            broker=mosquitto,
-            emulator=emulator,
-            role_arn=role_arn,
-            redis_url=redis_url,
-            registry_url=postgres_url,
-            client_id=f"responder-pg-{name}",
-            metrics_port=port,
-            device_cache_s=CACHE_S,
-            device_burst=20,
-        )
-        procs.append(ResponderProcess(config, env, port, tmp_path / f"responder-{name}.log"))
     client = ProtocolClient(mosquitto.host, mosquitto.port)
     try:
         for proc in procs:

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,6 +127,35 @@ class ResponderProcess:
         return self.proc.wait(15)
 
 
+def responder_pair(
+    tmp_path: Path,
+    *,
+    master_key: str,
+    client_prefix: str,
+    emulator: EmulatorHandle,
+    **config: Any,
+) -> list[ResponderProcess]:
+    """Two responders ``a`` and ``b`` (not started yet) sharing ``config`` (see :func:`_config`),
+    each with its own client id, metrics port, config file and log under ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(
+        OSSMEDIA_MASTER_KEY=master_key, OSSMEDIA_STS_ACCESS_KEY_SECRET=emulator.access_key_secret
+    )
+    procs = []
+    for name in ("a", "b"):
+        path = tmp_path / f"responder-{name}.toml"
+        port = pick_free_port()
+        _config(
+            path,
+            emulator=emulator,
+            client_id=f"{client_prefix}-{name}",
+            metrics_port=port,
+            **config,
+        )
+        procs.append(ResponderProcess(path, env, port, tmp_path / f"responder-{name}.log"))
+    return procs
+
+
 @pytest.fixture
 def pair(
     mosquitto: MosquittoProcess,
@@ -139,24 +169,15 @@ def pair(
     registry = Registry(RedisDeviceStore.from_url(redis_url), MasterKey.from_text(master_key))
     keys = {d: Keys.from_secret(registry.add(d)[1]) for d in DEVICES}
     registry.close()
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(
-        OSSMEDIA_MASTER_KEY=master_key, OSSMEDIA_STS_ACCESS_KEY_SECRET=emulator.access_key_secret
+    procs = responder_pair(
+        tmp_path,
+        master_key=master_key,
+        client_prefix="responder",
+        broker=mosquitto,
+        emulator=emulator,
+        role_arn=role_arn,
+        redis_url=redis_url,
     )
-    procs = []
-    for name in ("a", "b"):
-        config = tmp_path / f"responder-{name}.toml"
-        port = pick_free_port()
-        _config(
-            config,
-            broker=mosquitto,
-            emulator=emulator,
-            role_arn=role_arn,
-            redis_url=redis_url,
-            client_id=f"responder-{name}",
-            metrics_port=port,
-        )
-        procs.append(ResponderProcess(config, env, port, tmp_path / f"responder-{name}.log"))
     for proc in procs:
         proc.start()
     yield procs, keys, emulator, mosquitto
