@@ -414,7 +414,7 @@ def _console_only(setup: Setup) -> Report:
 url = "mqtts://127.0.0.1:{setup.broker.port}"
 ca_file = "{setup.ca_file}"
 username = "{RESPONDER_USER}"
-password = "{setup.broker_password}"
+password_file = "{r / "broker-password"}"
 
 [registry]
 url = "sqlite:///{r / "registry.db"}"
