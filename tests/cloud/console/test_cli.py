@@ -85,29 +85,7 @@ def test_missing_or_bad_config(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 def test_runs_survives_sighup_and_stops_on_sigterm(
     console_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    config = tmp_path / "console.toml"
-    config.write_text(
-        f"""
-[http]
-port = 0
-[[operators]]
-username = "admin"
-password_hash = "{PASSWORD_HASH}"
-[mqtt]
-enabled = false
-[oss]
-endpoint = "{console_emulator.oss_endpoint}"
-bucket = "{console_emulator.bucket}"
-region = "{console_emulator.region}"
-access_key_id = "{console_emulator.access_key_id}"
-access_key_secret_file = "{tmp_path / "oss.secret"}"
-[ledger]
-path = "{tmp_path / "ledger.db"}"
-[registry]
-url = "sqlite://{tmp_path / "registry.db"}"
-"""
-    )
-    (tmp_path / "oss.secret").write_text(console_emulator.access_key_secret + "\n")
+    config = _write_config(console_emulator, tmp_path, mqtt="enabled = false")
     env = {**os.environ, "OSSMEDIA_MASTER_KEY": new_master_key()}
     proc = subprocess.Popen(
         [*CLI, "--config", str(config), "--log-level", "WARNING"],
@@ -183,28 +161,7 @@ access_key_id = "k"
 def test_a_deprecated_setting_is_one_line_naming_the_command(
     console_emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    config = tmp_path / "console.toml"
-    config.write_text(
-        f"""
-[[operators]]
-username = "admin"
-password_hash = "{PASSWORD_HASH}"
-[mqtt]
-host = "127.0.0.1"
-port = 1883
-[oss]
-endpoint = "{console_emulator.oss_endpoint}"
-bucket = "{console_emulator.bucket}"
-region = "{console_emulator.region}"
-access_key_id = "{console_emulator.access_key_id}"
-access_key_secret_file = "{tmp_path / "oss.secret"}"
-[ledger]
-path = "{tmp_path / "ledger.db"}"
-[registry]
-url = "sqlite://{tmp_path / "registry.db"}"
-"""
-    )
-    (tmp_path / "oss.secret").write_text(console_emulator.access_key_secret + "\n")
+    config = _write_config(console_emulator, tmp_path, mqtt='host = "127.0.0.1"\nport = 1883')
     env = {**os.environ, "OSSMEDIA_MASTER_KEY": new_master_key()}
     done = subprocess.run(
         [*CLI, "--config", str(config), "backup", str(tmp_path / "copy.db")],
@@ -219,3 +176,32 @@ url = "sqlite://{tmp_path / "registry.db"}"
     warning = "ossmedia console: warning: console [mqtt] settings 'host' and 'port' are deprecated"
     assert warning in done.stderr.splitlines()[0]
     assert ".py:" not in done.stderr
+
+
+def _write_config(emulator: EmulatorHandle, tmp_path: Path, *, mqtt: str) -> Path:
+    """A console configuration on ``emulator`` with a local ledger and registry; ``mqtt`` is
+    the body of its ``[mqtt]`` table. The OSS secret goes into a file beside it."""
+    (tmp_path / "oss.secret").write_text(emulator.access_key_secret + "\n")
+    config = tmp_path / "console.toml"
+    config.write_text(
+        f"""
+[http]
+port = 0
+[[operators]]
+username = "admin"
+password_hash = "{PASSWORD_HASH}"
+[mqtt]
+{mqtt}
+[oss]
+endpoint = "{emulator.oss_endpoint}"
+bucket = "{emulator.bucket}"
+region = "{emulator.region}"
+access_key_id = "{emulator.access_key_id}"
+access_key_secret_file = "{tmp_path / "oss.secret"}"
+[ledger]
+path = "{tmp_path / "ledger.db"}"
+[registry]
+url = "sqlite://{tmp_path / "registry.db"}"
+"""
+    )
+    return config
