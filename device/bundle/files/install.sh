@@ -3,9 +3,10 @@
 #
 #   sh install.sh [--prefix DIR] [--data DIR] [--config-dir DIR] [--python PYTHON]
 #
-# Writes only under the prefix (default /opt/ossmedia: a venv per release and the service
-# files), the data partition (default /var/lib/ossmedia: the spool) and the configuration
-# directory (default /etc/ossmedia: camera.toml, mode 0600, only when it does not exist).
+# Writes only under the prefix (default /opt/ossmedia: a venv per release with the agent's
+# launcher, byte code and service files), the data partition (default /var/lib/ossmedia:
+# the spool) and the configuration directory (default /etc/ossmedia: camera.toml, mode
+# 0600, only when it does not exist).
 # The root file system may be read-only. Every check runs before anything is written; a
 # failure after that removes the half-made release, so the installed one stays in force.
 # Running it again upgrades in place: a new release, the same configuration and spool.
@@ -18,7 +19,7 @@ CONF=/etc/ossmedia
 PYTHON=/usr/bin/python3
 
 usage() {
-  sed -n '2,11s/^# \{0,1\}//p' "$0"
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
 die() {
