@@ -144,13 +144,16 @@ for file in ossmedia-camera.service ossmedia-camera.init; do
     "$HERE/share/$file" > "$RELEASE/share/$file"
 done
 chmod 755 "$RELEASE/share/ossmedia-camera.init"
-# The agent runs with -OO (no docstrings or asserts in its byte code: about 1.5 MB less
-# resident memory) from byte code compiled now into the release's own cache: a read-only
-# root holds no -OO byte code of the standard library and could not store it. Every module
-# of the venv is compiled, and the standard library modules the agent imports (a module
-# missing from the cache still runs, compiled in memory at each start).
+# The launcher runs the agent with -OO (no docstrings or asserts in its byte code: about
+# 1.5 MB less resident memory), -X no_debug_ranges (no column tables in code objects:
+# tracebacks name lines, not columns) and -P (the working directory is not on the module
+# path, so nothing there can stand in for a module of the agent), from byte code compiled
+# now into the release's own cache: a read-only root holds no -OO byte code of the
+# standard library and could not store it. Every module of the venv is compiled, and the
+# standard library modules the agent imports (a module missing from the cache still runs,
+# compiled in memory at each start).
 CACHE="$RELEASE/pycache"
-AGENT_FLAGS="-OO -X pycache_prefix=$CACHE"
+AGENT_FLAGS="-P -OO -X no_debug_ranges -X pycache_prefix=$CACHE"
 # shellcheck disable=SC2086 # AGENT_FLAGS is split on purpose (no spaces in $RELEASE)
 PYTHONDONTWRITEBYTECODE='' "$PYTHON" $AGENT_FLAGS -m compileall -q "$SITE" >/dev/null ||
   die "the installed agent's byte code could not be compiled"

@@ -62,8 +62,9 @@ def test_offline_install_on_a_read_only_root(host_bundle: Path, tmp_path: Path) 
     assert f"ExecStart={layout.launcher} " in unit
 
 
-# Run by the launcher's interpreter and flags: every module the agent imports, the standard
-# library's included, must come from the release's -OO byte-code cache, not be compiled again.
+# Run by the launcher's interpreter and flags (from this checkout, whose own packages must not
+# be picked up): every module the agent imports, the standard library's included, must come
+# from the release's -OO byte-code cache, not be compiled again.
 _FROM_CACHE = """
 import importlib.util, sys
 import device.agent.cli, device.agent.hls_mode, device.osshttp
@@ -87,7 +88,7 @@ def test_the_launcher_runs_the_agent_from_optimised_byte_code(
     assert "-OO" in command
     probe = subprocess.run(
         [*command[:-3], "-c", _FROM_CACHE],
-        capture_output=True, text=True, check=True, timeout=60, cwd=tmp_path,
+        capture_output=True, text=True, check=True, timeout=60,
         env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"},
     )  # fmt: skip
     optimize, prefixed, count, missing = probe.stdout.strip().split(" ", 3)
