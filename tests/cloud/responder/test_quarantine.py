@@ -26,6 +26,7 @@ from pydantic import SecretStr
 from cloud.registry import MasterKey, Registry, new_master_key, open_store
 from cloud.registry.broker_accounts import AccountState, BrokerAdminSettings, DynsecAccounts
 from cloud.responder.app import Responder, build_responder
+from cloud.responder.quarantine import Quarantine
 from schemas.ids import DeviceId
 from schemas.keys import DeviceKeys
 from schemas.topics import Topics
@@ -90,14 +91,14 @@ def site(tmp_path: Path, broker_tls: BrokerTls) -> Iterator[Site]:
     broker.stop()
 
 
-StartResponder = Callable[[], Responder]
+StartResponder = Callable[..., Responder]
 
 
 @pytest.fixture
 def start_responder(site: Site, emulator: EmulatorHandle) -> Iterator[StartResponder]:
     started: list[Responder] = []
 
-    def start() -> Responder:
+    def start(password: str = ADMINS["svc.quarantine"]) -> Responder:
         settings = responder_settings(
             site.broker,
             emulator,
@@ -114,7 +115,7 @@ def start_responder(site: Site, emulator: EmulatorHandle) -> Iterator[StartRespo
             quarantine={
                 "url": site.broker.url,
                 "username": "svc.quarantine",
-                "password": ADMINS["svc.quarantine"],
+                "password": password,
                 "ca_file": site.tls.ca_file,
                 "period_s": PERIOD_S,
             },
@@ -283,3 +284,75 @@ def test_a_restarted_responder_ends_the_quarantine(
     assert quarantine is not None
     _eventually(lambda: _count(second, "lifted") == 1, PERIOD_S + 10, "never re-enabled")
     assert not _login(site, mqtt_client_factory, "flooder").connect().is_failure
+
+
+def test_an_unreachable_admin_account_costs_only_the_quarantine(
+    site: Site,
+    start_responder: StartResponder,
+    mqtt_client_factory: MqttProbeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    responder = start_responder(password="not-the-password")
+    flooder = site.camera("flooder")
+    flood = _Flood(_login(site, mqtt_client_factory, "flooder"), flooder)
+    flood.start()
+    flood.join()
+    _eventually(lambda: _count(responder, "failed") >= 1, 10, "the failure was not counted")
+    assert not flood.probe.disconnected.is_set()  # nobody cut it off
+    # The responder still answers everyone else.
+    victim = site.camera("cam-0")
+    probe = _login(site, mqtt_client_factory, "cam-0")
+    assert not probe.connect().is_failure
+    probe.subscribe(TOPICS.creds_res("cam-0"))
+    request_id, payload = victim.request(now_ms())
+    probe.client.publish(TOPICS.creds_req("cam-0"), payload, qos=1)
+    reply = json.loads(probe.wait_for(TOPICS.creds_res("cam-0"), timeout=30).payload)
+    assert (reply["ok"], reply["request_id"]) == (True, request_id)
+    assert "quarantine failed" in caplog.text
+    assert "not-the-password" not in caplog.text
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_schedule_follows_what_the_broker_says(site: Site) -> None:
+    """Driven step by step with a clock of its own against the real broker: a cap on what one
+    responder holds, a quarantine moved later by another responder, one ended by an operator."""
+    clock = _Clock()
+    admin = BrokerAdminSettings(
+        url=site.broker.url,
+        username="svc.quarantine",
+        password=SecretStr(ADMINS["svc.quarantine"]),
+        ca_file=site.tls.ca_file,
+    )
+    broker = DynsecAccounts(admin, topics=TOPICS)
+    quarantine = Quarantine(
+        broker, site.registry, period_s=60, max_active=1, sweep_interval_s=3600, clock_s=clock
+    )
+    first, second = DeviceId("cam-1"), DeviceId("cam-2")
+    site.camera(first)
+    site.camera(second)
+    quarantine.request(first)
+    quarantine.request(second)  # over max_active: refused
+    assert quarantine.step() == pytest.approx(60, abs=1)
+    assert list(quarantine.held()) == [first]
+    assert broker.state(second) == AccountState(False, None)
+    until = broker.state(first)
+    assert until is not None
+    assert until.quarantined_until is not None
+    # Another responder quarantines it again, for longer: this one waits for that.
+    broker.quarantine(first, until.quarantined_until + 100)
+    clock.now += 61
+    quarantine.step()
+    assert quarantine.held() == {first: until.quarantined_until + 100}
+    # An operator revokes it (the mark goes): nothing left to end, and it stays disabled.
+    site.accounts.disable(first)
+    clock.now += 100
+    quarantine.step()
+    assert quarantine.held() == {}
+    assert broker.state(first) == AccountState(True, None)
