@@ -317,7 +317,8 @@ class DynsecAccounts:
 
         An account that is disabled without a mark (by an operator, or revoked) is left as it
         is: lifting the quarantine later would enable it. Quarantining an account that is
-        already quarantined only moves the mark (several responders may do it at once).
+        already quarantined only moves the mark, never earlier (several responders may do it
+        at once).
 
         Returns:
             Whether the account is now quarantined (``False``: no such account, or disabled
@@ -330,6 +331,7 @@ class DynsecAccounts:
             state = _state(admin, device_id)
             if state is None or (state.disabled and state.quarantined_until is None):
                 return False
+            until_s = max(until_s, state.quarantined_until or 0)
             mark = {
                 "command": "modifyClient",
                 "username": device_id,
