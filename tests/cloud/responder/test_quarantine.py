@@ -5,7 +5,8 @@ listener, TLS); the real responder runs on the service listener with ``[quaranti
 camera floods validly signed requests: the broker cuts it off and refuses its reconnects,
 other cameras' requests sent meanwhile are all answered, and after the (short) period its
 account works again, unless it was revoked meanwhile; a responder restarted during the
-quarantine still ends it.
+quarantine still ends it; two responders of one group do not fight; an admin account that
+does not work costs only the quarantine.
 """
 
 from __future__ import annotations
@@ -356,3 +357,27 @@ def test_the_schedule_follows_what_the_broker_says(site: Site) -> None:
     quarantine.step()
     assert quarantine.held() == {}
     assert broker.state(first) == AccountState(True, None)
+
+
+def test_two_responders_of_one_group_do_not_fight(
+    site: Site, start_responder: StartResponder, mqtt_client_factory: MqttProbeFactory
+) -> None:
+    # Both get a share of the flood, both may mute the camera and quarantine it (or one of
+    # them loses its admin session to the other's, which is counted as failed); whichever
+    # ends it first enables the account, the other then finds nothing left to do.
+    first, second = start_responder(), start_responder()
+    flooder = site.camera("flooder")
+    flood = _Flood(_login(site, mqtt_client_factory, "flooder"), flooder)
+    flood.start()
+    assert flood.probe.disconnected.wait(15), "the broker never cut the flooding camera off"
+    flood.join()
+    assert _login(site, mqtt_client_factory, "flooder").connect().is_failure
+
+    def back() -> bool:
+        return not _login(site, mqtt_client_factory, "flooder").connect().is_failure
+
+    _eventually(back, PERIOD_S + 10, "never re-enabled")
+    _eventually(
+        lambda: _count(first, "lifted") + _count(second, "lifted") >= 1, 5, "lift not counted"
+    )
+    assert site.accounts.state(DeviceId("flooder")) == AccountState(False, None)
