@@ -208,8 +208,8 @@ def run_board(board: Board, stack: LocalStack, workdir: Path, seconds: float) ->
     pause = threading.Event()
     started = time.monotonic()
     camera = subprocess.Popen(  # noqa: S603 - fixed command line
-        [*command_prefix, str(layout.python), "-m", "ossmedia_cli", "camera",
-         "--config", str(layout.config), "--until-drained", "--log-level", "WARNING"],
+        layout.agent_command("--config", str(layout.config), "--until-drained",
+                             "--log-level", "WARNING", emulator=command_prefix),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         process_group=lifetime.child_process_group(),
     )  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,25 @@ class Layout:
     def python(self) -> Path:
         """The installed venv's interpreter."""
         return self.prefix / "current" / "bin" / "python"
+
+    @property
+    def launcher(self) -> Path:
+        """``bin/ossmedia-camera``: the agent as the service runs it."""
+        return self.prefix / "current" / "bin" / "ossmedia-camera"
+
+    def agent_command(self, *args: str, emulator: Sequence[str] = ()) -> list[str]:
+        """The launcher's command line for ``args``, run through ``emulator`` if given.
+
+        The launcher is a shell script that ``exec``s the release's interpreter with its
+        flags; under qemu-user (no binfmt_misc) a script cannot start the board's ELF
+        interpreter, so its ``exec`` line is read and run here instead.
+        """
+        lines = [
+            line for line in self.launcher.read_text().splitlines() if line.startswith("exec ")
+        ]
+        if len(lines) != 1 or not lines[0].endswith(' "$@"'):
+            raise ValueError(f"{self.launcher} has no single 'exec ... \"$@\"' line")
+        return [*emulator, *shlex.split(lines[0])[1:-1], *args]
 
     @property
     def config(self) -> Path:

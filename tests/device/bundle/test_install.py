@@ -59,6 +59,46 @@ def test_offline_install_on_a_read_only_root(host_bundle: Path, tmp_path: Path) 
     unit = (layout.prefix / "current" / "share" / "ossmedia-camera.service").read_text()
     assert f"ReadWritePaths={layout.data}\n" in unit
     assert f"--config {layout.config} --progress-interval 60\n" in unit
+    assert f"ExecStart={layout.launcher} " in unit
+
+
+# Run by the launcher's interpreter and flags: every module the agent imports, the standard
+# library's included, must come from the release's -OO byte-code cache, not be compiled again.
+_FROM_CACHE = """
+import importlib.util, sys
+import device.agent.cli, device.agent.hls_mode, device.osshttp
+missing = [
+    name for name, module in sorted(sys.modules.items())
+    if (origin := getattr(getattr(module, "__spec__", None), "origin", None) or "").endswith(".py")
+    and not __import__("os").path.exists(importlib.util.cache_from_source(origin))
+]
+print(sys.flags.optimize, sys.pycache_prefix is not None, len(sys.modules), missing)
+"""
+
+
+def test_the_launcher_runs_the_agent_from_optimised_byte_code(
+    host_bundle: Path, tmp_path: Path
+) -> None:
+    layout = Layout.under(tmp_path / "camera")
+    _ok(install(host_bundle, layout, python=HOST_PYTHON))
+    assert os.access(layout.launcher, os.X_OK)
+    command = layout.agent_command()
+    assert command[-3:] == ["-m", "ossmedia_cli", "camera"]
+    assert "-OO" in command
+    probe = subprocess.run(
+        [*command[:-3], "-c", _FROM_CACHE],
+        capture_output=True, text=True, check=True, timeout=60, cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
+    optimize, prefixed, count, missing = probe.stdout.strip().split(" ", 3)
+    assert (optimize, prefixed, missing) == ("2", "True", "[]")
+    assert int(count) > 200
+    # The launcher itself starts the agent (its --help needs no configuration).
+    helped = subprocess.run(
+        [str(layout.launcher), "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "--config" in helped.stdout
 
 
 def test_oss2_client_without_oss2_is_a_clear_configuration_error(
@@ -76,7 +116,7 @@ def test_oss2_client_without_oss2_is_a_clear_configuration_error(
     config = config.replace('kind = "directory"', 'kind = "pattern"')
     layout.config.write_text(config)
     run = subprocess.run(
-        [str(layout.python), "-m", "ossmedia_cli", "camera", "--config", str(layout.config)],
+        [str(layout.launcher), "--config", str(layout.config)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert run.returncode == 2, run.stderr
@@ -179,7 +219,7 @@ def test_upgrade_in_place_keeps_config_and_spool_and_uploads_the_old_spool(
     # OSS is down: the old version records into the spool and cannot upload.
     stack.emulator.set_faults({"outages": [{"after_s": 0, "mode": "error"}]})
     old = subprocess.Popen(
-        [str(layout.python), "-m", "ossmedia_cli", "camera", "--config", str(layout.config)],
+        [str(layout.launcher), "--config", str(layout.config)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -212,7 +252,7 @@ def test_upgrade_in_place_keeps_config_and_spool_and_uploads_the_old_spool(
     text = layout.config.read_text().replace(str(recording), str(after))
     layout.config.write_text(text)
     drained = subprocess.run(
-        [str(layout.python), "-m", "ossmedia_cli", "camera", "--config", str(layout.config),
+        [str(layout.launcher), "--config", str(layout.config),
          "--until-drained"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

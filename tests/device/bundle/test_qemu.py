@@ -47,7 +47,8 @@ def test_arm_bundle_installs_offline_and_uploads_exactly_through_a_sigkill(
     assert result.returncode == 0, result.stdout + result.stderr
 
     def camera(*args: str) -> list[str]:
-        return [info.qemu, "-L", str(root), str(layout.python), "-m", "ossmedia_cli", *args]
+        # The launcher the service runs (its exec line: -OO from the release's byte code).
+        return layout.agent_command(*args, emulator=[info.qemu, "-L", str(root)])
 
     machine = subprocess.run(
         [info.qemu, "-L", str(root), str(layout.python), "-c",
@@ -71,7 +72,7 @@ def test_arm_bundle_installs_offline_and_uploads_exactly_through_a_sigkill(
     # Slow appends keep the upload behind the recording, so the kill lands mid-upload.
     stack.emulator.set_faults({"rules": [{"operations": ["AppendObject"], "latency_ms": 400}]})
     agent = subprocess.Popen(
-        camera("camera", "--config", str(layout.config)),
+        camera("--config", str(layout.config)),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -94,7 +95,7 @@ def test_arm_bundle_installs_offline_and_uploads_exactly_through_a_sigkill(
     second.write_bytes(os.urandom(300_000))
     layout.config.write_text(layout.config.read_text().replace(str(first), str(second)))
     restart = subprocess.run(
-        camera("camera", "--config", str(layout.config), "--until-drained",
+        camera("--config", str(layout.config), "--until-drained",
                "--progress-interval", "2"),
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
