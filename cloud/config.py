@@ -31,6 +31,7 @@ SECRET_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("broker", "password", "password_file"),
     ("registry", "master_key", "master_key_file"),
     ("provisioning", "provisioner_password", "provisioner_password_file"),
+    ("quarantine", "password", "password_file"),
 )
 
 # Environment variables that start with the prefix but are not settings overrides.

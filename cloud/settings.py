@@ -24,7 +24,7 @@ from schemas.errors import InvalidIdentifier
 from schemas.topics import Topics
 
 if TYPE_CHECKING:
-    from cloud.registry.broker_accounts import BrokerAdminSettings
+    from cloud.registry.dynsec_control import BrokerAdminSettings
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _PREFIX_CHARS = re.compile(r"^[A-Za-z0-9_./{}-]+$")
@@ -277,7 +277,7 @@ class ProvisioningSettings(BaseModel):
         if self.provisioner_url is None:
             return None
         # Imported here: cloud.registry imports this module.
-        from cloud.registry.broker_accounts import BrokerAdminSettings
+        from cloud.registry.dynsec_control import BrokerAdminSettings
 
         if self.provisioner_password is None:
             raise ValueError("provisioner_url needs provisioner_password (or its _file)")
@@ -286,6 +286,66 @@ class ProvisioningSettings(BaseModel):
             username=self.provisioner_user,
             password=self.provisioner_password,
             ca_file=self.provisioner_ca_file,
+        )
+
+
+class QuarantineSettings(BaseModel):
+    """Broker-side quarantine of a flooding camera (:mod:`cloud.responder.quarantine`).
+
+    Off unless ``url`` is set. When the responder mutes a camera (it kept asking after being
+    told to wait), it disables the camera's broker account for ``period_s`` through the
+    dynamic-security plugin, so the broker cuts the flood off before queueing it in front of
+    other cameras' requests, and enables it again afterwards.
+
+    Attributes:
+        url: ``mqtt(s)://host:port`` of the listener that runs the plugin (the camera
+            listener in ``deploy/mosquitto``).
+        username: an account allowed to use ``$CONTROL/dynamic-security/#``; such an account
+            can change anything the plugin holds, so give it its own password file.
+        password: its password (or ``password_file``, or ``OSSMEDIA_QUARANTINE_PASSWORD``).
+        ca_file: CA bundle to verify that listener with ``mqtts://``.
+        period_s: how long a quarantine lasts; at least a camera's retry-after.
+        max_active: the most cameras this responder keeps quarantined at once (a bound on
+            the damage a bug or a mistake could do to a fleet).
+        sweep_interval_s: how often the broker's accounts are searched for quarantines that
+            are over (also at start-up), so one that another responder began and could not
+            end is ended too.
+        timeout_s: how long one admin exchange may take.
+    """
+
+    model_config = _FROZEN
+
+    url: str | None = None
+    username: str = "svc.quarantine"
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    period_s: float = Field(default=300.0, gt=0)
+    max_active: int = Field(default=100, ge=1)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _admin(self) -> QuarantineSettings:
+        if self.url is not None:
+            self.broker_admin()
+        return self
+
+    def broker_admin(self) -> BrokerAdminSettings | None:
+        """The dynamic-security admin connection, or ``None`` when quarantine is off."""
+        if self.url is None:
+            return None
+        # Imported here: cloud.registry imports this module.
+        from cloud.registry.dynsec_control import BrokerAdminSettings
+
+        if self.password is None:
+            raise ValueError("quarantine url needs a password (password_file)")
+        return BrokerAdminSettings(
+            url=self.url,
+            username=self.username,
+            password=self.password,
+            ca_file=self.ca_file,
+            timeout_s=self.timeout_s,
         )
 
 
@@ -302,3 +362,16 @@ class ResponderSettings(BaseModel):
     registry: RegistrySettings = RegistrySettings()
     service: ServiceSettings = ServiceSettings()
     provisioning: ProvisioningSettings = ProvisioningSettings()
+    quarantine: QuarantineSettings = QuarantineSettings()
+
+    @model_validator(mode="after")
+    def _quarantine_outlasts_retry_after(self) -> ResponderSettings:
+        # A camera is muted until its retry-after ends; a shorter quarantine would let the
+        # broker queue its flood again while the responder still drops it.
+        retry_after_s = 60.0 / self.limits.device_requests_per_minute
+        if self.quarantine.url is not None and self.quarantine.period_s < retry_after_s:
+            raise ValueError(
+                f"quarantine.period_s must be at least a camera's retry-after "
+                f"({retry_after_s:g} s at limits.device_requests_per_minute)"
+            )
+        return self

@@ -26,30 +26,38 @@ also bound to the client id ``<id>``, so even on a listener without
 ``use_username_as_clientid`` it cannot take over another client's session.
 
 Changes go through the plugin's control topic ``$CONTROL/dynamic-security/v1`` with an
-account allowed to use it; the broker applies them at once and saves its JSON file itself.
+account allowed to use it (:mod:`cloud.registry.dynsec_control`); the broker applies them at
+once and saves its JSON file itself.
+
+A responder may also *quarantine* a camera that floods it: disable its account for a while,
+with a mark in the account saying until when (:func:`quarantine_mark`), and enable it again
+afterwards (:mod:`cloud.responder.quarantine`). Every operator action on the account
+(``disable``, ``ensure``, ``delete``) removes the mark in the same batch.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import secrets
-import ssl
-import threading
-import uuid
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Protocol
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
 
 from cloud.errors import BrokerAccountError
+from cloud.registry.dynsec_control import (
+    CONTROL_TOPIC,
+    Answer,
+    BrokerAdminSettings,
+    ClientFactory,
+    Command,
+    DynsecSession,
+    default_client,
+    session,
+)
 from schemas.ids import DeviceId
 from schemas.topics import Channel, Topics
 
-CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
-RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 ROLE_PREFIX = "camera."
 # Everything a role does not allow is denied; UNSUBSCRIBE stays allowed (it only ever
 # removes what a client was allowed to add).
@@ -60,50 +68,7 @@ DEFAULT_ACCESS: tuple[tuple[str, bool], ...] = (
     ("unsubscribe", True),
 )
 _ALREADY = ("already exists", "already in", "already has")
-
-Command = dict[str, Any]
-
-
-class BrokerAdminSettings(BaseModel):
-    """How ``ossmedia devices`` reaches the broker's dynamic-security API.
-
-    Args:
-        url: ``mqtt://host:port`` or ``mqtts://host:port`` of a listener that runs the plugin.
-        username: an account whose role may publish to, and receive from,
-            ``$CONTROL/dynamic-security/#``.
-        password: its password (kept out of reprs and logs).
-        ca_file: CA bundle to verify the broker with ``mqtts://``.
-        timeout_s: how long to wait for the broker's answer.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    url: str
-    username: str
-    password: SecretStr
-    ca_file: Path | None = None
-    timeout_s: float = Field(default=10.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        scheme, _, rest = value.partition("://")
-        host, _, port = rest.rstrip("/").rpartition(":")
-        if scheme not in {"mqtt", "mqtts"} or not host or not port.isdigit():
-            raise ValueError(
-                "broker admin url must look like mqtt://host:port or mqtts://host:port"
-            )
-        return value
-
-    @property
-    def host(self) -> str:
-        """The broker's host."""
-        return self.url.partition("://")[2].rstrip("/").rpartition(":")[0]
-
-    @property
-    def port(self) -> int:
-        """The broker's port."""
-        return int(self.url.rstrip("/").rpartition(":")[2])
+_NOT_FOUND = "not found"
 
 
 class CameraAccounts(Protocol):
@@ -113,7 +78,11 @@ class CameraAccounts(Protocol):
         """Create the camera's account and role, or reset its password and role if it exists."""
 
     def disable(self, device_id: DeviceId) -> None:
-        """Refuse the camera's next connections and close the open one."""
+        """Refuse the camera's next connections, close the open one, and drop any quarantine
+        mark (so no responder lifting a quarantine can enable it again)."""
+
+    def delete(self, device_id: DeviceId) -> None:
+        """Remove the camera's account and role (nothing to do when they are gone already)."""
 
 
 MQTT_PASSWORD_BYTES = 24
@@ -185,25 +154,79 @@ def repair_commands(
             {"command": "removeClientRole", "username": device_id, "rolename": rolename},
             {"command": "addClientRole", "username": device_id, "rolename": rolename},
             {"command": "enableClient", "username": device_id},
+            # A reinstated or re-keyed camera is no longer quarantined (see clear_mark).
+            clear_mark(device_id),
         ]
     return commands
 
 
-def _existed(answer: dict[str, Any]) -> bool:
+# -- quarantine marks --------------------------------------------------------------------
+#
+# A responder that quarantines a flooding camera disables its account and records, in the
+# account's own ``textdescription``, until when. The record lives with the disabled account:
+# it survives a restart of any responder, every responder of a group sees the same one
+# whatever its state backend, and ``ossmedia devices`` clears it in the same batch that
+# disables, re-enables or deletes the account, so a stale mark can never outlive an
+# operator's decision. ossmedia creates camera accounts without a description, so the field
+# is free for this.
+
+_MARK = "ossmedia: quarantined until {until}"
+_MARK_RE = re.compile(r"ossmedia: quarantined until (\d{1,12})", re.ASCII)
+
+
+def quarantine_mark(until_s: int) -> str:
+    """The ``textdescription`` of an account quarantined until ``until_s`` (epoch seconds)."""
+    return _MARK.format(until=until_s)
+
+
+def quarantined_until(description: object) -> int | None:
+    """The end of the quarantine a ``textdescription`` records, or ``None`` without a mark."""
+    if not isinstance(description, str):
+        return None
+    found = _MARK_RE.fullmatch(description)
+    return int(found.group(1)) if found else None
+
+
+def clear_mark(device_id: str) -> Command:
+    """The command that removes any quarantine mark from a camera's account."""
+    return {"command": "modifyClient", "username": device_id, "textdescription": ""}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """What the broker says about one camera account.
+
+    Attributes:
+        disabled: the account refuses connections.
+        quarantined_until: the end of its quarantine (epoch seconds), or ``None`` without a mark.
+    """
+
+    disabled: bool
+    quarantined_until: int | None
+
+
+def _existed(answer: Answer) -> bool:
     error = answer.get("error")
     return isinstance(error, str) and any(marker in error.lower() for marker in _ALREADY)
 
 
-def _tolerated(command: Command, answer: dict[str, Any]) -> bool:
-    # A repeated create/add meets its own earlier result, and removing a role that was not
-    # attached changes nothing; anything else is a real refusal.
+def _tolerated(command: Command, answer: Answer) -> bool:
+    # A repeated create/add meets its own earlier result, removing a role that was not
+    # attached changes nothing, and deleting what is gone already is done; anything else is
+    # a real refusal.
     if command["command"] == "removeClientRole":
         return True
+    if command["command"].startswith("delete"):
+        error = answer.get("error")
+        return isinstance(error, str) and _NOT_FOUND in error.lower()
     return command["command"].startswith(("create", "add")) and _existed(answer)
 
 
 class DynsecAccounts:
-    """:class:`CameraAccounts` through Mosquitto's dynamic-security control topic.
+    """:class:`CameraAccounts` through Mosquitto's dynamic-security control topic, plus the
+    quarantine operations a responder uses (:mod:`cloud.responder.quarantine`).
+
+    Each operation opens one short admin session (:mod:`cloud.registry.dynsec_control`).
 
     Args:
         settings: the broker admin account.
@@ -215,149 +238,202 @@ class DynsecAccounts:
             cover yet (checked at construction, so no camera is provisioned half-way).
     """
 
+    LIST_PAGE = 500  # accounts per listClients answer (one MQTT message each)
+
     def __init__(
         self,
         settings: BrokerAdminSettings,
         *,
         topics: Topics,
-        client_factory: Callable[[], mqtt.Client] | None = None,
+        client_factory: ClientFactory = default_client,
     ) -> None:
         if {c.value for c in Channel} != {"creds/req", "creds/res", "events", "status"}:
             raise BrokerAccountError("camera_role does not cover every protocol channel")
         self._settings = settings
         self._topics = topics
-        self._client_factory = client_factory or self._default_client
+        self._client_factory = client_factory
+
+    @contextmanager
+    def _session(self, label: str) -> Iterator[DynsecSession]:
+        with session(self._settings, label, self._client_factory) as opened:
+            yield opened
 
     def ensure(self, device_id: DeviceId, password: str) -> None:
-        """See :meth:`CameraAccounts.ensure`.
+        """See :meth:`CameraAccounts.ensure`. An existing account is also re-enabled and
+        loses any quarantine mark.
 
         Raises:
             BrokerAccountError: the broker refused a command or did not answer in time.
         """
-        answers = self._run(device_id, ensure_commands(self._topics, device_id, password))
-        role_existed, client_existed = _existed(answers[1]), _existed(answers[2])
-        if role_existed or client_existed:
-            self._run(
-                device_id,
-                repair_commands(
+        with self._session(device_id) as admin:
+            answers = _run(admin, device_id, ensure_commands(self._topics, device_id, password))
+            role_existed, client_existed = _existed(answers[1]), _existed(answers[2])
+            if role_existed or client_existed:
+                repair = repair_commands(
                     self._topics,
                     device_id,
                     password,
                     role_existed=role_existed,
                     client_existed=client_existed,
-                ),
-            )
+                )
+                _run(admin, device_id, repair)
 
     def disable(self, device_id: DeviceId) -> None:
-        """See :meth:`CameraAccounts.disable`.
+        """See :meth:`CameraAccounts.disable` (one batch: the mark cannot survive it).
 
         Raises:
             BrokerAccountError: the broker refused or did not answer.
         """
-        self._run(device_id, [{"command": "disableClient", "username": device_id}])
+        commands = [{"command": "disableClient", "username": device_id}, clear_mark(device_id)]
+        with self._session(device_id) as admin:
+            _run(admin, device_id, commands)
 
-    def _default_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"ossmedia-devices-{uuid.uuid4().hex[:12]}",
-            protocol=MQTTProtocolVersion.MQTTv5,
-            reconnect_on_failure=False,
+    def delete(self, device_id: DeviceId) -> None:
+        """See :meth:`CameraAccounts.delete`. Deleting the account closes its connection.
+
+        Raises:
+            BrokerAccountError: the broker refused or did not answer.
+        """
+        commands = [
+            {"command": "deleteClient", "username": device_id},
+            {"command": "deleteRole", "rolename": ROLE_PREFIX + device_id},
+        ]
+        with self._session(device_id) as admin:
+            _run(admin, device_id, commands)
+
+    # -- quarantine --------------------------------------------------------------------
+
+    def state(self, device_id: DeviceId) -> AccountState | None:
+        """The account's state, or ``None`` when the broker has no such account.
+
+        Raises:
+            BrokerAccountError: the broker refused or did not answer.
+        """
+        with self._session(device_id) as admin:
+            return _state(admin, device_id)
+
+    def quarantine(self, device_id: DeviceId, until_s: int) -> bool:
+        """Disable the account and mark it quarantined until ``until_s`` (epoch seconds).
+
+        An account that is disabled without a mark (by an operator, or revoked) is left as it
+        is: lifting the quarantine later would enable it. Quarantining an account that is
+        already quarantined only moves the mark, never earlier (several responders may do it
+        at once).
+
+        Returns:
+            Whether the account is now quarantined (``False``: no such account, or disabled
+            for another reason).
+
+        Raises:
+            BrokerAccountError: the broker refused or did not answer.
+        """
+        with self._session(device_id) as admin:
+            state = _state(admin, device_id)
+            if state is None or (state.disabled and state.quarantined_until is None):
+                return False
+            until_s = max(until_s, state.quarantined_until or 0)
+            mark = {
+                "command": "modifyClient",
+                "username": device_id,
+                "textdescription": quarantine_mark(until_s),
+            }
+            _run(admin, device_id, [mark, {"command": "disableClient", "username": device_id}])
+        return True
+
+    def lift(self, device_id: DeviceId) -> None:
+        """Enable the account and remove its quarantine mark (one batch).
+
+        The caller checks first that the quarantine is due and the device still allowed.
+
+        Raises:
+            BrokerAccountError: the broker refused or did not answer.
+        """
+        commands = [clear_mark(device_id), {"command": "enableClient", "username": device_id}]
+        with self._session(device_id) as admin:
+            _run(admin, device_id, commands)
+
+    def clear(self, device_id: DeviceId) -> None:
+        """Remove the quarantine mark and leave the account disabled.
+
+        Raises:
+            BrokerAccountError: the broker refused or did not answer.
+        """
+        commands = [{"command": "disableClient", "username": device_id}, clear_mark(device_id)]
+        with self._session(device_id) as admin:
+            _run(admin, device_id, commands)
+
+    def quarantined(self) -> dict[str, int]:
+        """Every account with a quarantine mark, and the end of its quarantine.
+
+        Raises:
+            BrokerAccountError: the broker refused or did not answer.
+        """
+        found: dict[str, int] = {}
+        with self._session("listClients") as admin:
+            offset = 0
+            while True:
+                command = {
+                    "command": "listClients",
+                    "verbose": True,
+                    "count": self.LIST_PAGE,
+                    "offset": offset,
+                }
+                (answer,) = _run(admin, "listClients", [command])
+                data = answer.get("data")
+                clients = data.get("clients") if isinstance(data, dict) else None
+                if not isinstance(clients, list):
+                    raise BrokerAccountError("unreadable listClients answer from the broker")
+                for client in clients:
+                    if isinstance(client, dict) and isinstance(client.get("username"), str):
+                        until = quarantined_until(client.get("textdescription"))
+                        if until is not None:
+                            found[client["username"]] = until
+                offset += len(clients)
+                if len(clients) < self.LIST_PAGE:
+                    return found
+
+
+def _state(admin: DynsecSession, device_id: str) -> AccountState | None:
+    (answer,) = admin.run([{"command": "getClient", "username": device_id}])
+    error = answer.get("error")
+    if isinstance(error, str) and _NOT_FOUND in error.lower():
+        return None
+    data = answer.get("data")
+    client = data.get("client") if isinstance(data, dict) else None
+    if error or not isinstance(client, dict):
+        raise BrokerAccountError(
+            f"broker refused getClient for {device_id!r}: {error or 'unreadable answer'}",
+            device_id=device_id,
         )
-        if self._settings.url.startswith("mqtts://"):
-            ca = self._settings.ca_file
-            client.tls_set(ca_certs=str(ca) if ca else None, cert_reqs=ssl.CERT_REQUIRED)
-        return client
+    return AccountState(
+        disabled=client.get("disabled") is True,
+        quarantined_until=quarantined_until(client.get("textdescription")),
+    )
 
-    def _run(self, device_id: str, commands: list[Command]) -> list[dict[str, Any]]:
-        answers = self._exchange(device_id, commands)
-        for command, answer in zip(commands, answers, strict=True):
-            error = answer.get("error")
-            if isinstance(error, str) and error and not _tolerated(command, answer):
-                raise BrokerAccountError(
-                    f"broker refused {command['command']} for {device_id!r}: {error}",
-                    device_id=device_id,
-                )
-        return answers
 
-    def _exchange(self, device_id: str, commands: list[Command]) -> list[dict[str, Any]]:
-        settings = self._settings
-        client = self._client_factory()
-        client.username_pw_set(settings.username, settings.password.get_secret_value())
-        done = threading.Event()
-        state: dict[str, Any] = {}
-
-        def on_connect(_c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-            if rc.is_failure:
-                state["error"] = f"connection refused: {rc}"
-                done.set()
-                return
-            client.subscribe(RESPONSE_TOPIC, qos=1)
-
-        def on_subscribe(_c: mqtt.Client, _u: Any, _m: int, rcs: list[Any], _p: Any) -> None:
-            if any(rc.is_failure for rc in rcs):
-                state["error"] = "the admin account may not read the control responses"
-                done.set()
-                return
-            client.publish(CONTROL_TOPIC, json.dumps({"commands": commands}), qos=1)
-
-        def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-            try:
-                state["responses"] = json.loads(msg.payload)["responses"]
-            except (ValueError, KeyError, TypeError):
-                state["error"] = "unreadable answer from the broker"
-            done.set()
-
-        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-            if not done.is_set():  # our own DISCONNECT after the answer is not a failure
-                state.setdefault("error", f"disconnected: {rc}")
-                done.set()
-
-        client.on_connect = on_connect
-        client.on_subscribe = on_subscribe
-        client.on_message = on_message
-        client.on_disconnect = on_disconnect
-        try:
-            client.connect(settings.host, settings.port, keepalive=30)
-        except (OSError, ValueError) as exc:
+def _run(admin: DynsecSession, device_id: str, commands: list[Command]) -> list[Answer]:
+    answers = admin.run(commands)
+    for command, answer in zip(commands, answers, strict=True):
+        error = answer.get("error")
+        if isinstance(error, str) and error and not _tolerated(command, answer):
             raise BrokerAccountError(
-                f"cannot reach the broker at {settings.url}: {exc}", device_id=device_id
-            ) from None
-        client.loop_start()
-        try:
-            answered = done.wait(settings.timeout_s)
-            outcome = dict(state)
-        finally:
-            client.disconnect()
-            client.loop_stop()
-        return self._responses(device_id, commands, outcome, answered)
-
-    def _responses(
-        self, device_id: str, commands: list[Command], state: dict[str, Any], answered: bool
-    ) -> list[dict[str, Any]]:
-        if not answered:
-            raise BrokerAccountError(
-                f"no answer from the broker's dynamic-security API within "
-                f"{self._settings.timeout_s:g} s (is the plugin loaded on {self._settings.url}?)",
+                f"broker refused {command['command']} for {device_id!r}: {error}",
                 device_id=device_id,
             )
-        responses = state.get("responses")
-        if "error" in state or not isinstance(responses, list):
-            raise BrokerAccountError(
-                f"broker account change failed: {state.get('error', 'no responses')}",
-                device_id=device_id,
-            )
-        if len(responses) != len(commands) or not all(isinstance(r, dict) for r in responses):
-            raise BrokerAccountError("the broker answered a different number of commands")
-        return responses
+    return answers
 
 
 __all__ = [
     "CONTROL_TOPIC",
     "DEFAULT_ACCESS",
+    "AccountState",
     "BrokerAdminSettings",
     "CameraAccounts",
     "DynsecAccounts",
     "camera_role",
+    "clear_mark",
     "ensure_commands",
+    "quarantine_mark",
+    "quarantined_until",
     "repair_commands",
 ]

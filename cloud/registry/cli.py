@@ -6,8 +6,10 @@ The registry location and master key come from ``--config responder.toml`` (its
 
 With ``--provisioner-url`` (or ``OSSMEDIA_PROVISIONER_URL``), ``add`` and ``rotate`` also
 create or re-key the camera's broker account through Mosquitto's dynamic-security API (a
-fresh random MQTT password, written into the camera config), and ``revoke`` disables it;
-see :mod:`cloud.registry.broker_accounts`.
+fresh random MQTT password, written into the camera config), ``revoke`` disables it and
+``delete`` deletes it (with its role). Each of these also removes a responder's quarantine
+mark from the account (``reinstate`` re-enables it); see
+:mod:`cloud.registry.broker_accounts`.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--master-key-file", type=Path, help="file holding the master key")
     admin = parser.add_argument_group(
         "broker accounts (Mosquitto dynamic-security plugin)",
-        "add/rotate create or re-key the camera's broker account, revoke disables it; the "
-        "password comes from OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file",
+        "add/rotate/reinstate create or re-key the camera's broker account, revoke disables "
+        "it, delete deletes it; the password comes from OSSMEDIA_PROVISIONER_PASSWORD or --provisioner-password-file",
     )
     admin.add_argument("--provisioner-url", help="mqtt(s)://host:port of the plugin's listener")
     admin.add_argument(
@@ -249,8 +251,10 @@ def _dispatch(
         else:
             record = registry.delete(args.device_id)
             said = "deleted (its recordings in the bucket are untouched)"
-        if accounts is not None:
+        if accounts is not None and args.command == "revoke":
             accounts.disable(DeviceId(record.device_id))
+        elif accounts is not None:
+            accounts.delete(DeviceId(record.device_id))
         if args.json:
             out.write(json.dumps(record.to_json()) + "\n")
         else:

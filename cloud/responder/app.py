@@ -16,6 +16,7 @@ from typing import Any
 
 from cloud.errors import CloudError, StartupRefused
 from cloud.registry import Registry, master_key_from, open_store
+from cloud.registry.broker_accounts import DynsecAccounts
 from cloud.responder.cache import CredentialCache
 from cloud.responder.devices import DeviceDirectory
 from cloud.responder.health import Dependencies, Dependency, HealthMonitor
@@ -25,12 +26,14 @@ from cloud.responder.metrics import Metrics
 from cloud.responder.pipeline import Pipeline
 from cloud.responder.policy import session_policy
 from cloud.responder.preflight import Findings, check_dependencies, probe_sts, settings_problems
+from cloud.responder.quarantine import Quarantine
 from cloud.responder.ratelimit import DeviceRateLimiter
 from cloud.responder.replay import ReplayGuard
 from cloud.responder.service import ResponderService
 from cloud.responder.sts import CredentialMinter, StsClient
 from cloud.settings import ResponderSettings
 from cloud.state import SharedState, open_state
+from schemas.ids import DeviceId
 from schemas.topics import Topics
 
 _log = logging.getLogger("ossmedia.responder")
@@ -99,6 +102,7 @@ class Responder:
     heartbeat: Heartbeat
     minter: StsClient
     dependencies: Dependencies
+    quarantine: Quarantine | None = None
     monitor: HealthMonitor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -172,6 +176,8 @@ class Responder:
         if self.http is not None:
             self.http.start()
         self.service.start()
+        if self.quarantine is not None:
+            self.quarantine.start()
         _log.info(
             "started",
             extra={
@@ -186,6 +192,8 @@ class Responder:
     def stop(self) -> None:
         """Answer in-flight requests, disconnect, and release everything."""
         self.service.stop(self.settings.service.shutdown_timeout_s)
+        if self.quarantine is not None:
+            self.quarantine.stop()
         if self.http is not None:
             self.http.stop()
         self.monitor.stop()
@@ -206,6 +214,7 @@ def build_pipeline(
     sleep: Callable[[float], None] = time.sleep,
     owner: str = "",
     dependencies: Dependencies | None = None,
+    on_muted: Callable[[DeviceId], None] | None = None,
 ) -> Pipeline:
     """Build the request pipeline from its parts.
 
@@ -220,6 +229,7 @@ def build_pipeline(
         sleep: sleep function (duplicate waits).
         owner: this process's id in nonce claims (see :class:`Heartbeat`).
         dependencies: where dependency failures are reported (``/healthz``).
+        on_muted: told when a device is muted (the quarantine's request).
     """
     limits = settings.limits
     return Pipeline(
@@ -254,6 +264,25 @@ def build_pipeline(
         max_duration_s=settings.sts.max_duration_s,
         clock_ms=clock_ms,
         dependencies=dependencies,
+        on_muted=on_muted,
+    )
+
+
+def build_quarantine(
+    settings: ResponderSettings, registry: Registry, metrics: Metrics
+) -> Quarantine | None:
+    """The broker-side quarantine of ``[quarantine]``, or ``None`` when it is off."""
+    admin = settings.quarantine.broker_admin()
+    if admin is None:
+        return None
+    accounts = DynsecAccounts(admin, topics=Topics(settings.broker.topic_prefix))
+    return Quarantine(
+        accounts,
+        registry,
+        period_s=settings.quarantine.period_s,
+        max_active=settings.quarantine.max_active,
+        sweep_interval_s=settings.quarantine.sweep_interval_s,
+        metrics=metrics,
     )
 
 
@@ -279,6 +308,7 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
     )
     minter = StsClient(settings.sts, limiter=limiter, observer=metrics)
     heartbeat = Heartbeat(state, secrets.token_hex(8))
+    quarantine = build_quarantine(settings, registry, metrics)
     pipeline = build_pipeline(
         settings,
         state=state,
@@ -288,10 +318,21 @@ def build_responder(settings: ResponderSettings, *, with_http: bool = True) -> R
         metrics=metrics,
         owner=heartbeat.owner,
         dependencies=dependencies,
+        on_muted=quarantine.request if quarantine is not None else None,
     )
     service = ResponderService(settings.broker, pipeline, metrics, workers=settings.service.workers)
     responder = Responder(
-        settings, state, registry, metrics, pipeline, service, None, heartbeat, minter, dependencies
+        settings,
+        state,
+        registry,
+        metrics,
+        pipeline,
+        service,
+        None,
+        heartbeat,
+        minter,
+        dependencies,
+        quarantine,
     )
     if with_http and settings.service.metrics_port >= 0:
         responder.http = HealthServer(

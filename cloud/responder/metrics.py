@@ -111,6 +111,20 @@ class Metrics:
             "1 while connected to the broker.",
             registry=r,
         )
+        self.quarantine = Counter(
+            "ossmedia_responder_quarantine_total",
+            "Broker-side quarantines of flooding cameras, by outcome: disabled, skipped "
+            "(no account, or disabled already), capped (too many held), lifted, kept "
+            "(revoked: stays disabled), extended, ended (by an operator or another "
+            "responder), failed (the broker or the registry could not be reached).",
+            ["outcome"],
+            registry=r,
+        )
+        self.quarantined = Gauge(
+            "ossmedia_responder_quarantined",
+            "Cameras whose quarantine this responder holds (and will end).",
+            registry=r,
+        )
 
     def request(self, outcome: str, seconds: float) -> None:
         """Count one answered request and its latency."""
@@ -133,6 +147,10 @@ class Metrics:
     def dependency_up(self, dependency: str, up: bool) -> None:
         """Set whether a dependency works."""
         self.dependencies_up.labels(dependency=dependency).set(1 if up else 0)
+
+    def quarantine_event(self, outcome: str) -> None:
+        """Count one quarantine outcome."""
+        self.quarantine.labels(outcome=outcome).inc()
 
     def credential_source(self, source: str) -> None:
         """Count how one credential lookup was served."""

@@ -24,7 +24,9 @@ known. Only input too broken to name a device (a topic that is not a request top
 valid device id) is dropped, and so is every request of a device that got three
 ``rate_limited`` answers within one retry-after, until that retry-after has passed: it was
 told when to come back, and answering each request of a flood would cost the responder
-(verify, sign, publish) and delay every other camera's requests queued behind it. This module is pure logic: no MQTT, an injected clock.
+(verify, sign, publish) and delay every other camera's requests queued behind it. The moment a device is muted, the optional ``on_muted``
+hook is told (the responder's broker-side quarantine, :mod:`cloud.responder.quarantine`).
+This module is pure logic: no MQTT, an injected clock.
 
 The rate check comes before the nonce on purpose: a request refused for its rate leaves
 nothing behind in the shared state (no nonce record, no stored reply), so what one device
@@ -171,6 +173,9 @@ class Pipeline:
         clock_ms: wall clock in milliseconds.
         dependencies: told when the state backend, the registry or STS fails (and when STS
             works again); optional.
+        on_muted: called with a device's id at the moment it is muted (on the calling
+            thread, which may be the network thread: it must not block); the responder's
+            quarantine hangs here.
     """
 
     def __init__(
@@ -186,8 +191,10 @@ class Pipeline:
         max_duration_s: int,
         clock_ms: Callable[[], int],
         dependencies: Dependencies | None = None,
+        on_muted: Callable[[DeviceId], None] | None = None,
     ) -> None:
         self._dependencies = dependencies or Dependencies()
+        self._on_muted = on_muted
         self._topics = topics
         self._devices = devices
         self._replay = replay
@@ -324,7 +331,8 @@ class Pipeline:
             return self._after_claim(ctx, ident, req, device, known)
         rate = self._device_limiter.check(ctx.device_id)
         if not rate.admitted:
-            self._refused(ctx.device_id, rate.retry_after_ms)
+            if self._refused(ctx.device_id, rate.retry_after_ms) and self._on_muted is not None:
+                self._on_muted(ctx.device_id)
             return self._error(
                 ctx, ErrorCode.RATE_LIMITED, "too many requests", retry_after=rate.retry_after_ms
             )
@@ -339,14 +347,16 @@ class Pipeline:
             )
         return self._after_claim(ctx, ident, req, device, claim, may_block=may_block)
 
-    def _refused(self, device_id: str, retry_after_ms: int) -> None:
+    def _refused(self, device_id: str, retry_after_ms: int) -> bool:
         # A device that keeps asking after being told to wait is muted until the retry-after
         # it was last given; one or two refusals (a duplicate, a retry) never mute it.
+        # Returns whether this refusal muted it.
         until, count = self._muted.get(device_id, (0, 0))
         count = count + 1 if self._clock_ms() < until else 1
         if len(self._muted) >= _MAX_MUTED:
             self._muted.clear()
         self._muted[device_id] = (self._clock_ms() + retry_after_ms, count)
+        return count == _MUTE_AFTER
 
     def _after_claim(
         self,

@@ -81,6 +81,19 @@ def settings_problems(settings: ResponderSettings) -> list[str]:
                 path.read_bytes()
             except OSError as exc:
                 problems.append(f"broker.{name}: cannot read {path} ({exc.strerror})")
+    quarantine = settings.quarantine
+    if quarantine.url is not None:
+        if quarantine.password is None or not quarantine.password.get_secret_value():
+            problems.append(
+                "the quarantine password is empty (OSSMEDIA_QUARANTINE_PASSWORD or password_file)"
+            )
+        if quarantine.ca_file is not None:
+            try:
+                quarantine.ca_file.read_bytes()
+            except OSError as exc:
+                problems.append(
+                    f"quarantine.ca_file: cannot read {quarantine.ca_file} ({exc.strerror})"
+                )
     try:
         master_key_from(settings.registry)
     except ConfigError as exc:

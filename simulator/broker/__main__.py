@@ -57,15 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--admin", default="svc.provisioner", help="admin account (default: %(default)s)"
     )
+    init.add_argument(
+        "--quarantine-user",
+        metavar="USER",
+        help="also an admin account for the responders' quarantine of flooding cameras "
+        "(e.g. svc.quarantine; password from OSSMEDIA_QUARANTINE_PASSWORD or asked for)",
+    )
     return parser
 
 
 def _dynsec_init(args: argparse.Namespace) -> int:
     # From the environment for scripts, else asked for: never on the command line.
-    password = os.environ.get("OSSMEDIA_PROVISIONER_PASSWORD") or getpass.getpass(
-        f"password for {args.admin}: "
-    )
-    write_bootstrap(args.file, args.admin, password)
+    admins = {
+        args.admin: os.environ.get("OSSMEDIA_PROVISIONER_PASSWORD")
+        or getpass.getpass(f"password for {args.admin}: ")
+    }
+    if args.quarantine_user:
+        admins[args.quarantine_user] = os.environ.get(
+            "OSSMEDIA_QUARANTINE_PASSWORD"
+        ) or getpass.getpass(f"password for {args.quarantine_user}: ")
+    write_bootstrap(args.file, admins)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The first dynamic-security file of a camera listener: deny by default, one admin account.
+"""The first dynamic-security file of a camera listener: deny by default, admin accounts only.
 
 Mosquitto's dynamic-security plugin keeps clients, roles and defaults in a JSON file it owns
 and rewrites on every change. Before the broker first starts, the file must already hold an
@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,37 @@ def hash_password(password: str, *, salt: bytes | None = None) -> dict[str, Any]
     }
 
 
-def bootstrap_document(admin_user: str, admin_password: str) -> dict[str, Any]:
-    """The plugin's JSON document with only the admin account and deny-by-default rules.
+def bootstrap_document(admins: Mapping[str, str]) -> dict[str, Any]:
+    """The plugin's JSON document with only admin accounts and deny-by-default rules.
+
+    Args:
+        admins: account name -> password; each gets the admin role. ``ossmedia devices``
+            uses one (``svc.provisioner``), a responder quarantining flooding cameras another
+            (``svc.quarantine``), so neither takes over the other's session on a listener
+            with ``use_username_as_clientid`` and each can be rotated on its own.
 
     Raises:
-        BrokerConfigError: the admin name is not a usable username or the password is empty.
+        BrokerConfigError: no account, a name that is not a usable username, or an empty
+            password.
     """
-    try:
-        check_username(admin_user)
-    except ValueError as exc:
-        raise BrokerConfigError(f"invalid admin account name {admin_user!r}: {exc}") from None
-    if not admin_password:
-        raise BrokerConfigError("the admin password must not be empty")
+    if not admins:
+        raise BrokerConfigError("at least one admin account is needed")
+    clients = []
+    for user, password in admins.items():
+        try:
+            check_username(user)
+        except ValueError as exc:
+            raise BrokerConfigError(f"invalid admin account name {user!r}: {exc}") from None
+        if not password:
+            raise BrokerConfigError(f"the password of {user} must not be empty")
+        clients.append(
+            {
+                "username": user,
+                "textName": "ossmedia administration",
+                **hash_password(password),
+                "roles": [{"rolename": ADMIN_ROLE}],
+            }
+        )
     acls = [
         {"acltype": kind, "topic": CONTROL_FILTER, "priority": 0, "allow": True}
         for kind in ("publishClientSend", "publishClientReceive", "subscribePattern")
@@ -72,26 +92,19 @@ def bootstrap_document(admin_user: str, admin_password: str) -> dict[str, Any]:
             "subscribe": False,
             "unsubscribe": True,
         },
-        "clients": [
-            {
-                "username": admin_user,
-                "textName": "ossmedia provisioning",
-                **hash_password(admin_password),
-                "roles": [{"rolename": ADMIN_ROLE}],
-            }
-        ],
+        "clients": clients,
         "groups": [],
         "roles": [{"rolename": ADMIN_ROLE, "acls": acls}],
     }
 
 
-def write_bootstrap(path: Path, admin_user: str, admin_password: str) -> None:
+def write_bootstrap(path: Path, admins: Mapping[str, str]) -> None:
     """Write :func:`bootstrap_document` to ``path`` with mode 0600, refusing to overwrite.
 
     Raises:
         BrokerConfigError: the file exists (it would erase every camera) or cannot be written.
     """
-    text = json.dumps(bootstrap_document(admin_user, admin_password), indent=1) + "\n"
+    text = json.dumps(bootstrap_document(admins), indent=1) + "\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

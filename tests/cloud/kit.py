@@ -16,6 +16,7 @@ from cloud.responder.pipeline import Pipeline
 from cloud.responder.sts import StsCredentials
 from cloud.settings import GrantSettings, Limits, ResponderSettings, StsSettings
 from cloud.state import MemoryState, SharedState
+from schemas.ids import DeviceId
 
 T0_MS = 1_764_380_000_000
 
@@ -85,6 +86,7 @@ def make_rig(
     state: SharedState | None = None,
     clock: FakeClock | None = None,
     registry: Registry | None = None,
+    on_muted: Callable[[DeviceId], None] | None = None,
 ) -> Rig:
     clock = clock or FakeClock()
     settings = ResponderSettings(
@@ -108,5 +110,6 @@ def make_rig(
         metrics=metrics,
         clock_ms=clock,
         sleep=clock.sleep,
+        on_muted=on_muted,
     )
     return Rig(clock, registry, minter, state, metrics, pipeline, settings)

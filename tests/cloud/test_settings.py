@@ -165,3 +165,30 @@ def test_a_bad_environment_value_is_reported_as_coming_from_the_environment(
     message = info.value.message
     assert "OSSMEDIA_LIMITS_SKEW_WINDOW_S: limits.skew_window_s" in message
     assert f"{config}: limits.device_burst" in message
+
+
+def test_quarantine_is_off_by_default_and_checked_when_on(tmp_path: Path) -> None:
+    assert load_settings(None, SECRET_ENV).quarantine.broker_admin() is None
+    config = tmp_path / "r.toml"
+    config.write_text(
+        '[quarantine]\nurl = "mqtts://127.0.0.1:8883"\nperiod_s = 30\n'
+        "[limits]\ndevice_requests_per_minute = 10\n"
+    )
+    env = {**SECRET_ENV, "OSSMEDIA_QUARANTINE_PASSWORD": "quarantine-secret"}
+    admin = load_settings(config, env).quarantine.broker_admin()
+    assert admin is not None
+    assert (admin.username, admin.password.get_secret_value()) == (
+        "svc.quarantine",
+        "quarantine-secret",
+    )
+    with pytest.raises(ConfigError, match="needs a password"):
+        load_settings(config, SECRET_ENV)
+    # Shorter than a camera's retry-after (6 s at 10 per minute): the broker would queue the
+    # flood again while the responder still drops it.
+    config.write_text('[quarantine]\nurl = "mqtts://127.0.0.1:8883"\nperiod_s = 5\n')
+    with pytest.raises(ConfigError, match="retry-after") as refused:
+        load_settings(config, env)
+    assert "quarantine-secret" not in str(refused.value)
+    config.write_text('[quarantine]\nurl = "mqtts://127.0.0.1:8883"\npassword = "inline"\n')
+    with pytest.raises(ConfigError, match="password_file"):
+        load_settings(config, env)

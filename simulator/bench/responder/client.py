@@ -101,6 +101,7 @@ class Connection:
         on_reply: called from the network thread with ``(device_id, payload)``.
         prefix: topic prefix.
         device_ids: subscribe to these devices' replies only (default: every device's).
+        username / password: the broker account, if the broker wants one.
     """
 
     def __init__(
@@ -111,6 +112,8 @@ class Connection:
         *,
         prefix: str = "ossmedia",
         device_ids: list[str] | None = None,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.prefix = prefix
         self._on_reply = on_reply
@@ -123,6 +126,8 @@ class Connection:
         self._client.max_inflight_messages_set(5000)
         self._client.max_queued_messages_set(0)
         self._client.on_socket_open = _nodelay
+        if username is not None:
+            self._client.username_pw_set(username, password)
         # Only its own devices' replies: several connections may share the broker.
         topics = (
             [(f"{prefix}/v1/{d}/creds/res", 1) for d in device_ids]

@@ -28,13 +28,16 @@ ECHO_PREFIX = "echo"
 PREFIX = "ossmedia"
 
 
-def emulator_sections(broker_url: str, prefix: str, emulator: EmulatorHandle) -> str:
+def emulator_sections(
+    broker_url: str, prefix: str, emulator: EmulatorHandle, *, broker_lines: str = ""
+) -> str:
     """The responder config's ``[broker]``, ``[sts]`` and ``[grant]`` tables pointing it at
     ``broker_url`` under topic ``prefix`` and the emulator (the STS secret goes in through the
-    environment)."""
+    environment); ``broker_lines`` are more ``[broker]`` settings (TOML lines)."""
     return f"""[broker]
 url = "{broker_url}"
 topic_prefix = "{prefix}"
+{broker_lines}
 
 [sts]
 endpoint = "{emulator.sts_endpoint}"

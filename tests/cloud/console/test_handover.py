@@ -175,6 +175,12 @@ class Accounts:
             raise BrokerAccountError("the broker did not answer", device_id=device_id)
         self.disabled.add(device_id)
 
+    def delete(self, device_id: DeviceId) -> None:
+        if self.down:
+            raise BrokerAccountError("the broker did not answer", device_id=device_id)
+        self.passwords.pop(device_id, None)
+        self.disabled.discard(device_id)
+
 
 def test_the_camera_config_carries_its_own_broker_account(
     stack_factory: StackFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture

@@ -73,7 +73,7 @@ def responder_settings(
     base["sts"]["access_key_secret"] = sts_emulator.access_key_secret
     base["registry"]["master_key"] = master_key
     for name, values in sections.items():
-        base[name] = {**base[name], **values}
+        base[name] = {**base.get(name, {}), **values}
     return ResponderSettings.model_validate(base)
 
 

@@ -322,7 +322,10 @@ def test_a_flood_from_one_device_does_not_grow_the_shared_state(redis_url: str) 
 
 
 def test_a_refused_device_is_dropped_until_its_retry_after() -> None:
-    rig = make_rig(limits=Limits(device_requests_per_minute=2, device_burst=1))
+    muted_now: list[str] = []
+    rig = make_rig(
+        limits=Limits(device_requests_per_minute=2, device_burst=1), on_muted=muted_now.append
+    )
     keys = _add(rig)
     other = _add(rig, "cam-0002")
     assert _send(rig, _request(rig, keys)).outcome == "ok"
@@ -331,6 +334,7 @@ def test_a_refused_device_is_dropped_until_its_retry_after() -> None:
         assert limited.error.retry_after_ms == 30_000
     muted = rig.pipeline.handle(TOPICS.creds_req("cam-0001"), _request(rig, keys))
     assert muted == Dropped("muted")  # ... then no longer answered until the 30 s are over
+    assert muted_now == ["cam-0001"]  # told once, at the moment it was muted
     assert _send(rig, _request(rig, other, "cam-0002"), "cam-0002").outcome == "ok"
     rig.clock.advance(30_000)  # a camera that waits as told is answered again
     assert _send(rig, _request(rig, keys)).outcome == "ok"

@@ -170,6 +170,8 @@ def _secret_file(tmp: Path, text: str) -> str:
         ("another valid master key", "master key does not match this registry"),
         ("no state backend", "the state backend does not answer"),
         ("empty role", "sts.role_arn is empty"),
+        ("empty quarantine password", "the quarantine password is empty"),
+        ("unreadable quarantine CA", "quarantine.ca_file: cannot read"),
     ],
 )
 def test_check_refuses_each_broken_setup(setup: Setup, case: str, reason: str) -> None:
@@ -189,6 +191,14 @@ def test_check_refuses_each_broken_setup(setup: Setup, case: str, reason: str) -
             OSSMEDIA_STATE_URL=f"redis://127.0.0.1:{_closed_port()}/0"
         ),
         "empty role": lambda: setup.env(OSSMEDIA_STS_ROLE_ARN=""),
+        "empty quarantine password": lambda: setup.env(
+            OSSMEDIA_QUARANTINE_URL="mqtt://127.0.0.1:1883", OSSMEDIA_QUARANTINE_PASSWORD=""
+        ),
+        "unreadable quarantine CA": lambda: setup.env(
+            OSSMEDIA_QUARANTINE_URL="mqtt://127.0.0.1:1883",
+            OSSMEDIA_QUARANTINE_PASSWORD="quarantine-password",
+            OSSMEDIA_QUARANTINE_CA_FILE=str(setup.tmp / "missing-ca.pem"),
+        ),
     }[case]()
     code, out, err = _cli(["--check"], env)
     assert code == 1

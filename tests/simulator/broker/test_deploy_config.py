@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pwd
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -24,20 +22,15 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from pydantic import SecretStr
 
 from cloud.registry import cli as devices_cli
-from cloud.registry.broker_accounts import BrokerAdminSettings, DynsecAccounts
+from cloud.registry.broker_accounts import AccountState, BrokerAdminSettings, DynsecAccounts
 from cloud.registry.secrets import new_master_key
 from schemas.ids import DeviceId
 from schemas.topics import Topics
 from simulator.broker import (
     MosquittoProcess,
-    MosquittoSettings,
-    PasswordEntry,
-    pick_free_port,
     project_acl,
 )
-from simulator.broker.binaries import find_dynsec_plugin
-from simulator.broker.dynsec import write_bootstrap
-from simulator.broker.render import write_password_file
+from simulator.broker.deployed import adapt_deploy_config
 from tests.fixtures.broker import BrokerTls, MqttProbe, MqttProbeFactory
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto"
@@ -45,6 +38,18 @@ CAMERAS = {"cam-a": "camera-a-password", "cam-b": "camera-b-password"}
 SERVICES = {"svc.responder": "responder-password", "svc.console": "console-password"}
 ACCOUNTS = {**CAMERAS, **SERVICES}
 ADMIN = ("svc.provisioner", "provisioner-password")
+# Every machine-specific directive of deploy/mosquitto/mosquitto.conf; nothing else changes.
+REPLACED = (
+    "listener",
+    "plugin",
+    "plugin_opt_config_file",
+    "password_file",
+    "acl_file",
+    "persistence_location",
+    "certfile",
+    "keyfile",
+    "cafile",
+)
 
 
 def _directives(text: str) -> list[tuple[str, str]]:
@@ -100,58 +105,6 @@ def test_deploy_config_choices() -> None:
     assert not {"use_username_as_clientid", "plugin"} & {key for key, _ in services}
 
 
-def _adapt(tmp_path: Path, tls: BrokerTls) -> tuple[Path, int, int]:
-    """Write the deploy config with this machine's ports and paths; return it and the ports."""
-    camera_port, service_port = pick_free_port(), pick_free_port()
-    while service_port == camera_port:
-        service_port = pick_free_port()
-    passwd = tmp_path / "passwd"
-    write_password_file(
-        MosquittoSettings(
-            passwords=tuple(
-                PasswordEntry(username=user, password=SecretStr(secret))
-                for user, secret in SERVICES.items()
-            )
-        ),
-        passwd,
-    )
-    acl = tmp_path / "acl"
-    acl.write_text((DEPLOY / "acl").read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "data").mkdir()
-    dynsec = tmp_path / "dynamic-security.json"
-    write_bootstrap(dynsec, *ADMIN)
-    replacements = {
-        "plugin": find_dynsec_plugin(),
-        "plugin_opt_config_file": str(dynsec),
-        "password_file": str(passwd),
-        "acl_file": str(acl),
-        "persistence_location": f"{tmp_path / 'data'}/",
-        "certfile": str(tls.server_certfile),
-        "keyfile": str(tls.server_keyfile),
-        "cafile": str(tls.ca_file),
-    }
-    ports = iter([camera_port, service_port])
-    replaced: list[str] = []
-    # Started as root, Mosquitto would switch to the "mosquitto" user, who cannot read files
-    # in the test's private directory.
-    lines = [f"user {pwd.getpwuid(os.geteuid()).pw_name}"]
-    for line in (DEPLOY / "mosquitto.conf").read_text(encoding="utf-8").splitlines():
-        key = line.split(" ", 1)[0]
-        if key == "listener":
-            line = f"listener {next(ports)} 127.0.0.1"
-        elif key in replacements:
-            line = f"{key} {replacements[key]}"
-        else:
-            lines.append(line)
-            continue
-        replaced.append(key)
-        lines.append(line)
-    assert sorted(set(replaced)) == sorted([*replacements, "listener"]), replaced
-    config = tmp_path / "mosquitto.conf"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return config, camera_port, service_port
-
-
 def admin_accounts(broker: MosquittoProcess, tls: BrokerTls) -> DynsecAccounts:
     """The camera accounts of the running deploy config, as ``ossmedia devices`` reaches them."""
     admin = BrokerAdminSettings(
@@ -164,14 +117,16 @@ def admin_accounts(broker: MosquittoProcess, tls: BrokerTls) -> DynsecAccounts:
 def deployed(tmp_path: Path, broker_tls: BrokerTls) -> Iterator[tuple[MosquittoProcess, int]]:
     """The deploy config running on free ports with cam-a and cam-b provisioned: the broker
     (camera listener) and the service port."""
-    config, camera_port, service_port = _adapt(tmp_path, broker_tls)
-    settings = MosquittoSettings(port=camera_port, tls=broker_tls.server_settings())
-    broker = MosquittoProcess(settings, tmp_path / "run", config_file=config)
+    adapted = adapt_deploy_config(
+        tmp_path, services=SERVICES, admins=dict([ADMIN]), tls=broker_tls.server_settings()
+    )
+    assert sorted(set(adapted.replaced)) == sorted(REPLACED), adapted.replaced
+    broker = adapted.process(tmp_path / "run")
     broker.start()
     accounts = admin_accounts(broker, broker_tls)
     for camera, password in CAMERAS.items():
         accounts.ensure(DeviceId(camera), password)
-    yield broker, service_port
+    yield broker, adapted.service_port
     broker.stop()
 
 
@@ -407,3 +362,57 @@ def test_devices_add_creates_the_broker_account(
     assert not broker_login(rotated).connect().is_failure
     devices("revoke", "cam-new")
     assert broker_login(rotated).connect().is_failure
+
+
+def test_devices_commands_override_a_quarantine_and_delete_removes_the_account(
+    deployed: tuple[MosquittoProcess, int],
+    mqtt_client_factory: MqttProbeFactory,
+    broker_tls: BrokerTls,
+    tmp_path: Path,
+) -> None:
+    broker, _ = deployed
+    accounts = admin_accounts(broker, broker_tls)
+    environ = {
+        "OSSMEDIA_MASTER_KEY": new_master_key(),
+        "OSSMEDIA_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+        "OSSMEDIA_PROVISIONER_PASSWORD": ADMIN[1],
+        "OSSMEDIA_PROVISIONING_BROKER_URL": broker.url,
+    }
+    admin = ["--provisioner-url", broker.url, "--provisioner-ca-file", str(broker_tls.ca_file)]
+
+    def devices(*argv: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert devices_cli.run([*admin, *argv], environ, out, err) == 0, err.getvalue()
+        return out.getvalue()
+
+    camera = DeviceId("cam-q")
+    devices("add", "cam-q")
+    far = 4_000_000_000
+    # A responder's quarantine: disabled, with the mark saying until when.
+    assert accounts.quarantine(camera, far)
+    assert accounts.state(camera) == AccountState(disabled=True, quarantined_until=far)
+    # revoke keeps the account disabled and removes the mark: no responder re-enables it.
+    devices("revoke", "cam-q")
+    assert accounts.state(camera) == AccountState(disabled=True, quarantined_until=None)
+    # An account disabled without a mark (revoked) is not taken over by a quarantine.
+    assert not accounts.quarantine(camera, far)
+    assert accounts.state(camera) == AccountState(disabled=True, quarantined_until=None)
+    # reinstate enables it again, and wins over a quarantine begun meanwhile.
+    config = json.loads(devices("reinstate", "cam-q", "--json"))["camera_config"]
+    assert accounts.state(camera) == AccountState(disabled=False, quarantined_until=None)
+    assert accounts.quarantine(camera, far)
+    config = json.loads(devices("reinstate", "cam-q", "--json"))["camera_config"]
+    assert accounts.state(camera) == AccountState(disabled=False, quarantined_until=None)
+    password = tomllib.loads(config)["broker"]["password"]
+    login = mqtt_client_factory(
+        broker, username="cam-q", password=password, ca_file=broker_tls.ca_file
+    )
+    assert not login.connect().is_failure
+    # delete removes the account and its role, closing the open connection; twice is fine.
+    assert accounts.quarantine(camera, far)
+    devices("revoke", "cam-q")
+    devices("delete", "cam-q")
+    assert accounts.state(camera) is None
+    assert accounts.quarantined() == {}
+    assert login.disconnected.wait(10)
+    accounts.delete(camera)
