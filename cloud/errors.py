@@ -21,10 +21,12 @@ Tree::
         └── StsRejected            STS answered with a 4xx other than throttling (configuration)
 
 Messages never contain a secret, a security token or a device secret; errors carry the
-context (``device_id``, ``code``, ``retry_after_ms``) as attributes.
+context (``device_id``, ``code``, ``retry_after_ms``, ``failure``) as attributes.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class CloudError(Exception):
@@ -122,13 +124,31 @@ class RegistryUnavailable(RegistryError):
     """The registry's store cannot be reached, or another writer holds it for too long."""
 
 
+class AdminFailure(StrEnum):
+    """Which step of a dynamic-security admin session failed (:class:`BrokerAccountError`)."""
+
+    UNREACHABLE = "unreachable"  # TCP or TLS to the listener
+    LOGIN_REFUSED = "login_refused"  # CONNACK: wrong username or password, or disabled
+    NOT_AUTHORIZED = "not_authorized"  # the account may not use the control topic
+    NO_ANSWER = "no_answer"  # nothing answered in time (no plugin on that listener?)
+    DISCONNECTED = "disconnected"  # the connection dropped mid-session
+
+
 class BrokerAccountError(RegistryError):
     """The broker's dynamic-security API refused, or did not answer, an account change.
 
     Args:
         message: what went wrong (the broker's own error text, never a password).
         device_id: the camera concerned.
+        failure: which step of the admin session failed; ``None`` when the session worked
+            and the plugin refused a command (its error text is in ``message``).
     """
+
+    def __init__(
+        self, message: str, *, device_id: str | None = None, failure: AdminFailure | None = None
+    ) -> None:
+        super().__init__(message, device_id=device_id)
+        self.failure = failure
 
 
 class StartupRefused(CloudError):

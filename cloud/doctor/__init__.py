@@ -2,9 +2,9 @@
 
 One module per check family (:mod:`~cloud.doctor.clock`, :mod:`~cloud.doctor.sts`,
 :mod:`~cloud.doctor.bucket`, :mod:`~cloud.doctor.grant`, :mod:`~cloud.doctor.broker`,
-:mod:`~cloud.doctor.registry`), declared once in :mod:`~cloud.doctor.checks`; the checks a
-camera's own configuration allows are in :mod:`~cloud.doctor.camera`, the console's in
-:mod:`~cloud.doctor.console`.
+:mod:`~cloud.doctor.registry`, :mod:`~cloud.doctor.quarantine`), declared once in
+:mod:`~cloud.doctor.checks`; the checks a camera's own configuration allows are in
+:mod:`~cloud.doctor.camera`, the console's in :mod:`~cloud.doctor.console`.
 """
 
 from cloud.doctor.camera import CameraDoctorSettings

@@ -11,7 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cloud.doctor import broker, bucket, camera, clock, console, grant, registry, sts
+from cloud.doctor import (
+    broker,
+    bucket,
+    camera,
+    clock,
+    console,
+    grant,
+    quarantine,
+    registry,
+    sts,
+)
 from cloud.doctor.camera import CameraDoctorSettings
 from cloud.doctor.console import ConsoleDoctorSettings
 from cloud.doctor.errors import DoctorError
@@ -47,6 +57,7 @@ CHECKS: tuple[Check[DoctorSettings], ...] = (
     Check(broker.LOGIN, broker.check_login, needs=(broker.TLS,)),
     Check(broker.ACL, broker.check_acl, needs=(broker.LOGIN,)),
     Check(registry.NAME, registry.check_registry),
+    Check(quarantine.NAME, quarantine.check_admin),
 )
 
 # From a camera's configuration alone: what concerns that one camera.

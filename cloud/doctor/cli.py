@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Check a deployment against the real endpoints: the STS key and camera role, what "
             "a camera credential can and cannot do, the bucket, the clock, the broker's TLS, "
-            "login and ACL, and the device registry. Each failure says what is wrong and the fix."
+            "login and ACL, the device registry, and the quarantine's broker admin account (when "
+            "[quarantine] is configured). Each failure says what is wrong and the fix."
         ),
         epilog=(
             "checks with --config: "

@@ -34,7 +34,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from cloud.errors import BrokerAccountError
+from cloud.errors import AdminFailure, BrokerAccountError
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -117,29 +117,35 @@ class DynsecSession:
         self._changed = threading.Condition(self._lock)
         self._ready = False
         self._error: str | None = None
+        self._failure = AdminFailure.DISCONNECTED
         self._answers: dict[str, list[Answer]] = {}
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
 
     # -- paho callbacks (the session's network thread) -----------------------------------
 
-    def _fail(self, error: str) -> None:
+    def _fail(self, error: str, failure: AdminFailure) -> None:
         with self._changed:
             if self._error is None:
                 self._error = error
+                self._failure = failure
             self._changed.notify_all()
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
-            self._fail(f"connection refused: {rc}")
+            self._fail(f"connection refused: {rc}", AdminFailure.LOGIN_REFUSED)
             return
         client.subscribe(RESPONSE_TOPIC, qos=1)
 
     def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, rcs: list[Any], _p: Any) -> None:
         if any(rc.is_failure for rc in rcs):
-            self._fail("the admin account may not read the control responses")
+            self._fail(
+                "the admin account may not read the control responses",
+                AdminFailure.NOT_AUTHORIZED,
+            )
             return
         with self._changed:
             self._ready = True
@@ -157,8 +163,17 @@ class DynsecSession:
             self._answers[token] = responses
             self._changed.notify_all()
 
+    def _on_publish(self, _c: mqtt.Client, _u: Any, _m: int, rc: Any, _p: Any) -> None:
+        # MQTT 5 only: Mosquitto drops a forbidden PUBLISH with PUBACK reason 0x87; without
+        # this the command would only time out, looking like a listener without the plugin.
+        if rc.is_failure:
+            self._fail(
+                f"the admin account may not send to the control topic: {rc}",
+                AdminFailure.NOT_AUTHORIZED,
+            )
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        self._fail(f"disconnected: {rc}")
+        self._fail(f"disconnected: {rc}", AdminFailure.DISCONNECTED)
 
     # -- caller's thread -----------------------------------------------------------------
 
@@ -169,21 +184,24 @@ class DynsecSession:
             )
             if done():
                 return
-            error = self._error
+            error, failure = self._error, self._failure
         if not answered:
             raise BrokerAccountError(
                 f"no answer from the broker's dynamic-security API within "
                 f"{self._settings.timeout_s:g} s (is the plugin loaded on {self._settings.url}?)",
                 device_id=self._label,
+                failure=AdminFailure.NO_ANSWER,
             )
-        raise BrokerAccountError(f"broker account change failed: {error}", device_id=self._label)
+        raise BrokerAccountError(
+            f"broker account change failed: {error}", device_id=self._label, failure=failure
+        )
 
     def open(self) -> None:
         """Connect and subscribe to the answers.
 
         Raises:
             BrokerAccountError: the broker cannot be reached, refused the account, or did not
-                answer in time.
+                answer in time (its ``failure`` says which).
         """
         settings = self._settings
         self._client.username_pw_set(settings.username, settings.password.get_secret_value())
@@ -191,7 +209,9 @@ class DynsecSession:
             self._client.connect(settings.host, settings.port, keepalive=30)
         except (OSError, ValueError) as exc:
             raise BrokerAccountError(
-                f"cannot reach the broker at {settings.url}: {exc}", device_id=self._label
+                f"cannot reach the broker at {settings.url}: {exc}",
+                device_id=self._label,
+                failure=AdminFailure.UNREACHABLE,
             ) from None
         self._client.loop_start()
         self._wait(lambda: self._ready)
@@ -200,8 +220,8 @@ class DynsecSession:
         """Send one batch and return the plugin's answer to each command, in order.
 
         Raises:
-            BrokerAccountError: no answer in time, the connection dropped, or the answer does
-                not match the batch.
+            BrokerAccountError: no answer in time, the account may not send commands, the
+                connection dropped, or the answer does not match the batch.
         """
         token = uuid.uuid4().hex
         batch = [{**command, "correlationData": token} for command in commands]
