@@ -24,9 +24,9 @@ from cloud.registry.dynsec_control import BrokerAdminSettings, session
 NAME = "quarantine.admin"
 _PROBE = {"command": "listClients", "verbose": False, "count": 1, "offset": 0}
 _ROLE_FIX = (
-    "give the account the plugin's admin role (deploy/mosquitto/README.md: 'dynsec "
-    "addClientRole svc.quarantine dynsec-admin'), and point [quarantine] url at the camera "
-    "listener, where the plugin runs"
+    "give {user} the plugin's admin role (deploy/mosquitto/README.md: 'dynsec addClientRole "
+    "{user} dynsec-admin'), or name such an account in [quarantine] username; and point "
+    "[quarantine] url at the camera listener, where the plugin runs"
 )
 # What each failure of the admin session means, and its fix; None: the plugin refused.
 _EXPLAINED: dict[AdminFailure | None, tuple[str, str]] = {
@@ -78,12 +78,13 @@ def admin_result(admin: BrokerAdminSettings) -> CheckResult:
             (answer,) = opened.run([dict(_PROBE)])
     except BrokerAccountError as exc:
         what, fix = _EXPLAINED[exc.failure]
-        return failed(NAME, f"{who}: {what} ({exc.message})", fix)
+        return failed(NAME, f"{who}: {what} ({exc.message})", fix.format(user=admin.username))
     error = answer.get("error")
     data = answer.get("data")
     if error or not isinstance(data, dict):
         what, fix = _EXPLAINED[None]
-        return failed(NAME, f"{who}: {what} (listClients: {error or 'no data'})", fix)
+        reason = f"{who}: {what} (listClients: {error or 'no data'})"
+        return failed(NAME, reason, fix.format(user=admin.username))
     accounts = data.get("totalCount")
     count = f" ({accounts} broker account(s))" if isinstance(accounts, int) else ""
     return passed(

@@ -253,9 +253,17 @@ def session(
         client_factory: builds the unconnected paho client; a seam for tests.
 
     Raises:
-        BrokerAccountError: see :meth:`DynsecSession.open`.
+        BrokerAccountError: ``ca_file`` cannot be read, or see :meth:`DynsecSession.open`.
     """
-    opened = DynsecSession(settings, client_factory(settings), label)
+    try:
+        client = client_factory(settings)
+    except OSError as exc:  # ssl.SSLError too: the CA file is missing or not a CA bundle
+        raise BrokerAccountError(
+            f"cannot use ca_file {settings.ca_file}: {exc.strerror or exc}",
+            device_id=label,
+            failure=AdminFailure.UNREACHABLE,
+        ) from None
+    opened = DynsecSession(settings, client, label)
     try:
         opened.open()
         yield opened
