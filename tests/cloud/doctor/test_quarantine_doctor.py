@@ -3,15 +3,16 @@
 Mosquitto runs deploy/mosquitto/mosquitto.conf (dynamic-security plugin on the camera
 listener, TLS). The responder's TOML is read as ``ossmedia doctor --config`` reads it, and
 the check is taken from the doctor's own list: the right account passes; a wrong password,
-a camera's account (logs in, no rights on the control topic) and an account that may read
-the control responses but not send commands each fail with their own reason and fix, never
-showing the password; without ``[quarantine]`` the check is skipped and the setup stays ready.
+a camera's account (logs in, no rights on the control topic), an account that may read the
+control responses but not send commands, the service listener (no plugin) and a CA that does
+not sign the broker each fail with their own reason and fix, never showing the password; without ``[quarantine]`` the check is skipped and the setup stays ready.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,17 +33,28 @@ from tests.fixtures.broker import BrokerTls
 ADMINS = {"svc.provisioner": "provisioner-pw-0123", "svc.quarantine": "quarantine-pw-4567"}
 CAMERA = ("cam-q1", "camera-pw-89ab")
 READER = ("svc.reader", "reader-pw-cdef")  # may read the control responses, not send commands
+SERVICE = ("svc.responder", "responder-pw-0123")  # the service listener's (no plugin there)
 CHECK = [c for c in CHECKS if c.name == NAME]
 
 
+@dataclass(frozen=True)
+class Deployed:
+    """The running deploy config: its camera listener (the plugin's) and service listener."""
+
+    process: MosquittoProcess
+    service_port: int
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+
 @pytest.fixture(scope="module")
-def broker(
-    tmp_path_factory: pytest.TempPathFactory, broker_tls: BrokerTls
-) -> Iterator[MosquittoProcess]:
+def broker(tmp_path_factory: pytest.TempPathFactory, broker_tls: BrokerTls) -> Iterator[Deployed]:
     """The deploy config with both admin accounts, a camera account and the reader."""
     root = tmp_path_factory.mktemp("quarantine-doctor")
     adapted = adapt_deploy_config(
-        root, services={"svc.responder": "x"}, admins=ADMINS, tls=broker_tls.server_settings()
+        root, services=dict([SERVICE]), admins=ADMINS, tls=broker_tls.server_settings()
     )
     process = adapted.process(root / "run")
     process.start()
@@ -77,7 +89,7 @@ def broker(
             ]
         )
     assert not [a for a in answers if a.get("error")], answers
-    yield process
+    yield Deployed(process, adapted.service_port)
     process.stop()
 
 
@@ -92,7 +104,7 @@ def _doctor(
 
 
 def _quarantine(
-    broker: MosquittoProcess, tls: BrokerTls, directory: Path, username: str, url: str = ""
+    broker: Deployed, tls: BrokerTls, directory: Path, username: str, url: str = ""
 ) -> str:
     return f"""
 [quarantine]
@@ -114,7 +126,7 @@ def _failure(report: Report, secret: str) -> str:
 
 
 def test_the_quarantine_account_passes(
-    broker: MosquittoProcess, broker_tls: BrokerTls, tmp_path: Path
+    broker: Deployed, broker_tls: BrokerTls, tmp_path: Path
 ) -> None:
     config = _quarantine(broker, broker_tls, tmp_path, "svc.quarantine")
     report = _doctor(tmp_path, config, ADMINS["svc.quarantine"])
@@ -126,7 +138,7 @@ def test_the_quarantine_account_passes(
 
 
 def test_a_wrong_password_fails_the_login(
-    broker: MosquittoProcess, broker_tls: BrokerTls, tmp_path: Path
+    broker: Deployed, broker_tls: BrokerTls, tmp_path: Path
 ) -> None:
     config = _quarantine(broker, broker_tls, tmp_path, "svc.quarantine")
     text = _failure(_doctor(tmp_path, config, "not-the-password"), "not-the-password")
@@ -135,7 +147,7 @@ def test_a_wrong_password_fails_the_login(
 
 
 def test_an_account_without_rights_on_the_control_topic_fails(
-    broker: MosquittoProcess, broker_tls: BrokerTls, tmp_path: Path
+    broker: Deployed, broker_tls: BrokerTls, tmp_path: Path
 ) -> None:
     config = _quarantine(broker, broker_tls, tmp_path, CAMERA[0])
     text = _failure(_doctor(tmp_path, config, CAMERA[1]), CAMERA[1])
@@ -144,7 +156,7 @@ def test_an_account_without_rights_on_the_control_topic_fails(
 
 
 def test_an_account_that_may_not_send_commands_fails_at_once(
-    broker: MosquittoProcess, broker_tls: BrokerTls, tmp_path: Path
+    broker: Deployed, broker_tls: BrokerTls, tmp_path: Path
 ) -> None:
     # It may subscribe to the answers, so only the refused PUBLISH (PUBACK 0x87) tells it
     # apart from a listener without the plugin; it must not wait for the timeout.
@@ -155,9 +167,19 @@ def test_an_account_that_may_not_send_commands_fails_at_once(
     assert "may not send to the control topic" in text
 
 
+def test_a_listener_without_the_plugin_fails(
+    broker: Deployed, broker_tls: BrokerTls, tmp_path: Path
+) -> None:
+    url = f"mqtts://127.0.0.1:{broker.service_port}"
+    config = _quarantine(broker, broker_tls, tmp_path, SERVICE[0], url=url)
+    text = _failure(_doctor(tmp_path, config, SERVICE[1]), SERVICE[1])
+    assert "may not use $CONTROL/dynamic-security/#" in text
+    assert "camera listener" in text
+
+
 @pytest.mark.parametrize("ca", ["another CA", "missing file"])
 def test_a_listener_that_cannot_be_reached_over_verified_tls_fails(
-    broker: MosquittoProcess, broker_tls: BrokerTls, tmp_path: Path, ca: str
+    broker: Deployed, broker_tls: BrokerTls, tmp_path: Path, ca: str
 ) -> None:
     ca_file = tmp_path / "ca.pem"
     if ca == "another CA":
