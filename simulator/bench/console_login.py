@@ -13,7 +13,6 @@ during the flood next to the baseline.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -28,16 +27,13 @@ from cloud.console.passwords import hash_password
 from cloud.registry import new_master_key
 from simulator import lifetime
 from simulator.bench.procfs import status_kib
+from simulator.bench.report import say, submit
 from simulator.bench.responder.run import _process
 from simulator.emulator.handle import spawned_emulator
 
 GOAL_RSS_GROWTH_KIB = 100 * 1000  # +100 MB
 OPERATOR = "operator"
 OPERATOR_ADDRESS = "127.0.0.1"
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(1)
                 with _RssSampler(console.pid) as rss:
                     baseline_kib = rss.now_kib()
-                    _say(f"flood: {args.threads} x {args.attempts} sign-ins, operator alongside")
+                    say(f"flood: {args.threads} x {args.attempts} sign-ins, operator alongside")
                     started = threading.Barrier(args.threads + 1)
                     box: dict[str, dict[str, int]] = {}
                     flood = threading.Thread(
@@ -225,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "operator_during_flood": {"status": status1, "ms": round(during_ms, 1)},
         }
     )
-    _say(
+    say(
         f"  console RSS {baseline_kib / 1000:.1f} MB -> peak {peak_kib / 1000:.1f} MB "
         f"(+{growth / 1000:.1f} MB, goal < +{GOAL_RSS_GROWTH_KIB / 1000:g}) | operator sign-in "
         f"{status0} in {base_ms:.0f} ms alone, {status1} in {during_ms:.0f} ms during the flood"
@@ -238,13 +234,8 @@ def main(argv: list[str]) -> int:
     """Entry point of ``ossmedia bench console-login``."""
     args = build_parser().parse_args(argv)
     results = run(args)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
     ok = (
         results["rss_growth_kib"] < GOAL_RSS_GROWTH_KIB
         and results["operator_during_flood"]["status"] == 200
     )
-    _say("all goals met" if ok else "some goals were missed (see above)")
-    return 0 if ok else 1
+    return submit(results, args.json, ok=ok)

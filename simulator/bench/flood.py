@@ -47,6 +47,7 @@ from schemas.keys import DeviceKeys
 from schemas.topics import Topics
 from simulator import lifetime
 from simulator.bench.flooder import flood_process
+from simulator.bench.report import say, submit
 from simulator.bench.responder.client import Connection, Device, now_ms
 from simulator.bench.responder.phases import describe
 from simulator.bench.responder.run import _process, _wait_http, emulator_sections
@@ -60,10 +61,6 @@ GOAL_STATE_BYTES = 1 << 20
 PROBE_ACCOUNT = "bench.probe"
 PROBE_WAIT_S = 10.0
 TOPICS = Topics(PREFIX)
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,7 +318,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         registry = Registry(
             open_store(f"sqlite://{work / 'registry.db'}"), MasterKey.from_text(master_key)
         )
-        _say(f"provisioning {2 * args.samples + 1} cameras ...")
+        say(f"provisioning {2 * args.samples + 1} cameras ...")
         devices = [
             Device(name, DeviceKeys.from_secret(registry.add(name)[1]))
             for name in [f"probe-{n:05d}" for n in range(2 * args.samples)]
@@ -353,13 +350,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rds = redis.Redis.from_url(state)
             host, port = broker.host, broker.port
             probe_password = passwords[PROBE_ACCOUNT]
-            _say(f"baseline: {args.samples} probe round trips ...")
+            say(f"baseline: {args.samples} probe round trips ...")
             hist0, _ = _responder_seconds(metrics_port)
             alone, lost_alone = _probe(host, port, devices[: args.samples], probe_password)
             base = describe(alone)
             hist1, before = _responder_seconds(metrics_port)
             mem0 = int(rds.info("memory")["used_memory"])
-            _say(f"flood: {args.requests} signed requests from one camera, probe alongside ...")
+            say(f"flood: {args.requests} signed requests from one camera, probe alongside ...")
             spawn = multiprocessing.get_context("spawn")
             out = spawn.Queue()
             started, stop = spawn.Event(), spawn.Event()
@@ -419,7 +416,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "redis_used_memory_added": mem1 - mem0,
         }
     )
-    _say(
+    say(
         f"  probe p99 {base['p99_ms']:.2f} -> {during['p99_ms']:.2f} ms (+{delta:.2f}, goal < "
         f"{GOAL_P99_DELTA_MS:g}), lost {lost_during} | the broker took at least "
         f"{results['taken_by_broker_at_least']:g} of {box['requests']} flood requests "
@@ -439,14 +436,9 @@ def main(argv: list[str]) -> int:
     """Entry point of ``ossmedia bench flood``."""
     args = build_parser().parse_args(argv)
     results = run(args)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
     ok = (
         results["p99_delta_ms"] < GOAL_P99_DELTA_MS
         and results["redis_used_memory_added"] < GOAL_STATE_BYTES
         and not results["probe_lost"]["during_flood"]
     )
-    _say("all goals met" if ok else "some goals were missed (see above)")
-    return 0 if ok else 1
+    return submit(results, args.json, ok=ok)
