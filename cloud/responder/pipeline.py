@@ -24,9 +24,10 @@ known. Only input too broken to name a device (a topic that is not a request top
 valid device id) is dropped, and so is every request of a device that got three
 ``rate_limited`` answers within one retry-after, until that retry-after has passed: it was
 told when to come back, and answering each request of a flood would cost the responder
-(verify, sign, publish) and delay every other camera's requests queued behind it. The moment a device is muted, the optional ``on_muted``
-hook is told (the responder's broker-side quarantine, :mod:`cloud.responder.quarantine`).
-This module is pure logic: no MQTT, an injected clock.
+(verify, sign, publish) and delay every other camera's requests queued behind it. The
+moment a device is muted, the optional ``on_muted`` hook is told (the responder's
+broker-side quarantine, :mod:`cloud.responder.quarantine`). This module is pure logic: no
+MQTT, an injected clock.
 
 The rate check comes before the nonce on purpose: a request refused for its rate leaves
 nothing behind in the shared state (no nonce record, no stored reply), so what one device
