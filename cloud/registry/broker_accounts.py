@@ -258,6 +258,12 @@ class DynsecAccounts:
         with session(self._settings, label, self._client_factory) as opened:
             yield opened
 
+    def _batch(self, device_id: DeviceId, commands: list[Command]) -> None:
+        # One session, one batch: the plugin applies it without another admin's commands
+        # in between.
+        with self._session(device_id) as admin:
+            _run(admin, device_id, commands)
+
     def ensure(self, device_id: DeviceId, password: str) -> None:
         """See :meth:`CameraAccounts.ensure`. An existing account is also re-enabled and
         loses any quarantine mark.
@@ -285,8 +291,7 @@ class DynsecAccounts:
             BrokerAccountError: the broker refused or did not answer.
         """
         commands = [{"command": "disableClient", "username": device_id}, clear_mark(device_id)]
-        with self._session(device_id) as admin:
-            _run(admin, device_id, commands)
+        self._batch(device_id, commands)
 
     def delete(self, device_id: DeviceId) -> None:
         """See :meth:`CameraAccounts.delete`. Deleting the account closes its connection.
@@ -298,8 +303,7 @@ class DynsecAccounts:
             {"command": "deleteClient", "username": device_id},
             {"command": "deleteRole", "rolename": ROLE_PREFIX + device_id},
         ]
-        with self._session(device_id) as admin:
-            _run(admin, device_id, commands)
+        self._batch(device_id, commands)
 
     # -- quarantine --------------------------------------------------------------------
 
@@ -349,18 +353,16 @@ class DynsecAccounts:
             BrokerAccountError: the broker refused or did not answer.
         """
         commands = [clear_mark(device_id), {"command": "enableClient", "username": device_id}]
-        with self._session(device_id) as admin:
-            _run(admin, device_id, commands)
+        self._batch(device_id, commands)
 
     def clear(self, device_id: DeviceId) -> None:
-        """Remove the quarantine mark and leave the account disabled.
+        """Remove the quarantine mark and leave the account disabled (the batch of
+        :meth:`disable`).
 
         Raises:
             BrokerAccountError: the broker refused or did not answer.
         """
-        commands = [{"command": "disableClient", "username": device_id}, clear_mark(device_id)]
-        with self._session(device_id) as admin:
-            _run(admin, device_id, commands)
+        self.disable(device_id)
 
     def quarantined(self) -> dict[str, int]:
         """Every account with a quarantine mark, and the end of its quarantine.
