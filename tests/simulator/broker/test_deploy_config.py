@@ -13,7 +13,7 @@ import io
 import json
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -111,6 +111,25 @@ def admin_accounts(broker: MosquittoProcess, tls: BrokerTls) -> DynsecAccounts:
         url=broker.url, username=ADMIN[0], password=SecretStr(ADMIN[1]), ca_file=tls.ca_file
     )
     return DynsecAccounts(admin, topics=Topics())
+
+
+def _devices_cli(broker: MosquittoProcess, tls: BrokerTls, tmp_path: Path) -> Callable[..., str]:
+    """``ossmedia devices`` with a fresh registry and the deploy broker's provisioner; each
+    call must succeed and returns what the command printed."""
+    environ = {
+        "OSSMEDIA_MASTER_KEY": new_master_key(),
+        "OSSMEDIA_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+        "OSSMEDIA_PROVISIONER_PASSWORD": ADMIN[1],
+        "OSSMEDIA_PROVISIONING_BROKER_URL": broker.url,
+    }
+    admin = ["--provisioner-url", broker.url, "--provisioner-ca-file", str(tls.ca_file)]
+
+    def devices(*argv: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert devices_cli.run([*admin, *argv], environ, out, err) == 0, err.getvalue()
+        return out.getvalue()
+
+    return devices
 
 
 @pytest.fixture
@@ -326,18 +345,11 @@ def test_devices_add_creates_the_broker_account(
     tmp_path: Path,
 ) -> None:
     broker, _ = deployed
-    environ = {
-        "OSSMEDIA_MASTER_KEY": new_master_key(),
-        "OSSMEDIA_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.db'}",
-        "OSSMEDIA_PROVISIONER_PASSWORD": ADMIN[1],
-        "OSSMEDIA_PROVISIONING_BROKER_URL": broker.url,
-    }
-    admin = ["--provisioner-url", broker.url, "--provisioner-ca-file", str(broker_tls.ca_file)]
+    run = _devices_cli(broker, broker_tls, tmp_path)
 
     def devices(*argv: str) -> dict[str, object]:
-        out, err = io.StringIO(), io.StringIO()
-        assert devices_cli.run([*admin, *argv], environ, out, err) == 0, err.getvalue()
-        return json.loads(out.getvalue()) if "--json" in argv else {}
+        out = run(*argv)
+        return json.loads(out) if "--json" in argv else {}
 
     def broker_login(config: str) -> MqttProbe:
         broker_table = tomllib.loads(config)["broker"]
@@ -372,18 +384,7 @@ def test_devices_commands_override_a_quarantine_and_delete_removes_the_account(
 ) -> None:
     broker, _ = deployed
     accounts = admin_accounts(broker, broker_tls)
-    environ = {
-        "OSSMEDIA_MASTER_KEY": new_master_key(),
-        "OSSMEDIA_REGISTRY_URL": f"sqlite:///{tmp_path / 'registry.db'}",
-        "OSSMEDIA_PROVISIONER_PASSWORD": ADMIN[1],
-        "OSSMEDIA_PROVISIONING_BROKER_URL": broker.url,
-    }
-    admin = ["--provisioner-url", broker.url, "--provisioner-ca-file", str(broker_tls.ca_file)]
-
-    def devices(*argv: str) -> str:
-        out, err = io.StringIO(), io.StringIO()
-        assert devices_cli.run([*admin, *argv], environ, out, err) == 0, err.getvalue()
-        return out.getvalue()
+    devices = _devices_cli(broker, broker_tls, tmp_path)
 
     camera = DeviceId("cam-q")
     devices("add", "cam-q")
