@@ -391,6 +391,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             own_bytes = sum(int(rds.memory_usage(key) or 0) for key in own)
             rds.close()
     delta = during["p99_ms"] - base["p99_ms"]
+    # Flood requests that reached the responder and were dropped unanswered (muted).
+    dropped = quarantine.get("dropped", 0) - before.get("dropped", 0)
     results.update(
         {
             "probe_alone": base,
@@ -400,15 +402,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "responder_alone": _inside(hist0, hist1),
             "responder_during_flood": _inside(hist1, hist2),
             "quarantine": {k: v for k, v in quarantine.items() if k != "dropped"},
-            # Flood requests that reached the responder and were dropped unanswered (muted).
-            "responder_dropped": quarantine.get("dropped", 0) - before.get("dropped", 0),
+            "responder_dropped": dropped,
             # What the broker took of the flood, at least: acknowledged to the flooder, or
             # seen by the responder (dropped, or answered before the mute).
             "taken_by_broker_at_least": max(
-                box["acknowledged"],
-                quarantine.get("dropped", 0)
-                - before.get("dropped", 0)
-                + sum(box["answered"].values()),
+                box["acknowledged"], dropped + sum(box["answered"].values())
             ),
             "flood": box,
             "flooder_keys": len(own),
