@@ -8,10 +8,10 @@ image's maintainer scripts). What those scripts would have done that matters her
 once by hand: the standard library is byte-compiled by the root's own interpreter, as
 Debian's ``py3compile`` does when ``python3`` is installed on a real board (without it, every
 start would compile the modules it imports again, in the agent's memory). The first call
-downloads about 60 MB per architecture; later
-calls, in any checkout, reuse ``$OSSMEDIA_ROOTFS_CACHE`` (default
-``~/.cache/ossmedia/rootfs``). A file lock keeps two test runs from building the same
-root at once; an interrupted build leaves only a ``*.partial`` directory, redone next time.
+downloads about 60 MB per architecture; later calls, in any checkout, reuse
+``$OSSMEDIA_ROOTFS_CACHE`` (default ``~/.cache/ossmedia/rootfs``). A file lock keeps two
+test runs from building the same root at once; an interrupted build leaves only a
+``*.partial`` directory, redone next time.
 """
 
 from __future__ import annotations
